@@ -1,0 +1,117 @@
+/**
+ * Filters on destination PCI functions, Kubernetes-scheduler style: each is a
+ * small pure function returning null (pass) or a Reason with a stable code.
+ */
+import type { HostInventory } from "../inventory/types.js";
+import type { DescriptorData, NodeDevice } from "../model.js";
+import { type Reason, reason } from "../reasons.js";
+import { VARIANT_DRIVERS } from "./versions.js";
+
+export interface PciFilterContext {
+  host: HostInventory;
+  managed: boolean;
+  /** The device must support VFIO migration on the destination too. */
+  needsMigration: boolean;
+  descriptor: DescriptorData;
+}
+
+export type PciFilter = (fn: NodeDevice, ctx: PciFilterContext) => Reason | null;
+
+export function isVfioDriver(d: string | null | undefined): boolean {
+  return d === "vfio-pci" || (!!d && Object.hasOwn(VARIANT_DRIVERS, d));
+}
+
+export function isBridge(fn: NodeDevice): boolean {
+  const c = fn.pci?.class?.toLowerCase().replace(/^0x/, "");
+  return !!c && c.startsWith("0604");
+}
+
+export const notReserved: PciFilter = (fn, { host }) => {
+  const why = host.reserved.get(`pci:${fn.pci!.address}`);
+  return why ? reason("pci-device-in-use", `${fn.pci!.address} is ${why.startsWith("handed") ? why : `used by ${why}`}`) : null;
+};
+
+export const notPfWithVfs: PciFilter = (fn) =>
+  fn.pci!.virtFunctions.length > 0
+    ? reason("pci-device-used-by-host", `${fn.pci!.address} is a PF with ${fn.pci!.virtFunctions.length} VFs enabled`)
+    : null;
+
+export const noHostNetUp: PciFilter = (fn, { host }) => {
+  for (const net of host.netByParent.get(fn.name) ?? []) {
+    const st = net.net?.linkState;
+    if (st !== "down") {
+      return reason(
+        "pci-device-used-by-host",
+        `${fn.pci!.address} has host interface ${net.net?.interface ?? net.name} with link ${st ?? "state unknown"}`,
+      );
+    }
+  }
+  return null;
+};
+
+export const iommuGroupViable: PciFilter = (fn, { host }) => {
+  const g = fn.pci!.iommuGroup;
+  if (!g) return null; // no group reported: only the function itself
+  for (const m of g.members) {
+    if (m === fn.pci!.address) continue;
+    const other = host.pciByAddr.get(m);
+    if (!other) {
+      return reason("iommu-group-not-viable", `IOMMU group ${g.number} member ${m} is not visible; its state is unknown`);
+    }
+    if (isBridge(other)) continue;
+    const why = host.reserved.get(`pci:${m}`);
+    if (why) return reason("iommu-group-not-viable", `IOMMU group ${g.number} member ${m} is used by ${why}`);
+    if (isVfioDriver(other.driver)) continue;
+    if (other.driver === null) {
+      if (host.driversKnown) continue; // unbound
+      return reason("iommu-group-not-viable", `IOMMU group ${g.number} member ${m}: driver binding unknown`);
+    }
+    return reason("iommu-group-not-viable", `IOMMU group ${g.number} member ${m} is bound to host driver ${other.driver}`);
+  }
+  return null;
+};
+
+export const vfioBinding: PciFilter = (fn, { managed }) => {
+  if (managed || isVfioDriver(fn.driver)) return null;
+  return reason(
+    "pci-device-not-vfio",
+    `${fn.pci!.address} must be pre-bound (managed='no') but is bound to ${fn.driver ?? "no known driver"}`,
+  );
+};
+
+/** Destination side of §5: positive evidence that the function can receive a migration. */
+export const destinationMigratable: PciFilter = (fn, { host, managed, needsMigration, descriptor }) => {
+  if (!needsMigration) return null;
+  const m = descriptor.self.migratable;
+  if (m === "0") return reason("driver-not-migratable", `${fn.pci!.address}: descriptor says migratable=0`);
+  if (m === "1") return null;
+  const d = fn.driver;
+  if (d && Object.hasOwn(VARIANT_DRIVERS, d)) return null;
+  if (d === "vfio-pci") {
+    return reason("driver-not-migratable", `${fn.pci!.address} is bound to plain vfio-pci, which has no migration support`);
+  }
+  if (d === null && !host.driversKnown) {
+    return reason("migration-support-unknown", `${fn.pci!.address}: driver unknown (the host reports no drivers)`);
+  }
+  // Unbound, or bound to its host driver: with managed='yes' libvirt >= 10
+  // binds the matching VFIO variant driver itself (the pci-variant gate).
+  if (managed) return null;
+  return reason("pci-device-not-vfio", `${fn.pci!.address} is not bound to a migration-capable VFIO driver`);
+};
+
+export const PCI_FILTERS: PciFilter[] = [
+  notReserved,
+  notPfWithVfs,
+  noHostNetUp,
+  iommuGroupViable,
+  vfioBinding,
+  destinationMigratable,
+];
+
+export function runPciFilters(fn: NodeDevice, ctx: PciFilterContext): Reason | null {
+  for (const f of PCI_FILTERS) {
+    const r = f(fn, ctx);
+    if (r) return r;
+  }
+  return null;
+}

@@ -1,0 +1,133 @@
+/**
+ * RawHost -> HostInventory: parse node devices, domains and networks once,
+ * and compute what is reserved under the single rule of compat.md §6.
+ */
+import { InputError } from "../errors.js";
+import type { DomainInfo, NodeDevice, RawHost } from "../model.js";
+import { reason } from "../reasons.js";
+import { readDomain } from "../xml/domain.js";
+import { readNetwork, readNetworkPort } from "../xml/network.js";
+import { readNodeDevices } from "../xml/nodedev.js";
+import type { HostInventory, HostNetwork } from "./types.js";
+
+export function buildInventory(raw: RawHost): HostInventory {
+  const warnings = [...raw.warnings];
+  const devices: NodeDevice[] = [];
+  for (const nd of raw.nodeDevices) {
+    try {
+      devices.push(...readNodeDevices(nd.xml, nd.origin));
+    } catch (e) {
+      // A live host handing us a device we cannot read: skip it, never count it
+      // as free. A dump file we cannot read is the operator's input: exit 2.
+      if (raw.kind === "dump") throw e;
+      warnings.push(
+        reason("device-skipped", `${raw.key}: node device XML ${nd.origin} could not be read and is not counted`),
+      );
+    }
+  }
+  const byName = new Map<string, NodeDevice>();
+  const pciByAddr = new Map<string, NodeDevice>();
+  const mdevByUuid = new Map<string, NodeDevice>();
+  const netByParent = new Map<string, NodeDevice[]>();
+  let driversKnown = false;
+  for (const d of devices) {
+    byName.set(d.name, d);
+    if (d.pci) {
+      pciByAddr.set(d.pci.address, d);
+      if (d.driver) driversKnown = true;
+    }
+    if (d.mdev?.uuid) mdevByUuid.set(d.mdev.uuid.toLowerCase(), d);
+    if (d.net && d.parent) {
+      const l = netByParent.get(d.parent) ?? [];
+      l.push(d);
+      netByParent.set(d.parent, l);
+    }
+  }
+
+  const domains: HostInventory["domains"] = [];
+  for (const rd of raw.domains) {
+    let info: DomainInfo;
+    try {
+      info = readDomain(rd.xml, rd.origin);
+    } catch (e) {
+      if (raw.kind === "dump" || !(e instanceof InputError)) throw e;
+      // Fail-closed: an unreadable domain on a live host may hold anything.
+      throw new InputError(`${raw.key}: domain XML ${rd.origin} could not be read: ${e.message}`);
+    }
+    domains.push({ info, active: rd.active, persistent: rd.persistent, origin: rd.origin });
+  }
+
+  const reserved = new Map<string, string>();
+  const networks = new Map<string, HostNetwork>();
+  for (const rn of raw.networks) {
+    const info = readNetwork(rn.xml, rn.origin);
+    let handedOut: Set<string> | null = null;
+    if (rn.ports) {
+      handedOut = new Set();
+      for (const p of rn.ports) {
+        const port = readNetworkPort(p, `${rn.origin} port`);
+        if (port.hostdevAddress) handedOut.add(port.hostdevAddress);
+      }
+    }
+    networks.set(info.name, { ...info, active: rn.active, handedOut, usedCount: info.connections ?? 0 });
+  }
+
+  const reserve = (id: string, why: string) => {
+    if (!reserved.has(id)) reserved.set(id, why);
+  };
+  const netRefs = new Map<string, number>();
+  for (const d of domains) {
+    const who = `domain ${d.info.name}${d.active ? "" : " (defined)"}`;
+    for (const dev of d.info.devices) {
+      if ((dev.kind === "pci" || dev.kind === "interface") && dev.hostAddress) reserve(`pci:${dev.hostAddress}`, who);
+      if (dev.kind === "mdev" && dev.mdevUuid) reserve(`mdev:${dev.mdevUuid.toLowerCase()}`, who);
+      if (dev.kind === "usb") {
+        for (const nd of devices) {
+          if (!nd.usb) continue;
+          const u = dev.usb ?? {};
+          const byId = u.vendorId && u.productId && nd.usb.vendorId === u.vendorId && nd.usb.productId === u.productId;
+          const byAddr =
+            u.bus !== undefined && u.device !== undefined && nd.usb.bus === Number(u.bus) && nd.usb.device === Number(u.device);
+          if (byId || byAddr) reserve(`usb:${nd.name}`, who);
+        }
+      }
+      if (dev.kind === "network" && dev.network) netRefs.set(dev.network, (netRefs.get(dev.network) ?? 0) + 1);
+    }
+  }
+  // A defined domain may start and take a pool function too, so every domain
+  // reference counts (fail-closed) unless the pool's live ports are known.
+  for (const [net, n] of netRefs) {
+    const hn = networks.get(net);
+    if (hn && hn.handedOut === null) hn.usedCount = Math.max(hn.usedCount, n);
+  }
+  for (const hn of networks.values()) {
+    if (hn.handedOut) for (const a of hn.handedOut) reserve(`pci:${a}`, `handed out by network ${hn.name}`);
+  }
+  // An mdev that is defined but not active is reserved. Active mdevs carry an
+  // IOMMU group; without one we cannot tell, so it is reserved (fail-closed).
+  for (const d of devices) {
+    if (d.mdev?.uuid && d.mdev.iommuGroup === undefined) {
+      reserve(`mdev:${d.mdev.uuid.toLowerCase()}`, "mdev is defined but not shown active (no IOMMU group)");
+    }
+  }
+
+  return {
+    key: raw.key,
+    target: raw.target,
+    kind: raw.kind,
+    hostname: raw.hostname ?? null,
+    versions: raw.versions,
+    devices,
+    byName,
+    pciByAddr,
+    mdevByUuid,
+    netByParent,
+    networks,
+    domains,
+    reserved,
+    driversKnown,
+    descriptorFiles: raw.descriptorFiles,
+    vendorAttrs: raw.vendorAttrs,
+    warnings,
+  };
+}

@@ -1,0 +1,302 @@
+/**
+ * The flow, in one place:
+ *   targets -> host inventory -> descriptors -> candidates -> matching -> ranking -> output
+ * Pure from here on: hosts are already read; this file only decides.
+ */
+import { buildHostCandidates } from "./candidates/destination.js";
+import { isVfio, resolveSourceDevices } from "./candidates/source.js";
+import type { AssignmentTarget, HostCandidates, SourceDevice } from "./candidates/types.js";
+import { type GateOptions, isQemu, versionsKnown } from "./candidates/versions.js";
+import { deriveMdevDescriptor, derivePciDescriptor, mdevTypesOf } from "./descriptors/derive.js";
+import type { DescriptorSelector } from "./descriptors/sources.js";
+import type { HostInventory } from "./inventory/types.js";
+import { type MatchOutput, matchDevices } from "./matching/match.js";
+import { HDPLAN_NS, uuidv5 } from "./matching/uuid.js";
+import type { DescriptorData, DomainInfo } from "./model.js";
+import { rankHosts } from "./ranking/rank.js";
+import { type Reason, reason } from "./reasons.js";
+import { vendorDescriptorFor } from "./candidates/vendor.js";
+
+export interface PlanOptions extends GateOptions {
+  explain: boolean;
+}
+
+export interface DeviceReport {
+  id: string;
+  alias: string | null;
+  kind: string;
+  summary: string;
+  blockers: Reason[];
+  warnings: Reason[];
+  descriptor?: { origin: string | null; self: Record<string, string> | null; compatible: number };
+}
+
+export interface HostReport {
+  host: string;
+  hostname: string | null;
+  target: string;
+  rank: number | null;
+  status: "full" | "partial" | "none" | "error";
+  compatible: number;
+  total: number;
+  assignments: { device: string; target: AssignmentTarget; descriptorOrigin?: string }[];
+  unassigned: { device: string; reasons: Reason[] }[];
+  warnings: Reason[];
+  error: Reason | null;
+  /** Ranking inputs (not part of the JSON contract). */
+  capacityLeft: number;
+  freePciLeft: number;
+}
+
+export interface PlanResult {
+  schemaVersion: 1;
+  domain: { name: string; uuid: string };
+  source: { host: string | null };
+  devices: DeviceReport[];
+  hosts: HostReport[];
+  best: string | null;
+  warnings: Reason[];
+}
+
+export type HostInput = { ok: true; inv: HostInventory } | { ok: false; key: string; target: string; error: Reason };
+
+export interface PlanContext {
+  domain: DomainInfo;
+  source: HostInventory | null;
+  selector: DescriptorSelector;
+  opts: PlanOptions;
+}
+
+/** Per-host evaluation state, reused by evacuate. */
+export interface HostEvaluation {
+  cands: HostCandidates;
+  match: MatchOutput;
+}
+
+export function prepareSources(ctx: PlanContext): { sources: SourceDevice[]; vmWarnings: Reason[] } {
+  const sources = resolveSourceDevices({
+    domain: ctx.domain,
+    source: ctx.source,
+    selector: ctx.selector,
+    gateOpts: ctx.opts,
+  });
+  const vmWarnings: Reason[] = [];
+  const vfio = sources.filter(isVfio);
+  if (vfio.length > 1) {
+    vmWarnings.push(
+      reason(
+        "multi-device-p2p-unverified",
+        `${ctx.domain.name} has ${vfio.length} VFIO devices: QEMU >= 8.2 needs P2P support on every one, which libvirt cannot show`,
+      ),
+    );
+  }
+  if (vfio.length > 0) {
+    vmWarnings.push(reason("postcopy-unavailable", "VFIO devices rule out post-copy migration: do not pass --postcopy"));
+  }
+  if (ctx.domain.novaManaged) {
+    vmWarnings.push(
+      reason("nova-managed", `${ctx.domain.name} is managed by OpenStack Nova: migrate it with 'openstack server migrate --live'`),
+    );
+  }
+  return { sources, vmWarnings };
+}
+
+export function hostWarnings(inv: HostInventory, sources: SourceDevice[]): Reason[] {
+  const w: Reason[] = [...inv.warnings];
+  const gated = sources.some((s) => s.gate && s.blockers.length === 0);
+  if (gated && inv.versions.hypervisorType && !isQemu(inv.versions)) {
+    w.push(
+      reason(
+        "gates-not-applied",
+        `${inv.key}: hypervisor ${inv.versions.hypervisorType} is not QEMU; the version gates of compat.md §5 were not applied`,
+      ),
+    );
+  }
+  if (gated && versionsKnown(inv.versions) && isQemu(inv.versions) && !inv.versions.kernel) {
+    w.push(reason("kernel-version-unverified", `${inv.key}: kernel version not recorded; run 'hdplan inventory' on the host`));
+  }
+  return w;
+}
+
+function capacityReason(s: SourceDevice, hostKey: string, taken: string): Reason {
+  const what = `${hostKey}: every candidate was taken by ${taken}`;
+  if (s.need === "mdev") return reason("mdev-no-capacity", `${what}; not enough free ${s.mdevType} instances`);
+  if (s.need === "network") return reason("network-pool-exhausted", `${what}; not enough free functions in ${s.network?.name}`);
+  return reason("capacity-taken", what);
+}
+
+/** Build a HostReport from candidates and a matching (plan and evacuate share this). */
+export function reportHost(
+  ctx: PlanContext,
+  inv: HostInventory,
+  sources: SourceDevice[],
+  cands: HostCandidates,
+  match: MatchOutput,
+  used: Map<string, number>,
+  uuidTaken: Set<string>,
+): HostReport {
+  const assignments: HostReport["assignments"] = [];
+  const unassigned: HostReport["unassigned"] = [];
+  const byRes = new Map<string, string[]>();
+  for (const [dev, rid] of match.assignment) byRes.set(rid, [...(byRes.get(rid) ?? []), dev]);
+  for (let i = 0; i < sources.length; i++) {
+    const s = sources[i]!;
+    const dc = cands.devices[i]!;
+    const rid = match.assignment.get(s.dev.id);
+    if (rid) {
+      const r = cands.resources.get(rid)!;
+      const target: AssignmentTarget = { ...r.target };
+      if (target.kind === "mdev" && target.create) target.uuid = mdevUuidFor(ctx, inv, s, uuidTaken);
+      const a: HostReport["assignments"][number] = { device: s.dev.id, target };
+      if (r.descriptorOrigin) a.descriptorOrigin = r.descriptorOrigin;
+      assignments.push(a);
+      continue;
+    }
+    if (dc.resources.length > 0) {
+      const takers = [...new Set(dc.resources.flatMap((x) => byRes.get(x) ?? []))];
+      unassigned.push({
+        device: s.dev.id,
+        reasons: [capacityReason(s, inv.key, takers.length ? takers.join(", ") : "earlier placements")],
+      });
+    } else {
+      unassigned.push({ device: s.dev.id, reasons: dc.reasons });
+    }
+  }
+  const warnings = [...hostWarnings(inv, sources), ...cands.warnings];
+  if (match.truncated) {
+    warnings.push(reason("matching-truncated", `${inv.key}: GPU type-choice search bounded; result may not be maximal`));
+  }
+  let capacityLeft = 0;
+  const usedHere = new Map<string, number>();
+  for (const rid of match.assignment.values()) usedHere.set(rid, (usedHere.get(rid) ?? 0) + 1);
+  for (const rid of usedHere.keys()) {
+    const r = cands.resources.get(rid)!;
+    capacityLeft += r.capacity - (used.get(rid) ?? 0) - usedHere.get(rid)!;
+  }
+  let freePciLeft = 0;
+  for (const r of cands.resources.values()) {
+    if (r.target.kind === "pci" && !usedHere.has(r.id) && !(used.get(r.id) ?? 0)) freePciLeft++;
+  }
+  const total = sources.length;
+  const compatible = assignments.length;
+  return {
+    host: inv.key,
+    hostname: inv.hostname,
+    target: inv.target,
+    rank: null,
+    status: compatible === total ? "full" : compatible > 0 ? "partial" : "none",
+    compatible,
+    total,
+    assignments,
+    unassigned,
+    warnings,
+    error: null,
+    capacityLeft,
+    freePciLeft,
+  };
+}
+
+/** cli.md UUID rule: the source UUID when free on the destination, else UUIDv5(domain, device, host). */
+function mdevUuidFor(ctx: PlanContext, inv: HostInventory, s: SourceDevice, taken: Set<string>): string {
+  const u = s.mdevUuid;
+  if (u && !inv.mdevByUuid.has(u) && !inv.reserved.has(`mdev:${u}`) && !taken.has(`${inv.key}/${u}`)) {
+    taken.add(`${inv.key}/${u}`);
+    return u;
+  }
+  const ns = /^[0-9a-f]{8}-?[0-9a-f]{4}-?[0-9a-f]{4}-?[0-9a-f]{4}-?[0-9a-f]{12}$/i.test(ctx.domain.uuid)
+    ? ctx.domain.uuid
+    : HDPLAN_NS;
+  const v = uuidv5(ns, `${s.dev.id}/${inv.key}`);
+  taken.add(`${inv.key}/${v}`);
+  return v;
+}
+
+export function errorHost(h: { key: string; target: string; error: Reason }, total: number): HostReport {
+  return {
+    host: h.key,
+    hostname: null,
+    target: h.target,
+    rank: null,
+    status: "error",
+    compatible: 0,
+    total,
+    assignments: [],
+    unassigned: [],
+    warnings: [],
+    error: h.error,
+    capacityLeft: 0,
+    freePciLeft: 0,
+  };
+}
+
+export function deviceReports(sources: SourceDevice[], explain: boolean): DeviceReport[] {
+  return sources.map((s) => {
+    const d: DeviceReport = {
+      id: s.dev.id,
+      alias: s.dev.alias,
+      kind: s.dev.kind,
+      summary: s.summary,
+      blockers: s.blockers,
+      warnings: s.warnings,
+    };
+    if (explain) {
+      d.descriptor = {
+        origin: s.descriptorOrigin,
+        self: s.descriptor?.self ?? null,
+        compatible: s.descriptor?.compatible.length ?? 0,
+      };
+    }
+    return d;
+  });
+}
+
+/** Plan one domain against many hosts. */
+export function planDomain(ctx: PlanContext, hosts: HostInput[]): PlanResult {
+  const { sources, vmWarnings } = prepareSources(ctx);
+  const multiVfio = sources.filter(isVfio).length > 1;
+  const reports: HostReport[] = [];
+  const uuidTaken = new Set<string>();
+  for (const h of hosts) {
+    if (!h.ok) {
+      reports.push(errorHost(h, sources.length));
+      continue;
+    }
+    const cands = buildHostCandidates(h.inv, sources, { selector: ctx.selector, gateOpts: ctx.opts, multiVfio });
+    const match = matchDevices({ devices: cands.devices, resources: cands.resources });
+    reports.push(reportHost(ctx, h.inv, sources, cands, match, new Map(), uuidTaken));
+  }
+  const ranked = rankHosts(reports);
+  const warnings = [...vmWarnings, ...unusedDescriptorWarnings(ctx, hosts)];
+  return {
+    schemaVersion: 1,
+    domain: { name: ctx.domain.name, uuid: ctx.domain.uuid },
+    source: { host: ctx.source?.key ?? null },
+    devices: deviceReports(sources, ctx.opts.explain),
+    hosts: ranked,
+    best: ranked.find((h) => h.status === "full")?.host ?? null,
+    warnings,
+  };
+}
+
+/** Touch every device of every host so the selector knows which files applied (§4). */
+export function unusedDescriptorWarnings(ctx: PlanContext, hosts: HostInput[]): Reason[] {
+  if (ctx.selector.unused().length === 0) return [];
+  const all = [...hosts.filter((h) => h.ok).map((h) => (h as { inv: HostInventory }).inv)];
+  if (ctx.source) all.push(ctx.source);
+  for (const inv of all) {
+    for (const d of inv.devices) {
+      if (d.pci) {
+        const pf = d.pci.physFunction ? inv.pciByAddr.get(d.pci.physFunction) : undefined;
+        ctx.selector.select(inv.key, derivePciDescriptor(d, pf), undefined);
+      }
+      for (const t of mdevTypesOf(d)) {
+        ctx.selector.select(inv.key, deriveMdevDescriptor(d, t.id), vendorDescriptorFor(inv, d, t.id));
+      }
+    }
+  }
+  return ctx.selector
+    .unused()
+    .map((f: { path: string }) => reason("descriptor-unused", `descriptor file ${f.path} applies to no device of any host in this run`, { file: f.path }));
+}
+
+export type { DescriptorData };

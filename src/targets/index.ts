@@ -1,0 +1,97 @@
+/** Resolve target specs into RawHost records: dump dirs, snapshots, live URIs. */
+import { statSync } from "node:fs";
+import { HostError, InputError, errorMessage } from "../errors.js";
+import type { RawHost } from "../model.js";
+import { isDumpDir, readDumpDir } from "./dump.js";
+import { type TargetSpec, pathHostKey, uriHostKey, validateKey } from "./keys.js";
+import { readSnapshotFile } from "./snapshot.js";
+
+export interface ReadOptions {
+  timeoutMs: number;
+}
+
+export type HostResult = { ok: true; host: RawHost } | { ok: false; key: string; target: string; error: HostError };
+
+/** Key known before reading, or null (URI without host: libvirt's hostname decides). */
+export function preKey(spec: TargetSpec): string | null {
+  if (spec.explicitKey) return validateKey(spec.explicitKey, spec.where);
+  if (spec.kind === "uri") {
+    const k = uriHostKey(spec.target);
+    return k === null ? null : validateKey(k, spec.where);
+  }
+  return validateKey(pathHostKey(spec.target), spec.where);
+}
+
+export async function readTarget(spec: TargetSpec, opts: ReadOptions): Promise<RawHost> {
+  const key = preKey(spec);
+  if (spec.kind === "uri") {
+    const live = await import("./live.js");
+    const host = await live.readLiveHost(spec.target, key ?? "", { timeoutMs: opts.timeoutMs });
+    if (!key) host.key = validateKey(host.hostname ?? "", `${spec.target} (libvirt hostname)`);
+    return host;
+  }
+  const path = spec.target;
+  let st: ReturnType<typeof statSync>;
+  try {
+    st = statSync(path);
+  } catch {
+    throw new InputError(`${path} (${spec.where}): no such file or directory; expected a dump directory, snapshot JSON or libvirt URI`, path);
+  }
+  if (st.isDirectory() && isDumpDir(path)) return readDumpDir(path, key!, spec.target);
+  if (st.isFile()) return readSnapshotFile(path, key!, spec.target);
+  throw new InputError(`${path}: not a dump directory or snapshot file`, path);
+}
+
+/** Read many targets with bounded concurrency. Input errors are thrown; host errors are results. */
+export async function readTargets(
+  specs: TargetSpec[],
+  opts: ReadOptions & { concurrency: number; onProgress?: (done: number, total: number) => void },
+): Promise<HostResult[]> {
+  const results: HostResult[] = new Array(specs.length);
+  let next = 0;
+  let done = 0;
+  let inputError: unknown = null;
+  const worker = async () => {
+    while (inputError === null) {
+      const i = next++;
+      if (i >= specs.length) return;
+      const spec = specs[i]!;
+      try {
+        results[i] = { ok: true, host: await readTarget(spec, opts) };
+      } catch (e) {
+        if (e instanceof HostError) {
+          results[i] = {
+            ok: false,
+            key: safeKey(spec),
+            target: spec.target,
+            error: e,
+          };
+        } else if (e instanceof InputError) {
+          inputError = e;
+          return;
+        } else {
+          results[i] = {
+            ok: false,
+            key: safeKey(spec),
+            target: spec.target,
+            error: new HostError("libvirt-error", `${spec.target}: ${errorMessage(e)}`, spec.target),
+          };
+        }
+      }
+      done++;
+      opts.onProgress?.(done, specs.length);
+    }
+  };
+  const n = Math.max(1, Math.min(opts.concurrency, specs.length));
+  await Promise.all(Array.from({ length: n }, worker));
+  if (inputError !== null) throw inputError;
+  return results;
+}
+
+function safeKey(spec: TargetSpec): string {
+  try {
+    return preKey(spec) ?? spec.target;
+  } catch {
+    return spec.target;
+  }
+}
