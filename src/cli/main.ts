@@ -1,0 +1,153 @@
+#!/usr/bin/env node
+/** hdplan entry point: thin commander wiring; commands live in src/commands. */
+import { Command, CommanderError, Option } from "commander";
+import { type Io, readStdin } from "../commands/common.js";
+import { EXIT, HostError, InputError, errorMessage } from "../errors.js";
+
+const collect = (v: string, prev: string[] = []) => [...prev, v];
+
+function makeIo(): Io {
+  const isTTY = !!process.stderr.isTTY;
+  return {
+    stdout: (s) => process.stdout.write(s),
+    stderr: (s) => process.stderr.write(s),
+    stdin: readStdin,
+    isTTY,
+    color: !!process.stdout.isTTY && !process.env.NO_COLOR,
+  };
+}
+
+let debug = false;
+
+async function finish(code: number): Promise<never> {
+  // Flush stdout before exiting: a stuck libvirt call on a worker thread must
+  // not keep the process alive past its answer.
+  await new Promise<void>((r) => process.stdout.write("", () => r()));
+  process.exit(code);
+}
+
+function fail(e: unknown): Promise<never> {
+  if (e instanceof CommanderError) return finish(e.exitCode === 0 ? 0 : EXIT.INPUT);
+  const code = e instanceof InputError || e instanceof HostError ? e.exitCode : EXIT.INPUT;
+  const prefix = e instanceof HostError && e.host && !e.message.includes(e.host) ? `${e.host}: ` : "";
+  process.stderr.write(`hdplan: error: ${prefix}${errorMessage(e)}\n`);
+  if (debug && e instanceof Error && e.stack) process.stderr.write(`${e.stack}\n`);
+  return finish(e instanceof InputError || e instanceof HostError ? code : EXIT.INPUT);
+}
+
+function planOptions(cmd: Command): Command {
+  return cmd
+    .option("--domain <FILE|-|NAME>", "domain XML file, - for stdin, or a name/UUID on a live --source")
+    .option("--source <TARGET>", "the host the VM runs on now")
+    .option("--host <TARGET>", "candidate host (repeatable; KEY=TARGET names it)", collect)
+    .option("--hosts-file <FILE>", "one target per line, # comments")
+    .option("--descriptors <DIR>", "operator descriptor files (*.conf, DIR/<host key>/*.conf)")
+    .option("--assume-versions", "treat hosts with unknown versions as new enough")
+    .addOption(new Option("--format <FORMAT>", "table or json").default("table"))
+    .option("--explain", "show per host and device the chosen target or every reason")
+    .option("--write-dest-xml <DIR>", "write destination XML for fully compatible hosts")
+    .option("--concurrency <N>", "hosts queried at once (live targets)", "8")
+    .option("--timeout <SECONDS>", "per-host limit for live queries", "30");
+}
+
+export function buildProgram(io: Io): Command {
+  const program = new Command();
+  program
+    .name("hdplan")
+    .description("Plan live migration of libvirt VMs with assigned devices")
+    .option("--debug", "print stack traces on errors")
+    .exitOverride()
+    .configureOutput({ writeErr: (s) => io.stderr(s), writeOut: (s) => io.stdout(s) })
+    .showSuggestionAfterError(true);
+  program.hook("preAction", (cmd) => {
+    debug = !!cmd.opts().debug;
+  });
+
+  planOptions(program.command("plan").description("rank candidate hosts for one domain")).action(async (o) => {
+    const { runPlan } = await import("../commands/plan.js");
+    await finish(await runPlan(o, io, "plan"));
+  });
+  planOptions(program.command("check").description("can exactly one --host take every device?")).action(async (o) => {
+    const { runPlan } = await import("../commands/plan.js");
+    await finish(await runPlan(o, io, "check"));
+  });
+  planOptions(
+    program
+      .command("evacuate")
+      .description("place every domain of --source on the other hosts at once")
+      .option("--include-inactive", "also place defined domains that are not running"),
+  ).action(async (o) => {
+    const { runEvacuate } = await import("../commands/evacuate.js");
+    await finish(await runEvacuate(o, io));
+  });
+  program
+    .command("inventory")
+    .description("write a host snapshot (JSON) from a live libvirt URI")
+    .requiredOption("--connect <URI>", "libvirt URI")
+    .option("--sysfs-root <DIR>", "read vendor mdev attributes from this sysfs root")
+    .option("-o, --output <FILE>", "write to FILE instead of stdout")
+    .option("--timeout <SECONDS>", "limit for the live query", "60")
+    .action(async (o) => {
+      const { runInventory } = await import("../commands/inventory.js");
+      const t = Number(o.timeout);
+      if (!Number.isFinite(t) || t <= 0) throw new InputError(`--timeout must be a positive number (got ${o.timeout})`);
+      const r = await runInventory({ connect: o.connect, out: o.output, sysfsRoot: o.sysfsRoot, timeoutMs: t * 1000 });
+      if (r.stdout) io.stdout(r.stdout);
+      if (r.stderr) io.stderr(r.stderr);
+      await finish(r.exitCode);
+    });
+  program
+    .command("compat")
+    .description("is a source descriptor accepted by a destination descriptor?")
+    .argument("<SOURCE.conf>")
+    .argument("<DESTINATION.conf>")
+    .addOption(new Option("--format <FORMAT>", "table or json").default("table"))
+    .action(async (src, dst, o) => {
+      const { runCompat } = await import("../commands/compat.js");
+      if (o.format !== "table" && o.format !== "json") throw new InputError(`--format must be table or json (got ${o.format})`);
+      const r = runCompat(src, dst, { format: o.format });
+      if (r.stdout) io.stdout(r.stdout);
+      if (r.stderr) io.stderr(r.stderr);
+      await finish(r.exitCode);
+    });
+  program
+    .command("hook")
+    .description("libvirt qemu hook entry point (migrate begin on the destination)")
+    .argument("<guest>")
+    .argument("<operation>")
+    .argument("[subop]")
+    .argument("[extra]")
+    .allowExcessArguments(true)
+    .action(async (guest, op, subop, extra) => {
+      const { runHook } = await import("../commands/hook.js");
+      await finish(await runHook([guest, op, subop ?? "-", extra ?? "-"], io));
+    });
+  program
+    .command("prepare")
+    .description("create the mdevs a plan needs on a destination (writes to libvirt)")
+    .requiredOption("--host <URI>", "destination libvirt URI")
+    .requiredOption("--plan <FILE>", "JSON output of hdplan plan")
+    .option("--connect-rw", "allow writing to libvirt (required)")
+    .action(async (o) => {
+      const { runPrepare } = await import("../commands/prepare.js");
+      await finish(await runPrepare(o, io));
+    });
+  return program;
+}
+
+async function main(): Promise<void> {
+  const io = makeIo();
+  const program = buildProgram(io);
+  try {
+    await program.parseAsync(process.argv);
+    if (process.argv.length <= 2) {
+      program.outputHelp();
+      await finish(EXIT.INPUT);
+    }
+  } catch (e) {
+    await fail(e);
+  }
+}
+
+process.on("unhandledRejection", (e) => void fail(e));
+void main();
