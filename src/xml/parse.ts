@@ -42,7 +42,8 @@ export function decodeEntities(s: string): string {
   if (s.indexOf("&") < 0) return s;
   return s.replace(/&(#x[0-9a-fA-F]+|#[0-9]+|[a-zA-Z]+);/g, (m, g: string) => {
     if (g[0] === "#") {
-      const cp = g[1] === "x" || g[1] === "X" ? Number.parseInt(g.slice(2), 16) : Number.parseInt(g.slice(1), 10);
+      const cp =
+        g[1] === "x" || g[1] === "X" ? Number.parseInt(g.slice(2), 16) : Number.parseInt(g.slice(1), 10);
       if (!Number.isFinite(cp) || cp > 0x10ffff) return m;
       return String.fromCodePoint(cp);
     }
@@ -85,7 +86,10 @@ function describe(file: string, line?: number, col?: number): string {
  */
 export function parseXmlRoots(text: string, file: string, multiRoot = false): XmlElement[] {
   if (text.length > MAX_XML_BYTES) {
-    throw new InputError(`${file}: XML document is larger than ${MAX_XML_BYTES / 1024 / 1024} MiB; refusing to read it`, file);
+    throw new InputError(
+      `${file}: XML document is larger than ${MAX_XML_BYTES / 1024 / 1024} MiB; refusing to read it`,
+      file,
+    );
   }
   if (text.indexOf("\u0000") >= 0 || text.indexOf("\uFFFD") >= 0) {
     throw new InputError(`${file}: not a UTF-8 text XML file (binary or invalid bytes)`, file);
@@ -93,9 +97,23 @@ export function parseXmlRoots(text: string, file: string, multiRoot = false): Xm
   const dt = /<!DOCTYPE|<!ENTITY/i.exec(text);
   if (dt) {
     const line = text.slice(0, dt.index).split("\n").length;
-    throw new InputError(`${describe(file, line)}: DOCTYPE/ENTITY declarations are not allowed in libvirt XML (refused for safety)`, file);
+    throw new InputError(
+      `${describe(file, line)}: DOCTYPE/ENTITY declarations are not allowed in libvirt XML (refused for safety)`,
+      file,
+    );
   }
   if (text.trim() === "") throw new InputError(`${file}: empty file, expected XML`, file);
+  if (multiRoot) {
+    // The validator allows one root only: wrap the documents in a synthetic
+    // root on the first line (line numbers stay right), dropping declarations.
+    const body = text.replace(/<\?xml[^>]*\?>/g, (m) => " ".repeat(m.length));
+    const wrapped = `<hdplan-roots>${body}</hdplan-roots>`;
+    const roots = parseXmlRoots(wrapped, file, false)[0]!;
+    if (roots.text.trim() !== "")
+      throw new InputError(`${file}: unexpected text between XML documents`, file);
+    if (roots.children.length === 0) throw new InputError(`${file}: no XML element found`, file);
+    return roots.children;
+  }
   const v = XMLValidator.validate(text, { allowBooleanAttributes: true });
   if (v !== true) {
     throw new InputError(`${describe(file, v.err.line, v.err.col)}: malformed XML: ${v.err.msg}`, file);
