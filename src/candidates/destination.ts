@@ -96,7 +96,7 @@ export function buildHostCandidates(
     }
     if (s.gate) {
       const g = gateReasons(s.gate, host.versions, host.key, ctx.gateOpts, s.gateDriver, "destination");
-      if (qemuMulti && !s.transient) {
+      if (qemuMulti && !s.transient && !g.some((r) => r.code === "qemu-too-old")) {
         g.push(
           reason(
             "qemu-too-old",
