@@ -119,7 +119,7 @@ export async function loadDomainText(domain: string | undefined, source: string 
     const spec = parseTargetSpec(source, "--source");
     const live = await import("../targets/live.js");
     const d = await live.lookupLiveDomain(spec.target, domain, { timeoutMs });
-    return { text: d.liveXml, file: `${domain} on ${spec.target}`, migratableXml: d.migratableXml, inactiveXml: d.inactiveXml };
+    return { text: d.liveXml, file: `${domain} on ${spec.target}`, migratableXml: d.migratableXml ?? undefined, inactiveXml: d.inactiveXml };
   }
   throw new InputError(`${domain}: no such domain XML file (a domain name is looked up only on a live --source URI)`, domain);
 }
