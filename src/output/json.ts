@@ -1,4 +1,5 @@
 import type { HostReport, PlanResult } from "../pipeline.js";
+import { mdevCreationSteps } from "./mdevplan.js";
 
 /** Public JSON shape of cli.md (internal ranking fields removed). */
 export function publicHost(h: HostReport): Omit<HostReport, "capacityLeft" | "freePciLeft"> {
@@ -7,5 +8,10 @@ export function publicHost(h: HostReport): Omit<HostReport, "capacityLeft" | "fr
 }
 
 export function planToJson(r: PlanResult): string {
-  return `${JSON.stringify({ ...r, hosts: r.hosts.map(publicHost) }, null, 2)}\n`;
+  const hosts = r.hosts.map((h) =>
+    h.status === "full" || h.status === "partial"
+      ? { ...publicHost(h), mdevCreate: mdevCreationSteps(h) }
+      : publicHost(h),
+  );
+  return `${JSON.stringify({ ...r, hosts }, null, 2)}\n`;
 }

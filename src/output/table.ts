@@ -1,6 +1,7 @@
 /** Human output of plan/check: a ranked table, and --explain details. */
 import type { PlanResult } from "../pipeline.js";
 import type { Reason } from "../reasons.js";
+import { mdevCreationSteps, mdevStepLines } from "./mdevplan.js";
 
 export interface Style {
   bold: (s: string) => string;
@@ -110,6 +111,11 @@ export function planToTable(r: PlanResult, explain: boolean, st: Style = NO_STYL
         lines.push(...reasonLines(u.reasons, "      "));
       }
       if (h.warnings.length) lines.push(...reasonLines(h.warnings, "  warning "));
+      const steps = h.status === "full" || h.status === "partial" ? mdevCreationSteps(h) : [];
+      if (steps.length) {
+        lines.push("  mdevs to create first (or run hdplan prepare):");
+        for (const step of steps) lines.push(...mdevStepLines(step, "    "));
+      }
     }
   }
   return `${lines.join("\n")}\n`;

@@ -1,0 +1,118 @@
+/**
+ * Creation plan for the mdevs a host must create (assignments with
+ * target.create): node device XML for `virsh nodedev-define` +
+ * `nodedev-start`, and the equivalent `mdevctl` command.
+ */
+import type { AssignmentTarget } from "../candidates/types.js";
+import type { HostReport } from "../pipeline.js";
+import { escapeXmlAttr, escapeXmlText } from "./rewrite.js";
+
+export interface MdevStep {
+  device: string;
+  parent: string;
+  /** Parent as mdevctl wants it: a PCI address (0000:3b:00.0) or the node device name otherwise. */
+  parentAddress: string;
+  mdevType: string;
+  uuid: string;
+  attrs: { name: string; value: string }[];
+  /** Node device XML for `virsh nodedev-define FILE` (then `virsh nodedev-start mdev_UUID_PARENT`). */
+  nodedevXml: string;
+  virsh: string[];
+  mdevctl: string;
+}
+
+/** `pci_0000_3b_00_0` -> `0000:3b:00.0`; css_0_0_0023 -> 0.0.0023; other names unchanged. */
+export function parentAddressOf(parent: string): string {
+  const pci = /^pci_([0-9a-f]{4})_([0-9a-f]{2})_([0-9a-f]{2})_([0-7])$/i.exec(parent);
+  if (pci) return `${pci[1]}:${pci[2]}:${pci[3]}.${pci[4]}`.toLowerCase();
+  const css = /^css_([0-9a-f])_([0-9a-f])_([0-9a-f]{4})$/i.exec(parent);
+  if (css) return `${css[1]}.${css[2]}.${css[3]}`.toLowerCase();
+  if (parent === "ap_matrix") return "matrix";
+  return parent;
+}
+
+/** libvirt names a defined mdev node device mdev_<uuid with _>_<parent name>. */
+export function mdevNodeDeviceName(uuid: string, parent: string): string {
+  return `mdev_${uuid.replace(/-/g, "_")}_${parent}`;
+}
+
+export function mdevNodedevXml(
+  parent: string,
+  mdevType: string,
+  uuid: string,
+  attrs: { name: string; value: string }[] = [],
+): string {
+  const lines = [
+    "<device>",
+    `  <parent>${escapeXmlText(parent)}</parent>`,
+    "  <capability type='mdev'>",
+    `    <type id='${escapeXmlAttr(mdevType)}'/>`,
+    `    <uuid>${escapeXmlText(uuid)}</uuid>`,
+  ];
+  for (const a of attrs)
+    lines.push(`    <attr name='${escapeXmlAttr(a.name)}' value='${escapeXmlAttr(a.value)}'/>`);
+  lines.push("  </capability>", "</device>");
+  return `${lines.join("\n")}\n`;
+}
+
+function shq(s: string): string {
+  return /^[A-Za-z0-9_./:@=-]+$/.test(s) ? s : `'${s.replace(/'/g, `'\\''`)}'`;
+}
+
+export function mdevStepFor(
+  device: string,
+  t: AssignmentTarget,
+  attrs: { name: string; value: string }[] = [],
+): MdevStep {
+  if (t.kind !== "mdev" || !t.create || !t.parent || !t.mdevType || !t.uuid) {
+    throw new Error(`${device}: not an mdev to create (needs parent, type and uuid)`);
+  }
+  const parentAddress = parentAddressOf(t.parent);
+  const file = `mdev-${t.uuid}.xml`;
+  const virsh = [
+    `virsh nodedev-define ${file}`,
+    `virsh nodedev-start ${mdevNodeDeviceName(t.uuid, t.parent)}`,
+  ];
+  let mdevctl = `mdevctl start -u ${t.uuid} -p ${shq(parentAddress)} -t ${shq(t.mdevType)}`;
+  if (attrs.length) {
+    // mdevctl applies attributes from a JSON config; print the define form.
+    const json = JSON.stringify({
+      mdev_type: t.mdevType,
+      start: "manual",
+      attrs: attrs.map((a) => ({ [a.name]: a.value })),
+    });
+    mdevctl = `mdevctl define -u ${t.uuid} -p ${shq(parentAddress)} --jsonfile /dev/stdin <<< ${shq(json)} && mdevctl start -u ${t.uuid}`;
+  }
+  return {
+    device,
+    parent: t.parent,
+    parentAddress,
+    mdevType: t.mdevType,
+    uuid: t.uuid,
+    attrs,
+    nodedevXml: mdevNodedevXml(t.parent, t.mdevType, t.uuid, attrs),
+    virsh,
+    mdevctl,
+  };
+}
+
+/** Every mdev this host must create for the plan, in assignment order. */
+export function mdevCreationSteps(host: HostReport): MdevStep[] {
+  const out: MdevStep[] = [];
+  for (const a of host.assignments) {
+    const t = a.target;
+    if (t.kind === "mdev" && t.create && t.parent && t.mdevType && t.uuid) out.push(mdevStepFor(a.device, t));
+  }
+  return out;
+}
+
+/** Human-readable lines for one step. */
+export function mdevStepLines(s: MdevStep, indent = "  "): string[] {
+  const out = [`${indent}${s.device}: create mdev ${s.mdevType} on ${s.parent} uuid ${s.uuid}`];
+  out.push(`${indent}  cat > mdev-${s.uuid}.xml <<'EOF'`);
+  for (const l of s.nodedevXml.trimEnd().split("\n")) out.push(`${indent}  ${l}`);
+  out.push(`${indent}  EOF`);
+  for (const v of s.virsh) out.push(`${indent}  ${v}`);
+  out.push(`${indent}  or: ${s.mdevctl}`);
+  return out;
+}
