@@ -456,7 +456,7 @@ function splitMatch(ck: CompiledKey, src: string, compiled: CompiledSection, bud
   return out;
 }
 
-/** Possible end positions of the slot at parts[pi] starting at pos. */
+/** Possible end positions of the slot at parts[pi] starting at pos (bounded by the domain's widths). */
 function candidateEnds(
   parts: Part[],
   pi: number,
@@ -467,40 +467,34 @@ function candidateEnds(
 ): number[] {
   const next = parts[pi + 1];
   const ends: number[] = [];
+  const fits = (e: number) =>
+    next === undefined ? e === src.length : next.t === "lit" ? src.startsWith(next.text, e) : true;
   if (dom.kind === "int") {
     // A canonical decimal integer: -?(0|[1-9][0-9]*); every prefix of the digit run.
     let i = pos;
     if (src[i] === "-") i++;
     const digitsStart = i;
-    while (i < src.length && src.charCodeAt(i) >= 48 && src.charCodeAt(i) <= 57) i++;
+    const limit = Math.min(src.length, pos + dom.maxChars);
+    while (i < limit && src.charCodeAt(i) >= 48 && src.charCodeAt(i) <= 57) i++;
     const runEnd = i;
     if (runEnd === digitsStart) return ends;
     if (src[digitsStart] === "0") {
       const e = digitsStart + 1;
-      if (CANONICAL_INT_RE.test(src.slice(pos, e))) ends.push(e);
+      if (CANONICAL_INT_RE.test(src.slice(pos, e)) && fits(e)) ends.push(e);
       return ends;
     }
     for (let e = digitsStart + 1; e <= runEnd; e++) {
       budget.step();
-      if (next === undefined && e !== src.length) continue;
-      if (next?.t === "lit" && !src.startsWith(next.text, e)) continue;
-      ends.push(e);
+      if (fits(e)) ends.push(e);
     }
     return ends;
   }
-  if (next === undefined) return [src.length];
-  if (next.t === "lit") {
-    let e = src.indexOf(next.text, pos);
-    while (e >= 0) {
-      budget.step();
-      ends.push(e);
-      e = src.indexOf(next.text, e + 1);
-    }
-    return ends;
-  }
-  for (let e = pos; e <= src.length; e++) {
+  const lo = pos + dom.minChars;
+  const hi = Math.min(src.length, pos + dom.maxChars);
+  if (next === undefined) return lo <= src.length && src.length <= hi ? [src.length] : [];
+  for (let e = lo; e <= hi; e++) {
     budget.step();
-    ends.push(e);
+    if (fits(e)) ends.push(e);
   }
   return ends;
 }

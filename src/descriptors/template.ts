@@ -18,6 +18,8 @@ export interface IntDomain {
   /** Sorted, merged, inclusive. */
   ranges: [bigint, bigint][];
   size: bigint;
+  /** Longest decimal form of a member (sign included). */
+  maxChars: number;
 }
 
 export interface StringDomain {
@@ -25,6 +27,8 @@ export interface StringDomain {
   /** Declared order, duplicates removed. */
   values: string[];
   set: Set<string>;
+  minChars: number;
+  maxChars: number;
 }
 
 export type Domain = IntDomain | StringDomain;
@@ -231,8 +235,12 @@ export function makeIntDomain(ranges: [bigint, bigint][]): IntDomain {
     }
   }
   let size = 0n;
-  for (const [a, b] of merged) size += b - a + 1n;
-  return { kind: "int", ranges: merged, size };
+  let maxChars = 1;
+  for (const [a, b] of merged) {
+    size += b - a + 1n;
+    maxChars = Math.max(maxChars, `${a}`.length, `${b}`.length);
+  }
+  return { kind: "int", ranges: merged, size, maxChars };
 }
 
 /** Parses `"a","b"}` starting at `i`; returns the domain and the index of the closing '}'. */
@@ -287,8 +295,18 @@ function parseStringList(text: string, i: number, start: number): { domain: Stri
       throw new TemplateError("unterminated placeholder", "'}' closing the placeholder", start);
     throw new TemplateError(`unexpected '${text[i]}' after a quoted string`, "',' or '}'", i);
   }
+  return { domain: makeStringDomain(values), end: i };
+}
+
+export function makeStringDomain(values: string[]): StringDomain {
   const uniq = [...new Set(values)];
-  return { domain: { kind: "string", values: uniq, set: new Set(uniq) }, end: i };
+  let minChars = Number.MAX_SAFE_INTEGER;
+  let maxChars = 0;
+  for (const v of uniq) {
+    minChars = Math.min(minChars, v.length);
+    maxChars = Math.max(maxChars, v.length);
+  }
+  return { kind: "string", values: uniq, set: new Set(uniq), minChars, maxChars };
 }
 
 function sameDomain(a: Domain, b: Domain): boolean {

@@ -324,6 +324,32 @@ describe("hostile descriptors are decided fast", () => {
     expect(codes(r3)).toEqual(["descriptor-invalid"]);
     expect(reasons(r3)[0]!.message).toContain("more than 1000000 combinations");
   });
+  it("a very long source value against adjacent string slots", () => {
+    const x = d(
+      'device_api=vfio-pci\nCOMPATIBLE:\na={x:string:"a","aa","aaa"}{y:string:"a","aa"}-{z:int:0..99999999999999999999}\n',
+    );
+    const long = `${"a".repeat(200000)}-1`;
+    const { r, ms } = time(() => accepts(x, { device_api: "vfio-pci", a: long }));
+    expect(codes(r)).toEqual(["field-mismatch"]);
+    expect(ms).toBeLessThan(1000);
+    expect(accepts(x, { device_api: "vfio-pci", a: "aaaa-12" })).toMatchObject({
+      ok: true,
+      binding: { z: 12 },
+    });
+    const { r: r2, ms: ms2 } = time(() =>
+      accepts(x, { device_api: "vfio-pci", a: `aaa-${"1".repeat(100000)}` }),
+    );
+    expect(r2.ok).toBe(false);
+    expect(ms2).toBeLessThan(1000);
+  });
+  it("many sections share one bound", () => {
+    const slots = Array.from({ length: 12 }, (_, i) => `{v${i}:int:0..1000000000000}`).join("");
+    const sections = Array.from({ length: 50 }, () => `COMPATIBLE:\na=${slots}\nb={v0}\n`).join("");
+    const x = d(`device_api=vfio-pci\n${sections}`);
+    const { r, ms } = time(() => accepts(x, { device_api: "vfio-pci", a: "1".repeat(200), b: "2" }));
+    expect(r.ok).toBe(false);
+    expect(ms).toBeLessThan(1000);
+  });
   it("string lists of 10,000 values in many keys", () => {
     const list = Array.from({ length: 10000 }, (_, i) => `"s${i}"`).join(",");
     const keys = Array.from({ length: 10 }, (_, i) => `k${i}=pre-{v${i}:string:${list}}-post`);
