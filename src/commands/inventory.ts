@@ -36,13 +36,10 @@ export function isLocalUri(uri: string): boolean {
   return host === "" || host === "localhost";
 }
 
-type SysfsModule = { readVendorSysfs(root: string): VendorAttrs[] | Promise<VendorAttrs[]> };
-
 async function readVendorAttrs(root: string): Promise<VendorAttrs[]> {
-  const spec = "../descriptors/sysfs.js";
-  let mod: SysfsModule;
+  let mod: { readVendorSysfs(root: string): VendorAttrs[] | Promise<VendorAttrs[]> };
   try {
-    mod = (await import(spec)) as SysfsModule;
+    mod = await import("../descriptors/sysfs.js");
   } catch (e) {
     throw new InputError(`--sysfs-root ${root}: sysfs reader unavailable (${errorMessage(e)})`);
   }
