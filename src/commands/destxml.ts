@@ -85,7 +85,15 @@ export function rewriteForHost(
     if (!p) return null;
     const r = reports.get(p.id);
     if (!r) return null;
-    const descriptor = reportDescriptor(r);
+    let descriptor = reportDescriptor(r);
+    // The plan verified this PCI function migratable on the source (full host,
+    // no blocker); the metadata carries that as evidence for the hook, which
+    // cannot see the source's driver.
+    const pciLike = dev.kind === "pci" || dev.kind === "interface";
+    if (descriptor && pciLike && r.blockers.length === 0 && dev.teaming?.type !== "transient") {
+      if (descriptor.self.migratable === undefined)
+        descriptor = { ...descriptor, self: { ...descriptor.self, migratable: "1" } };
+    }
     const i: { descriptor: DescriptorData | null; mdevType?: string; pciIds?: string } = { descriptor };
     const t = byId.get(p.id);
     const mdevType = t?.kind === "mdev" ? (descriptor?.self.mdev_type ?? t.mdevType ?? undefined) : undefined;

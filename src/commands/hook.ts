@@ -1,0 +1,315 @@
+/**
+ * `hdplan hook <guest> <operation> <sub-operation> <extra>`: the libvirt qemu
+ * hook (cli.md `hook`). Only `<guest> migrate begin -` does work; every other
+ * call exits 0 at once and prints nothing.
+ *
+ * It never calls libvirt: nothing in this module's import graph reaches
+ * src/libvirt, src/targets/live.ts or koffi (a test checks it).
+ *
+ * Output is built completely, checked (it parses and differs from the input
+ * only in host-side sources), and written with one write; a killed hook
+ * leaves either nothing or the whole document on stdout.
+ */
+import { buildHostCandidates } from "../candidates/destination.js";
+import { isVfio } from "../candidates/source.js";
+import type { AssignmentTarget, HostCandidates } from "../candidates/types.js";
+import { VARIANT_DRIVERS } from "../candidates/versions.js";
+import { deriveMdevDescriptor, derivePciDescriptor, pciDeviceId } from "../descriptors/derive.js";
+import { errorMessage } from "../errors.js";
+import type { AssignedDevice, DescriptorData, DomainInfo, PlannerDeviceMeta } from "../model.js";
+import { matchDevices } from "../matching/match.js";
+import { parentAddressOf } from "../output/mdevplan.js";
+import { assertOnlySourcesChanged, setMdevUuid, setPciSource } from "../output/rewrite.js";
+import { type HostReport, type PlanContext, prepareSources, reportHost } from "../pipeline.js";
+import { vendorDescriptorFor } from "../candidates/vendor.js";
+import { HookLock, readReservations, writeReservation } from "../hook/reserve.js";
+import { type HookEnv, type HookHost, hookEnv, loadHookHost } from "../hook/state.js";
+import { guestAddressKey, readDomain } from "../xml/domain.js";
+import { mdevTypesOf } from "../descriptors/derive.js";
+import type { Io } from "./common.js";
+
+/** Device kinds the hook checks; others (network pools, scsi, ...) are left to libvirt. */
+const CHECKED = new Set(["mdev", "pci", "interface", "usb"]);
+
+export interface HookOutcome {
+  code: number;
+  stdout: string;
+  stderr: string[];
+}
+
+class Unreadable extends Error {}
+
+/** Io plus an optional asynchronous stdin (tests); by default process.stdin is read as a stream. */
+export interface HookIo extends Io {
+  stdinAsync?: () => Promise<string>;
+}
+
+function readStdinAsync(io: HookIo): Promise<string> {
+  if (io.stdinAsync) return io.stdinAsync();
+  // Read as a stream (never a blocking read): the timeout must win when stdin never closes.
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    const s = process.stdin;
+    s.on("data", (c: Buffer) => chunks.push(c));
+    s.on("end", () => resolve(Buffer.concat(chunks).toString("utf8")));
+    s.on("error", reject);
+  });
+}
+
+/** Identity of a device on this host when the incoming XML carries no planner metadata for it. */
+function fallbackMeta(dev: AssignedDevice, host: HookHost): PlannerDeviceMeta | null {
+  const inv = host.inv;
+  if (dev.kind === "mdev" && dev.mdevUuid) {
+    const nd = inv.mdevByUuid.get(dev.mdevUuid.toLowerCase());
+    const parent = nd?.parent ? inv.byName.get(nd.parent) : undefined;
+    if (!nd?.mdev || !parent) return null;
+    const sel = host.selector.select(
+      inv.key,
+      deriveMdevDescriptor(parent, nd.mdev.type),
+      vendorDescriptorFor(inv, parent, nd.mdev.type),
+    );
+    return {
+      id: dev.id,
+      kind: dev.kind,
+      guestAddress: guestAddressKey(dev.guestAddress),
+      descriptor: sel.descriptor,
+      mdevType: nd.mdev.type,
+    };
+  }
+  if ((dev.kind === "pci" || dev.kind === "interface") && dev.hostAddress) {
+    const fn = inv.pciByAddr.get(dev.hostAddress);
+    if (!fn?.pci) return null;
+    const pf = fn.pci.physFunction ? inv.pciByAddr.get(fn.pci.physFunction) : undefined;
+    const sel = host.selector.select(inv.key, derivePciDescriptor(fn, pf), undefined);
+    const descriptor: DescriptorData = {
+      self: { ...sel.descriptor.self },
+      compatible: sel.descriptor.compatible,
+    };
+    // The function at the same address here is bound to a migration-capable
+    // variant driver: take it as the evidence (hosts of a fleet bind alike).
+    if (fn.driver && Object.hasOwn(VARIANT_DRIVERS, fn.driver) && descriptor.self.migratable === undefined) {
+      descriptor.self.migratable = "1";
+    }
+    const m: PlannerDeviceMeta = {
+      id: dev.id,
+      kind: dev.kind,
+      guestAddress: guestAddressKey(dev.guestAddress),
+      descriptor,
+    };
+    const ids = pciDeviceId(fn);
+    if (ids) m.pciIds = `${ids.slice(0, 4)}:${ids.slice(4)}`;
+    return m;
+  }
+  return null;
+}
+
+/** Planner metadata for a device: by id and kind, else by kind and guest address (libvirt may rename aliases). */
+function metaFor(domain: DomainInfo, dev: AssignedDevice): PlannerDeviceMeta | undefined {
+  const byId = domain.plannerMetadata.find((m) => m.id === dev.id && m.kind === dev.kind);
+  if (byId) return byId;
+  const ga = guestAddressKey(dev.guestAddress);
+  if (ga === null) return undefined;
+  const hits = domain.plannerMetadata.filter((m) => m.kind === dev.kind && m.guestAddress === ga);
+  return hits.length === 1 ? hits[0] : undefined;
+}
+
+function resourceIds(t: AssignmentTarget): string[] {
+  if (t.kind === "mdev") {
+    if (!t.create) return t.uuid ? [`mdev:${t.uuid}`] : [];
+    return [`pool:${t.parent}:${t.mdevType}`, ...(t.uuid ? [`mdev:${t.uuid}`] : [])];
+  }
+  if (t.kind === "pci" && t.address) return [`pci:${t.address}`];
+  if (t.kind === "usb" && t.name) return [`usb:${t.name}`];
+  return [];
+}
+
+/** Apply other migrations' reservations to the inventory. */
+function applyReservations(host: HookHost, env: HookEnv, guest: string): void {
+  const inv = host.inv;
+  for (const r of readReservations(env.stateDir)) {
+    if (r.guest === guest) continue;
+    const why = `reserved by the incoming migration of ${r.guest} (hdplan hook)`;
+    for (const id of r.ids) {
+      if (id.startsWith("pool:")) {
+        const rest = id.slice(5);
+        const i = rest.lastIndexOf(":");
+        const parent = inv.byName.get(rest.slice(0, i));
+        const t = parent ? mdevTypesOf(parent).find((x) => x.id === rest.slice(i + 1)) : undefined;
+        if (t?.availableInstances !== undefined) t.availableInstances = Math.max(0, t.availableInstances - 1);
+      } else if (!inv.reserved.has(id)) {
+        inv.reserved.set(id, why);
+      }
+    }
+  }
+}
+
+interface Decision {
+  report: HostReport;
+  unidentified: { device: string; message: string }[];
+}
+
+/** Plan the incoming domain against this host, preferring the device it already names. */
+export function decide(domain: DomainInfo, host: HookHost): Decision {
+  const unidentified: Decision["unidentified"] = [];
+  const devices: AssignedDevice[] = [];
+  const metas: PlannerDeviceMeta[] = [];
+  for (const dev of domain.devices) {
+    if (!CHECKED.has(dev.kind)) continue;
+    if (dev.kind === "usb") {
+      if (dev.usb?.vendorId && dev.usb.productId) devices.push(dev);
+      continue; // a USB device named by bus/device only: libvirt checks it
+    }
+    const m = metaFor(domain, dev) ?? fallbackMeta(dev, host);
+    if (!m?.descriptor || (dev.kind === "mdev" && !m.mdevType)) {
+      const what = dev.kind === "mdev" ? `mdev ${dev.mdevUuid}` : `PCI function ${dev.hostAddress}`;
+      unidentified.push({
+        device: dev.id,
+        message: `cannot identify the device: no hdplan metadata in the incoming XML and ${what} does not exist on this host (write the XML with 'hdplan plan --write-dest-xml')`,
+      });
+      continue;
+    }
+    devices.push(dev);
+    metas.push({ ...m, id: dev.id, kind: dev.kind });
+  }
+  const planDomainInfo: DomainInfo = { ...domain, devices, plannerMetadata: metas };
+  const ctx: PlanContext = {
+    domain: planDomainInfo,
+    source: null,
+    selector: host.selector,
+    opts: { assumeVersions: true, explain: false },
+  };
+  const { sources } = prepareSources(ctx);
+  const multiVfio = sources.filter(isVfio).length > 1;
+  const cands = buildHostCandidates(host.inv, sources, {
+    selector: ctx.selector,
+    gateOpts: ctx.opts,
+    multiVfio,
+  });
+  const match = matchDevices({ devices: cands.devices, resources: cands.resources });
+  preferCurrent(
+    sources.map((s) => s.dev),
+    cands,
+    match.assignment,
+  );
+  const report = reportHost(ctx, host.inv, sources, cands, match, new Map(), new Set());
+  return { report, unidentified };
+}
+
+/** Keep the device the incoming XML already names when it is a candidate (so nothing changes). */
+function preferCurrent(devs: AssignedDevice[], cands: HostCandidates, assignment: Map<string, string>): void {
+  devs.forEach((dev, i) => {
+    const cur =
+      dev.kind === "mdev" ? `mdev:${dev.mdevUuid}` : dev.hostAddress ? `pci:${dev.hostAddress}` : null;
+    const mine = assignment.get(dev.id);
+    if (!cur || !mine || mine === cur || !cands.devices[i]?.resources.includes(cur)) return;
+    const holder = [...assignment].find(([, r]) => r === cur)?.[0];
+    if (holder === undefined) {
+      assignment.set(dev.id, cur);
+      return;
+    }
+    const j = devs.findIndex((d) => d.id === holder);
+    if (j >= 0 && cands.devices[j]?.resources.includes(mine)) {
+      assignment.set(holder, mine);
+      assignment.set(dev.id, cur);
+    }
+  });
+}
+
+function rewrite(xml: string, domain: DomainInfo, report: HostReport): { xml: string; notes: string[] } {
+  let out = xml;
+  const notes: string[] = [];
+  const byId = new Map(domain.devices.map((d) => [d.id, d]));
+  for (const a of report.assignments) {
+    const dev = byId.get(a.device);
+    const t = a.target;
+    if (!dev) continue;
+    if (dev.kind === "mdev" && t.kind === "mdev" && t.uuid) {
+      out = setMdevUuid(out, dev.id, t.uuid);
+      if (t.create) {
+        notes.push(
+          `${dev.id}: mdev ${t.uuid} of type ${t.mdevType} must exist on ${t.parent} before the guest starts: mdevctl start -u ${t.uuid} -p ${parentAddressOf(t.parent ?? "")} -t ${t.mdevType}`,
+        );
+      }
+    } else if ((dev.kind === "pci" || dev.kind === "interface") && t.kind === "pci" && t.address) {
+      out = setPciSource(out, dev.id, t.address);
+    }
+  }
+  return { xml: out, notes };
+}
+
+/** The work of `migrate begin -` (throws Unreadable/InputError on input it cannot read). */
+async function migrateBegin(guest: string, io: HookIo, env: HookEnv, deadline: number): Promise<HookOutcome> {
+  const xml = await readStdinAsync(io);
+  if (xml.trim() === "") throw new Unreadable("empty domain XML on stdin");
+  const domain = readDomain(xml, "<stdin>");
+  const host = loadHookHost(env, guest);
+  const lock = new HookLock(env.stateDir);
+  if (!(await lock.acquire(deadline))) throw new TimeoutError(`lock ${lock.path} busy`);
+  try {
+    applyReservations(host, env, guest);
+    const { report, unidentified } = decide(domain, host);
+    const lines = [
+      ...unidentified.map((u) => `${u.device}: ${u.message}`),
+      ...report.unassigned.map(
+        (u) => `${u.device}: ${u.reasons.map((r) => `${r.code}: ${r.message}`).join("; ")}`,
+      ),
+    ];
+    if (lines.length > 0) {
+      writeReservation(env.stateDir, guest, null);
+      return { code: 1, stdout: "", stderr: lines.map((l) => `refused: ${l}`) };
+    }
+    const { xml: out, notes } = rewrite(xml, domain, report);
+    assertOnlySourcesChanged(xml, out, "<stdin>");
+    const ids = report.assignments.flatMap((a) => resourceIds(a.target));
+    const now = Date.now();
+    writeReservation(
+      env.stateDir,
+      guest,
+      { guest, pid: process.pid, created: now, expires: now + env.ttlMs, ids },
+      now,
+    );
+    const changed = out !== xml;
+    const msg = changed
+      ? `allowed: rewrote host-side sources (${report.assignments.map((a) => `${a.device} -> ${a.target.uuid ?? a.target.address ?? a.target.name}`).join(", ")})`
+      : "allowed: every device is available as named";
+    return { code: 0, stdout: changed ? out : "", stderr: [msg, ...notes.map((n) => `note: ${n}`)] };
+  } finally {
+    lock.release();
+  }
+}
+
+class TimeoutError extends Error {}
+
+export async function runHook(argv: string[], io: HookIo): Promise<number> {
+  const [guest = "", op = "", subop = ""] = argv;
+  if (op !== "migrate" || subop !== "begin") return 0;
+  const env = hookEnv();
+  const log = (s: string) => io.stderr(`hdplan-hook: ${guest}: ${s}\n`);
+  const failOpen = (why: string): number => {
+    if (env.strict) {
+      log(`refused (HDPLAN_HOOK_STRICT=1): ${why}`);
+      return 1;
+    }
+    log(`warning: allowing the migration unchecked: ${why}`);
+    return 0;
+  };
+  const deadline = Date.now() + env.timeoutMs;
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<"timeout">((resolve) => {
+    timer = setTimeout(() => resolve("timeout"), env.timeoutMs);
+  });
+  let outcome: HookOutcome | "timeout";
+  try {
+    outcome = await Promise.race([migrateBegin(guest, io, env, deadline), timeout]);
+  } catch (e) {
+    clearTimeout(timer);
+    if (e instanceof TimeoutError) return failOpen(`timed out after ${env.timeoutMs / 1000}s (${e.message})`);
+    return failOpen(`cannot read the input: ${errorMessage(e)}`);
+  }
+  clearTimeout(timer);
+  if (outcome === "timeout")
+    return failOpen(`timed out after ${env.timeoutMs / 1000}s (HDPLAN_HOOK_TIMEOUT)`);
+  for (const l of outcome.stderr) log(l);
+  if (outcome.stdout) io.stdout(outcome.stdout.endsWith("\n") ? outcome.stdout : `${outcome.stdout}\n`);
+  return outcome.code;
+}

@@ -1,0 +1,241 @@
+/**
+ * The hook's view of this host, without libvirt (cli.md `hook`):
+ * HDPLAN_HOOK_HOST (snapshot or dump directory), live sysfs under
+ * HDPLAN_SYSFS_ROOT, and domain files in HDPLAN_DOMAIN_DIRS.
+ *
+ * Never import src/libvirt or src/targets/live.ts (or src/targets/index.ts,
+ * which can load it) from here.
+ */
+import { existsSync, readdirSync, readFileSync, readlinkSync, statSync } from "node:fs";
+import { hostname } from "node:os";
+import { basename, join } from "node:path";
+import { descriptorFilesFromTexts, loadDescriptorDir, DescriptorSelector } from "../descriptors/sources.js";
+import { readVendorSysfs } from "../descriptors/sysfs.js";
+import { InputError } from "../errors.js";
+import { buildInventory } from "../inventory/build.js";
+import type { HostInventory } from "../inventory/types.js";
+import type { NodeDevice, RawDomain, RawHost } from "../model.js";
+import { parentAddressOf } from "../output/mdevplan.js";
+import { scanElements } from "../output/rewrite.js";
+import { readDumpDir } from "../targets/dump.js";
+import { validateKey } from "../targets/keys.js";
+import { readSnapshotFile } from "../targets/snapshot.js";
+import { mdevTypesOf } from "../descriptors/derive.js";
+
+export interface HookEnv {
+  host: string;
+  sysfsRoot: string;
+  domainDirs: string[];
+  stateDir: string;
+  timeoutMs: number;
+  strict: boolean;
+  ttlMs: number;
+  descriptors: string | null;
+}
+
+export function hookEnv(env: NodeJS.ProcessEnv = process.env): HookEnv {
+  const num = (v: string | undefined, d: number) => {
+    const n = Number(v);
+    return v !== undefined && v.trim() !== "" && Number.isFinite(n) && n > 0 ? n : d;
+  };
+  return {
+    host: env.HDPLAN_HOOK_HOST || "/var/lib/hostdev-planner/host.json",
+    sysfsRoot: env.HDPLAN_SYSFS_ROOT ?? "/",
+    domainDirs: (env.HDPLAN_DOMAIN_DIRS ?? "/etc/libvirt/qemu:/run/libvirt/qemu")
+      .split(":")
+      .filter((d) => d !== ""),
+    stateDir: env.HDPLAN_HOOK_STATE_DIR || "/run/hostdev-planner",
+    timeoutMs: num(env.HDPLAN_HOOK_TIMEOUT, 10) * 1000,
+    strict: env.HDPLAN_HOOK_STRICT === "1",
+    ttlMs: num(env.HDPLAN_HOOK_RESERVATION_TTL, 300) * 1000,
+    descriptors: env.HDPLAN_HOOK_DESCRIPTORS || null,
+  };
+}
+
+/** The <domain> element text of a domain file (a /run/libvirt/qemu status file wraps it in <domstatus>). */
+export function domainXmlOf(text: string): string | null {
+  const roots = scanElements(text);
+  const root = roots.find((r) => r.name === "domain" || r.name === "domstatus");
+  if (!root) return null;
+  if (root.name === "domain") return text.slice(root.start, root.end);
+  const d = root.children.find((c) => c.name === "domain");
+  return d ? text.slice(d.start, d.end) : null;
+}
+
+/** Domain files of HDPLAN_DOMAIN_DIRS (top level *.xml only), skipping `guest` itself. */
+export function readDomainDirs(dirs: string[], guest: string): RawDomain[] {
+  const out: RawDomain[] = [];
+  for (const dir of dirs) {
+    let names: string[];
+    try {
+      names = readdirSync(dir)
+        .filter((n) => n.endsWith(".xml"))
+        .sort();
+    } catch {
+      continue; // a missing folder holds no domains
+    }
+    for (const n of names) {
+      const p = join(dir, n);
+      try {
+        if (!statSync(p).isFile()) continue;
+      } catch {
+        continue;
+      }
+      const text = readFileSync(p, "utf8");
+      const xml = domainXmlOf(text);
+      if (xml === null) throw new InputError(`${p}: no <domain> element`, p);
+      const name = /<name>\s*([^<]*?)\s*<\/name>/.exec(xml)?.[1];
+      if (name === guest) continue;
+      out.push({ xml, active: dir.includes("/run/"), persistent: !dir.includes("/run/"), origin: p });
+    }
+  }
+  return out;
+}
+
+function readHostTarget(target: string): RawHost {
+  if (target.includes("://")) {
+    throw new InputError(
+      `HDPLAN_HOOK_HOST=${target} is a libvirt URI; the hook never calls libvirt: point it at a snapshot (hdplan inventory -o FILE) or a dump directory`,
+    );
+  }
+  let st: ReturnType<typeof statSync>;
+  try {
+    st = statSync(target);
+  } catch {
+    throw new InputError(
+      `HDPLAN_HOOK_HOST ${target}: no such file or directory (is the hdplan inventory timer running?)`,
+      target,
+    );
+  }
+  let key = hostname().split(".")[0] || "localhost";
+  try {
+    key = validateKey(key, "hostname");
+  } catch {
+    key = "localhost";
+  }
+  return st.isDirectory() ? readDumpDir(target, key, target) : readSnapshotFile(target, key, target);
+}
+
+function readSmall(p: string): string | undefined {
+  try {
+    return readFileSync(p, "utf8").trim();
+  } catch {
+    return undefined;
+  }
+}
+
+function linkBase(p: string): string | undefined {
+  try {
+    return basename(readlinkSync(p));
+  } catch {
+    return undefined;
+  }
+}
+
+/** Overlay live sysfs onto the inventory: for a device sysfs has, sysfs wins. */
+export function overlaySysfs(inv: HostInventory, root: string): void {
+  const sys = (...p: string[]) => join(root, "sys", ...p);
+  // PCI drivers
+  const pciDir = sys("bus", "pci", "devices");
+  if (existsSync(pciDir)) {
+    let any = false;
+    for (const nd of inv.pciByAddr.values()) {
+      const addr = nd.pci!.address;
+      if (!existsSync(join(pciDir, addr))) continue;
+      any = true;
+      nd.driver = linkBase(join(pciDir, addr, "driver")) ?? null;
+    }
+    if (any) inv.driversKnown = true;
+  }
+  // mdev available_instances
+  const busDir = sys("class", "mdev_bus");
+  const parentSysName = (nd: NodeDevice) => nd.pci?.address ?? parentAddressOf(nd.name);
+  if (existsSync(busDir)) {
+    for (const nd of inv.devices) {
+      for (const t of mdevTypesOf(nd)) {
+        const v = readSmall(
+          join(busDir, parentSysName(nd), "mdev_supported_types", t.id, "available_instances"),
+        );
+        if (v !== undefined && /^\d+$/.test(v)) t.availableInstances = Number(v);
+      }
+    }
+  }
+  // existing mdevs
+  const mdevDir = sys("bus", "mdev", "devices");
+  let uuids: string[] | null = null;
+  try {
+    uuids = readdirSync(mdevDir);
+  } catch {
+    uuids = null;
+  }
+  if (uuids === null) return;
+  const live = new Set<string>();
+  for (const raw of uuids) {
+    const uuid = raw.toLowerCase();
+    live.add(uuid);
+    let link: string;
+    try {
+      link = readlinkSync(join(mdevDir, raw, "mdev_type"));
+    } catch {
+      continue;
+    }
+    const segs = link.split("/");
+    const i = segs.lastIndexOf("mdev_supported_types");
+    const type = segs[i + 1];
+    const parentSys = i > 0 ? segs[i - 1] : undefined;
+    if (!type || !parentSys) continue;
+    const parent = inv.devices.find((d) => mdevTypesOf(d).length > 0 && parentSysName(d) === parentSys);
+    const group = linkBase(join(mdevDir, raw, "iommu_group"));
+    const existing = inv.mdevByUuid.get(uuid);
+    if (existing?.mdev) {
+      existing.mdev.type = type;
+      if (group !== undefined && /^\d+$/.test(group)) existing.mdev.iommuGroup = Number(group);
+      continue;
+    }
+    if (!parent) {
+      inv.reserved.set(`mdev:${uuid}`, "live mdev whose parent is not in the host snapshot");
+      continue;
+    }
+    const nd: NodeDevice = {
+      name: `mdev_${uuid.replace(/-/g, "_")}_${parent.name}`,
+      parent: parent.name,
+      driver: "vfio_mdev",
+      caps: ["mdev"],
+      mdev: { type, uuid, attrs: [], ...(group && /^\d+$/.test(group) ? { iommuGroup: Number(group) } : {}) },
+    };
+    inv.devices.push(nd);
+    inv.byName.set(nd.name, nd);
+    inv.mdevByUuid.set(uuid, nd);
+  }
+  for (const [uuid, nd] of inv.mdevByUuid) {
+    if (!live.has(uuid) && nd.mdev?.iommuGroup !== undefined) {
+      inv.reserved.set(`mdev:${uuid}`, "mdev shown active in the snapshot but absent from live sysfs");
+    }
+  }
+}
+
+export interface HookHost {
+  inv: HostInventory;
+  selector: DescriptorSelector;
+}
+
+/** Read the host state (throws InputError on input it cannot read). */
+export function loadHookHost(env: HookEnv, guest: string): HookHost {
+  const raw = readHostTarget(env.host);
+  raw.domains.push(...readDomainDirs(env.domainDirs, guest));
+  // The incoming guest's own definition (a retry, a snapshot taken mid-migration) is not "in use".
+  raw.domains = raw.domains.filter((d) => /<name>\s*([^<]*?)\s*<\/name>/.exec(d.xml)?.[1] !== guest);
+  if (env.sysfsRoot !== "") {
+    const vendor = readVendorSysfs(env.sysfsRoot);
+    if (vendor.length) {
+      const keyOf = (v: { parent: string; type: string }) => `${parentAddressOf(v.parent)}|${v.type}`;
+      const liveKeys = new Set(vendor.map(keyOf));
+      raw.vendorAttrs = [...raw.vendorAttrs.filter((v) => !liveKeys.has(keyOf(v))), ...vendor];
+    }
+  }
+  const inv = buildInventory(raw);
+  if (env.sysfsRoot !== "") overlaySysfs(inv, env.sysfsRoot);
+  const files = env.descriptors ? loadDescriptorDir(env.descriptors) : [];
+  if (inv.descriptorFiles.length) files.push(...descriptorFilesFromTexts(inv.descriptorFiles, inv.key));
+  return { inv, selector: new DescriptorSelector(files) };
+}
