@@ -9,7 +9,7 @@ import type { HostInventory } from "../inventory/types.js";
 import type { DescriptorData, NodeDevice } from "../model.js";
 import { type Reason, reason } from "../reasons.js";
 import { mdevMigratability } from "./evidence.js";
-import { destinationMigratable, isBridge, runPciFilters } from "./filters.js";
+import { destinationMigratable, isBridge, notInPool, runPciFilters } from "./filters.js";
 import type { DeviceCandidates, HostCandidates, Resource, SourceDevice } from "./types.js";
 import { vendorDescriptorFor } from "./vendor.js";
 import { type GateOptions, gateReasons, isQemu, versionAtLeast } from "./versions.js";
@@ -297,7 +297,7 @@ export function buildHostCandidates(
       }
       const fail =
         destinationMigratable(fn, { host, managed: true, needsMigration: !s.transient, descriptor: pciDesc(fn).descriptor }) ??
-        runPciFilters(fn, { host, managed: true, needsMigration: false, descriptor: pciDesc(fn).descriptor });
+        runPciFilters(fn, { host, managed: true, needsMigration: false, descriptor: pciDesc(fn).descriptor }, [notInPool]);
       if (fail) {
         rej.add(fail);
         continue;

@@ -31,6 +31,12 @@ export const notReserved: PciFilter = (fn, { host }) => {
   return why ? reason("pci-device-in-use", `${fn.pci!.address} is ${why.startsWith("handed") ? why : `used by ${why}`}`) : null;
 };
 
+/** Functions of a hostdev network pool are the network's to hand out. */
+export const notInPool: PciFilter = (fn, { host }) => {
+  const net = host.poolMembers.get(fn.pci!.address);
+  return net ? reason("pci-device-in-use", `${fn.pci!.address} belongs to hostdev network ${net}`) : null;
+};
+
 export const notPfWithVfs: PciFilter = (fn) =>
   fn.pci!.virtFunctions.length > 0
     ? reason("pci-device-used-by-host", `${fn.pci!.address} is a PF with ${fn.pci!.virtFunctions.length} VFs enabled`)
@@ -101,6 +107,7 @@ export const destinationMigratable: PciFilter = (fn, { host, managed, needsMigra
 
 export const PCI_FILTERS: PciFilter[] = [
   notReserved,
+  notInPool,
   notPfWithVfs,
   noHostNetUp,
   iommuGroupViable,
@@ -108,8 +115,9 @@ export const PCI_FILTERS: PciFilter[] = [
   destinationMigratable,
 ];
 
-export function runPciFilters(fn: NodeDevice, ctx: PciFilterContext): Reason | null {
+export function runPciFilters(fn: NodeDevice, ctx: PciFilterContext, skip: PciFilter[] = []): Reason | null {
   for (const f of PCI_FILTERS) {
+    if (skip.includes(f)) continue;
     const r = f(fn, ctx);
     if (r) return r;
   }

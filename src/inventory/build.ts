@@ -25,6 +25,8 @@ export function buildInventory(raw: RawHost): HostInventory {
       );
     }
   }
+  // One order whatever the source listed them in: results must not depend on it.
+  devices.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
   const byName = new Map<string, NodeDevice>();
   const pciByAddr = new Map<string, NodeDevice>();
   const mdevByUuid = new Map<string, NodeDevice>();
@@ -100,7 +102,9 @@ export function buildInventory(raw: RawHost): HostInventory {
     const hn = networks.get(net);
     if (hn && hn.handedOut === null) hn.usedCount = Math.max(hn.usedCount, n);
   }
+  const poolMembers = new Map<string, string>();
   for (const hn of networks.values()) {
+    if (hn.forwardMode === "hostdev") for (const a of hn.functions) poolMembers.set(a, hn.name);
     if (hn.handedOut) for (const a of hn.handedOut) reserve(`pci:${a}`, `handed out by network ${hn.name}`);
   }
   // An mdev that is defined but not active is reserved. Active mdevs carry an
@@ -125,6 +129,7 @@ export function buildInventory(raw: RawHost): HostInventory {
     networks,
     domains,
     reserved,
+    poolMembers,
     driversKnown,
     descriptorFiles: raw.descriptorFiles,
     vendorAttrs: raw.vendorAttrs,

@@ -30,6 +30,8 @@ export interface HostInventory {
    * why (e.g. "used by domain vm2").
    */
   reserved: Map<string, string>;
+  /** PCI functions that belong to a hostdev network pool -> network name. */
+  poolMembers: Map<string, string>;
   /** Whether the host reports PCI drivers at all (libvirt's test driver drops <driver>). */
   driversKnown: boolean;
   descriptorFiles: RawHost["descriptorFiles"];
