@@ -45,8 +45,12 @@ function planFile(extra: Record<string, unknown> = {}): string {
 function io() {
   const out = { stdout: "", stderr: "" };
   const i: Io = {
-    stdout: (s) => void (out.stdout += s),
-    stderr: (s) => void (out.stderr += s),
+    stdout: (s) => {
+      out.stdout += s;
+    },
+    stderr: (s) => {
+      out.stderr += s;
+    },
     stdin: () => "",
     isTTY: false,
     color: false,
