@@ -1,5 +1,7 @@
 #!/usr/bin/env node
 /** hdplan entry point: thin commander wiring; commands live in src/commands. */
+import { spawnSync } from "node:child_process";
+import { readFileSync } from "node:fs";
 import { Command, CommanderError, Option } from "commander";
 import { type Io, readStdin } from "../commands/common.js";
 import { EXIT, HostError, InputError, errorMessage } from "../errors.js";
@@ -135,7 +137,36 @@ export function buildProgram(io: Io): Command {
   return program;
 }
 
+/**
+ * koffi's async libvirt calls run on libuv's thread pool (4 threads by
+ * default), shared with fs. A host stuck in a native call holds a thread until
+ * it answers, so with live targets we re-exec once with a larger pool: the
+ * size must be set before Node starts. The hook never gets here (no URIs).
+ */
+function reexecWithLargerPool(): void {
+  if (process.env.UV_THREADPOOL_SIZE || process.env.HDPLAN_NO_REEXEC) return;
+  const args = process.argv.slice(2);
+  const cmd = args[0];
+  if (cmd === "hook" || cmd === "compat") return;
+  const hf = args.indexOf("--hosts-file");
+  let hostsFile = "";
+  try {
+    if (hf >= 0 && args[hf + 1]) hostsFile = readFileSync(args[hf + 1]!, "utf8");
+  } catch {
+    // reported later by the command itself
+  }
+  const live =
+    cmd === "inventory" || cmd === "prepare" || hostsFile.includes("://") || args.some((a) => a.includes("://"));
+  if (!live) return;
+  const r = spawnSync(process.execPath, [...process.execArgv, ...process.argv.slice(1)], {
+    stdio: "inherit",
+    env: { ...process.env, UV_THREADPOOL_SIZE: "64" },
+  });
+  process.exit(r.status ?? (r.signal ? 128 + 2 : EXIT.INPUT));
+}
+
 async function main(): Promise<void> {
+  reexecWithLargerPool();
   const io = makeIo();
   const program = buildProgram(io);
   try {
