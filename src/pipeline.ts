@@ -58,7 +58,9 @@ export interface PlanResult {
   warnings: Reason[];
 }
 
-export type HostInput = { ok: true; inv: HostInventory } | { ok: false; key: string; target: string; error: Reason };
+export type HostInput =
+  | { ok: true; inv: HostInventory }
+  | { ok: false; key: string; target: string; error: Reason };
 
 export interface PlanContext {
   domain: DomainInfo;
@@ -91,11 +93,16 @@ export function prepareSources(ctx: PlanContext): { sources: SourceDevice[]; vmW
     );
   }
   if (vfio.length > 0) {
-    vmWarnings.push(reason("postcopy-unavailable", "VFIO devices rule out post-copy migration: do not pass --postcopy"));
+    vmWarnings.push(
+      reason("postcopy-unavailable", "VFIO devices rule out post-copy migration: do not pass --postcopy"),
+    );
   }
   if (ctx.domain.novaManaged) {
     vmWarnings.push(
-      reason("nova-managed", `${ctx.domain.name} is managed by OpenStack Nova: migrate it with 'openstack server migrate --live'`),
+      reason(
+        "nova-managed",
+        `${ctx.domain.name} is managed by OpenStack Nova: migrate it with 'openstack server migrate --live'`,
+      ),
     );
   }
   return { sources, vmWarnings };
@@ -113,15 +120,22 @@ export function hostWarnings(inv: HostInventory, sources: SourceDevice[]): Reaso
     );
   }
   if (gated && versionsKnown(inv.versions) && isQemu(inv.versions) && !inv.versions.kernel) {
-    w.push(reason("kernel-version-unverified", `${inv.key}: kernel version not recorded; run 'hdplan inventory' on the host`));
+    w.push(
+      reason(
+        "kernel-version-unverified",
+        `${inv.key}: kernel version not recorded; run 'hdplan inventory' on the host`,
+      ),
+    );
   }
   return w;
 }
 
 function capacityReason(s: SourceDevice, hostKey: string, taken: string): Reason {
   const what = `${hostKey}: every candidate was taken by ${taken}`;
-  if (s.need === "mdev") return reason("mdev-no-capacity", `${what}; not enough free ${s.mdevType} instances`);
-  if (s.need === "network") return reason("network-pool-exhausted", `${what}; not enough free functions in ${s.network?.name}`);
+  if (s.need === "mdev")
+    return reason("mdev-no-capacity", `${what}; not enough free ${s.mdevType} instances`);
+  if (s.need === "network")
+    return reason("network-pool-exhausted", `${what}; not enough free functions in ${s.network?.name}`);
   return reason("capacity-taken", what);
 }
 
@@ -164,7 +178,9 @@ export function reportHost(
   }
   const warnings = [...hostWarnings(inv, sources), ...cands.warnings];
   if (match.truncated) {
-    warnings.push(reason("matching-truncated", `${inv.key}: GPU type-choice search bounded; result may not be maximal`));
+    warnings.push(
+      reason("matching-truncated", `${inv.key}: GPU type-choice search bounded; result may not be maximal`),
+    );
   }
   let capacityLeft = 0;
   const usedHere = new Map<string, number>();
@@ -261,7 +277,11 @@ export function planDomain(ctx: PlanContext, hosts: HostInput[]): PlanResult {
       reports.push(errorHost(h, sources.length));
       continue;
     }
-    const cands = buildHostCandidates(h.inv, sources, { selector: ctx.selector, gateOpts: ctx.opts, multiVfio });
+    const cands = buildHostCandidates(h.inv, sources, {
+      selector: ctx.selector,
+      gateOpts: ctx.opts,
+      multiVfio,
+    });
     const match = matchDevices({ devices: cands.devices, resources: cands.resources });
     reports.push(reportHost(ctx, h.inv, sources, cands, match, new Map(), uuidTaken));
   }
@@ -294,9 +314,11 @@ export function unusedDescriptorWarnings(ctx: PlanContext, hosts: HostInput[]): 
       }
     }
   }
-  return ctx.selector
-    .unused()
-    .map((f: { path: string }) => reason("descriptor-unused", `descriptor file ${f.path} applies to no device of any host in this run`, { file: f.path }));
+  return ctx.selector.unused().map((f: { path: string }) =>
+    reason("descriptor-unused", `descriptor file ${f.path} applies to no device of any host in this run`, {
+      file: f.path,
+    }),
+  );
 }
 
 export type { DescriptorData };

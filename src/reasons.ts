@@ -18,12 +18,30 @@ interface CodeInfo {
 
 export const REASON_CODES = {
   // host level
-  "host-unreachable": { level: "host", advice: "Check the URI, network path, ssh keys and that libvirtd runs." },
-  "host-timeout": { level: "host", advice: "The host did not answer within --timeout; check it or raise --timeout." },
-  "libvirt-error": { level: "host", advice: "libvirt returned an error (message included); fix the host or the URI." },
-  "libvirt-too-old": { level: "device", advice: "Upgrade libvirt on that host to the version named in the message." },
-  "qemu-too-old": { level: "device", advice: "Upgrade QEMU on that host to the version named in the message." },
-  "kernel-too-old": { level: "device", advice: "Upgrade the host kernel to the version named in the message." },
+  "host-unreachable": {
+    level: "host",
+    advice: "Check the URI, network path, ssh keys and that libvirtd runs.",
+  },
+  "host-timeout": {
+    level: "host",
+    advice: "The host did not answer within --timeout; check it or raise --timeout.",
+  },
+  "libvirt-error": {
+    level: "host",
+    advice: "libvirt returned an error (message included); fix the host or the URI.",
+  },
+  "libvirt-too-old": {
+    level: "device",
+    advice: "Upgrade libvirt on that host to the version named in the message.",
+  },
+  "qemu-too-old": {
+    level: "device",
+    advice: "Upgrade QEMU on that host to the version named in the message.",
+  },
+  "kernel-too-old": {
+    level: "device",
+    advice: "Upgrade the host kernel to the version named in the message.",
+  },
   "versions-unknown": {
     level: "device",
     advice: "Add host.json to the dump directory, use a snapshot or live URI, or pass --assume-versions.",
@@ -35,7 +53,8 @@ export const REASON_CODES = {
   },
   "driver-not-migratable": {
     level: "device",
-    advice: "The device's driver has no VFIO migration support; use a migration-capable variant driver or vendor vGPU.",
+    advice:
+      "The device's driver has no VFIO migration support; use a migration-capable variant driver or vendor vGPU.",
   },
   "migration-support-unknown": {
     level: "device",
@@ -46,10 +65,16 @@ export const REASON_CODES = {
     advice: "The device was not found on --source; check --source is the host the VM runs on.",
   },
   // device level: destination-side
-  "mdev-type-missing": { level: "device", advice: "No parent on this host offers the mdev type with the same hardware." },
+  "mdev-type-missing": {
+    level: "device",
+    advice: "No parent on this host offers the mdev type with the same hardware.",
+  },
   "mdev-no-capacity": { level: "device", advice: "Free instances of the type, or pick another host." },
   "pci-device-missing": { level: "device", advice: "No PCI function with the same ids exists on this host." },
-  "pci-device-in-use": { level: "device", advice: "Every matching function is used by a domain or reserved." },
+  "pci-device-in-use": {
+    level: "device",
+    advice: "Every matching function is used by a domain or reserved.",
+  },
   "iommu-group-not-viable": {
     level: "device",
     advice: "Another device in the IOMMU group is in use or its state is unknown; free the group.",
@@ -66,8 +91,14 @@ export const REASON_CODES = {
     level: "device",
     advice: "Define and start a hostdev network of that name with functions of the same ids.",
   },
-  "network-pool-exhausted": { level: "device", advice: "Every function of the hostdev network is handed out." },
-  "usb-device-missing": { level: "device", advice: "Attach a USB device with the same vendor:product to the host." },
+  "network-pool-exhausted": {
+    level: "device",
+    advice: "Every function of the hostdev network is handed out.",
+  },
+  "usb-device-missing": {
+    level: "device",
+    advice: "Attach a USB device with the same vendor:product to the host.",
+  },
   "descriptor-mismatch": {
     level: "device",
     advice: "The destination's descriptor does not accept the source device (nested reasons say why).",
@@ -77,16 +108,34 @@ export const REASON_CODES = {
     advice: "Candidates exist but other devices of this VM (or other VMs in evacuate) took them.",
   },
   // descriptor reasons (compat.md §3)
-  "device-api-mismatch": { level: "descriptor", advice: "The VFIO device API differs; no migration possible." },
-  "field-mismatch": { level: "descriptor", advice: "A descriptor field differs between source and destination." },
-  "field-missing-at-source": { level: "descriptor", advice: "The destination requires a field the source lacks." },
+  "device-api-mismatch": {
+    level: "descriptor",
+    advice: "The VFIO device API differs; no migration possible.",
+  },
+  "field-mismatch": {
+    level: "descriptor",
+    advice: "A descriptor field differs between source and destination.",
+  },
+  "field-missing-at-source": {
+    level: "descriptor",
+    advice: "The destination requires a field the source lacks.",
+  },
   "field-unknown-at-destination": {
     level: "descriptor",
     advice: "The source relies on a field the destination does not know (older destination).",
   },
-  "version-major-mismatch": { level: "descriptor", advice: "Major versions differ; use a host with the same major." },
-  "version-minor-too-old": { level: "descriptor", advice: "Upgrade the destination's driver to the source's minor." },
-  "version-out-of-range": { level: "descriptor", advice: "The source version is outside the accepted range." },
+  "version-major-mismatch": {
+    level: "descriptor",
+    advice: "Major versions differ; use a host with the same major.",
+  },
+  "version-minor-too-old": {
+    level: "descriptor",
+    advice: "Upgrade the destination's driver to the source's minor.",
+  },
+  "version-out-of-range": {
+    level: "descriptor",
+    advice: "The source version is outside the accepted range.",
+  },
   "descriptor-invalid": { level: "descriptor", advice: "Fix the descriptor file at the position named." },
   // warnings
   "kernel-version-unverified": {
@@ -110,7 +159,10 @@ export const REASON_CODES = {
     level: "warning",
     advice: "A descriptor file applied to no device; check its identity keys or folder name.",
   },
-  "device-skipped": { level: "warning", advice: "A node device vanished or failed to read; it was not counted." },
+  "device-skipped": {
+    level: "warning",
+    advice: "A node device vanished or failed to read; it was not counted.",
+  },
   "matching-truncated": {
     level: "warning",
     advice: "The GPU type-choice search hit its bound; the result is valid but may not be maximal.",

@@ -2,7 +2,12 @@
  * Destination candidates for each source device on one host: the filter
  * step. Every candidate that is dropped carries a stable reason.
  */
-import { deriveMdevDescriptor, derivePciDescriptor, mdevTypesOf, pciDeviceId } from "../descriptors/derive.js";
+import {
+  deriveMdevDescriptor,
+  derivePciDescriptor,
+  mdevTypesOf,
+  pciDeviceId,
+} from "../descriptors/derive.js";
 import { accepts } from "../descriptors/match.js";
 import type { DescriptorSelector } from "../descriptors/sources.js";
 import type { HostInventory } from "../inventory/types.js";
@@ -85,7 +90,9 @@ export function buildHostCandidates(
   };
 
   const qemuMulti =
-    ctx.multiVfio && isQemu(host.versions) && versionAtLeast(host.versions.hypervisorVersion, "8.2.0") === false;
+    ctx.multiVfio &&
+    isQemu(host.versions) &&
+    versionAtLeast(host.versions.hypervisorVersion, "8.2.0") === false;
 
   for (const s of sources) {
     const dc: DeviceCandidates = { deviceId: s.dev.id, resources: [], reasons: [] };
@@ -174,12 +181,22 @@ export function buildHostCandidates(
             mdevType: t.id,
             descriptorOrigin: origin,
             binding: res.binding,
-            target: { kind: "mdev", name: nd.name, parent: parent.name, mdevType: t.id, uuid, create: false, address: null },
+            target: {
+              kind: "mdev",
+              name: nd.name,
+              parent: parent.name,
+              mdevType: t.id,
+              uuid,
+              create: false,
+              address: null,
+            },
           });
         }
         const n = t.availableInstances;
         if (n === undefined) {
-          rej.add(reason("mdev-no-capacity", `${parent.name} does not report availableInstances for ${t.id}`));
+          rej.add(
+            reason("mdev-no-capacity", `${parent.name} does not report availableInstances for ${t.id}`),
+          );
         } else if (n <= 0) {
           rej.add(reason("mdev-no-capacity", `${parent.name} has no free instances of ${t.id}`));
         } else {
@@ -191,7 +208,15 @@ export function buildHostCandidates(
             mdevType: t.id,
             descriptorOrigin: origin,
             binding: res.binding,
-            target: { kind: "mdev", name: null, parent: parent.name, mdevType: t.id, uuid: null, create: true, address: null },
+            target: {
+              kind: "mdev",
+              name: null,
+              parent: parent.name,
+              mdevType: t.id,
+              uuid: null,
+              create: true,
+              address: null,
+            },
           });
         }
       }
@@ -203,9 +228,19 @@ export function buildHostCandidates(
     if (dc.resources.length > 0) return;
     if (accepted === 0) {
       if (sameType > 0 && closest) {
-        dc.reasons.push(descriptorMismatch(`${host.key}: mdev type ${s.mdevType} exists but its descriptor rejects the source`, closest));
+        dc.reasons.push(
+          descriptorMismatch(
+            `${host.key}: mdev type ${s.mdevType} exists but its descriptor rejects the source`,
+            closest,
+          ),
+        );
       } else {
-        dc.reasons.push(reason("mdev-type-missing", `${host.key}: no parent offers mdev type ${s.mdevType} on the same hardware`));
+        dc.reasons.push(
+          reason(
+            "mdev-type-missing",
+            `${host.key}: no parent offers mdev type ${s.mdevType} on the same hardware`,
+          ),
+        );
       }
       return;
     }
@@ -260,8 +295,20 @@ export function buildHostCandidates(
     }
     if (dc.resources.length > 0) return;
     if (accepted === 0) {
-      if (closest) dc.reasons.push(descriptorMismatch(`${host.key}: a function with the same ids exists but its descriptor rejects the source`, closest));
-      else dc.reasons.push(reason("pci-device-missing", `${host.key}: no PCI function accepts device ${self.device_id ?? "?"}`));
+      if (closest)
+        dc.reasons.push(
+          descriptorMismatch(
+            `${host.key}: a function with the same ids exists but its descriptor rejects the source`,
+            closest,
+          ),
+        );
+      else
+        dc.reasons.push(
+          reason(
+            "pci-device-missing",
+            `${host.key}: no PCI function accepts device ${self.device_id ?? "?"}`,
+          ),
+        );
       return;
     }
     dc.reasons.push(...rej.list());
@@ -270,7 +317,7 @@ export function buildHostCandidates(
   function networkCandidates(s: SourceDevice, dc: DeviceCandidates): void {
     const want = s.network!;
     const net = host.networks.get(want.name);
-    if (!net || !net.active || net.forwardMode !== "hostdev") {
+    if (!net?.active || net.forwardMode !== "hostdev") {
       dc.reasons.push(
         reason(
           "network-missing",
@@ -286,18 +333,37 @@ export function buildHostCandidates(
       const fn = host.pciByAddr.get(addr);
       const id = pciDeviceId(fn);
       if (!fn || !id) {
-        rej.add(reason("network-pool-exhausted", `${want.name} function ${addr} is not a node device; its state is unknown`));
+        rej.add(
+          reason(
+            "network-pool-exhausted",
+            `${want.name} function ${addr} is not a node device; its state is unknown`,
+          ),
+        );
         continue;
       }
       ids.add(id);
       const why = host.reserved.get(`pci:${addr}`);
       if (why) {
-        rej.add(reason("network-pool-exhausted", `${want.name} function ${addr} is ${why.startsWith("handed") ? why : `used by ${why}`}`));
+        rej.add(
+          reason(
+            "network-pool-exhausted",
+            `${want.name} function ${addr} is ${why.startsWith("handed") ? why : `used by ${why}`}`,
+          ),
+        );
         continue;
       }
       const fail =
-        destinationMigratable(fn, { host, managed: true, needsMigration: !s.transient, descriptor: pciDesc(fn).descriptor }) ??
-        runPciFilters(fn, { host, managed: true, needsMigration: false, descriptor: pciDesc(fn).descriptor }, [notInPool]);
+        destinationMigratable(fn, {
+          host,
+          managed: true,
+          needsMigration: !s.transient,
+          descriptor: pciDesc(fn).descriptor,
+        }) ??
+        runPciFilters(
+          fn,
+          { host, managed: true, needsMigration: false, descriptor: pciDesc(fn).descriptor },
+          [notInPool],
+        );
       if (fail) {
         rej.add(fail);
         continue;
@@ -317,7 +383,9 @@ export function buildHostCandidates(
     if (net.handedOut === null) free -= net.usedCount;
     if (free <= 0) {
       dc.reasons.push(
-        reason("network-pool-exhausted", `${host.key}: network ${want.name} has no free function`, { details: rej.list() }),
+        reason("network-pool-exhausted", `${host.key}: network ${want.name} has no free function`, {
+          details: rej.list(),
+        }),
       );
       return;
     }
@@ -326,7 +394,16 @@ export function buildHostCandidates(
       id,
       capacity: free,
       cost: 0,
-      target: { kind: "network", name: want.name, parent: null, mdevType: null, uuid: null, create: false, address: null, network: want.name },
+      target: {
+        kind: "network",
+        name: want.name,
+        parent: null,
+        mdevType: null,
+        uuid: null,
+        create: false,
+        address: null,
+        network: want.name,
+      },
     });
     dc.resources.push(id);
   }
@@ -343,7 +420,15 @@ export function buildHostCandidates(
         id,
         capacity: 1,
         cost: 0,
-        target: { kind: "usb", name: nd.name, parent: nd.parent ?? null, mdevType: null, uuid: null, create: false, address: null },
+        target: {
+          kind: "usb",
+          name: nd.name,
+          parent: nd.parent ?? null,
+          mdevType: null,
+          uuid: null,
+          create: false,
+          address: null,
+        },
       });
       dc.resources.push(id);
     }

@@ -10,7 +10,8 @@ const IN_TREE_MDEV_PREFIXES = ["i915-", "vfio_ccw", "vfio_ap", "mtty", "mdpy", "
 
 export function mdevMigratability(type: string, d: DescriptorData | null, where: string): Reason | null {
   const m = d?.self.migratable;
-  if (m === "0") return reason("driver-not-migratable", `${where}: descriptor says migratable=0 for mdev type ${type}`);
+  if (m === "0")
+    return reason("driver-not-migratable", `${where}: descriptor says migratable=0 for mdev type ${type}`);
   if (m === "1" || d?.self.software_version !== undefined) return null;
   if (MIGRATING_MDEV_PREFIXES.some((p) => type.startsWith(p))) return null;
   if (IN_TREE_MDEV_PREFIXES.some((p) => type.startsWith(p))) {
@@ -25,7 +26,11 @@ export function mdevMigratability(type: string, d: DescriptorData | null, where:
   );
 }
 
-export function pciSourceMigratability(driver: string | null, d: DescriptorData | null, where: string): Reason | null {
+export function pciSourceMigratability(
+  driver: string | null,
+  d: DescriptorData | null,
+  where: string,
+): Reason | null {
   const m = d?.self.migratable;
   if (m === "0") return reason("driver-not-migratable", `${where}: descriptor says migratable=0`);
   if (m === "1") return null;
@@ -42,5 +47,8 @@ export function pciSourceMigratability(driver: string | null, d: DescriptorData 
       `${where}: driver unknown (no <driver> in its node device XML); add a descriptor with migratable=1 if it migrates`,
     );
   }
-  return reason("migration-support-unknown", `${where} is bound to ${driver}, not a VFIO variant driver with migration`);
+  return reason(
+    "migration-support-unknown",
+    `${where} is bound to ${driver}, not a VFIO variant driver with migration`,
+  );
 }

@@ -28,7 +28,12 @@ export function isBridge(fn: NodeDevice): boolean {
 
 export const notReserved: PciFilter = (fn, { host }) => {
   const why = host.reserved.get(`pci:${fn.pci!.address}`);
-  return why ? reason("pci-device-in-use", `${fn.pci!.address} is ${why.startsWith("handed") ? why : `used by ${why}`}`) : null;
+  return why
+    ? reason(
+        "pci-device-in-use",
+        `${fn.pci!.address} is ${why.startsWith("handed") ? why : `used by ${why}`}`,
+      )
+    : null;
 };
 
 /** Functions of a hostdev network pool are the network's to hand out. */
@@ -39,7 +44,10 @@ export const notInPool: PciFilter = (fn, { host }) => {
 
 export const notPfWithVfs: PciFilter = (fn) =>
   fn.pci!.virtFunctions.length > 0
-    ? reason("pci-device-used-by-host", `${fn.pci!.address} is a PF with ${fn.pci!.virtFunctions.length} VFs enabled`)
+    ? reason(
+        "pci-device-used-by-host",
+        `${fn.pci!.address} is a PF with ${fn.pci!.virtFunctions.length} VFs enabled`,
+      )
     : null;
 
 export const noHostNetUp: PciFilter = (fn, { host }) => {
@@ -62,7 +70,10 @@ export const iommuGroupViable: PciFilter = (fn, { host }) => {
     if (m === fn.pci!.address) continue;
     const other = host.pciByAddr.get(m);
     if (!other) {
-      return reason("iommu-group-not-viable", `IOMMU group ${g.number} member ${m} is not visible; its state is unknown`);
+      return reason(
+        "iommu-group-not-viable",
+        `IOMMU group ${g.number} member ${m} is not visible; its state is unknown`,
+      );
     }
     if (isBridge(other)) continue;
     const why = host.reserved.get(`pci:${m}`);
@@ -72,7 +83,10 @@ export const iommuGroupViable: PciFilter = (fn, { host }) => {
       if (host.driversKnown) continue; // unbound
       return reason("iommu-group-not-viable", `IOMMU group ${g.number} member ${m}: driver binding unknown`);
     }
-    return reason("iommu-group-not-viable", `IOMMU group ${g.number} member ${m} is bound to host driver ${other.driver}`);
+    return reason(
+      "iommu-group-not-viable",
+      `IOMMU group ${g.number} member ${m} is bound to host driver ${other.driver}`,
+    );
   }
   return null;
 };
@@ -94,10 +108,16 @@ export const destinationMigratable: PciFilter = (fn, { host, managed, needsMigra
   const d = fn.driver;
   if (d && Object.hasOwn(VARIANT_DRIVERS, d)) return null;
   if (d === "vfio-pci") {
-    return reason("driver-not-migratable", `${fn.pci!.address} is bound to plain vfio-pci, which has no migration support`);
+    return reason(
+      "driver-not-migratable",
+      `${fn.pci!.address} is bound to plain vfio-pci, which has no migration support`,
+    );
   }
   if (d === null && !host.driversKnown) {
-    return reason("migration-support-unknown", `${fn.pci!.address}: driver unknown (the host reports no drivers)`);
+    return reason(
+      "migration-support-unknown",
+      `${fn.pci!.address}: driver unknown (the host reports no drivers)`,
+    );
   }
   // Unbound, or bound to its host driver: with managed='yes' libvirt >= 10
   // binds the matching VFIO variant driver itself (the pci-variant gate).

@@ -65,10 +65,18 @@ export function resolveSourceDevices(ctx: SourceContext): SourceDevice[] {
   // Whole-VM rule: QEMU 8.0/8.1 refuse more than one VFIO device.
   const vfio = out.filter(isVfio);
   const src = ctx.source;
-  if (vfio.length > 1 && src && isQemu(src.versions) && versionAtLeast(src.versions.hypervisorVersion, "8.2.0") === false) {
+  if (
+    vfio.length > 1 &&
+    src &&
+    isQemu(src.versions) &&
+    versionAtLeast(src.versions.hypervisorVersion, "8.2.0") === false
+  ) {
     for (const s of vfio) {
       s.blockers.push(
-        reason("qemu-too-old", `source ${src.key}: QEMU ${src.versions.hypervisorVersion} refuses to migrate a VM with more than one VFIO device (8.2+ needed)`),
+        reason(
+          "qemu-too-old",
+          `source ${src.key}: QEMU ${src.versions.hypervisorVersion} refuses to migrate a VM with more than one VFIO device (8.2+ needed)`,
+        ),
       );
     }
   }
@@ -98,7 +106,10 @@ function resolveOne(dev: AssignedDevice, ctx: SourceContext): SourceDevice | nul
     case "capabilities":
     case "vdpa":
       s.blockers.push(
-        reason("hostdev-type-not-migratable", `${dev.id}: ${dev.kind} devices cannot be live-migrated with hdplan`),
+        reason(
+          "hostdev-type-not-migratable",
+          `${dev.id}: ${dev.kind} devices cannot be live-migrated with hdplan`,
+        ),
       );
       return s;
     case "mdev":
@@ -152,7 +163,11 @@ function resolveMdev(s: SourceDevice, ctx: SourceContext): void {
     }
     s.mdevType = nd.mdev.type;
     s.summary = summarize(dev, nd.mdev.type);
-    const sel = selectFor(ctx, deriveMdevDescriptor(parent, nd.mdev.type), vendorDescriptorFor(src, parent, nd.mdev.type));
+    const sel = selectFor(
+      ctx,
+      deriveMdevDescriptor(parent, nd.mdev.type),
+      vendorDescriptorFor(src, parent, nd.mdev.type),
+    );
     s.descriptor = sel.descriptor;
     s.descriptorOrigin = sel.origin;
   }
@@ -174,7 +189,10 @@ function resolvePci(s: SourceDevice, ctx: SourceContext): void {
     const fn = src.pciByAddr.get(dev.hostAddress ?? "");
     if (!fn?.pci) {
       s.blockers.push(
-        reason("source-device-unknown", `${dev.id}: PCI function ${dev.hostAddress} is not a node device on source ${src.key}`),
+        reason(
+          "source-device-unknown",
+          `${dev.id}: PCI function ${dev.hostAddress} is not a node device on source ${src.key}`,
+        ),
       );
       return;
     }
@@ -209,7 +227,12 @@ function resolveNetwork(s: SourceDevice, ctx: SourceContext): void {
   s.need = "network";
   const net = src.networks.get(dev.network ?? "");
   if (!net) {
-    s.blockers.push(reason("source-device-unknown", `${dev.id}: network ${dev.network} is not defined on source ${src.key}`));
+    s.blockers.push(
+      reason(
+        "source-device-unknown",
+        `${dev.id}: network ${dev.network} is not defined on source ${src.key}`,
+      ),
+    );
     return;
   }
   const ids: string[] = [];
@@ -218,7 +241,12 @@ function resolveNetwork(s: SourceDevice, ctx: SourceContext): void {
     const fn = src.pciByAddr.get(addr);
     const id = pciDeviceId(fn);
     if (!fn || !id) {
-      reasons.push(reason("source-device-unknown", `${dev.id}: pool function ${addr} of ${net.name} is not a node device on source`));
+      reasons.push(
+        reason(
+          "source-device-unknown",
+          `${dev.id}: pool function ${addr} of ${net.name} is not a node device on source`,
+        ),
+      );
       continue;
     }
     ids.push(id);
@@ -233,7 +261,9 @@ function resolveNetwork(s: SourceDevice, ctx: SourceContext): void {
     }
   }
   if (net.functions.length === 0) {
-    reasons.push(reason("source-device-unknown", `${dev.id}: network ${net.name} lists no PCI functions on source`));
+    reasons.push(
+      reason("source-device-unknown", `${dev.id}: network ${net.name} lists no PCI functions on source`),
+    );
   }
   s.network = { name: net.name, functionIds: [...new Set(ids)].sort() };
   s.summary = `interface on hostdev network ${net.name}`;
@@ -256,10 +286,20 @@ function resolveUsb(s: SourceDevice, ctx: SourceContext): void {
   const src = ctx.source;
   if (!src) needSource(dev, ctx);
   const nd = src.devices.find(
-    (d) => d.usb && u.bus !== undefined && u.device !== undefined && d.usb.bus === Number(u.bus) && d.usb.device === Number(u.device),
+    (d) =>
+      d.usb &&
+      u.bus !== undefined &&
+      u.device !== undefined &&
+      d.usb.bus === Number(u.bus) &&
+      d.usb.device === Number(u.device),
   );
   if (!nd?.usb) {
-    s.blockers.push(reason("source-device-unknown", `${dev.id}: USB device ${u.bus}:${u.device} not found on source ${src.key}`));
+    s.blockers.push(
+      reason(
+        "source-device-unknown",
+        `${dev.id}: USB device ${u.bus}:${u.device} not found on source ${src.key}`,
+      ),
+    );
     return;
   }
   s.usbIds = { vendorId: nd.usb.vendorId, productId: nd.usb.productId };

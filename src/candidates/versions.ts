@@ -75,30 +75,43 @@ export function gateReasons(
   const out: Reason[] = [];
   if (versionAtLeast(v.libvirt, g.libvirt) !== true) {
     out.push(
-      reason("libvirt-too-old", `${role} ${hostKey}: libvirt ${v.libvirt} < ${g.libvirt} needed for ${cls} migration`, {
-        host: hostKey,
-        have: v.libvirt,
-        need: g.libvirt,
-      }),
+      reason(
+        "libvirt-too-old",
+        `${role} ${hostKey}: libvirt ${v.libvirt} < ${g.libvirt} needed for ${cls} migration`,
+        {
+          host: hostKey,
+          have: v.libvirt,
+          need: g.libvirt,
+        },
+      ),
     );
   }
   if (versionAtLeast(v.hypervisorVersion, g.qemu) !== true) {
     out.push(
-      reason("qemu-too-old", `${role} ${hostKey}: QEMU ${v.hypervisorVersion} < ${g.qemu} needed for ${cls} migration`, {
-        host: hostKey,
-        have: v.hypervisorVersion,
-        need: g.qemu,
-      }),
+      reason(
+        "qemu-too-old",
+        `${role} ${hostKey}: QEMU ${v.hypervisorVersion} < ${g.qemu} needed for ${cls} migration`,
+        {
+          host: hostKey,
+          have: v.hypervisorVersion,
+          need: g.qemu,
+        },
+      ),
     );
   }
-  const kmin = cls === "pci-variant" && driver && VARIANT_DRIVERS[driver] ? VARIANT_DRIVERS[driver]! : g.kernel;
+  const kmin =
+    cls === "pci-variant" && driver && VARIANT_DRIVERS[driver] ? VARIANT_DRIVERS[driver]! : g.kernel;
   if (v.kernel && versionAtLeast(v.kernel, kmin) !== true) {
     out.push(
-      reason("kernel-too-old", `${role} ${hostKey}: kernel ${v.kernel} < ${kmin} needed for ${driver ?? cls} migration`, {
-        host: hostKey,
-        have: v.kernel,
-        need: kmin,
-      }),
+      reason(
+        "kernel-too-old",
+        `${role} ${hostKey}: kernel ${v.kernel} < ${kmin} needed for ${driver ?? cls} migration`,
+        {
+          host: hostKey,
+          have: v.kernel,
+          need: kmin,
+        },
+      ),
     );
   }
   return out;

@@ -65,14 +65,18 @@ export function buildProgram(io: Io): Command {
     debug = !!cmd.opts().debug;
   });
 
-  planOptions(program.command("plan").description("rank candidate hosts for one domain")).action(async (o) => {
-    const { runPlan } = await import("../commands/plan.js");
-    await finish(await runPlan(o, io, "plan"));
-  });
-  planOptions(program.command("check").description("can exactly one --host take every device?")).action(async (o) => {
-    const { runPlan } = await import("../commands/plan.js");
-    await finish(await runPlan(o, io, "check"));
-  });
+  planOptions(program.command("plan").description("rank candidate hosts for one domain")).action(
+    async (o) => {
+      const { runPlan } = await import("../commands/plan.js");
+      await finish(await runPlan(o, io, "plan"));
+    },
+  );
+  planOptions(program.command("check").description("can exactly one --host take every device?")).action(
+    async (o) => {
+      const { runPlan } = await import("../commands/plan.js");
+      await finish(await runPlan(o, io, "check"));
+    },
+  );
   planOptions(
     program
       .command("evacuate")
@@ -92,8 +96,14 @@ export function buildProgram(io: Io): Command {
     .action(async (o) => {
       const { runInventory } = await import("../commands/inventory.js");
       const t = Number(o.timeout);
-      if (!Number.isFinite(t) || t <= 0) throw new InputError(`--timeout must be a positive number (got ${o.timeout})`);
-      const r = await runInventory({ connect: o.connect, out: o.output, sysfsRoot: o.sysfsRoot, timeoutMs: t * 1000 });
+      if (!Number.isFinite(t) || t <= 0)
+        throw new InputError(`--timeout must be a positive number (got ${o.timeout})`);
+      const r = await runInventory({
+        connect: o.connect,
+        out: o.output,
+        sysfsRoot: o.sysfsRoot,
+        timeoutMs: t * 1000,
+      });
       if (r.stdout) io.stdout(r.stdout);
       if (r.stderr) io.stderr(r.stderr);
       await finish(r.exitCode);
@@ -106,7 +116,8 @@ export function buildProgram(io: Io): Command {
     .addOption(new Option("--format <FORMAT>", "table or json").default("table"))
     .action(async (src, dst, o) => {
       const { runCompat } = await import("../commands/compat.js");
-      if (o.format !== "table" && o.format !== "json") throw new InputError(`--format must be table or json (got ${o.format})`);
+      if (o.format !== "table" && o.format !== "json")
+        throw new InputError(`--format must be table or json (got ${o.format})`);
       const r = runCompat(src, dst, { format: o.format });
       if (r.stdout) io.stdout(r.stdout);
       if (r.stderr) io.stderr(r.stderr);
@@ -156,7 +167,10 @@ function reexecWithLargerPool(): void {
     // reported later by the command itself
   }
   const live =
-    cmd === "inventory" || cmd === "prepare" || hostsFile.includes("://") || args.some((a) => a.includes("://"));
+    cmd === "inventory" ||
+    cmd === "prepare" ||
+    hostsFile.includes("://") ||
+    args.some((a) => a.includes("://"));
   if (!live) return;
   const r = spawnSync(process.execPath, [...process.execArgv, ...process.argv.slice(1)], {
     stdio: "inherit",

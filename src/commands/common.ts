@@ -72,7 +72,8 @@ export interface LoadedHosts {
 /** Read --source and every --host; InputError (exit 2) or HostError for --source (exit 3) propagate. */
 export async function loadHosts(opts: CommonOptions, io: Io, requireHosts = true): Promise<LoadedHosts> {
   const specs = hostSpecs(opts);
-  if (requireHosts && specs.length === 0) throw new InputError("no candidate hosts: pass --host TARGET or --hosts-file FILE");
+  if (requireHosts && specs.length === 0)
+    throw new InputError("no candidate hosts: pass --host TARGET or --hosts-file FILE");
   const timeoutMs = numberOpt(opts.timeout, "timeout", 30, 0.001) * 1000;
   const concurrency = Math.floor(numberOpt(opts.concurrency, "concurrency", 8, 1));
   const sourceSpec = opts.source ? parseTargetSpec(opts.source, "--source") : null;
@@ -82,18 +83,30 @@ export async function loadHosts(opts: CommonOptions, io: Io, requireHosts = true
   let hostResults: HostResult[] = results;
   if (sourceSpec) {
     const sr = results[0]!;
-    if (!sr.ok) throw new HostError(sr.error.code, `--source ${sourceSpec.target}: ${sr.error.message}`, sourceSpec.target);
+    if (!sr.ok)
+      throw new HostError(
+        sr.error.code,
+        `--source ${sourceSpec.target}: ${sr.error.message}`,
+        sourceSpec.target,
+      );
     source = buildInventory(sr.host);
     hostResults = results.slice(1);
   }
-  const keyed = hostResults.map((r) => (r.ok ? { key: r.host.key, target: r.host.target } : { key: r.key, target: r.target }));
+  const keyed = hostResults.map((r) =>
+    r.ok ? { key: r.host.key, target: r.host.target } : { key: r.key, target: r.target },
+  );
   assertUniqueKeys(keyed);
   if (source) {
     const clash = keyed.find((k) => k.key === source!.key && k.target !== source!.target);
-    if (clash) throw new InputError(`duplicate host key "${source.key}" for --source ${source.target} and ${clash.target}`);
+    if (clash)
+      throw new InputError(
+        `duplicate host key "${source.key}" for --source ${source.target} and ${clash.target}`,
+      );
   }
   const hosts: HostInput[] = hostResults.map((r) =>
-    r.ok ? { ok: true, inv: r.host.key === source?.key ? source : buildInventory(r.host) } : { ok: false, key: r.key, target: r.target, error: hostErrorReason(r.error) },
+    r.ok
+      ? { ok: true, inv: r.host.key === source?.key ? source : buildInventory(r.host) }
+      : { ok: false, key: r.key, target: r.target, error: hostErrorReason(r.error) },
   );
   const files = opts.descriptors ? loadDescriptorDir(opts.descriptors) : [];
   for (const h of [...hosts.flatMap((x) => (x.ok ? [x.inv] : [])), ...(source ? [source] : [])]) {
@@ -111,7 +124,12 @@ export interface DomainText {
   inactiveXml?: string | null;
 }
 
-export async function loadDomainText(domain: string | undefined, source: string | undefined, io: Io, timeoutMs: number): Promise<DomainText> {
+export async function loadDomainText(
+  domain: string | undefined,
+  source: string | undefined,
+  io: Io,
+  timeoutMs: number,
+): Promise<DomainText> {
   if (!domain) throw new InputError("missing --domain FILE|-|NAME");
   if (domain === "-") return { text: io.stdin(), file: "<stdin>" };
   if (existsSync(domain)) return { text: readTextFile(domain), file: domain };
@@ -119,9 +137,17 @@ export async function loadDomainText(domain: string | undefined, source: string 
     const spec = parseTargetSpec(source, "--source");
     const live = await import("../targets/live.js");
     const d = await live.lookupLiveDomain(spec.target, domain, { timeoutMs });
-    return { text: d.liveXml, file: `${domain} on ${spec.target}`, migratableXml: d.migratableXml ?? undefined, inactiveXml: d.inactiveXml };
+    return {
+      text: d.liveXml,
+      file: `${domain} on ${spec.target}`,
+      migratableXml: d.migratableXml ?? undefined,
+      inactiveXml: d.inactiveXml,
+    };
   }
-  throw new InputError(`${domain}: no such domain XML file (a domain name is looked up only on a live --source URI)`, domain);
+  throw new InputError(
+    `${domain}: no such domain XML file (a domain name is looked up only on a live --source URI)`,
+    domain,
+  );
 }
 
 export function readStdin(): string {

@@ -15,7 +15,8 @@ export function domainsToMove(source: HostInventory, includeInactive: boolean): 
   const byUuid = new Map<string, { info: DomainInfo; active: boolean }>();
   for (const d of source.domains) {
     const prev = byUuid.get(d.info.uuid);
-    if (!prev || (d.active && !prev.active)) byUuid.set(d.info.uuid, { info: d.info, active: d.active || !!prev?.active });
+    if (!prev || (d.active && !prev.active))
+      byUuid.set(d.info.uuid, { info: d.info, active: d.active || !!prev?.active });
   }
   return [...byUuid.values()]
     .filter((d) => (includeInactive || d.active) && d.info.devices.length > 0)
@@ -62,7 +63,13 @@ export async function runEvacuate(opts: EvacuateOptions, io: Io): Promise<number
     const lines = [`Evacuate ${source.key}: ${domains.length} domain(s) with assigned devices`, ""];
     const rows = [["DOMAIN", "DEVICES", "FEASIBLE", "HOST", "NOTE"]];
     for (const p of res.placements) {
-      rows.push([p.domain, String(p.devices), String(p.feasibleHosts), p.host ?? "-", p.host ? "" : (p.reasons[0]?.message ?? "")]);
+      rows.push([
+        p.domain,
+        String(p.devices),
+        String(p.feasibleHosts),
+        p.host ?? "-",
+        p.host ? "" : (p.reasons[0]?.message ?? ""),
+      ]);
     }
     lines.push(...pad(rows));
     for (const p of res.placements) {

@@ -4,7 +4,16 @@ import { planToJson } from "../output/json.js";
 import { ANSI_STYLE, NO_STYLE, planToTable } from "../output/table.js";
 import { type PlanResult, planDomain } from "../pipeline.js";
 import { readDomain } from "../xml/domain.js";
-import { type CommonOptions, type Io, exitForPlan, formatOpt, hostSpecs, loadDomainText, loadHosts, numberOpt } from "./common.js";
+import {
+  type CommonOptions,
+  type Io,
+  exitForPlan,
+  formatOpt,
+  hostSpecs,
+  loadDomainText,
+  loadHosts,
+  numberOpt,
+} from "./common.js";
 
 export interface PlanOptions extends CommonOptions {
   domain?: string;
@@ -39,7 +48,11 @@ export async function runPlan(opts: PlanOptions, io: Io, mode: "plan" | "check")
     const lines = writeDestinationXml(opts.writeDestXml, result, domain, dt);
     if (format === "table") io.stderr(lines.join("\n") + (lines.length ? "\n" : ""));
   }
-  io.stdout(format === "json" ? planToJson(result) : planToTable(result, !!opts.explain, io.color ? ANSI_STYLE : NO_STYLE));
+  io.stdout(
+    format === "json"
+      ? planToJson(result)
+      : planToTable(result, !!opts.explain, io.color ? ANSI_STYLE : NO_STYLE),
+  );
   if (mode === "check") {
     const h = result.hosts[0]!;
     return h.status === "full" ? EXIT.OK : h.status === "error" ? EXIT.HOSTS : EXIT.NO;

@@ -21,7 +21,10 @@ export function buildInventory(raw: RawHost): HostInventory {
       // as free. A dump file we cannot read is the operator's input: exit 2.
       if (raw.kind === "dump") throw e;
       warnings.push(
-        reason("device-skipped", `${raw.key}: node device XML ${nd.origin} could not be read and is not counted`),
+        reason(
+          "device-skipped",
+          `${raw.key}: node device XML ${nd.origin} could not be read and is not counted`,
+        ),
       );
     }
   }
@@ -81,19 +84,25 @@ export function buildInventory(raw: RawHost): HostInventory {
   for (const d of domains) {
     const who = `domain ${d.info.name}${d.active ? "" : " (defined)"}`;
     for (const dev of d.info.devices) {
-      if ((dev.kind === "pci" || dev.kind === "interface") && dev.hostAddress) reserve(`pci:${dev.hostAddress}`, who);
+      if ((dev.kind === "pci" || dev.kind === "interface") && dev.hostAddress)
+        reserve(`pci:${dev.hostAddress}`, who);
       if (dev.kind === "mdev" && dev.mdevUuid) reserve(`mdev:${dev.mdevUuid.toLowerCase()}`, who);
       if (dev.kind === "usb") {
         for (const nd of devices) {
           if (!nd.usb) continue;
           const u = dev.usb ?? {};
-          const byId = u.vendorId && u.productId && nd.usb.vendorId === u.vendorId && nd.usb.productId === u.productId;
+          const byId =
+            u.vendorId && u.productId && nd.usb.vendorId === u.vendorId && nd.usb.productId === u.productId;
           const byAddr =
-            u.bus !== undefined && u.device !== undefined && nd.usb.bus === Number(u.bus) && nd.usb.device === Number(u.device);
+            u.bus !== undefined &&
+            u.device !== undefined &&
+            nd.usb.bus === Number(u.bus) &&
+            nd.usb.device === Number(u.device);
           if (byId || byAddr) reserve(`usb:${nd.name}`, who);
         }
       }
-      if (dev.kind === "network" && dev.network) netRefs.set(dev.network, (netRefs.get(dev.network) ?? 0) + 1);
+      if (dev.kind === "network" && dev.network)
+        netRefs.set(dev.network, (netRefs.get(dev.network) ?? 0) + 1);
     }
   }
   // A defined domain may start and take a pool function too, so every domain

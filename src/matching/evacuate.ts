@@ -74,11 +74,17 @@ export function evacuate(
   const placements: Placement[] = [];
   for (const vm of vms) {
     const ctx = { domain: vm.domain, source, selector, opts };
-    let best: { report: HostReport; host: HostInventory; match: ReturnType<typeof matchDevices> } | null = null;
+    let best: { report: HostReport; host: HostInventory; match: ReturnType<typeof matchDevices> } | null =
+      null;
     let bestPartial: HostReport | null = null;
     for (const h of hosts) {
       const c = vm.cands.get(h.key)!;
-      const m = matchDevices({ devices: c.devices, resources: c.resources, used: used.get(h.key)!, gpuLocks: locks.get(h.key)! });
+      const m = matchDevices({
+        devices: c.devices,
+        resources: c.resources,
+        used: used.get(h.key)!,
+        gpuLocks: locks.get(h.key)!,
+      });
       const rep = reportHost(ctx, h, vm.sources, c, m, used.get(h.key)!, new Set(uuidTaken));
       if (rep.status === "full") {
         if (!best || compareHosts(rep, best.report) < 0) best = { report: rep, host: h, match: m };

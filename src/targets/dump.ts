@@ -53,7 +53,8 @@ export function readHostJson(path: string): { hostname?: string; versions: HostV
   } catch (e) {
     throw new InputError(`${path}: invalid JSON (${e instanceof Error ? e.message : e})`, path);
   }
-  if (!j || typeof j !== "object" || Array.isArray(j)) throw new InputError(`${path}: expected a JSON object`, path);
+  if (!j || typeof j !== "object" || Array.isArray(j))
+    throw new InputError(`${path}: expected a JSON object`, path);
   const o = j as Record<string, unknown>;
   const hv = o.hypervisor;
   if (hv !== undefined && (hv === null || typeof hv !== "object")) {
@@ -87,7 +88,8 @@ export function readDumpDir(dir: string, key: string, target: string): RawHost {
     throw new InputError(`${dir}: not a dump directory (no nodedev/ folder with node device XML)`, dir);
   }
   const nodeFiles = listFiles(nodedevDir, /\.xml$/i);
-  if (nodeFiles.length === 0) throw new InputError(`${nodedevDir}: no node device XML files (*.xml)`, nodedevDir);
+  if (nodeFiles.length === 0)
+    throw new InputError(`${nodedevDir}: no node device XML files (*.xml)`, nodedevDir);
   const hostJsonPath = join(dir, "host.json");
   const hj = isFile(hostJsonPath) ? readHostJson(hostJsonPath) : { versions: {} };
   const raw: RawHost = {
@@ -110,7 +112,10 @@ export function readDumpDir(dir: string, key: string, target: string): RawHost {
       active: true,
       origin: p,
     })),
-    descriptorFiles: listFiles(join(dir, "descriptors"), /\.conf$/i).map((p) => ({ path: p, text: readTextFile(p) })),
+    descriptorFiles: listFiles(join(dir, "descriptors"), /\.conf$/i).map((p) => ({
+      path: p,
+      text: readTextFile(p),
+    })),
     vendorAttrs: [],
     warnings: [],
   };

@@ -10,7 +10,9 @@ export interface ReadOptions {
   timeoutMs: number;
 }
 
-export type HostResult = { ok: true; host: RawHost } | { ok: false; key: string; target: string; error: HostError };
+export type HostResult =
+  | { ok: true; host: RawHost }
+  | { ok: false; key: string; target: string; error: HostError };
 
 /** Key known before reading, or null (URI without host: libvirt's hostname decides). */
 export function preKey(spec: TargetSpec): string | null {
@@ -35,7 +37,10 @@ export async function readTarget(spec: TargetSpec, opts: ReadOptions): Promise<R
   try {
     st = statSync(path);
   } catch {
-    throw new InputError(`${path} (${spec.where}): no such file or directory; expected a dump directory, snapshot JSON or libvirt URI`, path);
+    throw new InputError(
+      `${path} (${spec.where}): no such file or directory; expected a dump directory, snapshot JSON or libvirt URI`,
+      path,
+    );
   }
   if (st.isDirectory() && isDumpDir(path)) return readDumpDir(path, key!, spec.target);
   if (st.isFile()) return readSnapshotFile(path, key!, spec.target);

@@ -40,7 +40,10 @@ export function uriHostKey(uri: string): string | null {
     const file = basename(path);
     if (file && file !== "default") return file.replace(/\.xml$/i, "");
   }
-  host = host.replace(/^[^@]*@/, "").replace(/:\d+$/, "").replace(/^\[|\]$/g, "");
+  host = host
+    .replace(/^[^@]*@/, "")
+    .replace(/:\d+$/, "")
+    .replace(/^\[|\]$/g, "");
   return host === "" ? null : host;
 }
 
@@ -51,7 +54,9 @@ export function pathHostKey(path: string): string {
 
 export function validateKey(key: string, where: string): string {
   if (!KEY_RE.test(key)) {
-    throw new InputError(`${where}: host key "${key}" must match ${KEY_RE.source} (use KEY=TARGET to name it)`);
+    throw new InputError(
+      `${where}: host key "${key}" must match ${KEY_RE.source} (use KEY=TARGET to name it)`,
+    );
   }
   return key;
 }

@@ -21,13 +21,25 @@ function oneLineError(stderr: string): void {
 beforeAll(() => {
   dir = tempDir();
   src = writeDump(dir, "src", {
-    devices: [gpu("0000:3b:00.0", 3), mdevDev({ uuid: A, parentAddr: "0000:3b:00.0", type: "nvidia-558" }), ...nic("0000:5e:00.0", ["0000:5e:00.2"])],
+    devices: [
+      gpu("0000:3b:00.0", 3),
+      mdevDev({ uuid: A, parentAddr: "0000:3b:00.0", type: "nvidia-558" }),
+      ...nic("0000:5e:00.0", ["0000:5e:00.2"]),
+    ],
     concatenated: true,
   });
-  full = writeDump(dir, "full", { devices: [gpu("0000:3b:00.0", 4), ...nic("0000:5e:00.0", ["0000:5e:00.2"])] });
+  full = writeDump(dir, "full", {
+    devices: [gpu("0000:3b:00.0", 4), ...nic("0000:5e:00.0", ["0000:5e:00.2"])],
+  });
   small = writeDump(dir, "small", { devices: [...nic("0000:5e:00.0", ["0000:5e:00.2"])] });
   vm = join(dir, "vm.xml");
-  writeFileSync(vm, domainXml("vm1", "c7a5fdbd-cdaf-9455-926a-d65c16db1809", [{ kind: "mdev", uuid: A }, { kind: "pci", addr: "0000:5e:00.2" }]));
+  writeFileSync(
+    vm,
+    domainXml("vm1", "c7a5fdbd-cdaf-9455-926a-d65c16db1809", [
+      { kind: "mdev", uuid: A },
+      { kind: "pci", addr: "0000:5e:00.2" },
+    ]),
+  );
 });
 
 describe("hdplan plan (CLI)", () => {
@@ -39,7 +51,19 @@ describe("hdplan plan (CLI)", () => {
   });
 
   it("prints the JSON of cli.md", () => {
-    const r = hdplan(["plan", "--domain", vm, "--source", src, "--host", full, "--host", small, "--format", "json"]);
+    const r = hdplan([
+      "plan",
+      "--domain",
+      vm,
+      "--source",
+      src,
+      "--host",
+      full,
+      "--host",
+      small,
+      "--format",
+      "json",
+    ]);
     expect(r.code).toBe(0);
     const j = JSON.parse(r.stdout);
     expect(j.schemaVersion).toBe(1);
@@ -48,11 +72,30 @@ describe("hdplan plan (CLI)", () => {
     expect(j.devices.map((d: { id: string }) => d.id)).toEqual(["mdev0", "pci0"]);
     const h = j.hosts[0];
     expect(Object.keys(h)).toEqual(
-      expect.arrayContaining(["assignments", "compatible", "error", "host", "hostname", "rank", "status", "target", "total", "unassigned", "warnings"]),
+      expect.arrayContaining([
+        "assignments",
+        "compatible",
+        "error",
+        "host",
+        "hostname",
+        "rank",
+        "status",
+        "target",
+        "total",
+        "unassigned",
+        "warnings",
+      ]),
     );
     expect(Object.keys(h)).not.toContain("capacityLeft");
     expect(h.hostname).toBe("full.example");
-    expect(h.assignments[0].target).toMatchObject({ kind: "mdev", parent: "pci_0000_3b_00_0", mdevType: "nvidia-558", uuid: A, create: true, address: null });
+    expect(h.assignments[0].target).toMatchObject({
+      kind: "mdev",
+      parent: "pci_0000_3b_00_0",
+      mdevType: "nvidia-558",
+      uuid: A,
+      create: true,
+      address: null,
+    });
   });
 
   it("exits 1 when no host is full and all were read", () => {

@@ -31,7 +31,10 @@ export interface PciOpts {
 
 export function pciDev(o: PciOpts): string {
   const a = splitAddr(o.addr);
-  const group = o.iommu ?? { number: Number.parseInt(a.bus, 16) * 32 + Number.parseInt(a.slot, 16) * 8 + Number(a.fn), members: [o.addr] };
+  const group = o.iommu ?? {
+    number: Number.parseInt(a.bus, 16) * 32 + Number.parseInt(a.slot, 16) * 8 + Number(a.fn),
+    members: [o.addr],
+  };
   const types = o.mdevTypes?.length
     ? `<capability type='mdev_types'>${o.mdevTypes
         .map(
@@ -83,7 +86,13 @@ export function netDev(o: { parentAddr: string; iface: string; state: string }):
 </device>`;
 }
 
-export function usbDev(o: { name: string; vendor: string; product: string; bus: number; device: number }): string {
+export function usbDev(o: {
+  name: string;
+  vendor: string;
+  product: string;
+  bus: number;
+  device: number;
+}): string {
   return `<device>
   <name>${o.name}</name>
   <parent>usb_usb1</parent>
@@ -103,7 +112,8 @@ export type HostdevSpec =
 
 export function domainXml(name: string, uuid: string, devs: HostdevSpec[], type = "kvm"): string {
   let slot = 5;
-  const guest = () => `<address type='pci' domain='0x0000' bus='0x00' slot='0x${(slot++).toString(16).padStart(2, "0")}' function='0x0'/>`;
+  const guest = () =>
+    `<address type='pci' domain='0x0000' bus='0x00' slot='0x${(slot++).toString(16).padStart(2, "0")}' function='0x0'/>`;
   const body = devs
     .map((d) => {
       const alias = "alias" in d && d.alias ? `<alias name='${d.alias}'/>` : "";
@@ -149,16 +159,29 @@ export function hostdevNetworkXml(name: string, addrs: string[], connections?: n
 </network>`;
 }
 
-export const NEW_QEMU: HostVersions = { libvirt: "10.5.0", hypervisorType: "QEMU", hypervisorVersion: "9.0.0", kernel: "6.8.0" };
+export const NEW_QEMU: HostVersions = {
+  libvirt: "10.5.0",
+  hypervisorType: "QEMU",
+  hypervisorVersion: "9.0.0",
+  kernel: "6.8.0",
+};
 
-export function rawHost(key: string, o: { devices: string[]; domains?: string[]; networks?: string[]; versions?: HostVersions }): RawHost {
+export function rawHost(
+  key: string,
+  o: { devices: string[]; domains?: string[]; networks?: string[]; versions?: HostVersions },
+): RawHost {
   return {
     key,
     target: `mem:${key}`,
     kind: "snapshot",
     versions: o.versions ?? NEW_QEMU,
     nodeDevices: o.devices.map((xml, i) => ({ xml, origin: `${key}#dev${i}` })),
-    domains: (o.domains ?? []).map((xml, i) => ({ xml, active: true, persistent: true, origin: `${key}#dom${i}` })),
+    domains: (o.domains ?? []).map((xml, i) => ({
+      xml,
+      active: true,
+      persistent: true,
+      origin: `${key}#dom${i}`,
+    })),
     networks: (o.networks ?? []).map((xml, i) => ({ xml, active: true, origin: `${key}#net${i}` })),
     descriptorFiles: [],
     vendorAttrs: [],

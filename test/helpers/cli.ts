@@ -10,7 +10,10 @@ export interface CliResult {
   stderr: string;
 }
 
-export function hdplan(args: string[], opts: { input?: string; env?: Record<string, string>; timeoutMs?: number } = {}): CliResult {
+export function hdplan(
+  args: string[],
+  opts: { input?: string; env?: Record<string, string>; timeoutMs?: number } = {},
+): CliResult {
   const r = spawnSync(process.execPath, [BIN, ...args], {
     cwd: ROOT,
     input: opts.input ?? "",

@@ -10,12 +10,21 @@ export function tempDir(prefix = "hdplan-"): string {
 export function writeDump(
   root: string,
   key: string,
-  o: { devices: string[]; domains?: string[]; networks?: string[]; versions?: HostVersions | null; concatenated?: boolean },
+  o: {
+    devices: string[];
+    domains?: string[];
+    networks?: string[];
+    versions?: HostVersions | null;
+    concatenated?: boolean;
+  },
 ): string {
   const dir = join(root, key);
   mkdirSync(join(dir, "nodedev"), { recursive: true });
   if (o.concatenated) writeFileSync(join(dir, "nodedev", "all.xml"), o.devices.join("\n"));
-  else o.devices.forEach((d, i) => writeFileSync(join(dir, "nodedev", `dev${String(i).padStart(3, "0")}.xml`), d));
+  else
+    o.devices.forEach((d, i) =>
+      writeFileSync(join(dir, "nodedev", `dev${String(i).padStart(3, "0")}.xml`), d),
+    );
   if (o.domains?.length) {
     mkdirSync(join(dir, "domains"));
     o.domains.forEach((d, i) => writeFileSync(join(dir, "domains", `dom${i}.xml`), d));
@@ -24,11 +33,19 @@ export function writeDump(
     mkdirSync(join(dir, "networks"));
     o.networks.forEach((d, i) => writeFileSync(join(dir, "networks", `net${i}.xml`), d));
   }
-  const v = o.versions === undefined ? { libvirt: "10.5.0", hypervisorType: "QEMU", hypervisorVersion: "9.0.0", kernel: "6.8.0" } : o.versions;
+  const v =
+    o.versions === undefined
+      ? { libvirt: "10.5.0", hypervisorType: "QEMU", hypervisorVersion: "9.0.0", kernel: "6.8.0" }
+      : o.versions;
   if (v) {
     writeFileSync(
       join(dir, "host.json"),
-      JSON.stringify({ hostname: `${key}.example`, libvirtVersion: v.libvirt, hypervisor: { type: v.hypervisorType, version: v.hypervisorVersion }, kernelVersion: v.kernel }),
+      JSON.stringify({
+        hostname: `${key}.example`,
+        libvirtVersion: v.libvirt,
+        hypervisor: { type: v.hypervisorType, version: v.hypervisorVersion },
+        kernelVersion: v.kernel,
+      }),
     );
   }
   return dir;

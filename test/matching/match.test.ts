@@ -97,14 +97,18 @@ describe("maximum matching with capacities", () => {
 
   it("min-cost flow finds a maximum flow on a chain of alternating paths", () => {
     // d0: r0,r1; d1: r0; d2: r1,r2; d3: r2
-    const out = minCostMaxFlow(4, [1, 1, 1], [
-      { from: 0, to: 0, cost: 0 },
-      { from: 0, to: 1, cost: 0 },
-      { from: 1, to: 0, cost: 0 },
-      { from: 2, to: 1, cost: 0 },
-      { from: 2, to: 2, cost: 0 },
-      { from: 3, to: 2, cost: 0 },
-    ]);
+    const out = minCostMaxFlow(
+      4,
+      [1, 1, 1],
+      [
+        { from: 0, to: 0, cost: 0 },
+        { from: 0, to: 1, cost: 0 },
+        { from: 1, to: 0, cost: 0 },
+        { from: 2, to: 1, cost: 0 },
+        { from: 2, to: 2, cost: 0 },
+        { from: 3, to: 2, cost: 0 },
+      ],
+    );
     expect(out.flow).toBe(3);
     const used = out.assigned.filter((x) => x >= 0);
     expect(new Set(used).size).toBe(used.length);

@@ -10,7 +10,8 @@ const u = (n: number) => `4b20d080-1b54-4048-85b3-${n.toString().padStart(12, "0
 
 function source(nMdevs: number) {
   const devs = [gpu(SRC_GPU, 0), gpu("0000:3c:00.0", 0)];
-  for (let i = 1; i <= nMdevs; i++) devs.push(mdevDev({ uuid: u(i), parentAddr: SRC_GPU, type: "nvidia-558" }));
+  for (let i = 1; i <= nMdevs; i++)
+    devs.push(mdevDev({ uuid: u(i), parentAddr: SRC_GPU, type: "nvidia-558" }));
   return buildInventory(rawHost("src", { devices: devs }));
 }
 
@@ -80,7 +81,11 @@ describe("evacuate", () => {
   it("one type per GPU holds across placements", () => {
     const src = buildInventory(
       rawHost("src", {
-        devices: [gpu(SRC_GPU, 0), mdevDev({ uuid: u(1), parentAddr: SRC_GPU, type: "nvidia-558" }), mdevDev({ uuid: u(2), parentAddr: SRC_GPU, type: "nvidia-559" })],
+        devices: [
+          gpu(SRC_GPU, 0),
+          mdevDev({ uuid: u(1), parentAddr: SRC_GPU, type: "nvidia-558" }),
+          mdevDev({ uuid: u(2), parentAddr: SRC_GPU, type: "nvidia-559" }),
+        ],
       }),
     );
     const vms = [vm("a", [1]), vm("b", [2])];

@@ -57,7 +57,10 @@ const DST_GPU = "0000:3b:00.0";
 const DST_PF = "0000:5e:00.0";
 const DST_VFS = ["0000:5e:00.2", "0000:5e:00.3"];
 
-function dest(key: string, o: { devices?: string[]; domains?: string[]; networks?: string[]; versions?: HostVersions } = {}) {
+function dest(
+  key: string,
+  o: { devices?: string[]; domains?: string[]; networks?: string[]; versions?: HostVersions } = {},
+) {
   return rawHost(key, {
     devices: o.devices ?? [gpu(DST_GPU, 4), ...nic(DST_PF, DST_VFS)],
     domains: o.domains ?? [],
@@ -119,7 +122,11 @@ describe("plan: full host", () => {
 
   it("uses a UUIDv5 when the source UUID exists on the destination", () => {
     const d = dest("a", {
-      devices: [gpu(DST_GPU, 4), mdevDev({ uuid: A, parentAddr: DST_GPU, type: "nvidia-559" }), ...nic(DST_PF, DST_VFS)],
+      devices: [
+        gpu(DST_GPU, 4),
+        mdevDev({ uuid: A, parentAddr: DST_GPU, type: "nvidia-559" }),
+        ...nic(DST_PF, DST_VFS),
+      ],
       domains: [domainXml("other", "11111111-2222-3333-4444-555555555555", [{ kind: "mdev", uuid: A }])],
     });
     const h = host(plan(VM, [d]), "a");
@@ -130,7 +137,13 @@ describe("plan: full host", () => {
 
   it("prefers an existing free active mdev over creating one", () => {
     const X = "99999999-1b54-4048-85b3-a6a62d165c01";
-    const d = dest("a", { devices: [gpu(DST_GPU, 4), mdevDev({ uuid: X, parentAddr: DST_GPU, type: "nvidia-558" }), ...nic(DST_PF, DST_VFS)] });
+    const d = dest("a", {
+      devices: [
+        gpu(DST_GPU, 4),
+        mdevDev({ uuid: X, parentAddr: DST_GPU, type: "nvidia-558" }),
+        ...nic(DST_PF, DST_VFS),
+      ],
+    });
     const h = host(plan(VM, [d]), "a");
     const existing = h.assignments.filter((a) => a.target.kind === "mdev" && !a.target.create);
     expect(existing).toHaveLength(1);
@@ -165,7 +178,14 @@ describe("plan: destination reasons", () => {
   });
 
   it("mdev-type-missing when no parent offers the type", () => {
-    const other = pciDev({ addr: DST_GPU, vendor: "10de", product: "1eb8", cls: "0x030200", driver: "nvidia", mdevTypes: [{ id: "nvidia-559", available: 4 }] });
+    const other = pciDev({
+      addr: DST_GPU,
+      vendor: "10de",
+      product: "1eb8",
+      cls: "0x030200",
+      driver: "nvidia",
+      mdevTypes: [{ id: "nvidia-559", available: 4 }],
+    });
     const r = plan(VM, [dest("c", { devices: [other, ...nic(DST_PF, DST_VFS)] })]);
     expect(codesOf(r, "c", "mdev0")).toEqual(["mdev-type-missing"]);
   });
@@ -179,7 +199,13 @@ describe("plan: destination reasons", () => {
   });
 
   it("pci-device-in-use when another domain uses every VF", () => {
-    const doms = [domainXml("other", "11111111-2222-3333-4444-555555555555", DST_VFS.map((a) => ({ kind: "pci", addr: a }) as HostdevSpec))];
+    const doms = [
+      domainXml(
+        "other",
+        "11111111-2222-3333-4444-555555555555",
+        DST_VFS.map((a) => ({ kind: "pci", addr: a }) as HostdevSpec),
+      ),
+    ];
     const r = plan(VM, [dest("d", { domains: doms })]);
     expect(codesOf(r, "d", "pci0")).toEqual(["pci-device-in-use"]);
   });
@@ -190,15 +216,37 @@ describe("plan: destination reasons", () => {
   });
 
   it("iommu-group-not-viable when a group member is bound to a host driver", () => {
-    const vf = pciDev({ addr: DST_VFS[0]!, ...CX6_VF, driver: "mlx5_vfio_pci", pf: DST_PF, iommu: { number: 7, members: [DST_VFS[0]!, "0000:5e:00.7"] } });
-    const buddy = pciDev({ addr: "0000:5e:00.7", vendor: "8086", product: "1234", driver: "e1000e", iommu: { number: 7, members: [DST_VFS[0]!, "0000:5e:00.7"] } });
-    const pf = pciDev({ addr: DST_PF, vendor: "15b3", product: "101d", driver: "mlx5_core", vfs: [DST_VFS[0]!] });
+    const vf = pciDev({
+      addr: DST_VFS[0]!,
+      ...CX6_VF,
+      driver: "mlx5_vfio_pci",
+      pf: DST_PF,
+      iommu: { number: 7, members: [DST_VFS[0]!, "0000:5e:00.7"] },
+    });
+    const buddy = pciDev({
+      addr: "0000:5e:00.7",
+      vendor: "8086",
+      product: "1234",
+      driver: "e1000e",
+      iommu: { number: 7, members: [DST_VFS[0]!, "0000:5e:00.7"] },
+    });
+    const pf = pciDev({
+      addr: DST_PF,
+      vendor: "15b3",
+      product: "101d",
+      driver: "mlx5_core",
+      vfs: [DST_VFS[0]!],
+    });
     const r = plan(VM, [dest("g", { devices: [gpu(DST_GPU, 4), pf, vf, buddy] })]);
     expect(codesOf(r, "g", "pci0")).toEqual(["iommu-group-not-viable"]);
   });
 
   it("pci-device-used-by-host when a host interface on the VF is up", () => {
-    const devices = [gpu(DST_GPU, 4), ...nic(DST_PF, [DST_VFS[0]!], "mlx5_core"), netDev({ parentAddr: DST_VFS[0]!, iface: "ens1f0v0", state: "up" })];
+    const devices = [
+      gpu(DST_GPU, 4),
+      ...nic(DST_PF, [DST_VFS[0]!], "mlx5_core"),
+      netDev({ parentAddr: DST_VFS[0]!, iface: "ens1f0v0", state: "up" }),
+    ];
     const r = plan(VM, [dest("h", { devices })]);
     expect(codesOf(r, "h", "pci0")).toEqual(["pci-device-used-by-host"]);
   });
@@ -222,7 +270,11 @@ describe("plan: destination reasons", () => {
   });
 
   it("version gates: qemu-too-old and libvirt-too-old per device class", () => {
-    const r = plan(VM, [dest("f", { versions: { libvirt: "9.0.0", hypervisorType: "QEMU", hypervisorVersion: "7.2.0", kernel: "6.1.0" } })]);
+    const r = plan(VM, [
+      dest("f", {
+        versions: { libvirt: "9.0.0", hypervisorType: "QEMU", hypervisorVersion: "7.2.0", kernel: "6.1.0" },
+      }),
+    ]);
     const h = host(r, "f");
     expect(h.status).toBe("none");
     expect(h.rank).not.toBeNull();
@@ -237,7 +289,11 @@ describe("plan: destination reasons", () => {
   });
 
   it("QEMU 8.1 refuses more than one VFIO device", () => {
-    const r = plan(VM, [dest("q", { versions: { libvirt: "10.5.0", hypervisorType: "QEMU", hypervisorVersion: "8.1.0", kernel: "6.8.0" } })]);
+    const r = plan(VM, [
+      dest("q", {
+        versions: { libvirt: "10.5.0", hypervisorType: "QEMU", hypervisorVersion: "8.1.0", kernel: "6.8.0" },
+      }),
+    ]);
     expect(codesOf(r, "q", "mdev0")).toContain("qemu-too-old");
   });
 
@@ -266,7 +322,10 @@ describe("plan: destination reasons", () => {
         { kind: "mdev", uuid: A },
         { kind: "mdev", uuid: C },
       ],
-      [dest("one", { devices: [gpu(DST_GPU, 4, 4)] }), dest("two", { devices: [gpu(DST_GPU, 4, 4), gpu("0000:3c:00.0", 4, 4)] })],
+      [
+        dest("one", { devices: [gpu(DST_GPU, 4, 4)] }),
+        dest("two", { devices: [gpu(DST_GPU, 4, 4), gpu("0000:3c:00.0", 4, 4)] }),
+      ],
       { source: src },
     );
     expect(host(r, "one").compatible).toBe(1);
@@ -306,9 +365,13 @@ describe("plan: source-side blockers (compat.md §5)", () => {
 
   it("transient teaming VF on plain vfio-pci migrates but needs a destination function", () => {
     const src = sourceRaw(nic("0000:86:00.0", ["0000:86:00.2"], "vfio-pci"));
-    const r = plan([{ kind: "interface", addr: "0000:86:00.2", teaming: "transient" }], [dest("a"), dest("nonic", { devices: [gpu(DST_GPU, 4)] })], {
-      source: src,
-    });
+    const r = plan(
+      [{ kind: "interface", addr: "0000:86:00.2", teaming: "transient" }],
+      [dest("a"), dest("nonic", { devices: [gpu(DST_GPU, 4)] })],
+      {
+        source: src,
+      },
+    );
     expect(r.devices[0]!.blockers).toEqual([]);
     expect(host(r, "a").status).toBe("full");
     expect(codesOf(r, "nonic", "interface0")).toEqual(["pci-device-missing"]);
@@ -316,8 +379,12 @@ describe("plan: source-side blockers (compat.md §5)", () => {
 
   it("VM-wide warnings: multi-device P2P and post-copy", () => {
     const r = plan(VM, [dest("a")]);
-    expect(r.warnings.map((w) => w.code)).toEqual(expect.arrayContaining(["multi-device-p2p-unverified", "postcopy-unavailable"]));
-    expect(r.devices.find((d) => d.id === "pci0")!.warnings.map((w) => w.code)).toContain("mlx5-migratable-unverified");
+    expect(r.warnings.map((w) => w.code)).toEqual(
+      expect.arrayContaining(["multi-device-p2p-unverified", "postcopy-unavailable"]),
+    );
+    expect(r.devices.find((d) => d.id === "pci0")!.warnings.map((w) => w.code)).toContain(
+      "mlx5-migratable-unverified",
+    );
   });
 });
 
@@ -329,7 +396,13 @@ describe("plan: networks and USB", () => {
     const ok = dest("ok", { networks: [hostdevNetworkXml("pool", DST_VFS)] });
     const full = dest("full", {
       networks: [hostdevNetworkXml("pool", DST_VFS)],
-      domains: [domainXml("o", "11111111-2222-3333-4444-555555555555", DST_VFS.map((a) => ({ kind: "pci", addr: a }) as HostdevSpec))],
+      domains: [
+        domainXml(
+          "o",
+          "11111111-2222-3333-4444-555555555555",
+          DST_VFS.map((a) => ({ kind: "pci", addr: a }) as HostdevSpec),
+        ),
+      ],
     });
     const none = dest("none");
     const r = plan([{ kind: "network", network: "pool" }], [ok, full, none], { source: src });
@@ -339,7 +412,9 @@ describe("plan: networks and USB", () => {
   });
 
   it("usb device present is full, absent is usb-device-missing", () => {
-    const withUsb = dest("u1", { devices: [usbDev({ name: "usb_2_3", vendor: "046d", product: "c52b", bus: 2, device: 3 })] });
+    const withUsb = dest("u1", {
+      devices: [usbDev({ name: "usb_2_3", vendor: "046d", product: "c52b", bus: 2, device: 3 })],
+    });
     const r = plan([{ kind: "usb", vendor: "046d", product: "c52b" }], [withUsb, dest("u0")]);
     expect(host(r, "u1").status).toBe("full");
     expect(codesOf(r, "u0", "usb0")).toEqual(["usb-device-missing"]);
@@ -349,7 +424,14 @@ describe("plan: networks and USB", () => {
 describe("ranking", () => {
   it("orders full, then more compatible, then error hosts last with rank null", () => {
     const r = plan(VM, [dest("b", { devices: [gpu(DST_GPU, 1), ...nic(DST_PF, DST_VFS)] }), dest("a")], {
-      errors: [{ ok: false, key: "x", target: "qemu+ssh://x/system", error: { code: "host-unreachable", message: "x: refused" } }],
+      errors: [
+        {
+          ok: false,
+          key: "x",
+          target: "qemu+ssh://x/system",
+          error: { code: "host-unreachable", message: "x: refused" },
+        },
+      ],
     });
     expect(r.hosts.map((h) => h.host)).toEqual(["a", "b", "x"]);
     expect(r.hosts.map((h) => h.rank)).toEqual([1, 2, null]);
@@ -357,7 +439,11 @@ describe("ranking", () => {
   });
 
   it("ties broken by capacity left, then host key", () => {
-    const r = plan(VM, [dest("z", { devices: [gpu(DST_GPU, 8), ...nic(DST_PF, DST_VFS)] }), dest("y"), dest("x")]);
+    const r = plan(VM, [
+      dest("z", { devices: [gpu(DST_GPU, 8), ...nic(DST_PF, DST_VFS)] }),
+      dest("y"),
+      dest("x"),
+    ]);
     expect(r.hosts.map((h) => h.host)).toEqual(["z", "x", "y"]);
   });
 });

@@ -5,9 +5,13 @@ import { fileURLToPath } from "node:url";
 
 export default function setup(): void {
   const root = fileURLToPath(new URL("../..", import.meta.url));
-  execFileSync(process.execPath, [`${root}/node_modules/typescript/bin/tsc`, "-p", `${root}/tsconfig.build.json`], {
-    cwd: root,
-    stdio: "inherit",
-  });
+  execFileSync(
+    process.execPath,
+    [`${root}/node_modules/typescript/bin/tsc`, "-p", `${root}/tsconfig.build.json`],
+    {
+      cwd: root,
+      stdio: "inherit",
+    },
+  );
   chmodSync(`${root}/dist/cli/main.js`, 0o755);
 }
