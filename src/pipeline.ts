@@ -29,6 +29,8 @@ export interface DeviceReport {
   blockers: Reason[];
   warnings: Reason[];
   descriptor?: { origin: string | null; self: Record<string, string> | null; compatible: number };
+  /** Internal (not in the JSON): the full source descriptor, for --write-dest-xml metadata. */
+  sourceDescriptor?: DescriptorData | null;
 }
 
 export interface HostReport {
@@ -254,6 +256,7 @@ export function deviceReports(sources: SourceDevice[], explain: boolean): Device
       summary: s.summary,
       blockers: s.blockers,
       warnings: s.warnings,
+      sourceDescriptor: s.descriptor,
     };
     if (explain) {
       d.descriptor = {

@@ -13,5 +13,6 @@ export function planToJson(r: PlanResult): string {
       ? { ...publicHost(h), mdevCreate: mdevCreationSteps(h) }
       : publicHost(h),
   );
-  return `${JSON.stringify({ ...r, hosts }, null, 2)}\n`;
+  const devices = r.devices.map(({ sourceDescriptor: _s, ...d }) => d);
+  return `${JSON.stringify({ ...r, devices, hosts }, null, 2)}\n`;
 }

@@ -49,8 +49,9 @@ export function reasonLines(rs: Reason[], indent: string): string[] {
 export function planToTable(r: PlanResult, explain: boolean, st: Style = NO_STYLE): string {
   const lines: string[] = [];
   lines.push(
-    st.bold(`Plan for ${r.domain.name} (${r.devices.length} assigned device${r.devices.length === 1 ? "" : "s"})`) +
-      (r.source.host ? ` from ${r.source.host}` : ""),
+    st.bold(
+      `Plan for ${r.domain.name} (${r.devices.length} assigned device${r.devices.length === 1 ? "" : "s"})`,
+    ) + (r.source.host ? ` from ${r.source.host}` : ""),
   );
   for (const d of r.devices) {
     const flag = d.blockers.length ? st.red(` BLOCKED: ${codes(d.blockers)}`) : "";
@@ -59,9 +60,15 @@ export function planToTable(r: PlanResult, explain: boolean, st: Style = NO_STYL
       lines.push(...reasonLines(d.blockers, "      "));
       lines.push(...reasonLines(d.warnings, "      warning "));
       if (d.descriptor) {
-        const self = d.descriptor.self ? Object.entries(d.descriptor.self).map(([k, v]) => `${k}=${v}`).join(" ") : "unknown";
+        const self = d.descriptor.self
+          ? Object.entries(d.descriptor.self)
+              .map(([k, v]) => `${k}=${v}`)
+              .join(" ")
+          : "unknown";
         lines.push(
-          st.dim(`      descriptor (${d.descriptor.origin ?? "none"}): ${self}${d.descriptor.compatible ? ` +${d.descriptor.compatible} COMPATIBLE section(s)` : ""}`),
+          st.dim(
+            `      descriptor (${d.descriptor.origin ?? "none"}): ${self}${d.descriptor.compatible ? ` +${d.descriptor.compatible} COMPATIBLE section(s)` : ""}`,
+          ),
         );
       }
     }
@@ -73,13 +80,26 @@ export function planToTable(r: PlanResult, explain: boolean, st: Style = NO_STYL
       h.status === "error"
         ? `${h.error?.code}: ${h.error?.message}`
         : h.unassigned.map((u) => `${u.device}: ${codes(u.reasons)}`).join("; ") || "-";
-    rows.push([h.rank === null ? "-" : String(h.rank), h.host, h.status, h.status === "error" ? "-" : `${h.compatible}/${h.total}`, blocks]);
+    rows.push([
+      h.rank === null ? "-" : String(h.rank),
+      h.host,
+      h.status,
+      h.status === "error" ? "-" : `${h.compatible}/${h.total}`,
+      blocks,
+    ]);
   }
   const table = pad(rows);
   lines.push(st.bold(table[0]!));
   for (let i = 1; i < table.length; i++) {
     const h = r.hosts[i - 1]!;
-    const color = h.status === "full" ? st.green : h.status === "error" ? st.red : h.status === "partial" ? st.yellow : plain;
+    const color =
+      h.status === "full"
+        ? st.green
+        : h.status === "error"
+          ? st.red
+          : h.status === "partial"
+            ? st.yellow
+            : plain;
     lines.push(color(table[i]!));
   }
   lines.push("");
@@ -92,7 +112,11 @@ export function planToTable(r: PlanResult, explain: boolean, st: Style = NO_STYL
   if (explain) {
     for (const h of r.hosts) {
       lines.push("");
-      lines.push(st.bold(`${h.host}${h.hostname && h.hostname !== h.host ? ` (${h.hostname})` : ""}: ${h.status}${h.rank ? `, rank ${h.rank}` : ""}`));
+      lines.push(
+        st.bold(
+          `${h.host}${h.hostname && h.hostname !== h.host ? ` (${h.hostname})` : ""}: ${h.status}${h.rank ? `, rank ${h.rank}` : ""}`,
+        ),
+      );
       if (h.error) lines.push(...reasonLines([h.error], "  "));
       for (const a of h.assignments) {
         const t = a.target;
@@ -104,7 +128,9 @@ export function planToTable(r: PlanResult, explain: boolean, st: Style = NO_STYL
               : t.kind === "network"
                 ? `a free function of network ${t.network}`
                 : `USB device ${t.name}`;
-        lines.push(`  ${a.device} -> ${what}${a.descriptorOrigin ? st.dim(` [descriptor: ${a.descriptorOrigin}]`) : ""}`);
+        lines.push(
+          `  ${a.device} -> ${what}${a.descriptorOrigin ? st.dim(` [descriptor: ${a.descriptorOrigin}]`) : ""}`,
+        );
       }
       for (const u of h.unassigned) {
         lines.push(`  ${u.device} x`);

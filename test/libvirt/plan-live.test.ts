@@ -39,7 +39,12 @@ const OTHER = "11111111-2222-3333-4444-555555555555";
 function fleet(): Record<string, HostSpec> {
   return {
     src: {
-      devices: [gpu(GPU_ADDR, 2), mdevDev({ uuid: A, parentAddr: GPU_ADDR, type: "nvidia-558" }), mdevDev({ uuid: B, parentAddr: GPU_ADDR, type: "nvidia-558" }), ...nic(PF, VFS)],
+      devices: [
+        gpu(GPU_ADDR, 2),
+        mdevDev({ uuid: A, parentAddr: GPU_ADDR, type: "nvidia-558" }),
+        mdevDev({ uuid: B, parentAddr: GPU_ADDR, type: "nvidia-558" }),
+        ...nic(PF, VFS),
+      ],
       domains: [testDom("vm1", VM_UUID, VM_DEVS)],
       networks: [hostdevNetworkXml("pool", POOL)],
     },
@@ -50,7 +55,9 @@ function fleet(): Record<string, HostSpec> {
       domains: [testDom("other", OTHER, [{ kind: "pci", addr: VFS[0]! }])],
       networks: [hostdevNetworkXml("pool", POOL)],
     },
-    notype: { devices: [gpu(GPU_ADDR, 0, 4).replace(/<type id='nvidia-558'>.*?<\/type>/, ""), ...nic(PF, VFS)] },
+    notype: {
+      devices: [gpu(GPU_ADDR, 0, 4).replace(/<type id='nvidia-558'>.*?<\/type>/, ""), ...nic(PF, VFS)],
+    },
   };
 }
 
@@ -87,7 +94,8 @@ describe.skipIf(!RUN)("plan on live libvirt (test driver)", () => {
     writeFileSync(vmFile, testDom("vm1", VM_UUID, VM_DEVS));
   });
 
-  const hostsArgs = (m: Record<string, string>) => ["full", "nocap", "inuse", "notype"].flatMap((k) => ["--host", m[k]!]);
+  const hostsArgs = (m: Record<string, string>) =>
+    ["full", "nocap", "inuse", "notype"].flatMap((k) => ["--host", m[k]!]);
 
   function normalise(json: string) {
     const j = JSON.parse(json);
@@ -100,7 +108,18 @@ describe.skipIf(!RUN)("plan on live libvirt (test driver)", () => {
   }
 
   it("ranks hosts from live libvirt calls, with the reason codes live data produces", () => {
-    const r = hdplan(["plan", "--domain", vmFile, "--source", uris.src!, ...hostsArgs(uris), "--descriptors", desc, "--format", "json"]);
+    const r = hdplan([
+      "plan",
+      "--domain",
+      vmFile,
+      "--source",
+      uris.src!,
+      ...hostsArgs(uris),
+      "--descriptors",
+      desc,
+      "--format",
+      "json",
+    ]);
     expect(r.stderr).toBe("");
     expect(r.code).toBe(0);
     const j = JSON.parse(r.stdout);
@@ -108,14 +127,25 @@ describe.skipIf(!RUN)("plan on live libvirt (test driver)", () => {
     expect(j.best).toBe("full");
     expect(by.full.status).toBe("full");
     expect(by.full.warnings.map((w: { code: string }) => w.code)).toContain("gates-not-applied");
-    const codes = (h: string) => by[h].unassigned.flatMap((u: { reasons: { code: string }[] }) => u.reasons.map((x) => x.code));
+    const codes = (h: string) =>
+      by[h].unassigned.flatMap((u: { reasons: { code: string }[] }) => u.reasons.map((x) => x.code));
     expect(codes("nocap")).toEqual(["mdev-no-capacity"]);
     expect(codes("inuse")).toEqual(["pci-device-in-use"]);
     expect(codes("notype")).toEqual(["mdev-type-missing", "mdev-type-missing", "network-missing"]);
   });
 
   it("without operator evidence the test driver's unknown drivers block PCI devices", () => {
-    const r = hdplan(["plan", "--domain", vmFile, "--source", uris.src!, "--host", uris.full!, "--format", "json"]);
+    const r = hdplan([
+      "plan",
+      "--domain",
+      vmFile,
+      "--source",
+      uris.src!,
+      "--host",
+      uris.full!,
+      "--format",
+      "json",
+    ]);
     expect(r.code).toBe(1);
     const j = JSON.parse(r.stdout);
     const pci = j.devices.find((d: { kind: string }) => d.kind === "pci");
@@ -123,9 +153,30 @@ describe.skipIf(!RUN)("plan on live libvirt (test driver)", () => {
   });
 
   it("gives the same answer live, from dump directories, and from inventory snapshots", () => {
-    const live = hdplan(["plan", "--domain", vmFile, "--source", uris.src!, ...hostsArgs(uris), "--descriptors", desc, "--format", "json"]);
+    const live = hdplan([
+      "plan",
+      "--domain",
+      vmFile,
+      "--source",
+      uris.src!,
+      ...hostsArgs(uris),
+      "--descriptors",
+      desc,
+      "--format",
+      "json",
+    ]);
     const dump = hdplan([
-      "plan", "--domain", vmFile, "--source", dumps.src!, ...hostsArgs(dumps), "--descriptors", desc, "--format", "json", "--assume-versions",
+      "plan",
+      "--domain",
+      vmFile,
+      "--source",
+      dumps.src!,
+      ...hostsArgs(dumps),
+      "--descriptors",
+      desc,
+      "--format",
+      "json",
+      "--assume-versions",
     ]);
     const snaps: Record<string, string> = {};
     for (const k of Object.keys(uris)) {
@@ -134,7 +185,18 @@ describe.skipIf(!RUN)("plan on live libvirt (test driver)", () => {
       const inv = hdplan(["inventory", "--connect", uris[k]!, "-o", snaps[k]!]);
       expect(inv.code).toBe(0);
     }
-    const snap = hdplan(["plan", "--domain", vmFile, "--source", snaps.src!, ...hostsArgs(snaps), "--descriptors", desc, "--format", "json"]);
+    const snap = hdplan([
+      "plan",
+      "--domain",
+      vmFile,
+      "--source",
+      snaps.src!,
+      ...hostsArgs(snaps),
+      "--descriptors",
+      desc,
+      "--format",
+      "json",
+    ]);
     expect(live.code).toBe(0);
     expect(snap.code).toBe(0);
     expect(normalise(snap.stdout)).toEqual(normalise(live.stdout));
@@ -148,8 +210,21 @@ describe.skipIf(!RUN)("plan on live libvirt (test driver)", () => {
 
   it("reports an unreachable URI as an error host and still ranks the others", () => {
     const r = hdplan([
-      "plan", "--domain", vmFile, "--source", uris.src!, "--host", uris.full!, "--host", "dead=qemu+tcp://127.0.0.1:1/system",
-      "--descriptors", desc, "--format", "json", "--timeout", "5",
+      "plan",
+      "--domain",
+      vmFile,
+      "--source",
+      uris.src!,
+      "--host",
+      uris.full!,
+      "--host",
+      "dead=qemu+tcp://127.0.0.1:1/system",
+      "--descriptors",
+      desc,
+      "--format",
+      "json",
+      "--timeout",
+      "5",
     ]);
     expect(r.code).toBe(0);
     const j = JSON.parse(r.stdout);
@@ -162,19 +237,62 @@ describe.skipIf(!RUN)("plan on live libvirt (test driver)", () => {
 
   it("exit 4 when no host is full and one could not be read; 3 when every host failed", () => {
     const r = hdplan([
-      "plan", "--domain", vmFile, "--source", uris.src!, "--host", uris.nocap!, "--host", "dead=qemu+tcp://127.0.0.1:1/system",
-      "--descriptors", desc, "--timeout", "5",
+      "plan",
+      "--domain",
+      vmFile,
+      "--source",
+      uris.src!,
+      "--host",
+      uris.nocap!,
+      "--host",
+      "dead=qemu+tcp://127.0.0.1:1/system",
+      "--descriptors",
+      desc,
+      "--timeout",
+      "5",
     ]);
     expect(r.code).toBe(4);
-    const all = hdplan(["plan", "--domain", vmFile, "--source", uris.src!, "--host", "dead=qemu+tcp://127.0.0.1:1/system", "--timeout", "5"]);
+    const all = hdplan([
+      "plan",
+      "--domain",
+      vmFile,
+      "--source",
+      uris.src!,
+      "--host",
+      "dead=qemu+tcp://127.0.0.1:1/system",
+      "--timeout",
+      "5",
+    ]);
     expect(all.code).toBe(3);
-    const src = hdplan(["plan", "--domain", vmFile, "--source", "qemu+tcp://127.0.0.1:1/system", "--host", uris.full!, "--timeout", "5"]);
+    const src = hdplan([
+      "plan",
+      "--domain",
+      vmFile,
+      "--source",
+      "qemu+tcp://127.0.0.1:1/system",
+      "--host",
+      uris.full!,
+      "--timeout",
+      "5",
+    ]);
     expect(src.code).toBe(3);
     expect(src.stderr.trim().split("\n")).toHaveLength(1);
   });
 
   it("looks a domain up by name on a live --source", () => {
-    const r = hdplan(["plan", "--domain", "vm1", "--source", uris.src!, "--host", uris.full!, "--descriptors", desc, "--format", "json"]);
+    const r = hdplan([
+      "plan",
+      "--domain",
+      "vm1",
+      "--source",
+      uris.src!,
+      "--host",
+      uris.full!,
+      "--descriptors",
+      desc,
+      "--format",
+      "json",
+    ]);
     expect(r.code).toBe(0);
     expect(JSON.parse(r.stdout).domain.uuid).toBe(VM_UUID);
     const missing = hdplan(["plan", "--domain", "nope", "--source", uris.src!, "--host", uris.full!]);
