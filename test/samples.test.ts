@@ -1,0 +1,84 @@
+/** The bundled sample fleet (xml-samples/) gives the outcomes its README promises. */
+import { describe, expect, it } from "vitest";
+import { hdplan } from "./helpers/cli.js";
+
+const base = ["--source", "xml-samples/hosts/src-host", "--hosts-file", "xml-samples/hosts.txt", "--format", "json"];
+
+function plan(vm: string, extra: string[] = []) {
+  const r = hdplan(["plan", "--domain", `xml-samples/domains/${vm}.xml`, ...base, ...extra]);
+  const j = JSON.parse(r.stdout);
+  const codes = (host: string) =>
+    [
+      ...new Set(
+        j.hosts
+          .find((h: { host: string }) => h.host === host)
+          .unassigned.flatMap((u: { reasons: { code: string }[] }) => u.reasons.map((x) => x.code)),
+      ),
+    ].sort();
+  const status = Object.fromEntries(j.hosts.map((h: { host: string; status: string }) => [h.host, h.status]));
+  return { r, j, codes, status };
+}
+
+describe("xml-samples", () => {
+  it("vm-mixed: every outcome of the sample fleet", () => {
+    const { r, j, codes, status } = plan("vm-mixed", ["--descriptors", "xml-samples/descriptors"]);
+    expect(r.code).toBe(0);
+    expect(j.best).toBe("host-a");
+    expect(j.hosts.map((h: { host: string }) => h.host)).toEqual([
+      "host-a",
+      "host-h",
+      "host-e",
+      "host-b",
+      "host-d",
+      "host-c",
+      "host-f",
+      "host-g",
+    ]);
+    expect(status["host-h"]).toBe("full");
+    expect(codes("host-b")).toEqual(["mdev-no-capacity"]);
+    expect(codes("host-c")).toEqual(["mdev-type-missing"]);
+    expect(codes("host-d")).toEqual(["pci-device-in-use"]);
+    expect(codes("host-e")).toEqual(["driver-not-migratable"]);
+    expect(codes("host-f")).toEqual(["libvirt-too-old", "qemu-too-old"]);
+    expect(codes("host-g")).toEqual(["versions-unknown"]);
+  });
+
+  it("the operator descriptor changes the ranking (host-h)", () => {
+    const { codes, status } = plan("vm-mixed");
+    expect(status["host-h"]).toBe("partial");
+    expect(codes("host-h")).toEqual(["descriptor-mismatch"]);
+  });
+
+  it("passthrough GPU and GVT-g are blocked everywhere", () => {
+    for (const vm of ["vm-passthrough-gpu", "vm-gvtg"]) {
+      const { r, j } = plan(vm);
+      expect(r.code).toBe(1);
+      expect(j.devices[0].blockers[0].code).toBe("driver-not-migratable");
+      expect(j.hosts.every((h: { status: string }) => h.status === "none")).toBe(true);
+    }
+  });
+
+  it("vm-net: full only where the hostdev pool exists", () => {
+    const { status, codes } = plan("vm-net");
+    expect(status["host-a"]).toBe("full");
+    expect(status["host-h"]).toBe("full");
+    expect(codes("host-b")).toEqual(["network-missing"]);
+  });
+
+  it("npm start's table prints a ranked table", () => {
+    const r = hdplan([
+      "plan",
+      "--domain",
+      "xml-samples/domains/vm-mixed.xml",
+      "--source",
+      "xml-samples/hosts/src-host",
+      "--hosts-file",
+      "xml-samples/hosts.txt",
+      "--descriptors",
+      "xml-samples/descriptors",
+    ]);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(/^1\s+host-a\s+full\s+4\/4/m);
+    expect(r.stdout).toContain("Best: host-a");
+  });
+});
