@@ -4,7 +4,12 @@
 import { REASON_CODES } from "../dist/reasons.js";
 
 const order = ["host", "device", "descriptor", "warning"];
-const title = { host: "host", device: "device", descriptor: "descriptor (nested in descriptor-mismatch)", warning: "warning" };
+const title = {
+  host: "host",
+  device: "device",
+  descriptor: "descriptor (nested in descriptor-mismatch)",
+  warning: "warning",
+};
 const rows = Object.entries(REASON_CODES).sort(
   ([a, x], [b, y]) => order.indexOf(x.level) - order.indexOf(y.level) || (a < b ? -1 : 1),
 );

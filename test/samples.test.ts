@@ -2,7 +2,14 @@
 import { describe, expect, it } from "vitest";
 import { hdplan } from "./helpers/cli.js";
 
-const base = ["--source", "xml-samples/hosts/src-host", "--hosts-file", "xml-samples/hosts.txt", "--format", "json"];
+const base = [
+  "--source",
+  "xml-samples/hosts/src-host",
+  "--hosts-file",
+  "xml-samples/hosts.txt",
+  "--format",
+  "json",
+];
 
 function plan(vm: string, extra: string[] = []) {
   const r = hdplan(["plan", "--domain", `xml-samples/domains/${vm}.xml`, ...base, ...extra]);
