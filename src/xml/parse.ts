@@ -9,6 +9,7 @@
  */
 import { XMLParser, XMLValidator } from "fast-xml-parser";
 import { InputError } from "../errors.js";
+import { XmlSyntaxError, scanXml } from "./scan.js";
 
 export interface XmlElement {
   name: string;
@@ -103,15 +104,25 @@ export function parseXmlRoots(text: string, file: string, multiRoot = false): Xm
     );
   }
   if (text.trim() === "") throw new InputError(`${file}: empty file, expected XML`, file);
+  let roots: XmlElement[];
+  try {
+    roots = scanXml(text, multiRoot);
+  } catch (e) {
+    if (e instanceof XmlSyntaxError) {
+      throw new InputError(`${describe(file, e.line, e.col)}: malformed XML: ${e.message}`, file);
+    }
+    throw e;
+  }
+  return roots;
+}
+
+/** The fast-xml-parser path (validate + parse), kept as the differential oracle for tests. */
+export function parseXmlRootsReference(text: string, file: string, multiRoot = false): XmlElement[] {
   if (multiRoot) {
-    // The validator allows one root only: wrap the documents in a synthetic
-    // root on the first line (line numbers stay right), dropping declarations.
     const body = text.replace(/<\?xml[^>]*\?>/g, (m) => " ".repeat(m.length));
-    const wrapped = `<hdplan-roots>${body}</hdplan-roots>`;
-    const roots = parseXmlRoots(wrapped, file, false)[0]!;
+    const roots = parseXmlRootsReference(`<hdplan-roots>${body}</hdplan-roots>`, file, false)[0]!;
     if (roots.text.trim() !== "")
       throw new InputError(`${file}: unexpected text between XML documents`, file);
-    if (roots.children.length === 0) throw new InputError(`${file}: no XML element found`, file);
     return roots.children;
   }
   const v = XMLValidator.validate(text, { allowBooleanAttributes: true });
