@@ -269,59 +269,91 @@ export function deviceReports(sources: SourceDevice[], explain: boolean): Device
   });
 }
 
-/** Plan one domain against many hosts. */
-export function planDomain(ctx: PlanContext, hosts: HostInput[]): PlanResult {
+/**
+ * A planner for one domain: hosts are evaluated one at a time as they are read
+ * (streaming: a host's inventory can be dropped once evaluated), then ranked.
+ */
+export interface Planner {
+  sources: SourceDevice[];
+  /** `selector` overrides ctx.selector for this host (a host with its own descriptor files). */
+  evaluate(inv: HostInventory, selector?: DescriptorSelector): HostReport;
+  error(h: { key: string; target: string; error: Reason }): HostReport;
+  finish(reports: HostReport[]): PlanResult;
+}
+
+export function createPlanner(ctx: PlanContext): Planner {
   const { sources, vmWarnings } = prepareSources(ctx);
   const multiVfio = sources.filter(isVfio).length > 1;
-  const reports: HostReport[] = [];
   const uuidTaken = new Set<string>();
-  for (const h of hosts) {
-    if (!h.ok) {
-      reports.push(errorHost(h, sources.length));
-      continue;
-    }
-    const cands = buildHostCandidates(h.inv, sources, {
-      selector: ctx.selector,
-      gateOpts: ctx.opts,
-      multiVfio,
-    });
-    const match = matchDevices({ devices: cands.devices, resources: cands.resources });
-    reports.push(reportHost(ctx, h.inv, sources, cands, match, new Map(), uuidTaken));
-  }
-  const ranked = rankHosts(reports);
-  const warnings = [...vmWarnings, ...unusedDescriptorWarnings(ctx, hosts)];
+  const selectors = new Set<DescriptorSelector>([ctx.selector]);
+  const tracking = (sel: DescriptorSelector) => sel.files.length > 0;
+  if (tracking(ctx.selector) && ctx.source) touchAll(ctx.selector, ctx.source);
   return {
-    schemaVersion: 1,
-    domain: { name: ctx.domain.name, uuid: ctx.domain.uuid },
-    source: { host: ctx.source?.key ?? null },
-    devices: deviceReports(sources, ctx.opts.explain),
-    hosts: ranked,
-    best: ranked.find((h) => h.status === "full")?.host ?? null,
-    warnings,
+    sources,
+    evaluate(inv, selector = ctx.selector) {
+      selectors.add(selector);
+      const cands = buildHostCandidates(inv, sources, { selector, gateOpts: ctx.opts, multiVfio });
+      const match = matchDevices({ devices: cands.devices, resources: cands.resources });
+      if (tracking(selector)) touchAll(selector, inv);
+      return reportHost(ctx, inv, sources, cands, match, new Map(), uuidTaken);
+    },
+    error(h) {
+      return errorHost(h, sources.length);
+    },
+    finish(reports) {
+      const ranked = rankHosts(reports);
+      // A file is unused when no selector that had it ever picked it.
+      const all = new Map<string, string>();
+      const used = new Set<string>();
+      for (const sel of selectors) {
+        const unusedHere = new Set(sel.unused());
+        for (const f of sel.files) {
+          const id = `${f.hostKey ?? ""}|${f.path}`;
+          all.set(id, f.path);
+          if (!unusedHere.has(f)) used.add(id);
+        }
+      }
+      const unused = [...all]
+        .filter(([id]) => !used.has(id))
+        .map(([, path]) =>
+          reason(
+            "descriptor-unused",
+            `descriptor file ${path} applies to no device of any host in this run`,
+            {
+              file: path,
+            },
+          ),
+        );
+      return {
+        schemaVersion: 1,
+        domain: { name: ctx.domain.name, uuid: ctx.domain.uuid },
+        source: { host: ctx.source?.key ?? null },
+        devices: deviceReports(sources, ctx.opts.explain),
+        hosts: ranked,
+        best: ranked.find((h) => h.status === "full")?.host ?? null,
+        warnings: [...vmWarnings, ...unused],
+      };
+    },
   };
 }
 
-/** Touch every device of every host so the selector knows which files applied (§4). */
-export function unusedDescriptorWarnings(ctx: PlanContext, hosts: HostInput[]): Reason[] {
-  if (ctx.selector.unused().length === 0) return [];
-  const all = [...hosts.filter((h) => h.ok).map((h) => (h as { inv: HostInventory }).inv)];
-  if (ctx.source) all.push(ctx.source);
-  for (const inv of all) {
-    for (const d of inv.devices) {
-      if (d.pci) {
-        const pf = d.pci.physFunction ? inv.pciByAddr.get(d.pci.physFunction) : undefined;
-        ctx.selector.select(inv.key, derivePciDescriptor(d, pf), undefined);
-      }
-      for (const t of mdevTypesOf(d)) {
-        ctx.selector.select(inv.key, deriveMdevDescriptor(d, t.id), vendorDescriptorFor(inv, d, t.id));
-      }
+/** Plan one domain against many hosts (already read). */
+export function planDomain(ctx: PlanContext, hosts: HostInput[]): PlanResult {
+  const p = createPlanner(ctx);
+  return p.finish(hosts.map((h) => (h.ok ? p.evaluate(h.inv) : p.error(h))));
+}
+
+/** Select a descriptor for every device of a host so the selector knows which files applied (§4). */
+export function touchAll(selector: DescriptorSelector, inv: HostInventory): void {
+  for (const d of inv.devices) {
+    if (d.pci) {
+      const pf = d.pci.physFunction ? inv.pciByAddr.get(d.pci.physFunction) : undefined;
+      selector.select(inv.key, derivePciDescriptor(d, pf), undefined);
+    }
+    for (const t of mdevTypesOf(d)) {
+      selector.select(inv.key, deriveMdevDescriptor(d, t.id), vendorDescriptorFor(inv, d, t.id));
     }
   }
-  return ctx.selector.unused().map((f: { path: string }) =>
-    reason("descriptor-unused", `descriptor file ${f.path} applies to no device of any host in this run`, {
-      file: f.path,
-    }),
-  );
 }
 
 export type { DescriptorData };

@@ -10,8 +10,8 @@ export interface ReadOptions {
   timeoutMs: number;
 }
 
-export type HostResult =
-  | { ok: true; host: RawHost }
+export type HostResult<T = RawHost> =
+  | { ok: true; host: T }
   | { ok: false; key: string; target: string; error: HostError };
 
 /** Key known before reading, or null (URI without host: libvirt's hostname decides). */
@@ -48,11 +48,16 @@ export async function readTarget(spec: TargetSpec, opts: ReadOptions): Promise<R
 }
 
 /** Read many targets with bounded concurrency. Input errors are thrown; host errors are results. */
-export async function readTargets(
+export async function readTargets<T = RawHost>(
   specs: TargetSpec[],
-  opts: ReadOptions & { concurrency: number; onProgress?: (done: number, total: number) => void },
-): Promise<HostResult[]> {
-  const results: HostResult[] = new Array(specs.length);
+  opts: ReadOptions & {
+    concurrency: number;
+    onProgress?: (done: number, total: number) => void;
+    /** Turn each host into a result as soon as it is read (streaming: the raw host can be dropped). */
+    consume?: (h: RawHost) => T;
+  },
+): Promise<HostResult<T>[]> {
+  const results: HostResult<T>[] = new Array(specs.length);
   let next = 0;
   let done = 0;
   let inputError: unknown = null;
@@ -62,7 +67,8 @@ export async function readTargets(
       if (i >= specs.length) return;
       const spec = specs[i]!;
       try {
-        results[i] = { ok: true, host: await readTarget(spec, opts) };
+        const raw = await readTarget(spec, opts);
+        results[i] = { ok: true, host: opts.consume ? opts.consume(raw) : (raw as T) };
       } catch (e) {
         if (e instanceof HostError) {
           results[i] = {
