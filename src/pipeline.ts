@@ -279,6 +279,15 @@ export interface Planner {
   evaluate(inv: HostInventory, selector?: DescriptorSelector): HostReport;
   error(h: { key: string; target: string; error: Reason }): HostReport;
   finish(reports: HostReport[]): PlanResult;
+  /** Descriptor file usage seen so far (for merging across worker threads). */
+  usage(): DescriptorUsage[];
+  absorbUsage(u: DescriptorUsage[]): void;
+}
+
+export interface DescriptorUsage {
+  id: string;
+  path: string;
+  used: boolean;
 }
 
 export function createPlanner(ctx: PlanContext): Planner {
@@ -286,6 +295,7 @@ export function createPlanner(ctx: PlanContext): Planner {
   const multiVfio = sources.filter(isVfio).length > 1;
   const uuidTaken = new Set<string>();
   const selectors = new Set<DescriptorSelector>([ctx.selector]);
+  const absorbed: DescriptorUsage[] = [];
   const tracking = (sel: DescriptorSelector) => sel.files.length > 0;
   if (tracking(ctx.selector) && ctx.source) touchAll(ctx.selector, ctx.source);
   return {
@@ -300,18 +310,25 @@ export function createPlanner(ctx: PlanContext): Planner {
     error(h) {
       return errorHost(h, sources.length);
     },
+    usage() {
+      const out: DescriptorUsage[] = [...absorbed];
+      for (const sel of selectors) {
+        const unusedHere = new Set(sel.unused());
+        for (const f of sel.files) out.push({ id: `${f.hostKey ?? ""}|${f.path}`, path: f.path, used: !unusedHere.has(f) });
+      }
+      return out;
+    },
+    absorbUsage(u) {
+      absorbed.push(...u);
+    },
     finish(reports) {
       const ranked = rankHosts(reports);
       // A file is unused when no selector that had it ever picked it.
       const all = new Map<string, string>();
       const used = new Set<string>();
-      for (const sel of selectors) {
-        const unusedHere = new Set(sel.unused());
-        for (const f of sel.files) {
-          const id = `${f.hostKey ?? ""}|${f.path}`;
-          all.set(id, f.path);
-          if (!unusedHere.has(f)) used.add(id);
-        }
+      for (const u of this.usage()) {
+        all.set(u.id, u.path);
+        if (u.used) used.add(u.id);
       }
       const unused = [...all]
         .filter(([id]) => !used.has(id))

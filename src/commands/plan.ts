@@ -2,13 +2,13 @@
 import { EXIT, InputError } from "../errors.js";
 import { planToJson } from "../output/json.js";
 import { ANSI_STYLE, NO_STYLE, planToTable } from "../output/table.js";
-import { DescriptorSelector, descriptorFilesFromTexts, loadDescriptorDir } from "../descriptors/sources.js";
 import { HostError } from "../errors.js";
-import { buildInventory } from "../inventory/build.js";
-import type { HostInventory } from "../inventory/types.js";
-import { type HostReport, type PlanResult, createPlanner } from "../pipeline.js";
+import type { RawHost } from "../model.js";
+import { evaluateOnWorkers, workerCount, workersAvailable } from "../parallel/pool.js";
+import { type Evaluated, type PlanSetupInput, setupPlanner } from "../parallel/setup.js";
+import type { PlanResult } from "../pipeline.js";
 import { reason } from "../reasons.js";
-import { preKey, readTargets } from "../targets/index.js";
+import { type HostResult, preKey, readTargets } from "../targets/index.js";
 import { type TargetSpec, assertUniqueKeys, parseTargetSpec } from "../targets/keys.js";
 import { readDomain } from "../xml/domain.js";
 import {
@@ -16,6 +16,7 @@ import {
   type Io,
   exitForPlan,
   formatOpt,
+  hostFailureLine,
   hostSpecs,
   loadDomainText,
   numberOpt,
@@ -40,7 +41,7 @@ export async function runPlan(opts: PlanOptions, io: Io, mode: "plan" | "check")
   const timeoutMs = numberOpt(opts.timeout, "timeout", 30, 0.001) * 1000;
   const dt = await loadDomainText(opts.domain, opts.source, io, timeoutMs);
   const domain = readDomain(dt.text, dt.file);
-  const result = await planStreaming(opts, io, domain, timeoutMs);
+  const result = await planStreaming(opts, io, dt, timeoutMs);
   if (opts.writeDestXml) {
     const { writeDestinationXml } = await import("./destxml.js");
     const lines = writeDestinationXml(opts.writeDestXml, result, domain, dt);
@@ -51,11 +52,19 @@ export async function runPlan(opts: PlanOptions, io: Io, mode: "plan" | "check")
       ? planToJson(result)
       : planToTable(result, !!opts.explain, io.color ? ANSI_STYLE : NO_STYLE),
   );
-  if (mode === "check") {
-    const h = result.hosts[0]!;
-    return h.status === "full" ? EXIT.OK : h.status === "error" ? EXIT.HOSTS : EXIT.NO;
-  }
-  return exitForPlan(result.best, result.hosts);
+  const code =
+    mode === "check"
+      ? result.hosts[0]!.status === "full"
+        ? EXIT.OK
+        : result.hosts[0]!.status === "error"
+          ? EXIT.HOSTS
+          : EXIT.NO
+      : exitForPlan(result.best, result.hosts);
+  const failed = result.hosts.flatMap((h) =>
+    h.status === "error" ? [{ key: h.host, message: h.error?.message ?? h.target }] : [],
+  );
+  io.stderr(hostFailureLine(code, failed, result.hosts.length));
+  return code;
 }
 
 function knownKey(spec: TargetSpec): string | null {
@@ -69,11 +78,12 @@ function knownKey(spec: TargetSpec): string | null {
 /**
  * Read --source, then stream the candidate hosts: each is evaluated as soon as
  * it is read and only its report is kept, so memory stays flat on big fleets.
+ * Many file targets are spread over worker threads; live targets stay here.
  */
 async function planStreaming(
   opts: PlanOptions,
   io: Io,
-  domain: ReturnType<typeof readDomain>,
+  dt: { text: string; file: string },
   timeoutMs: number,
 ): Promise<PlanResult> {
   const specs = hostSpecs(opts);
@@ -85,41 +95,75 @@ async function planStreaming(
       return k === null ? [] : [{ key: k, target: s.target }];
     }),
   );
-  let source: HostInventory | null = null;
+  let sourceRaw: RawHost | null = null;
   if (opts.source) {
     const spec = parseTargetSpec(opts.source, "--source");
     const [sr] = await readTargets([spec], { timeoutMs, concurrency: 1 });
     if (!sr!.ok)
       throw new HostError(sr!.error.code, `--source ${spec.target}: ${sr!.error.message}`, spec.target);
-    source = buildInventory(sr!.host);
+    sourceRaw = sr!.host;
   }
-  const globalFiles = opts.descriptors ? loadDescriptorDir(opts.descriptors) : [];
-  const baseSel = new DescriptorSelector([
-    ...globalFiles,
-    ...(source ? descriptorFilesFromTexts(source.descriptorFiles, source.key) : []),
-  ]);
-  const planner = createPlanner({
-    domain,
-    source,
-    selector: baseSel,
-    opts: { assumeVersions: !!opts.assumeVersions, explain: !!opts.explain },
-  });
-  const results = await readTargets<{ key: string; target: string; report: HostReport }>(specs, {
-    timeoutMs,
-    concurrency,
-    onProgress: progress(io, specs.length),
-    consume: (raw) => {
-      const inv =
-        source && raw.key === source.key && raw.target === source.target ? source : buildInventory(raw);
-      const hostFiles = descriptorFilesFromTexts(inv.descriptorFiles, inv.key);
-      const sel = hostFiles.length ? new DescriptorSelector([...globalFiles, ...hostFiles]) : baseSel;
-      return { key: inv.key, target: inv.target, report: planner.evaluate(inv, sel) };
-    },
-  });
+  const input: PlanSetupInput = {
+    domainText: dt.text,
+    domainFile: dt.file,
+    sourceRaw,
+    ...(opts.descriptors ? { descriptorsDir: opts.descriptors } : {}),
+    assumeVersions: !!opts.assumeVersions,
+    explain: !!opts.explain,
+  };
+  const { planner, source, consume } = setupPlanner(input);
+  const fileIdx = specs.flatMap((s, i) => (s.kind === "path" ? [i] : []));
+  const nWorkers = workersAvailable() ? workerCount(fileIdx.length) : 0;
+  const onProgress = progress(io, specs.length);
+  let results: HostResult<Evaluated>[];
+  if (nWorkers >= 2) {
+    const liveIdx = specs.flatMap((s, i) => (s.kind === "uri" ? [i] : []));
+    let doneLive = 0;
+    let doneFiles = 0;
+    const [fileRes, liveRes] = await Promise.all([
+      evaluateOnWorkers(
+        fileIdx.map((i) => specs[i]!),
+        nWorkers,
+        input,
+        timeoutMs,
+        planner,
+        onProgress && ((d) => onProgress(d + doneLive, specs.length)),
+      ).then((r) => {
+        doneFiles = r.length;
+        return r;
+      }),
+      readTargets<Evaluated>(
+        liveIdx.map((i) => specs[i]!),
+        {
+          timeoutMs,
+          concurrency,
+          consume,
+          ...(onProgress
+            ? {
+                onProgress: (d: number) => {
+                  doneLive = d;
+                  onProgress(d + doneFiles, specs.length);
+                },
+              }
+            : {}),
+        },
+      ),
+    ]);
+    results = new Array(specs.length);
+    fileIdx.forEach((i, k) => (results[i] = fileRes[k]!));
+    liveIdx.forEach((i, k) => (results[i] = liveRes[k]!));
+  } else {
+    results = await readTargets<Evaluated>(specs, {
+      timeoutMs,
+      concurrency,
+      consume,
+      ...(onProgress ? { onProgress } : {}),
+    });
+  }
   const keyed = results.map((r) => (r.ok ? { key: r.host.key, target: r.host.target } : r));
   assertUniqueKeys(keyed);
   if (source) {
-    const clash = keyed.find((k) => k.key === source!.key && k.target !== source!.target);
+    const clash = keyed.find((k) => k.key === source.key && k.target !== source.target);
     if (clash)
       throw new InputError(
         `duplicate host key "${source.key}" for --source ${source.target} and ${clash.target}`,

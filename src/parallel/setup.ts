@@ -1,0 +1,58 @@
+/** Planner set-up shared by the main thread and the worker threads. */
+import {
+  type DescriptorFile,
+  DescriptorSelector,
+  descriptorFilesFromTexts,
+  loadDescriptorDir,
+} from "../descriptors/sources.js";
+import { buildInventory } from "../inventory/build.js";
+import type { HostInventory } from "../inventory/types.js";
+import type { RawHost } from "../model.js";
+import { type HostReport, type Planner, createPlanner } from "../pipeline.js";
+import { readDomain } from "../xml/domain.js";
+
+export interface PlanSetupInput {
+  domainText: string;
+  domainFile: string;
+  sourceRaw: RawHost | null;
+  descriptorsDir?: string;
+  assumeVersions: boolean;
+  explain: boolean;
+}
+
+export interface Evaluated {
+  key: string;
+  target: string;
+  report: HostReport;
+}
+
+export interface PlanSetup {
+  planner: Planner;
+  source: HostInventory | null;
+  /** Build a host's inventory, evaluate it, and keep only its report. */
+  consume: (raw: RawHost) => Evaluated;
+}
+
+export function setupPlanner(inp: PlanSetupInput): PlanSetup {
+  const domain = readDomain(inp.domainText, inp.domainFile);
+  const source = inp.sourceRaw ? buildInventory(inp.sourceRaw) : null;
+  const globalFiles: DescriptorFile[] = inp.descriptorsDir ? loadDescriptorDir(inp.descriptorsDir) : [];
+  const baseSel = new DescriptorSelector([
+    ...globalFiles,
+    ...(source ? descriptorFilesFromTexts(source.descriptorFiles, source.key) : []),
+  ]);
+  const planner = createPlanner({
+    domain,
+    source,
+    selector: baseSel,
+    opts: { assumeVersions: inp.assumeVersions, explain: inp.explain },
+  });
+  const consume = (raw: RawHost): Evaluated => {
+    const inv =
+      source && raw.key === source.key && raw.target === source.target ? source : buildInventory(raw);
+    const hostFiles = descriptorFilesFromTexts(inv.descriptorFiles, inv.key);
+    const sel = hostFiles.length ? new DescriptorSelector([...globalFiles, ...hostFiles]) : baseSel;
+    return { key: inv.key, target: inv.target, report: planner.evaluate(inv, sel) };
+  };
+  return { planner, source, consume };
+}
