@@ -1,0 +1,33 @@
+/** Worker threads give byte-identical results to the in-process path. */
+import { describe, expect, it } from "vitest";
+import { hdplan } from "./helpers/cli.js";
+
+const args = [
+  "plan",
+  "--domain",
+  "xml-samples/domains/vm-mixed.xml",
+  "--source",
+  "xml-samples/hosts/src-host",
+  "--hosts-file",
+  "xml-samples/hosts.txt",
+  "--descriptors",
+  "xml-samples/descriptors",
+  "--format",
+  "json",
+];
+
+describe("worker threads", () => {
+  it("plan output is identical with 0, 2 and 3 workers", () => {
+    const outs = ["0", "2", "3"].map((w) => hdplan(args, { env: { HDPLAN_WORKERS: w } }));
+    for (const o of outs) expect(o.code).toBe(0);
+    expect(outs[1]!.stdout).toBe(outs[0]!.stdout);
+    expect(outs[2]!.stdout).toBe(outs[0]!.stdout);
+  });
+
+  it("an input error inside a worker is still exit 2 with one line", () => {
+    const r = hdplan([...args, "--host", "xml-samples/domains"], { env: { HDPLAN_WORKERS: "2" } });
+    expect(r.code).toBe(2);
+    expect(r.stderr.trim().split("\n")).toHaveLength(1);
+    expect(r.stderr).toContain("xml-samples/domains");
+  });
+});
