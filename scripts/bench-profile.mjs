@@ -1,0 +1,201 @@
+#!/usr/bin/env node
+/**
+ * bench-profile.mjs — summarise a V8 .cpuprofile (from `node --cpu-prof`):
+ * self time aggregated by function, by file, and by coarse category (XML
+ * parsing, file reading, matching, ...). Plain Node ESM, no dependencies.
+ *
+ * Usage:
+ *   node scripts/bench-profile.mjs PROFILE.cpuprofile|DIR [--top N] [--json]
+ *
+ *   DIR        the newest *.cpuprofile in DIR is read
+ *   --top N    rows per table (default 15)
+ *   --json     print the aggregates as JSON instead of tables
+ *
+ * Exported: summariseProfile(profileJson, {top, root}) -> {totalMs, functions, files, categories}
+ */
+import { readFileSync, readdirSync, statSync } from "node:fs";
+import { join, relative, resolve } from "node:path";
+import { fileURLToPath, pathToFileURL } from "node:url";
+
+const REPO = resolve(fileURLToPath(new URL("..", import.meta.url)));
+
+function shortUrl(url, root = REPO) {
+  if (!url) return "";
+  let p = url;
+  if (p.startsWith("file://")) {
+    try {
+      p = fileURLToPath(p);
+    } catch {
+      return url;
+    }
+  }
+  if (p.startsWith("/")) {
+    const r = relative(root, p);
+    if (!r.startsWith("..")) return r;
+  }
+  return p;
+}
+
+/**
+ * Coarse categories, by file first and function name second. The order
+ * matters: the first match wins.
+ */
+const FS_FUNCS =
+  /^(readFileSync|openSync|closeSync|readSync|statSync|readdirSync|tryStatSync|tryReadSync|tryCreateBuffer|decode|existsSync|lstat|stat|open|close|read|readdir)$/;
+const CATEGORIES = [
+  { name: "GC", fn: /^\(garbage collector\)$/ },
+  { name: "idle/program", fn: /^\((idle|program|root)\)$/ },
+  { name: "XML validation (fast-xml-parser validator)", file: /fast-xml-parser\/.*validator/i },
+  {
+    name: "XML parsing (fast-xml-parser and its deps)",
+    file: /fast-xml-parser|strnum|path-expression-matcher|@nodable\/entities/,
+  },
+  { name: "XML -> model conversion (src/xml)", file: /^(src|dist)\/xml\// },
+  { name: "inventory build (src/inventory)", file: /^(src|dist)\/inventory\// },
+  {
+    name: "matching/ranking/candidates/descriptors",
+    file: /^(src|dist)\/(matching|ranking|candidates|pipeline|descriptors)/,
+  },
+  { name: "reading targets (src/targets)", file: /^(src|dist)\/targets\// },
+  { name: "output (src/output)", file: /^(src|dist)\/output\// },
+  { name: "other hdplan code", file: /^(src|dist)\// },
+  {
+    name: "file system / text decoding (node internals)",
+    file: /^node:(fs|internal\/fs|internal\/encoding|buffer|internal\/buffer|path)/,
+  },
+  { name: "file system / text decoding (node internals)", native: FS_FUNCS },
+  { name: "other node internals", file: /^node:/ },
+  { name: "other node_modules", file: /node_modules/ },
+  { name: "regexp / native builtins", native: /./ },
+];
+
+export function categoryOf(fn, file) {
+  for (const c of CATEGORIES) {
+    if (c.fn?.test(fn)) return c.name;
+    if (c.file?.test(file)) return c.name;
+    if (c.native && file === "" && c.native.test(fn)) return c.name;
+  }
+  return "other";
+}
+
+export function summariseProfile(profile, { top = 15, root = REPO } = {}) {
+  const nodes = new Map(profile.nodes.map((n) => [n.id, n]));
+  const selfUs = new Map(); // node id -> microseconds
+  const { samples = [], timeDeltas = [] } = profile;
+  // Sample i's time is timeDeltas[i+1] (the gap until the next sample); the
+  // last sample gets the median gap. This matches Chrome DevTools closely.
+  for (let i = 0; i < samples.length; i++) {
+    const dt = i + 1 < timeDeltas.length ? timeDeltas[i + 1] : 0;
+    selfUs.set(samples[i], (selfUs.get(samples[i]) ?? 0) + Math.max(0, dt));
+  }
+  let total = 0;
+  const byFn = new Map();
+  const byFile = new Map();
+  const byCat = new Map();
+  for (const [id, us] of selfUs) {
+    const n = nodes.get(id);
+    if (!n) continue;
+    total += us;
+    const cf = n.callFrame;
+    const fn = cf.functionName || "(anonymous)";
+    const file = shortUrl(cf.url, root);
+    const fnKey = `${fn}\u0000${file}\u0000${cf.lineNumber}`;
+    const e = byFn.get(fnKey) ?? { fn, file, line: cf.lineNumber + 1, us: 0 };
+    e.us += us;
+    byFn.set(fnKey, e);
+    const fk = file || "(native)";
+    byFile.set(fk, (byFile.get(fk) ?? 0) + us);
+    const cat = categoryOf(fn, file);
+    byCat.set(cat, (byCat.get(cat) ?? 0) + us);
+  }
+  const pct = (us) => (total ? (100 * us) / total : 0);
+  const functions = [...byFn.values()]
+    .sort((a, b) => b.us - a.us)
+    .slice(0, top)
+    .map((e) => ({ fn: e.fn, file: e.file, line: e.line, ms: e.us / 1000, pct: pct(e.us) }));
+  const files = [...byFile.entries()]
+    .sort((a, b) => b[1] - a[1])
+    .slice(0, top)
+    .map(([file, us]) => ({ file, ms: us / 1000, pct: pct(us) }));
+  const categories = [...byCat.entries()]
+    .sort((a, b) => b[1] - a[1])
+    .map(([category, us]) => ({ category, ms: us / 1000, pct: pct(us) }));
+  return { totalMs: total / 1000, functions, files, categories };
+}
+
+function table(rows) {
+  const w = [];
+  for (const r of rows) r.forEach((c, i) => (w[i] = Math.max(w[i] ?? 0, String(c).length)));
+  return rows
+    .map((r) =>
+      r
+        .map((c, i) => (i === r.length - 1 ? String(c) : String(c).padEnd(w[i])))
+        .join("  ")
+        .trimEnd(),
+    )
+    .join("\n");
+}
+
+export function formatSummary(s) {
+  const f1 = (x) => x.toFixed(1);
+  const out = [];
+  out.push(`profile: ${f1(s.totalMs)} ms sampled`);
+  out.push("", "self time by category:");
+  out.push(
+    table([
+      ["%self", "ms", "category"],
+      ...s.categories.map((c) => [f1(c.pct), Math.round(c.ms), c.category]),
+    ]),
+  );
+  out.push("", `top ${s.functions.length} functions by self time:`);
+  out.push(
+    table([
+      ["%self", "ms", "function", "file:line"],
+      ...s.functions.map((e) => [
+        f1(e.pct),
+        Math.round(e.ms),
+        e.fn,
+        e.file ? `${e.file}:${e.line}` : "(native)",
+      ]),
+    ]),
+  );
+  out.push("", `top ${s.files.length} files by self time:`);
+  out.push(table([["%self", "ms", "file"], ...s.files.map((e) => [f1(e.pct), Math.round(e.ms), e.file])]));
+  return out.join("\n");
+}
+
+export function newestProfile(dir) {
+  const files = readdirSync(dir)
+    .filter((f) => f.endsWith(".cpuprofile"))
+    .map((f) => join(dir, f))
+    .sort((a, b) => statSync(b).mtimeMs - statSync(a).mtimeMs);
+  if (!files.length) throw new Error(`${dir}: no .cpuprofile files`);
+  return files[0];
+}
+
+function main() {
+  const args = process.argv.slice(2);
+  let top = 15;
+  let json = false;
+  let target = null;
+  for (let i = 0; i < args.length; i++) {
+    const a = args[i];
+    if (a === "--top") top = Number(args[++i]);
+    else if (a === "--json") json = true;
+    else if (a === "--help" || a === "-h") {
+      process.stdout.write(
+        "usage: node scripts/bench-profile.mjs PROFILE.cpuprofile|DIR [--top N] [--json]\n",
+      );
+      return;
+    } else target = a;
+  }
+  if (!target) {
+    process.stderr.write("bench-profile: give a .cpuprofile file or a directory\n");
+    process.exit(2);
+  }
+  const file = statSync(target).isDirectory() ? newestProfile(target) : target;
+  const s = summariseProfile(JSON.parse(readFileSync(file, "utf8")), { top });
+  process.stdout.write(json ? `${JSON.stringify(s, null, 2)}\n` : `${file}\n${formatSummary(s)}\n`);
+}
+
+if (process.argv[1] && import.meta.url === pathToFileURL(resolve(process.argv[1])).href) main();
