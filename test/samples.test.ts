@@ -34,10 +34,10 @@ describe("xml-samples", () => {
     expect(j.hosts.map((h: { host: string }) => h.host)).toEqual([
       "host-a",
       "host-h",
-      "host-e",
       "host-b",
       "host-d",
       "host-c",
+      "host-e",
       "host-f",
       "host-g",
     ]);
@@ -45,15 +45,20 @@ describe("xml-samples", () => {
     expect(codes("host-b")).toEqual(["mdev-no-capacity"]);
     expect(codes("host-c")).toEqual(["mdev-type-missing"]);
     expect(codes("host-d")).toEqual(["pci-device-in-use"]);
-    expect(codes("host-e")).toEqual(["driver-not-migratable"]);
+    // host-e runs an older vGPU manager (descriptors/host-e/): it drops below the partial hosts.
+    expect(codes("host-e")).toEqual(["descriptor-mismatch", "driver-not-migratable"]);
+    const e = j.hosts.find((h: { host: string }) => h.host === "host-e");
+    expect(JSON.stringify(e.unassigned)).toContain("version-minor-too-old");
     expect(codes("host-f")).toEqual(["libvirt-too-old", "qemu-too-old"]);
     expect(codes("host-g")).toEqual(["versions-unknown"]);
   });
 
-  it("the operator descriptor changes the ranking (host-h)", () => {
-    const { codes, status } = plan("vm-mixed");
+  it("the operator descriptors change the ranking (host-h up, host-e down)", () => {
+    const { j, codes, status } = plan("vm-mixed");
     expect(status["host-h"]).toBe("partial");
     expect(codes("host-h")).toEqual(["descriptor-mismatch"]);
+    expect(codes("host-e")).toEqual(["driver-not-migratable"]);
+    expect(j.hosts.map((h: { host: string }) => h.host).indexOf("host-e")).toBe(1);
   });
 
   it("passthrough GPU and GVT-g are blocked everywhere", () => {
