@@ -46,8 +46,8 @@ import {
 } from "node:fs";
 import { cpus, totalmem } from "node:os";
 import { dirname, join, resolve } from "node:path";
-import { fileURLToPath } from "node:url";
-import { Worker } from "node:worker_threads";
+import { fileURLToPath, pathToFileURL } from "node:url";
+import { Worker, isMainThread, parentPort, workerData } from "node:worker_threads";
 
 const REPO = resolve(dirname(fileURLToPath(import.meta.url)), "..");
 const CLI = join(REPO, "dist", "cli", "main.js");
@@ -314,28 +314,11 @@ function fleetPrefix(seed) {
   return `fleet-g${p.gpus}-n${p.nics}-v${p.vfs}-o${p.old}-d${p.domains}-z${p.noise}-s${seed}-${sha8(GEN)}`;
 }
 
-/** A cached fleet of at least `hosts` hosts (source included), generated if missing. */
-function ensureFleet(hosts) {
-  const prefix = fleetPrefix(CTX.opts.seed);
-  mkdirSync(CTX.opts.cache, { recursive: true });
-  for (const name of readdirSync(CTX.opts.cache)) {
-    const m = new RegExp(`^${prefix}-h(\\d+)$`).exec(name);
-    const dir = join(CTX.opts.cache, name);
-    if (m && Number(m[1]) >= hosts && existsSync(join(dir, ".complete"))) {
-      note(`fleet: cached ${dir}`);
-      return { dir, hosts: Number(m[1]) };
-    }
-  }
-  const dir = join(CTX.opts.cache, `${prefix}-h${hosts}`);
-  const tmp = `${dir}.tmp-${process.pid}`;
-  rmSync(tmp, { recursive: true, force: true });
+function genArgs(out, hosts) {
   const p = GEN_PARAMS;
-  const t0 = performance.now();
-  note(`fleet: generating ${hosts} hosts into ${dir} (scripts/gen-fleet.mjs, once; cached afterwards)`);
-  const args = [
-    GEN,
+  return [
     "--out",
-    tmp,
+    out,
     "--hosts",
     String(hosts),
     "--gpus-per-host",
@@ -353,14 +336,90 @@ function ensureFleet(hosts) {
     "--seed",
     String(CTX.opts.seed),
   ];
-  const r = spawnSync(process.execPath, args, { encoding: "utf8" });
+}
+
+/**
+ * Worker thread: writes hosts first+k, first+k+step, ... <= last of a fleet with
+ * gen-fleet's own buildFleetHost and XML builders, laid out as generateFleet
+ * writes them. Every host has its own PRNG stream, so the result is
+ * byte-identical to a single gen-fleet run (checked: diff -r).
+ */
+async function genWorker({ args, first, last, k, step }) {
+  const g = await import(pathToFileURL(GEN).href);
+  const opts = g.parseArgs(args);
+  const out = resolve(opts.out);
+  let devices = 0;
+  for (let i = first + k; i <= last; i += step) {
+    const host = g.buildFleetHost(opts, i);
+    devices += host.builder.devices.length;
+    const dir = join(out, "hosts", host.key);
+    mkdirSync(join(dir, "nodedev"), { recursive: true });
+    for (const f of host.builder.files()) writeFileSync(join(dir, "nodedev", f.file), f.xml);
+    if (host.domains.length) {
+      mkdirSync(join(dir, "domains"), { recursive: true });
+      for (const d of host.domains) writeFileSync(join(dir, "domains", `${d.name}.xml`), g.domainXml(d));
+    }
+    if (host.networks.length) {
+      mkdirSync(join(dir, "networks"), { recursive: true });
+      for (const n of host.networks)
+        writeFileSync(join(dir, "networks", `${n.name}.xml`), g.hostdevNetworkXml(n));
+    }
+    writeFileSync(join(dir, "host.json"), `${JSON.stringify(host.hostJson, null, 2)}\n`);
+  }
+  parentPort.postMessage({ devices });
+}
+
+/** A cached fleet of at least `hosts` hosts (source included), generated if missing. */
+async function ensureFleet(hosts) {
+  const prefix = fleetPrefix(CTX.opts.seed);
+  mkdirSync(CTX.opts.cache, { recursive: true });
+  for (const name of readdirSync(CTX.opts.cache)) {
+    const m = new RegExp(`^${prefix}-h(\\d+)$`).exec(name);
+    const dir = join(CTX.opts.cache, name);
+    if (m && Number(m[1]) >= hosts && existsSync(join(dir, ".complete"))) {
+      note(`fleet: cached ${dir}`);
+      return { dir, hosts: Number(m[1]), generated: false };
+    }
+  }
+  const dir = join(CTX.opts.cache, `${prefix}-h${hosts}`);
+  const tmp = `${dir}.tmp-${process.pid}`;
+  rmSync(tmp, { recursive: true, force: true });
+  const t0 = performance.now();
+  const g = await import(pathToFileURL(GEN).href);
+  const parallel = typeof g.buildFleetHost === "function" && typeof g.parseArgs === "function" && hosts > 1;
+  note(
+    `fleet: generating ${hosts} hosts into ${dir} (scripts/gen-fleet.mjs${
+      parallel ? "; hosts 2.. on 2 worker threads with its exported builders" : ""
+    }; cached afterwards)`,
+  );
+  // gen-fleet itself writes host-0001 (the source) and vm.xml; hosts.txt is not used
+  // (each run writes its own hosts files).
+  const r = spawnSync(process.execPath, [GEN, ...genArgs(tmp, parallel ? 1 : hosts)], { encoding: "utf8" });
   if (r.status !== 0) throw new Error(`gen-fleet failed: ${r.stderr}`);
-  // gen-fleet writes absolute paths into hosts.txt; our hosts files are rebuilt from the final dir.
+  let devices = 0;
+  if (parallel) {
+    const step = 2;
+    const res = await Promise.all(
+      Array.from(
+        { length: step },
+        (_, k) =>
+          new Promise((ok, ko) => {
+            const w = new Worker(new URL(import.meta.url), {
+              workerData: { task: "gen", args: genArgs(tmp, hosts), first: 2, last: hosts, k, step },
+            });
+            w.once("message", ok);
+            w.once("error", ko);
+          }),
+      ),
+    );
+    devices = res.reduce((n, x) => n + x.devices, 0);
+  }
   rmSync(dir, { recursive: true, force: true });
   renameSync(tmp, dir);
-  writeFileSync(join(dir, ".complete"), `${r.stderr}`);
-  note(`fleet: ${r.stderr.trim()} — ${sec(performance.now() - t0)} in all`);
-  return { dir, hosts };
+  writeFileSync(join(dir, ".complete"), `${hosts} hosts\n`);
+  const per = parallel ? ` (~${Math.round(devices / (hosts - 1))} node devices per target)` : "";
+  note(`fleet: ${hosts} hosts${per} in ${sec(performance.now() - t0)}`);
+  return { dir, hosts, generated: true };
 }
 
 /** Hosts file of the first n targets (host-0002 ...) as dump dirs or snapshot files. */
@@ -414,7 +473,7 @@ async function ensureSnapshots(n) {
 // The 40-VM evacuation source, built with gen-fleet's exported builders
 
 async function buildEvacSource(nVms = 40) {
-  const g = await import(GEN);
+  const g = await import(pathToFileURL(GEN).href);
   const rng = g.makeRng((CTX.opts.seed * 2654435761 + 40) >>> 0);
   const b = new g.HostBuilder(rng);
   b.base({ product: "PowerEdge R750xa" });
@@ -596,7 +655,7 @@ async function main() {
       : "baseline UNAVAILABLE: no python3 with lxml (apt-get install python3-lxml); ratios are not printed",
   );
   note(`peak RSS via ${GNU_TIME ? "/usr/bin/time -f %M" : "VmHWM polled from /proc/<pid>/status"}`);
-  CTX.fleet = ensureFleet(maxN + 1);
+  CTX.fleet = await ensureFleet(maxN + 1);
   if (opts.snapshots) await ensureSnapshots(N);
   const evac = opts.evacuate ? await buildEvacSource(40) : null;
   const nodeStart = await best("node start", process.execPath, [CLI, "--version"], {
@@ -655,7 +714,9 @@ async function main() {
   log(`3. growth: plan against ${opts.sizes.join(", ")} dump-directory hosts`);
   const growth = [];
   const bigger = opts.sizes.filter((s) => s > N);
-  if (bigger.length) {
+  if (bigger.length && CTX.fleet.generated) {
+    note("page cache: the fleet was written by this run, so its files are cached already");
+  } else if (bigger.length) {
     const all = [];
     for (let i = N + 2; i <= Math.max(...bigger) + 1; i++) all.push(targetPath(i, "dump"));
     await warm(all);
@@ -757,7 +818,11 @@ async function main() {
   process.exit(failed ? 1 : 0);
 }
 
-main().catch((e) => {
-  process.stderr.write(`bench: ${e.stack ?? e}\n`);
-  process.exit(1);
-});
+if (isMainThread) {
+  main().catch((e) => {
+    process.stderr.write(`bench: ${e.stack ?? e}\n`);
+    process.exit(1);
+  });
+} else if (workerData?.task === "gen") {
+  await genWorker(workerData);
+}
