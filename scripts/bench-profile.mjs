@@ -7,11 +7,13 @@
  * Usage:
  *   node scripts/bench-profile.mjs PROFILE.cpuprofile|DIR [--top N] [--json]
  *
- *   DIR        the newest *.cpuprofile in DIR is read
+ *   DIR        every *.cpuprofile in DIR is read and merged (node --cpu-prof writes one
+ *              per thread: the main thread and each worker); per-thread totals are shown
  *   --top N    rows per table (default 15)
  *   --json     print the aggregates as JSON instead of tables
  *
- * Exported: summariseProfile(profileJson, {top, root}) -> {totalMs, functions, files, categories}
+ * Exported: summariseProfile(profileJson | profileJson[], {top, root})
+ *           -> {totalMs, threads, functions, files, categories}
  */
 import { readFileSync, readdirSync, statSync } from "node:fs";
 import { join, relative, resolve } from "node:path";
@@ -19,6 +21,7 @@ import { fileURLToPath, pathToFileURL } from "node:url";
 
 const REPO = resolve(fileURLToPath(new URL("..", import.meta.url)));
 
+/** Repo-relative path (src/..., dist/..., node_modules/...), node:... for internals. */
 function shortUrl(url, root = REPO) {
   if (!url) return "";
   let p = url;
@@ -29,11 +32,14 @@ function shortUrl(url, root = REPO) {
       return url;
     }
   }
-  if (p.startsWith("/")) {
-    const r = relative(root, p);
-    if (!r.startsWith("..")) return r;
-  }
-  return p;
+  if (!p.startsWith("/")) return p;
+  const nm = p.lastIndexOf("/node_modules/");
+  if (nm >= 0) return p.slice(nm + 1);
+  const r = relative(root, p);
+  if (!r.startsWith("..")) return r;
+  // A profile taken in another checkout: cut at its dist/ or src/.
+  const m = /\/((?:dist|src|scripts|test)\/.*)$/.exec(p);
+  return m ? m[1] : p;
 }
 
 /**
@@ -44,7 +50,8 @@ const FS_FUNCS =
   /^(readFileSync|openSync|closeSync|readSync|statSync|readdirSync|tryStatSync|tryReadSync|tryCreateBuffer|decode|existsSync|lstat|stat|open|close|read|readdir)$/;
 const CATEGORIES = [
   { name: "GC", fn: /^\(garbage collector\)$/ },
-  { name: "idle/program", fn: /^\((idle|program|root)\)$/ },
+  { name: "idle", fn: /^\(idle\)$/ },
+  { name: "program/root (V8 and native, unattributed)", fn: /^\((program|root)\)$/ },
   { name: "XML validation (fast-xml-parser validator)", file: /fast-xml-parser\/.*validator/i },
   {
     name: "XML parsing (fast-xml-parser and its deps)",
@@ -78,23 +85,31 @@ export function categoryOf(fn, file) {
   return "other";
 }
 
-export function summariseProfile(profile, { top = 15, root = REPO } = {}) {
-  const nodes = new Map(profile.nodes.map((n) => [n.id, n]));
-  const selfUs = new Map(); // node id -> microseconds
-  const { samples = [], timeDeltas = [] } = profile;
-  // Sample i's time is timeDeltas[i+1] (the gap until the next sample); the
-  // last sample gets the median gap. This matches Chrome DevTools closely.
-  for (let i = 0; i < samples.length; i++) {
-    const dt = i + 1 < timeDeltas.length ? timeDeltas[i + 1] : 0;
-    selfUs.set(samples[i], (selfUs.get(samples[i]) ?? 0) + Math.max(0, dt));
+export function summariseProfile(profiles, { top = 15, root = REPO } = {}) {
+  const list = Array.isArray(profiles) ? profiles : [profiles];
+  const selfUs = new Map(); // callFrame node -> microseconds
+  const threads = [];
+  for (const profile of list) {
+    const nodes = new Map(profile.nodes.map((n) => [n.id, n]));
+    const { samples = [], timeDeltas = [] } = profile;
+    // Sample i's time is timeDeltas[i+1] (the gap until the next sample).
+    let sum = 0;
+    let idle = 0;
+    for (let i = 0; i < samples.length; i++) {
+      const dt = Math.max(0, i + 1 < timeDeltas.length ? timeDeltas[i + 1] : 0);
+      const n = nodes.get(samples[i]);
+      if (!n) continue;
+      selfUs.set(n, (selfUs.get(n) ?? 0) + dt);
+      sum += dt;
+      if (n.callFrame.functionName === "(idle)") idle += dt;
+    }
+    threads.push({ ms: sum / 1000, busyMs: (sum - idle) / 1000 });
   }
   let total = 0;
   const byFn = new Map();
   const byFile = new Map();
   const byCat = new Map();
-  for (const [id, us] of selfUs) {
-    const n = nodes.get(id);
-    if (!n) continue;
+  for (const [n, us] of selfUs) {
     total += us;
     const cf = n.callFrame;
     const fn = cf.functionName || "(anonymous)";
@@ -103,13 +118,17 @@ export function summariseProfile(profile, { top = 15, root = REPO } = {}) {
     const e = byFn.get(fnKey) ?? { fn, file, line: cf.lineNumber + 1, us: 0 };
     e.us += us;
     byFn.set(fnKey, e);
-    const fk = file || "(native)";
-    byFile.set(fk, (byFile.get(fk) ?? 0) + us);
     const cat = categoryOf(fn, file);
     byCat.set(cat, (byCat.get(cat) ?? 0) + us);
+    if (cat === "idle") continue;
+    const fk = file || "(native)";
+    byFile.set(fk, (byFile.get(fk) ?? 0) + us);
   }
-  const pct = (us) => (total ? (100 * us) / total : 0);
+  const idleUs = byCat.get("idle") ?? 0;
+  const busy = total - idleUs;
+  const pct = (us) => (busy ? (100 * us) / busy : 0);
   const functions = [...byFn.values()]
+    .filter((e) => e.fn !== "(idle)")
     .sort((a, b) => b.us - a.us)
     .slice(0, top)
     .map((e) => ({ fn: e.fn, file: e.file, line: e.line, ms: e.us / 1000, pct: pct(e.us) }));
@@ -118,9 +137,10 @@ export function summariseProfile(profile, { top = 15, root = REPO } = {}) {
     .slice(0, top)
     .map(([file, us]) => ({ file, ms: us / 1000, pct: pct(us) }));
   const categories = [...byCat.entries()]
+    .filter(([c]) => c !== "idle")
     .sort((a, b) => b[1] - a[1])
     .map(([category, us]) => ({ category, ms: us / 1000, pct: pct(us) }));
-  return { totalMs: total / 1000, functions, files, categories };
+  return { totalMs: total / 1000, busyMs: busy / 1000, threads, functions, files, categories };
 }
 
 function table(rows) {
@@ -139,7 +159,11 @@ function table(rows) {
 export function formatSummary(s) {
   const f1 = (x) => x.toFixed(1);
   const out = [];
-  out.push(`profile: ${f1(s.totalMs)} ms sampled`);
+  out.push(
+    `profile: ${f1(s.totalMs)} ms sampled over ${s.threads.length} thread(s) (` +
+      s.threads.map((t, i) => `#${i}: ${f1(t.ms)} ms, ${f1(t.busyMs)} busy`).join("; ") +
+      `); percentages are of the ${f1(s.busyMs)} ms busy (idle left out)`,
+  );
   out.push("", "self time by category:");
   out.push(
     table([
@@ -164,13 +188,13 @@ export function formatSummary(s) {
   return out.join("\n");
 }
 
-export function newestProfile(dir) {
+export function profilesIn(dir) {
   const files = readdirSync(dir)
     .filter((f) => f.endsWith(".cpuprofile"))
-    .map((f) => join(dir, f))
-    .sort((a, b) => statSync(b).mtimeMs - statSync(a).mtimeMs);
+    .sort()
+    .map((f) => join(dir, f));
   if (!files.length) throw new Error(`${dir}: no .cpuprofile files`);
-  return files[0];
+  return files;
 }
 
 function main() {
@@ -193,9 +217,14 @@ function main() {
     process.stderr.write("bench-profile: give a .cpuprofile file or a directory\n");
     process.exit(2);
   }
-  const file = statSync(target).isDirectory() ? newestProfile(target) : target;
-  const s = summariseProfile(JSON.parse(readFileSync(file, "utf8")), { top });
-  process.stdout.write(json ? `${JSON.stringify(s, null, 2)}\n` : `${file}\n${formatSummary(s)}\n`);
+  const files = statSync(target).isDirectory() ? profilesIn(target) : [target];
+  const s = summariseProfile(
+    files.map((f) => JSON.parse(readFileSync(f, "utf8"))),
+    { top },
+  );
+  process.stdout.write(
+    json ? `${JSON.stringify(s, null, 2)}\n` : `${files.join("\n")}\n${formatSummary(s)}\n`,
+  );
 }
 
 if (process.argv[1] && import.meta.url === pathToFileURL(resolve(process.argv[1])).href) main();

@@ -47,7 +47,7 @@ import {
 import { cpus, totalmem } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
-import { Worker, isMainThread, parentPort, workerData } from "node:worker_threads";
+import { Worker, isMainThread } from "node:worker_threads";
 
 const REPO = resolve(dirname(fileURLToPath(import.meta.url)), "..");
 const CLI = join(REPO, "dist", "cli", "main.js");
@@ -338,37 +338,6 @@ function genArgs(out, hosts) {
   ];
 }
 
-/**
- * Worker thread: writes hosts first+k, first+k+step, ... <= last of a fleet with
- * gen-fleet's own buildFleetHost and XML builders, laid out as generateFleet
- * writes them. Every host has its own PRNG stream, so the result is
- * byte-identical to a single gen-fleet run (checked: diff -r).
- */
-async function genWorker({ args, first, last, k, step }) {
-  const g = await import(pathToFileURL(GEN).href);
-  const opts = g.parseArgs(args);
-  const out = resolve(opts.out);
-  let devices = 0;
-  for (let i = first + k; i <= last; i += step) {
-    const host = g.buildFleetHost(opts, i);
-    devices += host.builder.devices.length;
-    const dir = join(out, "hosts", host.key);
-    mkdirSync(join(dir, "nodedev"), { recursive: true });
-    for (const f of host.builder.files()) writeFileSync(join(dir, "nodedev", f.file), f.xml);
-    if (host.domains.length) {
-      mkdirSync(join(dir, "domains"), { recursive: true });
-      for (const d of host.domains) writeFileSync(join(dir, "domains", `${d.name}.xml`), g.domainXml(d));
-    }
-    if (host.networks.length) {
-      mkdirSync(join(dir, "networks"), { recursive: true });
-      for (const n of host.networks)
-        writeFileSync(join(dir, "networks", `${n.name}.xml`), g.hostdevNetworkXml(n));
-    }
-    writeFileSync(join(dir, "host.json"), `${JSON.stringify(host.hostJson, null, 2)}\n`);
-  }
-  parentPort.postMessage({ devices });
-}
-
 /** A cached fleet of at least `hosts` hosts (source included), generated if missing. */
 async function ensureFleet(hosts) {
   const prefix = fleetPrefix(CTX.opts.seed);
@@ -385,40 +354,16 @@ async function ensureFleet(hosts) {
   const tmp = `${dir}.tmp-${process.pid}`;
   rmSync(tmp, { recursive: true, force: true });
   const t0 = performance.now();
-  const g = await import(pathToFileURL(GEN).href);
-  const parallel = typeof g.buildFleetHost === "function" && typeof g.parseArgs === "function" && hosts > 1;
-  note(
-    `fleet: generating ${hosts} hosts into ${dir} (scripts/gen-fleet.mjs${
-      parallel ? "; hosts 2.. on 2 worker threads with its exported builders" : ""
-    }; cached afterwards)`,
-  );
-  // gen-fleet itself writes host-0001 (the source) and vm.xml; hosts.txt is not used
-  // (each run writes its own hosts files).
-  const r = spawnSync(process.execPath, [GEN, ...genArgs(tmp, parallel ? 1 : hosts)], { encoding: "utf8" });
+  note(`fleet: generating ${hosts} hosts into ${dir} (scripts/gen-fleet.mjs, once; cached afterwards)`);
+  // (Two worker threads writing hosts with gen-fleet's exported builders were tried:
+  // no faster, file creation is system time.) hosts.txt is not used: each run
+  // writes its own hosts files.
+  const r = spawnSync(process.execPath, [GEN, ...genArgs(tmp, hosts)], { encoding: "utf8" });
   if (r.status !== 0) throw new Error(`gen-fleet failed: ${r.stderr}`);
-  let devices = 0;
-  if (parallel) {
-    const step = 2;
-    const res = await Promise.all(
-      Array.from(
-        { length: step },
-        (_, k) =>
-          new Promise((ok, ko) => {
-            const w = new Worker(new URL(import.meta.url), {
-              workerData: { task: "gen", args: genArgs(tmp, hosts), first: 2, last: hosts, k, step },
-            });
-            w.once("message", ok);
-            w.once("error", ko);
-          }),
-      ),
-    );
-    devices = res.reduce((n, x) => n + x.devices, 0);
-  }
   rmSync(dir, { recursive: true, force: true });
   renameSync(tmp, dir);
-  writeFileSync(join(dir, ".complete"), `${hosts} hosts\n`);
-  const per = parallel ? ` (~${Math.round(devices / (hosts - 1))} node devices per target)` : "";
-  note(`fleet: ${hosts} hosts${per} in ${sec(performance.now() - t0)}`);
+  writeFileSync(join(dir, ".complete"), r.stderr);
+  note(`fleet: ${r.stderr.trim().replace(/ in \S+ \(/, " (")}; ${sec(performance.now() - t0)} in all`);
   return { dir, hosts, generated: true };
 }
 
@@ -745,10 +690,13 @@ async function main() {
       repeat: 1,
     });
     if (r) {
-      const { summariseProfile, formatSummary, newestProfile } = await import("./bench-profile.mjs");
-      const file = newestProfile(profDir);
-      profileText = `${file} (run took ${sec(r.ms)} under the profiler)\n${formatSummary(
-        summariseProfile(JSON.parse(readFileSync(file, "utf8")), { top: 15 }),
+      const { summariseProfile, formatSummary, profilesIn } = await import("./bench-profile.mjs");
+      const files = profilesIn(profDir);
+      profileText = `${profDir}: ${files.length} profile(s), one per thread (run took ${sec(r.ms)} under the profiler)\n${formatSummary(
+        summariseProfile(
+          files.map((f) => JSON.parse(readFileSync(f, "utf8"))),
+          { top: 15 },
+        ),
       )}`;
       log(profileText.replace(/^/gm, "  "));
     }
@@ -823,6 +771,4 @@ if (isMainThread) {
     process.stderr.write(`bench: ${e.stack ?? e}\n`);
     process.exit(1);
   });
-} else if (workerData?.task === "gen") {
-  await genWorker(workerData);
 }
