@@ -49,6 +49,24 @@ function descriptorMismatch(what: string, nested: Reason[]): Reason {
   return reason("descriptor-mismatch", `${what}: ${first}`, { reasons: nested });
 }
 
+type Selected = { descriptor: DescriptorData; origin: string };
+const CACHE = new WeakMap<DescriptorSelector, WeakMap<HostInventory, Map<string, Selected>>>();
+
+/** Selected descriptors per (selector, host): evacuate evaluates each host once per VM. */
+function descriptorCache(sel: DescriptorSelector, host: HostInventory): Map<string, Selected> {
+  let byHost = CACHE.get(sel);
+  if (!byHost) {
+    byHost = new WeakMap();
+    CACHE.set(sel, byHost);
+  }
+  let m = byHost.get(host);
+  if (!m) {
+    m = new Map();
+    byHost.set(host, m);
+  }
+  return m;
+}
+
 export function gpuOf(parent: NodeDevice): string {
   return parent.pci?.physFunction ?? parent.name;
 }
@@ -60,7 +78,7 @@ export function buildHostCandidates(
 ): HostCandidates {
   const resources = new Map<string, Resource>();
   const devices: DeviceCandidates[] = [];
-  const descCache = new Map<string, { descriptor: DescriptorData; origin: string }>();
+  const descCache = descriptorCache(ctx.selector, host);
   const warnings: Reason[] = [];
 
   const pciDesc = (fn: NodeDevice) => {
@@ -150,6 +168,15 @@ export function buildHostCandidates(
       if (types.length === 0) continue;
       for (const t of types) {
         const { descriptor, origin } = mdevDesc(parent, t.id);
+        // Without sections a descriptor accepts only its own self: a different
+        // mdev_type cannot match (and is not "closest"), so skip the matcher.
+        if (
+          descriptor.compatible.length === 0 &&
+          descriptor.self.mdev_type !== self.mdev_type &&
+          t.id !== s.mdevType
+        ) {
+          continue;
+        }
         const res = accepts(descriptor, self);
         if (!res.ok) {
           if (t.id === s.mdevType || descriptor.self.mdev_type === self.mdev_type) {
@@ -255,6 +282,14 @@ export function buildHostCandidates(
     for (const fn of host.pciByAddr.values()) {
       if (isBridge(fn)) continue;
       const { descriptor, origin } = pciDesc(fn);
+      // Fast path, same verdict: a section-less descriptor with other ids cannot accept.
+      if (
+        descriptor.compatible.length === 0 &&
+        descriptor.self.device_id !== self.device_id &&
+        pciDeviceId(fn) !== self.device_id
+      ) {
+        continue;
+      }
       const res = accepts(descriptor, self);
       if (!res.ok) {
         if (pciDeviceId(fn) === self.device_id && (!closest || res.reasons.length < closest.length)) {
