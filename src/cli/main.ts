@@ -25,6 +25,11 @@ async function finish(code: number): Promise<never> {
   // Flush stdout before exiting: a stuck libvirt call on a worker thread must
   // not keep the process alive past its answer.
   await new Promise<void>((r) => process.stdout.write("", () => r()));
+  await new Promise<void>((r) => process.stderr.write("", () => r()));
+  // process.exit() would join libuv's thread pool and hang on a thread stuck in
+  // libvirt (src/libvirt/ffi.ts EXIT_IF_STUCK); this hook exits at once then.
+  const exitIfStuck = (globalThis as Record<symbol, unknown>)[Symbol.for("hdplan.libvirt.exitIfStuck")];
+  if (typeof exitIfStuck === "function") exitIfStuck(code);
   process.exit(code);
 }
 

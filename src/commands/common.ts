@@ -1,13 +1,14 @@
 /** Shared plumbing of plan / check / evacuate: read targets, build inventories, load descriptors. */
-import { existsSync, readFileSync } from "node:fs";
+import { existsSync } from "node:fs";
 import { DescriptorSelector, descriptorFilesFromTexts, loadDescriptorDir } from "../descriptors/sources.js";
-import { EXIT, HostError, InputError } from "../errors.js";
+import { EXIT, HostError, InputError, oneLine } from "../errors.js";
 import { buildInventory } from "../inventory/build.js";
 import type { HostInventory } from "../inventory/types.js";
+import type { RawHost } from "../model.js";
 import type { HostInput } from "../pipeline.js";
 import { type Reason, reason } from "../reasons.js";
-import { readTextFile } from "../targets/dump.js";
-import { type HostResult, readTargets } from "../targets/index.js";
+import { decodeUtf8, MAX_INPUT_FILE_BYTES, readBounded, readTextFile } from "../targets/dump.js";
+import { type HostResult, preKey, readTargets } from "../targets/index.js";
 import { type TargetSpec, assertUniqueKeys, parseTargetSpec, readHostsFileText } from "../targets/keys.js";
 
 export interface CommonOptions {
@@ -62,6 +63,26 @@ export function progress(io: Io, total: number): ((done: number, total: number) 
   };
 }
 
+/**
+ * Parse a host that was read. A live host whose XML cannot be parsed (e.g. a
+ * domain, which may hold any device: fail-closed) is an error host, not bad
+ * input: the other hosts are still planned. Files (dump directories,
+ * snapshots) are the operator's input: their errors stay InputErrors (exit 2).
+ */
+export function inventoryOrError(raw: RawHost): HostInput {
+  try {
+    return { ok: true, inv: buildInventory(raw) };
+  } catch (e) {
+    if (raw.kind !== "live" || !(e instanceof InputError)) throw e;
+    return {
+      ok: false,
+      key: raw.key,
+      target: raw.target,
+      error: reason("libvirt-error", `${raw.target}: libvirt returned XML that cannot be read: ${e.message}`),
+    };
+  }
+}
+
 export interface LoadedHosts {
   source: HostInventory | null;
   sourceSpec: TargetSpec | null;
@@ -78,6 +99,14 @@ export async function loadHosts(opts: CommonOptions, io: Io, requireHosts = true
   const concurrency = Math.floor(numberOpt(opts.concurrency, "concurrency", 8, 1));
   const sourceSpec = opts.source ? parseTargetSpec(opts.source, "--source") : null;
   const all = sourceSpec ? [sourceSpec, ...specs] : specs;
+  // Keys known before reading (KEY=, dump directory or snapshot names, URI hosts):
+  // refuse duplicates now rather than after reading thousands of hosts.
+  assertUniqueKeys(
+    specs.flatMap((s) => {
+      const k = knownKey(s);
+      return k === null ? [] : [{ key: k, target: s.target }];
+    }),
+  );
   const results = await readTargets(all, { timeoutMs, concurrency, onProgress: progress(io, all.length) });
   let source: HostInventory | null = null;
   let hostResults: HostResult[] = results;
@@ -89,7 +118,14 @@ export async function loadHosts(opts: CommonOptions, io: Io, requireHosts = true
         `--source ${sourceSpec.target}: ${sr.error.message}`,
         sourceSpec.target,
       );
-    source = buildInventory(sr.host);
+    const si = inventoryOrError(sr.host);
+    if (!si.ok)
+      throw new HostError(
+        "libvirt-error",
+        `--source ${sourceSpec.target}: ${si.error.message}`,
+        sourceSpec.target,
+      );
+    source = si.inv;
     hostResults = results.slice(1);
   }
   const keyed = hostResults.map((r) =>
@@ -105,7 +141,9 @@ export async function loadHosts(opts: CommonOptions, io: Io, requireHosts = true
   }
   const hosts: HostInput[] = hostResults.map((r) =>
     r.ok
-      ? { ok: true, inv: r.host.key === source?.key ? source : buildInventory(r.host) }
+      ? r.host.key === source?.key
+        ? { ok: true, inv: source }
+        : inventoryOrError(r.host)
       : { ok: false, key: r.key, target: r.target, error: hostErrorReason(r.error) },
   );
   const files = opts.descriptors ? loadDescriptorDir(opts.descriptors) : [];
@@ -114,6 +152,14 @@ export async function loadHosts(opts: CommonOptions, io: Io, requireHosts = true
   }
   const uniq = new Map(files.map((f) => [`${f.hostKey ?? ""}|${f.path}`, f]));
   return { source, sourceSpec, hosts, selector: new DescriptorSelector([...uniq.values()]) };
+}
+
+function knownKey(spec: TargetSpec): string | null {
+  try {
+    return preKey(spec);
+  } catch {
+    return null; // an invalid key is reported when the target is read
+  }
 }
 
 export interface DomainText {
@@ -151,11 +197,37 @@ export async function loadDomainText(
 }
 
 export function readStdin(): string {
+  let r: { buf: Buffer; tooBig: boolean };
   try {
-    return readFileSync(0, "utf8");
+    r = readBounded(0, MAX_INPUT_FILE_BYTES);
   } catch {
     return "";
   }
+  if (r.tooBig)
+    throw new InputError(
+      `<stdin>: more than ${MAX_INPUT_FILE_BYTES / 1024 / 1024} MiB of input; refusing to read it`,
+    );
+  return decodeUtf8(r.buf, "<stdin>");
+}
+
+/**
+ * One stderr line when hosts could not be read and that decides the exit code
+ * (3: every host failed; 4: the answer is incomplete). The table/JSON on stdout
+ * has the details; scripts reading stderr get the gist on one line.
+ */
+export function hostFailureLine(
+  exitCode: number,
+  failed: { key: string; message: string }[],
+  total: number,
+): string {
+  if ((exitCode !== EXIT.HOSTS && exitCode !== EXIT.INCOMPLETE) || failed.length === 0) return "";
+  const shown = failed.slice(0, 3).map((f) => `${f.key}: ${f.message}`);
+  const more = failed.length > 3 ? `; and ${failed.length - 3} more` : "";
+  const head =
+    exitCode === EXIT.HOSTS
+      ? `hdplan: error: no host could be read (${failed.length} of ${total})`
+      : `hdplan: warning: ${failed.length} of ${total} hosts could not be read, the answer is incomplete`;
+  return `${oneLine(`${head}: ${shown.join("; ")}${more}`)}\n`;
 }
 
 export function exitForPlan(best: string | null, hosts: { status: string }[]): number {

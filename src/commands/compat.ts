@@ -3,12 +3,13 @@
  * can a device described by SOURCE migrate to one described by DESTINATION
  * (compat.md §3)? Exit 0 compatible, 1 not, 2 bad input.
  */
-import { readFileSync } from "node:fs";
+import { statSync } from "node:fs";
 import { accepts } from "../descriptors/match.js";
 import { parseDescriptor } from "../descriptors/text.js";
 import { EXIT, errorMessage, InputError } from "../errors.js";
 import type { DescriptorData } from "../model.js";
 import type { Reason } from "../reasons.js";
+import { readTextFile } from "../targets/dump.js";
 
 export interface CompatResult {
   exitCode: 0 | 1 | 2;
@@ -17,15 +18,16 @@ export interface CompatResult {
 }
 
 function load(path: string, role: string): DescriptorData {
-  let text: string;
+  let why: string | null = null;
   try {
-    text = readFileSync(path, "utf8");
+    if (statSync(path).isDirectory()) why = "is a directory";
   } catch (e) {
     const code = (e as { code?: string }).code;
-    const why = code === "ENOENT" ? "no such file" : code === "EISDIR" ? "is a directory" : errorMessage(e);
-    throw new InputError(`${path}: cannot read ${role} descriptor: ${why}`, path);
+    why = code === "ENOENT" ? "no such file" : errorMessage(e);
   }
-  return parseDescriptor(text, path);
+  if (why) throw new InputError(`${path}: cannot read ${role} descriptor: ${why}`, path);
+  // Bounded, strict UTF-8 (latin-1 or binary bytes are refused, not replaced).
+  return parseDescriptor(readTextFile(path), path);
 }
 
 function formatBinding(b: Record<string, string | number>): string {

@@ -4,7 +4,7 @@ import type { HostInventory } from "../inventory/types.js";
 import { evacuate } from "../matching/evacuate.js";
 import type { DomainInfo } from "../model.js";
 import { pad, reasonLines } from "../output/table.js";
-import { type CommonOptions, type Io, formatOpt, loadHosts } from "./common.js";
+import { type CommonOptions, type Io, formatOpt, hostFailureLine, loadHosts } from "./common.js";
 
 export interface EvacuateOptions extends CommonOptions {
   includeInactive?: boolean;
@@ -22,6 +22,21 @@ export function domainsToMove(source: HostInventory, includeInactive: boolean): 
     .filter((d) => (includeInactive || d.active) && d.info.devices.length > 0)
     .map((d) => d.info)
     .sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+}
+
+/**
+ * capacityLeft with hosts and resources in key order: the matcher fills it in
+ * the order hosts were given, and the JSON must not depend on that order.
+ */
+function sortedCapacity<T>(c: Record<string, Record<string, T>>): Record<string, Record<string, T>> {
+  const out: Record<string, Record<string, T>> = {};
+  for (const host of Object.keys(c).sort()) {
+    const inner: Record<string, T> = {};
+    const per = c[host]!;
+    for (const k of Object.keys(per).sort()) inner[k] = per[k]!;
+    out[host] = inner;
+  }
+  return out;
 }
 
 export async function runEvacuate(opts: EvacuateOptions, io: Io): Promise<number> {
@@ -52,7 +67,7 @@ export async function runEvacuate(opts: EvacuateOptions, io: Io): Promise<number
             warnings: p.warnings,
           })),
           unplaced: res.unplaced,
-          capacityLeft: res.capacityLeft,
+          capacityLeft: sortedCapacity(res.capacityLeft),
           hostErrors,
         },
         null,
@@ -81,7 +96,20 @@ export async function runEvacuate(opts: EvacuateOptions, io: Io): Promise<number
     lines.push("", res.unplaced === 0 ? "Every domain placed." : `${res.unplaced} domain(s) unplaced.`);
     io.stdout(`${lines.join("\n")}\n`);
   }
-  if (res.unplaced === 0) return EXIT.OK;
-  if (good.length === 0 && failed.length > 0) return EXIT.HOSTS;
-  return failed.length > 0 ? EXIT.INCOMPLETE : EXIT.NO;
+  const code =
+    res.unplaced === 0
+      ? EXIT.OK
+      : good.length === 0 && failed.length > 0
+        ? EXIT.HOSTS
+        : failed.length > 0
+          ? EXIT.INCOMPLETE
+          : EXIT.NO;
+  io.stderr(
+    hostFailureLine(
+      code,
+      failed.flatMap((h) => (h.ok ? [] : [{ key: h.key, message: h.error.message }])),
+      loaded.hosts.length,
+    ),
+  );
+  return code;
 }

@@ -9,6 +9,7 @@ import { writeFileSync } from "node:fs";
 import { release } from "node:os";
 import { EXIT, HostError, InputError, errorMessage } from "../errors.js";
 import type { HostSnapshot, HostVersions, VendorAttrs } from "../model.js";
+import { checkLibvirtUri } from "../targets/keys.js";
 import { readLiveHost } from "../targets/live.js";
 
 export interface InventoryOptions {
@@ -67,6 +68,9 @@ export async function buildSnapshot(
   now = new Date(),
   onWarning: (message: string) => void = () => {},
 ): Promise<HostSnapshot> {
+  if (!opts.connect.includes("://"))
+    throw new InputError(`--connect ${opts.connect}: not a libvirt URI (expected e.g. qemu:///system)`);
+  checkLibvirtUri(opts.connect, "--connect");
   const host = await readLiveHost(opts.connect, "", { timeoutMs: opts.timeoutMs });
   for (const w of host.warnings) onWarning(`${w.code}: ${w.message}`);
   const versions: HostVersions = { ...host.versions };

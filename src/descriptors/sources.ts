@@ -31,11 +31,26 @@ function fileOf(path: string, text: string, hostKey: string | null): DescriptorF
   return { path, hostKey, descriptor, identity: identityOf(descriptor) };
 }
 
+/** Descriptor files are small; anything bigger is not one. */
+const MAX_DESCRIPTOR_BYTES = 1024 * 1024;
+
 function readText(path: string): string {
+  let buf: Buffer;
   try {
-    return readFileSync(path, "utf8");
+    if (statSync(path).size > MAX_DESCRIPTOR_BYTES)
+      throw new InputError(`${path}: descriptor file is larger than 1 MiB; refusing to read it`, path);
+    buf = readFileSync(path);
   } catch (e) {
+    if (e instanceof InputError) throw e;
     throw new InputError(`${path}: cannot read descriptor file: ${errorMessage(e)}`, path);
+  }
+  try {
+    return new TextDecoder("utf-8", { fatal: true }).decode(buf);
+  } catch {
+    throw new InputError(
+      `${path}: not valid UTF-8 text (binary data or another encoding such as latin-1)`,
+      path,
+    );
   }
 }
 

@@ -65,6 +65,15 @@ export function parseDescriptor(text: string, file: string): DescriptorData {
     const lineNo = idx + 1;
     let line = lines[idx]!;
     if (line.endsWith("\r")) line = line.slice(0, -1);
+    const ctl = /[\u0000-\u0008\u000b-\u001f\u007f]/.exec(line);
+    if (ctl) {
+      const cp = ctl[0].charCodeAt(0).toString(16).toUpperCase().padStart(4, "0");
+      fail(
+        lineNo,
+        ctl.index + 1,
+        `control character U+${cp}; expected printable text (is this a binary file?)`,
+      );
+    }
     const trimmed = line.trim();
     if (trimmed === "" || trimmed.startsWith("#")) continue;
     if (trimmed === "COMPATIBLE:") {

@@ -183,6 +183,13 @@ export interface Libvirt {
   takeOpenError(mark: number, uri: string, op: string): LibvirtError;
 }
 
+/**
+ * globalThis[EXIT_IF_STUCK](code), set once libvirt is loaded: exits the process
+ * at once with `code` when native calls are still in flight, returns otherwise.
+ * A global (not an export) so that the CLI can use it without importing this module.
+ */
+export const EXIT_IF_STUCK = Symbol.for("hdplan.libvirt.exitIfStuck");
+
 let loading: Promise<Libvirt> | null = null;
 let inFlight = 0;
 let openedReadOnly = 0;
@@ -239,6 +246,14 @@ async function doLoad(): Promise<Libvirt> {
     libc = koffi.load(null);
   }
   const free = libc.func("void free(void *ptr)");
+  // process.exit() runs libuv's shutdown, which joins the thread pool: a thread
+  // stuck in a libvirt call (a peer that accepts and never answers) would hang
+  // the exit forever. The CLI exits through this hook, which uses _exit(2) while
+  // native calls are in flight (stdout/stderr are flushed first by the caller).
+  const exitNow = libc.func("void _exit(int status)");
+  (globalThis as Record<symbol, unknown>)[EXIT_IF_STUCK] = (code: number): void => {
+    if (inFlight > 0) exitNow(code);
+  };
 
   koffi.opaque("virConnect");
   koffi.opaque("virNodeDevice");

@@ -1,40 +1,134 @@
 /** Dump-directory targets (cli.md): nodedev/, domains/, networks/, descriptors/, host.json. */
-import { readdirSync, readFileSync, statSync } from "node:fs";
+import { readFileSync, closeSync, fstatSync, openSync, readSync, readdirSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { InputError } from "../errors.js";
 import type { HostVersions, RawHost } from "../model.js";
 
 function listFiles(dir: string, ext: RegExp): string[] {
-  let names: string[];
+  let entries: import("node:fs").Dirent[];
   try {
-    names = readdirSync(dir);
+    entries = readdirSync(dir, { withFileTypes: true });
   } catch {
     return [];
   }
-  return names
-    .filter((n) => ext.test(n))
-    .sort()
-    .map((n) => join(dir, n))
-    .filter((p) => {
+  const out: string[] = [];
+  for (const e of entries) {
+    if (!ext.test(e.name)) continue;
+    const p = join(dir, e.name);
+    if (e.isFile()) out.push(p);
+    else if (e.isSymbolicLink()) {
+      // Follow a symlink only to see whether it is a file (no stat per plain file).
       try {
-        return statSync(p).isFile();
+        if (statSync(p).isFile()) out.push(p);
       } catch {
-        return false;
+        // dangling link: skipped like any non-file
       }
-    });
+    }
+  }
+  return out.sort();
 }
 
-export function readTextFile(path: string): string {
-  let buf: Buffer;
+/**
+ * Largest input file read (bytes). libvirt XML is far smaller (virsh refuses
+ * XML files over 10 MiB) and parsing costs about 0.5 s and 60 MB per MiB, so a
+ * bigger file is refused before it is read, whatever it is (a pipe or device
+ * included: reading stops one byte past the limit).
+ */
+export const MAX_INPUT_FILE_BYTES = 10 * 1024 * 1024;
+/** Snapshots carry many XML documents, each parsed on its own. */
+export const MAX_SNAPSHOT_BYTES = 64 * 1024 * 1024;
+
+function mib(n: number): string {
+  return `${Math.round((n / 1024 / 1024) * 10) / 10} MiB`;
+}
+
+/** Read at most maxBytes + 1 bytes of an open descriptor (EAGAIN: wait and retry). */
+export function readBounded(fd: number, maxBytes: number, sizeHint = -1): { buf: Buffer; tooBig: boolean } {
+  const chunks: Buffer[] = [];
+  let total = 0;
+  for (;;) {
+    // First read sized from fstat (+1 to see EOF at once): a 1 MiB buffer per
+    // small file made the garbage collector the top cost on big fleets.
+    const want = total === 0 && sizeHint >= 0 ? sizeHint + 1 : 1024 * 1024;
+    const chunk = Buffer.allocUnsafe(Math.min(want, maxBytes + 1 - total));
+    let n: number;
+    try {
+      n = readSync(fd, chunk, 0, chunk.length, null);
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === "EAGAIN") {
+        Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 10);
+        continue;
+      }
+      if ((e as NodeJS.ErrnoException).code === "EOF") break;
+      throw e;
+    }
+    if (n === 0) break;
+    chunks.push(chunk.subarray(0, n));
+    total += n;
+    if (total > maxBytes) return { buf: Buffer.concat(chunks), tooBig: true };
+  }
+  return { buf: Buffer.concat(chunks), tooBig: false };
+}
+
+/** Strict UTF-8 decoding; a BOM is dropped. Throws InputError naming `what`. */
+const UTF8 = new TextDecoder("utf-8", { fatal: true });
+
+export function decodeUtf8(buf: Buffer, what: string): string {
   try {
-    buf = readFileSync(path);
+    return UTF8.decode(buf);
+  } catch {
+    throw new InputError(
+      `${what}: not valid UTF-8 text (binary data or another encoding such as latin-1)`,
+      what,
+    );
+  }
+}
+
+export function readTextFile(path: string, maxBytes = MAX_INPUT_FILE_BYTES): string {
+  let fd: number;
+  try {
+    fd = openSync(path, "r");
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
     throw new InputError(`${path}: cannot read file (${code ?? "error"})`, path);
   }
-  const text = new TextDecoder("utf-8", { fatal: false }).decode(buf);
-  if (text.includes("\uFFFD")) throw new InputError(`${path}: not valid UTF-8 text`, path);
-  return text;
+  let buf: Buffer;
+  try {
+    const st = fstatSync(fd);
+    if (st.isDirectory()) throw new InputError(`${path}: is a directory, expected a file`, path);
+    if (st.isFile() && st.size > maxBytes) {
+      throw new InputError(
+        `${path}: file is ${mib(st.size)}, larger than the ${mib(maxBytes)} limit; refusing to read it`,
+        path,
+      );
+    }
+    if (st.isFile()) {
+      // Regular file of known size: one read, decoded by Node; invalid UTF-8
+      // shows as U+FFFD, which we refuse (fail-closed on unreadable input).
+      const text = readFileSync(fd, "utf8");
+      if (text.length > maxBytes) {
+        throw new InputError(`${path}: more than ${mib(maxBytes)} of input; refusing to read it`, path);
+      }
+      if (text.includes("\uFFFD")) {
+        throw new InputError(
+          `${path}: not valid UTF-8 text (binary data or another encoding such as latin-1)`,
+          path,
+        );
+      }
+      return text.charCodeAt(0) === 0xfeff ? text.slice(1) : text;
+    }
+    const r = readBounded(fd, maxBytes, -1);
+    if (r.tooBig)
+      throw new InputError(`${path}: more than ${mib(maxBytes)} of input; refusing to read it`, path);
+    buf = r.buf;
+  } catch (e) {
+    if (e instanceof InputError) throw e;
+    const code = (e as NodeJS.ErrnoException).code;
+    throw new InputError(`${path}: cannot read file (${code ?? "error"})`, path);
+  } finally {
+    closeSync(fd);
+  }
+  return decodeUtf8(buf, path);
 }
 
 function str(v: unknown, file: string, field: string): string | undefined {

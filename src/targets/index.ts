@@ -16,12 +16,13 @@ export type HostResult<T = RawHost> =
 
 /** Key known before reading, or null (URI without host: libvirt's hostname decides). */
 export function preKey(spec: TargetSpec): string | null {
+  const where = `${spec.where} ${spec.target}`;
   if (spec.explicitKey) return validateKey(spec.explicitKey, spec.where);
   if (spec.kind === "uri") {
     const k = uriHostKey(spec.target);
-    return k === null ? null : validateKey(k, spec.where);
+    return k === null ? null : validateKey(k, where);
   }
-  return validateKey(pathHostKey(spec.target), spec.where);
+  return validateKey(pathHostKey(spec.target), where);
 }
 
 export async function readTarget(spec: TargetSpec, opts: ReadOptions): Promise<RawHost> {
@@ -60,7 +61,11 @@ export async function readTargets<T = RawHost>(
   const results: HostResult<T>[] = new Array(specs.length);
   let next = 0;
   let done = 0;
+  // The input error of the lowest index wins, whatever finished first: every
+  // lower index was started before it and is awaited below, so the message does
+  // not depend on timing.
   let inputError: unknown = null;
+  let inputErrorAt = Number.POSITIVE_INFINITY;
   const worker = async () => {
     while (inputError === null) {
       const i = next++;
@@ -68,7 +73,7 @@ export async function readTargets<T = RawHost>(
       const spec = specs[i]!;
       try {
         const raw = await readTarget(spec, opts);
-        results[i] = { ok: true, host: opts.consume ? opts.consume(raw) : (raw as T) };
+        results[i] = { ok: true, host: consumeRaw(raw, spec, opts.consume) };
       } catch (e) {
         if (e instanceof HostError) {
           results[i] = {
@@ -78,7 +83,10 @@ export async function readTargets<T = RawHost>(
             error: e,
           };
         } else if (e instanceof InputError) {
-          inputError = e;
+          if (i < inputErrorAt) {
+            inputError = e;
+            inputErrorAt = i;
+          }
           return;
         } else {
           results[i] = {
@@ -97,6 +105,27 @@ export async function readTargets<T = RawHost>(
   await Promise.all(Array.from({ length: n }, worker));
   if (inputError !== null) throw inputError;
   return results;
+}
+
+/**
+ * A live host whose XML cannot be parsed (e.g. a domain, which may hold any
+ * device: fail-closed) is an error host, not bad input: the other hosts are
+ * still planned. Files are the operator's input: their errors stay InputErrors.
+ */
+function consumeRaw<T>(raw: RawHost, spec: TargetSpec, consume?: (h: RawHost) => T): T {
+  if (!consume) return raw as T;
+  try {
+    return consume(raw);
+  } catch (e) {
+    if (raw.kind === "live" && e instanceof InputError) {
+      throw new HostError(
+        "libvirt-error",
+        `${spec.target}: libvirt returned XML that cannot be read: ${e.message}`,
+        raw.key || spec.target,
+      );
+    }
+    throw e;
+  }
 }
 
 function safeKey(spec: TargetSpec): string {

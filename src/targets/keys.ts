@@ -23,10 +23,61 @@ export function parseTargetSpec(arg: string, where = "command line"): TargetSpec
     const key = s.slice(0, eq);
     const target = s.slice(eq + 1);
     if (KEY_RE.test(key) && target !== "") {
-      return { explicitKey: key, target, kind: target.includes("://") ? "uri" : "path", where };
+      const kind = target.includes("://") ? "uri" : "path";
+      if (kind === "uri") checkLibvirtUri(target, where);
+      return { explicitKey: key, target, kind, where };
     }
   }
-  return { target: s, kind: s.includes("://") ? "uri" : "path", where };
+  const kind = s.includes("://") ? "uri" : "path";
+  if (kind === "uri") checkLibvirtUri(s, where);
+  return { target: s, kind, where };
+}
+
+/** libvirt hypervisor and secondary drivers (https://libvirt.org/uri.html, drvindex). */
+const LIBVIRT_DRIVERS = new Set([
+  "qemu",
+  "test",
+  "xen",
+  "libxl",
+  "lxc",
+  "ch",
+  "bhyve",
+  "vz",
+  "parallels",
+  "openvz",
+  "vbox",
+  "vmwareplayer",
+  "vmwarews",
+  "vmwarefusion",
+  "esx",
+  "gsx",
+  "vpx",
+  "hyperv",
+  "remote",
+  "interface",
+  "network",
+  "nodedev",
+  "nwfilter",
+  "secret",
+  "storage",
+]);
+const LIBVIRT_TRANSPORTS = new Set(["tls", "tcp", "unix", "ssh", "libssh", "libssh2", "ext"]);
+
+/**
+ * A libvirt URI must name a libvirt driver (and a known transport): anything
+ * else would reach libvirt's remote driver and fail with a misleading TLS
+ * error, so it is refused as bad input (exit 2) naming where it was given.
+ */
+export function checkLibvirtUri(uri: string, where: string): void {
+  const m = /^([A-Za-z][A-Za-z0-9]*)(?:\+([A-Za-z0-9]+))?:\/\//.exec(uri);
+  const driver = m?.[1]?.toLowerCase();
+  const transport = m?.[2]?.toLowerCase();
+  if (!m || !driver || !LIBVIRT_DRIVERS.has(driver) || (transport && !LIBVIRT_TRANSPORTS.has(transport))) {
+    const scheme = uri.slice(0, uri.indexOf("://"));
+    throw new InputError(
+      `${where}: ${uri}: unknown libvirt URI scheme '${scheme.slice(0, 40)}'; expected DRIVER[+TRANSPORT]:// such as qemu:///system, qemu+ssh://HOST/system or test:///PATH.xml`,
+    );
+  }
 }
 
 /** Key from the URI alone, or null when the URI names no host (use libvirt's hostname). */

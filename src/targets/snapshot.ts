@@ -1,7 +1,7 @@
 /** Host snapshot files written by `hdplan inventory` (schemaVersion 1). */
 import { InputError } from "../errors.js";
 import type { HostSnapshot, HostVersions, RawHost, VendorAttrs } from "../model.js";
-import { readTextFile } from "./dump.js";
+import { MAX_SNAPSHOT_BYTES, readTextFile } from "./dump.js";
 
 export const SNAPSHOT_KIND = "hdplan-host-snapshot";
 export const SNAPSHOT_SCHEMA_VERSION = 1;
@@ -104,5 +104,5 @@ export function snapshotToRawHost(snap: HostSnapshot, key: string, target: strin
 }
 
 export function readSnapshotFile(file: string, key: string, target: string): RawHost {
-  return snapshotToRawHost(parseSnapshot(readTextFile(file), file), key, target, file);
+  return snapshotToRawHost(parseSnapshot(readTextFile(file, MAX_SNAPSHOT_BYTES), file), key, target, file);
 }
