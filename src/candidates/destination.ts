@@ -2,19 +2,15 @@
  * Destination candidates for each source device on one host: the filter
  * step. Every candidate that is dropped carries a stable reason.
  */
-import {
-  deriveMdevDescriptor,
-  derivePciDescriptor,
-  mdevTypesOf,
-  pciDeviceId,
-} from "../descriptors/derive.js";
+import { deriveMdevDescriptor, derivePciDescriptor, pciDeviceId } from "../descriptors/derive.js";
 import { accepts } from "../descriptors/match.js";
 import type { DescriptorSelector } from "../descriptors/sources.js";
 import type { HostInventory } from "../inventory/types.js";
 import type { DescriptorData, NodeDevice } from "../model.js";
 import { type Reason, reason } from "../reasons.js";
 import { mdevMigratability } from "./evidence.js";
-import { destinationMigratable, isBridge, notInPool, runPciFilters } from "./filters.js";
+import { destinationMigratable, notInPool, runPciFilters } from "./filters.js";
+import { candidatesFor, hostIndex } from "./hostindex.js";
 import type { DeviceCandidates, HostCandidates, Resource, SourceDevice } from "./types.js";
 import { vendorDescriptorFor } from "./vendor.js";
 import { type GateOptions, gateReasons, isQemu, versionAtLeast } from "./versions.js";
@@ -94,7 +90,7 @@ export function buildHostCandidates(
     descCache.set(k, d);
     return d;
   };
-  const mdevDesc = (parent: NodeDevice, type: string) => {
+  const _mdevDesc = (parent: NodeDevice, type: string) => {
     const k = `mdev:${parent.name}:${type}`;
     const cached = descCache.get(k);
     if (cached) return cached;
@@ -163,20 +159,12 @@ export function buildHostCandidates(
     let accepted = 0;
     const existing: Resource[] = [];
     const pools: Resource[] = [];
-    for (const parent of host.devices) {
-      const types = mdevTypesOf(parent);
-      if (types.length === 0) continue;
-      for (const t of types) {
-        const { descriptor, origin } = mdevDesc(parent, t.id);
-        // Without sections a descriptor accepts only its own self: a different
-        // mdev_type cannot match (and is not "closest"), so skip the matcher.
-        if (
-          descriptor.compatible.length === 0 &&
-          descriptor.self.mdev_type !== self.mdev_type &&
-          t.id !== s.mdevType
-        ) {
-          continue;
-        }
+    const idx = hostIndex(ctx.selector, host);
+    for (const { parent, type: t, descriptor, origin } of candidatesFor(idx.mdevByKey, idx.mdevWithSections, [
+      self.mdev_type,
+      s.mdevType,
+    ])) {
+      {
         const res = accepts(descriptor, self);
         if (!res.ok) {
           if (t.id === s.mdevType || descriptor.self.mdev_type === self.mdev_type) {
@@ -192,8 +180,8 @@ export function buildHostCandidates(
           continue;
         }
         const gpu = descriptor.self.mixed_types === "1" ? `${gpuOf(parent)}#${t.id}` : gpuOf(parent);
-        for (const nd of host.devices) {
-          if (!nd.mdev?.uuid || nd.mdev.type !== t.id || nd.parent !== parent.name) continue;
+        for (const nd of idx.mdevsOf.get(`${parent.name}|${t.id}`) ?? []) {
+          if (!nd.mdev?.uuid) continue;
           const uuid = nd.mdev.uuid.toLowerCase();
           const why = host.reserved.get(`mdev:${uuid}`);
           if (why) {
@@ -279,17 +267,10 @@ export function buildHostCandidates(
     const rej = new Rejections();
     let closest: Reason[] | null = null;
     let accepted = 0;
-    for (const fn of host.pciByAddr.values()) {
-      if (isBridge(fn)) continue;
-      const { descriptor, origin } = pciDesc(fn);
-      // Fast path, same verdict: a section-less descriptor with other ids cannot accept.
-      if (
-        descriptor.compatible.length === 0 &&
-        descriptor.self.device_id !== self.device_id &&
-        pciDeviceId(fn) !== self.device_id
-      ) {
-        continue;
-      }
+    const idx = hostIndex(ctx.selector, host);
+    for (const { fn, descriptor, origin } of candidatesFor(idx.pciByKey, idx.pciWithSections, [
+      self.device_id,
+    ])) {
       const res = accepts(descriptor, self);
       if (!res.ok) {
         if (pciDeviceId(fn) === self.device_id && (!closest || res.reasons.length < closest.length)) {

@@ -1,0 +1,121 @@
+/**
+ * Per-host index of destination descriptors, built once per (selector, host):
+ * PCI functions and mdev types with their selected descriptors, keyed by the
+ * ids a section-less descriptor can accept. Evacuate evaluates every host once
+ * per VM; plan once per host. No quadratic loops over devices.
+ */
+import {
+  deriveMdevDescriptor,
+  derivePciDescriptor,
+  mdevTypesOf,
+  pciDeviceId,
+} from "../descriptors/derive.js";
+import type { DescriptorSelector } from "../descriptors/sources.js";
+import type { HostInventory } from "../inventory/types.js";
+import type { DescriptorData, MdevType, NodeDevice } from "../model.js";
+import { isBridge } from "./filters.js";
+import { vendorDescriptorFor } from "./vendor.js";
+
+export interface PciEntry {
+  pos: number;
+  fn: NodeDevice;
+  descriptor: DescriptorData;
+  origin: string;
+}
+
+export interface MdevEntry {
+  pos: number;
+  parent: NodeDevice;
+  type: MdevType;
+  descriptor: DescriptorData;
+  origin: string;
+}
+
+export interface HostIndex {
+  pciByKey: Map<string, PciEntry[]>;
+  pciWithSections: PciEntry[];
+  mdevByKey: Map<string, MdevEntry[]>;
+  mdevWithSections: MdevEntry[];
+  /** Existing mdev node devices by "parent|type". */
+  mdevsOf: Map<string, NodeDevice[]>;
+}
+
+const CACHE = new WeakMap<DescriptorSelector, WeakMap<HostInventory, HostIndex>>();
+
+function push<T>(m: Map<string, T[]>, k: string | undefined, v: T): void {
+  if (k === undefined) return;
+  const l = m.get(k);
+  if (!l) m.set(k, [v]);
+  else if (l[l.length - 1] !== v) l.push(v);
+}
+
+export function hostIndex(sel: DescriptorSelector, host: HostInventory): HostIndex {
+  let byHost = CACHE.get(sel);
+  if (!byHost) {
+    byHost = new WeakMap();
+    CACHE.set(sel, byHost);
+  }
+  const hit = byHost.get(host);
+  if (hit) return hit;
+  const idx: HostIndex = {
+    pciByKey: new Map(),
+    pciWithSections: [],
+    mdevByKey: new Map(),
+    mdevWithSections: [],
+    mdevsOf: new Map(),
+  };
+  let pos = 0;
+  for (const fn of host.pciByAddr.values()) {
+    if (isBridge(fn)) continue;
+    const pf = fn.pci?.physFunction ? host.pciByAddr.get(fn.pci.physFunction) : undefined;
+    const { descriptor, origin } = sel.select(host.key, derivePciDescriptor(fn, pf), undefined);
+    const e: PciEntry = { pos: pos++, fn, descriptor, origin };
+    if (descriptor.compatible.length > 0) idx.pciWithSections.push(e);
+    else {
+      push(idx.pciByKey, descriptor.self.device_id, e);
+      push(idx.pciByKey, pciDeviceId(fn), e);
+    }
+  }
+  pos = 0;
+  for (const parent of host.devices) {
+    for (const t of mdevTypesOf(parent)) {
+      const { descriptor, origin } = sel.select(
+        host.key,
+        deriveMdevDescriptor(parent, t.id),
+        vendorDescriptorFor(host, parent, t.id),
+      );
+      const e: MdevEntry = { pos: pos++, parent, type: t, descriptor, origin };
+      if (descriptor.compatible.length > 0) idx.mdevWithSections.push(e);
+      else {
+        push(idx.mdevByKey, descriptor.self.mdev_type, e);
+        push(idx.mdevByKey, t.id, e);
+      }
+    }
+  }
+  for (const nd of host.devices) {
+    if (nd.mdev?.uuid && nd.parent) push(idx.mdevsOf, `${nd.parent}|${nd.mdev.type}`, nd);
+  }
+  byHost.set(host, idx);
+  return idx;
+}
+
+/** Entries that may accept a source with these keys, in host order (same order as a full scan). */
+export function candidatesFor<T extends { pos: number }>(
+  byKey: Map<string, T[]>,
+  withSections: T[],
+  keys: (string | undefined)[],
+): T[] {
+  const seen = new Set<T>();
+  const out: T[] = [];
+  for (const k of keys) {
+    if (k === undefined) continue;
+    for (const e of byKey.get(k) ?? []) {
+      if (!seen.has(e)) {
+        seen.add(e);
+        out.push(e);
+      }
+    }
+  }
+  for (const e of withSections) out.push(e);
+  return out.sort((a, b) => a.pos - b.pos);
+}
