@@ -314,7 +314,8 @@ export function createPlanner(ctx: PlanContext): Planner {
       const out: DescriptorUsage[] = [...absorbed];
       for (const sel of selectors) {
         const unusedHere = new Set(sel.unused());
-        for (const f of sel.files) out.push({ id: `${f.hostKey ?? ""}|${f.path}`, path: f.path, used: !unusedHere.has(f) });
+        for (const f of sel.files)
+          out.push({ id: `${f.hostKey ?? ""}|${f.path}`, path: f.path, used: !unusedHere.has(f) });
       }
       return out;
     },

@@ -73,7 +73,7 @@ export function inventoryOrError(raw: RawHost): HostInput {
   try {
     return { ok: true, inv: buildInventory(raw) };
   } catch (e) {
-    if (raw.kind !== "live" || !(e instanceof InputError)) throw e;
+    if (raw.kind !== "live" || !(e instanceof InputError || e instanceof HostError)) throw e;
     return {
       ok: false,
       key: raw.key,

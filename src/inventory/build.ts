@@ -2,7 +2,7 @@
  * RawHost -> HostInventory: parse node devices, domains and networks once,
  * and compute what is reserved under the single rule of compat.md §6.
  */
-import { InputError } from "../errors.js";
+import { HostError, InputError } from "../errors.js";
 import type { DomainInfo, NodeDevice, RawHost } from "../model.js";
 import { reason } from "../reasons.js";
 import { readDomain } from "../xml/domain.js";
@@ -18,8 +18,8 @@ export function buildInventory(raw: RawHost): HostInventory {
       devices.push(...readNodeDevices(nd.xml, nd.origin));
     } catch (e) {
       // A live host handing us a device we cannot read: skip it, never count it
-      // as free. A dump file we cannot read is the operator's input: exit 2.
-      if (raw.kind === "dump") throw e;
+      // as free. A dump file or snapshot we cannot read is the operator's input: exit 2.
+      if (raw.kind !== "live") throw e;
       warnings.push(
         reason(
           "device-skipped",
@@ -55,9 +55,14 @@ export function buildInventory(raw: RawHost): HostInventory {
     try {
       info = readDomain(rd.xml, rd.origin);
     } catch (e) {
-      if (raw.kind === "dump" || !(e instanceof InputError)) throw e;
-      // Fail-closed: an unreadable domain on a live host may hold anything.
-      throw new InputError(`${raw.key}: domain XML ${rd.origin} could not be read: ${e.message}`);
+      if (raw.kind !== "live" || !(e instanceof InputError)) throw e;
+      // Fail-closed: an unreadable domain on a live host may hold anything, so
+      // the host cannot be planned: an error host (exit 3/4), not bad input.
+      throw new HostError(
+        "libvirt-error",
+        `${raw.key}: domain XML ${rd.origin} could not be read: ${e.message}`,
+        raw.key,
+      );
     }
     domains.push({ info, active: rd.active, persistent: rd.persistent, origin: rd.origin });
   }

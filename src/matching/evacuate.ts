@@ -137,7 +137,8 @@ export function evacuate(
     }
   }
   const capacityLeft: EvacuationResult["capacityLeft"] = {};
-  for (const h of hosts) {
+  const byKey = [...hosts].sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
+  for (const h of byKey) {
     const left: Record<string, number> = {};
     const u = used.get(h.key)!;
     const lock = locks.get(h.key)!;

@@ -56,6 +56,13 @@ export async function evaluateOnWorkers(
     await new Promise<void>((resolve, reject) => {
       let finished = 0;
       let failed = false;
+      // Input errors of hosts: stop dispatching, let in-flight hosts finish, then
+      // report the one earliest in the target list (the same one every run).
+      let firstInput: { index: number; error: InputError } | null = null;
+      let inFlight = 0;
+      const settleInput = () => {
+        if (firstInput && inFlight === 0) fail(firstInput.error);
+      };
       const fail = (e: unknown) => {
         if (failed) return;
         failed = true;
@@ -66,16 +73,18 @@ export async function evaluateOnWorkers(
         workers.push(worker);
         let pending = 0;
         const feed = () => {
-          while (pending < IN_FLIGHT && next < specs.length) {
+          while (!firstInput && pending < IN_FLIGHT && next < specs.length) {
             const index = next++;
             pending++;
+            inFlight++;
             worker.postMessage({ type: "host", index, spec: specs[index]! } satisfies ToWorker);
           }
-          if (pending === 0) worker.postMessage({ type: "done" } satisfies ToWorker);
+          if (pending === 0 && !firstInput) worker.postMessage({ type: "done" } satisfies ToWorker);
         };
         worker.on("message", (m: FromWorker) => {
           if (m.type === "result" || m.type === "host-error") {
             pending--;
+            inFlight--;
             done++;
             results[m.index] =
               m.type === "result"
@@ -88,11 +97,21 @@ export async function evaluateOnWorkers(
                   };
             onProgress?.(done, specs.length);
             feed();
+            settleInput();
           } else if (m.type === "usage") {
             planner.absorbUsage(m.usage);
             if (++finished === n) resolve();
           } else if (m.type === "input-error") {
-            fail(new InputError(m.message, m.file));
+            if (m.index === undefined) {
+              fail(new InputError(m.message, m.file));
+              return;
+            }
+            pending--;
+            inFlight--;
+            if (!firstInput || m.index < firstInput.index) {
+              firstInput = { index: m.index, error: new InputError(m.message, m.file) };
+            }
+            settleInput();
           }
         });
         worker.on("error", fail);

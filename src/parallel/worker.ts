@@ -17,7 +17,7 @@ export type ToWorker =
 export type FromWorker =
   | { type: "result"; index: number; value: import("./setup.js").Evaluated }
   | { type: "host-error"; index: number; code: HostError["code"]; message: string }
-  | { type: "input-error"; message: string; file?: string }
+  | { type: "input-error"; message: string; file?: string; index?: number }
   | { type: "usage"; usage: import("../pipeline.js").DescriptorUsage[] };
 
 let setup: PlanSetup | null = null;
@@ -40,6 +40,13 @@ port.on("message", async (m: ToWorker) => {
             index: m.index,
             code: e.code,
             message: e.message,
+          } satisfies FromWorker);
+        } else if (e instanceof InputError) {
+          port.postMessage({
+            type: "input-error",
+            index: m.index,
+            message: e.message,
+            ...(e.file ? { file: e.file } : {}),
           } satisfies FromWorker);
         } else throw e;
       }

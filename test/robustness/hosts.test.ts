@@ -333,7 +333,7 @@ describe.skipIf(!RUN)("failing hosts (libvirt test driver)", () => {
     const raw = await readLiveHost(td.src, "src2", { timeoutMs: 5000, connect });
     expect(raw.domains.length).toBeGreaterThan(0);
     // buildInventory refuses it (fail-closed: the domain may hold any device)...
-    expect(() => buildInventory(raw)).toThrow(InputError);
+    expect(() => buildInventory(raw)).toThrow(HostError);
     // ...and the command layer makes it an error host, so the others are still planned.
     const bad = inventoryOrError(raw);
     expect(bad.ok).toBe(false);
