@@ -15,7 +15,7 @@ import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { inventoryOrError } from "../../src/commands/common.js";
 import { DescriptorSelector } from "../../src/descriptors/sources.js";
-import { HostError, InputError } from "../../src/errors.js";
+import { HostError } from "../../src/errors.js";
 import { buildInventory } from "../../src/inventory/build.js";
 import { type Connection, openReadOnly } from "../../src/libvirt/client.js";
 import { LibvirtError, VIR_ERR, VIR_FROM } from "../../src/libvirt/ffi.js";
