@@ -14,6 +14,16 @@ import { compareHosts } from "../ranking/rank.js";
 import { type Reason, reason } from "../reasons.js";
 import { matchDevices } from "./match.js";
 
+/** A set that also sees a base set, so trial placements do not copy or touch it. */
+class OverlaySet extends Set<string> {
+  constructor(private readonly base: Set<string>) {
+    super();
+  }
+  override has(k: string): boolean {
+    return super.has(k) || this.base.has(k);
+  }
+}
+
 export interface Placement {
   domain: string;
   uuid: string;
@@ -36,6 +46,8 @@ interface VmState {
   sources: SourceDevice[];
   cands: Map<string, HostCandidates>;
   feasible: number;
+  /** Hosts that could take the VM with nothing placed: capacity only shrinks, so no other host can later. */
+  feasibleSet: Set<string>;
   order: number;
 }
 
@@ -51,14 +63,14 @@ export function evacuate(
     const { sources } = prepareSources({ domain, source, selector, opts });
     const multiVfio = sources.filter(isVfio).length > 1;
     const cands = new Map<string, HostCandidates>();
-    let feasible = 0;
+    const feasibleSet = new Set<string>();
     for (const h of hosts) {
       const c = buildHostCandidates(h, sources, { selector, gateOpts: opts, multiVfio });
       cands.set(h.key, c);
       const m = matchDevices({ devices: c.devices, resources: c.resources });
-      if (m.assignment.size === sources.length) feasible++;
+      if (m.assignment.size === sources.length) feasibleSet.add(h.key);
     }
-    return { domain, sources, cands, feasible, order: i };
+    return { domain, sources, cands, feasible: feasibleSet.size, feasibleSet, order: i };
   });
   if (order === "constrained") {
     vms.sort(
@@ -77,7 +89,7 @@ export function evacuate(
     let best: { report: HostReport; host: HostInventory; match: ReturnType<typeof matchDevices> } | null =
       null;
     let bestPartial: HostReport | null = null;
-    for (const h of hosts) {
+    const trial = (h: HostInventory) => {
       const c = vm.cands.get(h.key)!;
       const m = matchDevices({
         devices: c.devices,
@@ -85,11 +97,19 @@ export function evacuate(
         used: used.get(h.key)!,
         gpuLocks: locks.get(h.key)!,
       });
-      const rep = reportHost(ctx, h, vm.sources, c, m, used.get(h.key)!, new Set(uuidTaken));
-      if (rep.status === "full") {
-        if (!best || compareHosts(rep, best.report) < 0) best = { report: rep, host: h, match: m };
-      } else if (!bestPartial || compareHosts(rep, bestPartial) < 0) {
-        bestPartial = rep;
+      return { m, rep: reportHost(ctx, h, vm.sources, c, m, used.get(h.key)!, new OverlaySet(uuidTaken)) };
+    };
+    for (const h of hosts) {
+      if (!vm.feasibleSet.has(h.key)) continue;
+      const { m, rep } = trial(h);
+      if (rep.status === "full" && (!best || compareHosts(rep, best.report) < 0))
+        best = { report: rep, host: h, match: m };
+    }
+    if (!best) {
+      // Only to explain the miss: the closest host of all.
+      for (const h of hosts) {
+        const { rep } = trial(h);
+        if (!bestPartial || compareHosts(rep, bestPartial) < 0) bestPartial = rep;
       }
     }
     if (best) {
