@@ -10,6 +10,8 @@
  * only in host-side sources), and written with one write; a killed hook
  * leaves either nothing or the whole document on stdout.
  */
+import { spawn } from "node:child_process";
+import { existsSync } from "node:fs";
 import { buildHostCandidates } from "../candidates/destination.js";
 import { isVfio } from "../candidates/source.js";
 import type { AssignmentTarget, HostCandidates } from "../candidates/types.js";
@@ -280,11 +282,33 @@ async function migrateBegin(guest: string, io: HookIo, env: HookEnv, deadline: n
 
 class TimeoutError extends Error {}
 
+/**
+ * Also log to syslog/journald through logger(1) (grep for "hdplan-hook"),
+ * best effort and never waited for; HDPLAN_HOOK_SYSLOG=0 turns it off.
+ */
+function toSyslog(line: string): void {
+  if (process.env.HDPLAN_HOOK_SYSLOG === "0" || !existsSync("/usr/bin/logger")) return;
+  try {
+    const child = spawn("/usr/bin/logger", ["-t", "hdplan-hook", "-p", "daemon.notice", "--", line], {
+      stdio: "ignore",
+      detached: true,
+    });
+    child.on("error", () => {});
+    child.unref();
+  } catch {
+    // logging must never affect the verdict
+  }
+}
+
 export async function runHook(argv: string[], io: HookIo): Promise<number> {
   const [guest = "", op = "", subop = ""] = argv;
   if (op !== "migrate" || subop !== "begin") return 0;
   const env = hookEnv();
-  const log = (s: string) => io.stderr(`hdplan-hook: ${guest}: ${s}\n`);
+  const log = (s: string) => {
+    const line = `hdplan-hook: ${guest}: ${s}`;
+    io.stderr(`${line}\n`);
+    toSyslog(line);
+  };
   const failOpen = (why: string): number => {
     if (env.strict) {
       log(`refused (HDPLAN_HOOK_STRICT=1): ${why}`);
