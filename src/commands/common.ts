@@ -1,14 +1,12 @@
 /** Shared plumbing of plan / check / evacuate: read targets, build inventories, load descriptors. */
 import { existsSync } from "node:fs";
-import { DescriptorSelector, descriptorFilesFromTexts, loadDescriptorDir } from "../descriptors/sources.js";
 import { EXIT, HostError, InputError, oneLine } from "../errors.js";
 import { buildInventory } from "../inventory/build.js";
-import type { HostInventory } from "../inventory/types.js";
 import type { RawHost } from "../model.js";
 import type { HostInput } from "../pipeline.js";
-import { type Reason, reason } from "../reasons.js";
+import { reason } from "../reasons.js";
 import { decodeUtf8, MAX_INPUT_FILE_BYTES, readBounded, readTextFile } from "../targets/dump.js";
-import { type HostResult, preKey, readTargets } from "../targets/index.js";
+import { preKey } from "../targets/index.js";
 import { type TargetSpec, assertUniqueKeys, parseTargetSpec, readHostsFileText } from "../targets/keys.js";
 
 export interface CommonOptions {
@@ -50,10 +48,6 @@ export function hostSpecs(opts: CommonOptions): TargetSpec[] {
   return specs;
 }
 
-function hostErrorReason(e: HostError): Reason {
-  return reason(e.code, e.message);
-}
-
 export function progress(io: Io, total: number): ((done: number, total: number) => void) | undefined {
   if (!io.isTTY || total <= 3) return undefined;
   return (done, n) => {
@@ -83,78 +77,7 @@ export function inventoryOrError(raw: RawHost): HostInput {
   }
 }
 
-export interface LoadedHosts {
-  source: HostInventory | null;
-  sourceSpec: TargetSpec | null;
-  hosts: HostInput[];
-  selector: DescriptorSelector;
-}
-
-/** Read --source and every --host; InputError (exit 2) or HostError for --source (exit 3) propagate. */
-export async function loadHosts(opts: CommonOptions, io: Io, requireHosts = true): Promise<LoadedHosts> {
-  const specs = hostSpecs(opts);
-  if (requireHosts && specs.length === 0)
-    throw new InputError("no candidate hosts: pass --host TARGET or --hosts-file FILE");
-  const timeoutMs = numberOpt(opts.timeout, "timeout", 30, 0.001) * 1000;
-  const concurrency = Math.floor(numberOpt(opts.concurrency, "concurrency", 8, 1));
-  const sourceSpec = opts.source ? parseTargetSpec(opts.source, "--source") : null;
-  const all = sourceSpec ? [sourceSpec, ...specs] : specs;
-  // Keys known before reading (KEY=, dump directory or snapshot names, URI hosts):
-  // refuse duplicates now rather than after reading thousands of hosts.
-  assertUniqueKeys(
-    specs.flatMap((s) => {
-      const k = knownKey(s);
-      return k === null ? [] : [{ key: k, target: s.target }];
-    }),
-  );
-  const results = await readTargets(all, { timeoutMs, concurrency, onProgress: progress(io, all.length) });
-  let source: HostInventory | null = null;
-  let hostResults: HostResult[] = results;
-  if (sourceSpec) {
-    const sr = results[0]!;
-    if (!sr.ok)
-      throw new HostError(
-        sr.error.code,
-        `--source ${sourceSpec.target}: ${sr.error.message}`,
-        sourceSpec.target,
-      );
-    const si = inventoryOrError(sr.host);
-    if (!si.ok)
-      throw new HostError(
-        "libvirt-error",
-        `--source ${sourceSpec.target}: ${si.error.message}`,
-        sourceSpec.target,
-      );
-    source = si.inv;
-    hostResults = results.slice(1);
-  }
-  const keyed = hostResults.map((r) =>
-    r.ok ? { key: r.host.key, target: r.host.target } : { key: r.key, target: r.target },
-  );
-  assertUniqueKeys(keyed);
-  if (source) {
-    const clash = keyed.find((k) => k.key === source!.key && k.target !== source!.target);
-    if (clash)
-      throw new InputError(
-        `duplicate host key "${source.key}" for --source ${source.target} and ${clash.target}`,
-      );
-  }
-  const hosts: HostInput[] = hostResults.map((r) =>
-    r.ok
-      ? r.host.key === source?.key
-        ? { ok: true, inv: source }
-        : inventoryOrError(r.host)
-      : { ok: false, key: r.key, target: r.target, error: hostErrorReason(r.error) },
-  );
-  const files = opts.descriptors ? loadDescriptorDir(opts.descriptors) : [];
-  for (const h of [...hosts.flatMap((x) => (x.ok ? [x.inv] : [])), ...(source ? [source] : [])]) {
-    if (h.descriptorFiles.length) files.push(...descriptorFilesFromTexts(h.descriptorFiles, h.key));
-  }
-  const uniq = new Map(files.map((f) => [`${f.hostKey ?? ""}|${f.path}`, f]));
-  return { source, sourceSpec, hosts, selector: new DescriptorSelector([...uniq.values()]) };
-}
-
-function knownKey(spec: TargetSpec): string | null {
+export function knownKey(spec: TargetSpec): string | null {
   try {
     return preKey(spec);
   } catch {
@@ -236,4 +159,30 @@ export function exitForPlan(best: string | null, hosts: { status: string }[]): n
   if (hosts.length > 0 && errors === hosts.length) return EXIT.HOSTS;
   if (errors > 0) return EXIT.INCOMPLETE;
   return EXIT.NO;
+}
+
+/** Refuse duplicate host keys that are known before reading (KEY=, paths, URI hosts). */
+export function assertUniqueKnownKeys(specs: TargetSpec[]): void {
+  assertUniqueKeys(
+    specs.flatMap((s) => {
+      const k = knownKey(s);
+      return k === null ? [] : [{ key: k, target: s.target }];
+    }),
+  );
+}
+
+/** After reading: duplicate keys among hosts, or a host that claims the source's key. */
+export function assertUniqueReadKeys(
+  results: { key: string; target: string }[],
+  source: { key: string; target: string } | null,
+): void {
+  assertUniqueKeys(results);
+  if (source) {
+    const clash = results.find((k) => k.key === source.key && k.target !== source.target);
+    if (clash) {
+      throw new InputError(
+        `duplicate host key "${source.key}" for --source ${source.target} and ${clash.target}`,
+      );
+    }
+  }
 }

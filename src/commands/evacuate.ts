@@ -1,10 +1,25 @@
 /** `hdplan evacuate` (cli.md). */
-import { EXIT, InputError } from "../errors.js";
+import { DescriptorSelector, descriptorFilesFromTexts, loadDescriptorDir } from "../descriptors/sources.js";
+import { EXIT, HostError, InputError } from "../errors.js";
+import { buildInventory } from "../inventory/build.js";
 import type { HostInventory } from "../inventory/types.js";
-import { evacuate } from "../matching/evacuate.js";
+import { Evacuation } from "../matching/evacuate.js";
+import { reason } from "../reasons.js";
+import { readTargets } from "../targets/index.js";
+import { parseTargetSpec } from "../targets/keys.js";
 import type { DomainInfo } from "../model.js";
 import { pad, reasonLines } from "../output/table.js";
-import { type CommonOptions, type Io, formatOpt, hostFailureLine, loadHosts } from "./common.js";
+import {
+  type CommonOptions,
+  type Io,
+  assertUniqueKnownKeys,
+  assertUniqueReadKeys,
+  formatOpt,
+  hostFailureLine,
+  hostSpecs,
+  numberOpt,
+  progress,
+} from "./common.js";
 
 export interface EvacuateOptions extends CommonOptions {
   includeInactive?: boolean;
@@ -42,16 +57,57 @@ function sortedCapacity<T>(c: Record<string, Record<string, T>>): Record<string,
 export async function runEvacuate(opts: EvacuateOptions, io: Io): Promise<number> {
   const format = formatOpt(opts.format);
   if (!opts.source) throw new InputError("evacuate needs --source TARGET (the host to drain)");
-  const loaded = await loadHosts(opts, io);
-  const source = loaded.source!;
-  const good = loaded.hosts.flatMap((h) => (h.ok && h.inv.key !== source.key ? [h.inv] : []));
-  const failed = loaded.hosts.filter((h) => !h.ok);
+  const specs = hostSpecs(opts);
+  if (specs.length === 0) throw new InputError("no candidate hosts: pass --host TARGET or --hosts-file FILE");
+  assertUniqueKnownKeys(specs);
+  const timeoutMs = numberOpt(opts.timeout, "timeout", 30, 0.001) * 1000;
+  const concurrency = Math.floor(numberOpt(opts.concurrency, "concurrency", 8, 1));
+  const sourceSpec = parseTargetSpec(opts.source, "--source");
+  const [sr] = await readTargets([sourceSpec], { timeoutMs, concurrency: 1 });
+  if (!sr!.ok) {
+    throw new HostError(
+      sr!.error.code,
+      `--source ${sourceSpec.target}: ${sr!.error.message}`,
+      sourceSpec.target,
+    );
+  }
+  const source = buildInventory(sr!.host);
+  const globalFiles = opts.descriptors ? loadDescriptorDir(opts.descriptors) : [];
+  const baseSel = new DescriptorSelector([
+    ...globalFiles,
+    ...descriptorFilesFromTexts(source.descriptorFiles, source.key),
+  ]);
   const domains = domainsToMove(source, !!opts.includeInactive);
-  const res = evacuate(domains, source, good, loaded.selector, {
+  const evac = new Evacuation(domains, source, baseSel, {
     assumeVersions: !!opts.assumeVersions,
     explain: !!opts.explain,
   });
-  const hostErrors = failed.map((h) => (h.ok ? null : { host: h.key, target: h.target, error: h.error }));
+  // Hosts stream in: each one's candidates for every VM are built as it is
+  // read, then its parsed devices are dropped (memory flat on big fleets).
+  const results = await readTargets<{ key: string; target: string }>(specs, {
+    timeoutMs,
+    concurrency,
+    ...(progress(io, specs.length) ? { onProgress: progress(io, specs.length)! } : {}),
+    consume: (raw) => {
+      if (raw.key === source.key && raw.target === source.target) return { key: raw.key, target: raw.target };
+      const inv = buildInventory(raw);
+      const hostFiles = descriptorFilesFromTexts(inv.descriptorFiles, inv.key);
+      evac.addHost(inv, hostFiles.length ? new DescriptorSelector([...globalFiles, ...hostFiles]) : baseSel);
+      return { key: inv.key, target: inv.target };
+    },
+  });
+  assertUniqueReadKeys(
+    results.map((r) => (r.ok ? r.host : r)),
+    source,
+  );
+  const failed = results.flatMap((r) => (r.ok ? [] : [r]));
+  const good = results.filter((r) => r.ok && r.host.key !== source.key);
+  const res = evac.finish();
+  const hostErrors = failed.map((h) => ({
+    host: h.key,
+    target: h.target,
+    error: reason(h.error.code, h.error.message),
+  }));
   if (format === "json") {
     io.stdout(
       `${JSON.stringify(
@@ -107,8 +163,8 @@ export async function runEvacuate(opts: EvacuateOptions, io: Io): Promise<number
   io.stderr(
     hostFailureLine(
       code,
-      failed.flatMap((h) => (h.ok ? [] : [{ key: h.key, message: h.error.message }])),
-      loaded.hosts.length,
+      failed.map((h) => ({ key: h.key, message: h.error.message })),
+      results.length,
     ),
   );
   return code;

@@ -8,12 +8,14 @@ import { evaluateOnWorkers, workerCount, workersAvailable } from "../parallel/po
 import { type Evaluated, type PlanSetupInput, setupPlanner } from "../parallel/setup.js";
 import type { PlanResult } from "../pipeline.js";
 import { reason } from "../reasons.js";
-import { type HostResult, preKey, readTargets } from "../targets/index.js";
-import { type TargetSpec, assertUniqueKeys, parseTargetSpec } from "../targets/keys.js";
+import { type HostResult, readTargets } from "../targets/index.js";
+import { parseTargetSpec } from "../targets/keys.js";
 import { readDomain } from "../xml/domain.js";
 import {
   type CommonOptions,
   type Io,
+  assertUniqueKnownKeys,
+  assertUniqueReadKeys,
   exitForPlan,
   formatOpt,
   hostFailureLine,
@@ -67,14 +69,6 @@ export async function runPlan(opts: PlanOptions, io: Io, mode: "plan" | "check")
   return code;
 }
 
-function knownKey(spec: TargetSpec): string | null {
-  try {
-    return preKey(spec);
-  } catch {
-    return null; // an invalid key is reported when the target is read
-  }
-}
-
 /**
  * Read --source, then stream the candidate hosts: each is evaluated as soon as
  * it is read and only its report is kept, so memory stays flat on big fleets.
@@ -89,12 +83,7 @@ async function planStreaming(
   const specs = hostSpecs(opts);
   if (specs.length === 0) throw new InputError("no candidate hosts: pass --host TARGET or --hosts-file FILE");
   const concurrency = Math.floor(numberOpt(opts.concurrency, "concurrency", 8, 1));
-  assertUniqueKeys(
-    specs.flatMap((s) => {
-      const k = knownKey(s);
-      return k === null ? [] : [{ key: k, target: s.target }];
-    }),
-  );
+  assertUniqueKnownKeys(specs);
   let sourceRaw: RawHost | null = null;
   if (opts.source) {
     const spec = parseTargetSpec(opts.source, "--source");
@@ -160,15 +149,10 @@ async function planStreaming(
       ...(onProgress ? { onProgress } : {}),
     });
   }
-  const keyed = results.map((r) => (r.ok ? { key: r.host.key, target: r.host.target } : r));
-  assertUniqueKeys(keyed);
-  if (source) {
-    const clash = keyed.find((k) => k.key === source.key && k.target !== source.target);
-    if (clash)
-      throw new InputError(
-        `duplicate host key "${source.key}" for --source ${source.target} and ${clash.target}`,
-      );
-  }
+  assertUniqueReadKeys(
+    results.map((r) => (r.ok ? { key: r.host.key, target: r.host.target } : r)),
+    source,
+  );
   return planner.finish(
     results.map((r) =>
       r.ok

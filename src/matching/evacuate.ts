@@ -44,11 +44,79 @@ export interface EvacuationResult {
 interface VmState {
   domain: DomainInfo;
   sources: SourceDevice[];
+  multiVfio: boolean;
   cands: Map<string, HostCandidates>;
   feasible: number;
   /** Hosts that could take the VM with nothing placed: capacity only shrinks, so no other host can later. */
   feasibleSet: Set<string>;
   order: number;
+}
+
+/**
+ * What placement still needs of a host once every VM's candidates are built:
+ * its identity, versions and warnings, and the mdev UUIDs it has or reserves
+ * (for the UUID rule). The parsed node devices and domains are dropped, so an
+ * evacuation over thousands of hosts keeps only candidates in memory.
+ */
+function slim(inv: HostInventory): HostInventory {
+  return {
+    ...inv,
+    devices: [],
+    byName: new Map(),
+    pciByAddr: new Map(),
+    netByParent: new Map(),
+    networks: new Map(),
+    domains: [],
+    poolMembers: new Map(),
+    descriptorFiles: [],
+    vendorAttrs: [],
+  };
+}
+
+/** Incremental evacuation: hosts are added as they are read (and slimmed), then placed. */
+export class Evacuation {
+  private readonly vms: VmState[];
+  private readonly hosts: HostInventory[] = [];
+
+  constructor(
+    domains: DomainInfo[],
+    private readonly source: HostInventory,
+    private readonly selector: DescriptorSelector,
+    private readonly opts: PlanOptions,
+  ) {
+    this.vms = domains.map((domain, i) => {
+      const { sources } = prepareSources({ domain, source, selector, opts });
+      return {
+        domain,
+        sources,
+        multiVfio: sources.filter(isVfio).length > 1,
+        cands: new Map(),
+        feasible: 0,
+        feasibleSet: new Set<string>(),
+        order: i,
+      };
+    });
+  }
+
+  /** Build every VM's candidates on this host; `selector` for a host with its own descriptor files. */
+  addHost(h: HostInventory, selector: DescriptorSelector = this.selector): void {
+    for (const vm of this.vms) {
+      const c = buildHostCandidates(h, vm.sources, {
+        selector,
+        gateOpts: this.opts,
+        multiVfio: vm.multiVfio,
+      });
+      vm.cands.set(h.key, c);
+      const m = matchDevices({ devices: c.devices, resources: c.resources });
+      if (m.assignment.size === vm.sources.length) vm.feasibleSet.add(h.key);
+    }
+    this.hosts.push(slim(h));
+  }
+
+  finish(order: "constrained" | "input" = "constrained"): EvacuationResult {
+    for (const vm of this.vms) vm.feasible = vm.feasibleSet.size;
+    return place(this.vms, this.source, this.hosts, this.selector, this.opts, order);
+  }
 }
 
 export function evacuate(
@@ -59,19 +127,19 @@ export function evacuate(
   opts: PlanOptions,
   order: "constrained" | "input" = "constrained",
 ): EvacuationResult {
-  const vms: VmState[] = domains.map((domain, i) => {
-    const { sources } = prepareSources({ domain, source, selector, opts });
-    const multiVfio = sources.filter(isVfio).length > 1;
-    const cands = new Map<string, HostCandidates>();
-    const feasibleSet = new Set<string>();
-    for (const h of hosts) {
-      const c = buildHostCandidates(h, sources, { selector, gateOpts: opts, multiVfio });
-      cands.set(h.key, c);
-      const m = matchDevices({ devices: c.devices, resources: c.resources });
-      if (m.assignment.size === sources.length) feasibleSet.add(h.key);
-    }
-    return { domain, sources, cands, feasible: feasibleSet.size, feasibleSet, order: i };
-  });
+  const e = new Evacuation(domains, source, selector, opts);
+  for (const h of hosts) e.addHost(h);
+  return e.finish(order);
+}
+
+function place(
+  vms: VmState[],
+  source: HostInventory,
+  hosts: HostInventory[],
+  selector: DescriptorSelector,
+  opts: PlanOptions,
+  order: "constrained" | "input",
+): EvacuationResult {
   if (order === "constrained") {
     vms.sort(
       (a, b) =>
