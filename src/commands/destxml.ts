@@ -137,6 +137,11 @@ export function writeDestinationXml(
   const baseFile = dt.migratableXml ? `${dt.file} (migratable XML)` : dt.file;
   const inactive = dt.inactiveXml ?? null;
   const lines: string[] = [];
+  if (!dt.migratableXml && dt.inactiveXml !== undefined) {
+    lines.push(
+      "note: libvirt returns the migratable XML only on a read-write connection and hdplan plan stays read-only, so the destination XML is written from the live XML; for the exact migratable form run 'virsh dumpxml --migratable NAME > vm.xml' and pass --domain vm.xml",
+    );
+  }
   const full = result.hosts.filter((h) => h.status === "full");
   if (full.length === 0) {
     lines.push(`--write-dest-xml: no fully compatible host; nothing written to ${dir}`);
