@@ -2,17 +2,16 @@
  * Destination candidates for each source device on one host: the filter
  * step. Every candidate that is dropped carries a stable reason.
  */
-import { deriveMdevDescriptor, derivePciDescriptor, pciDeviceId } from "../descriptors/derive.js";
+import { derivePciDescriptor, pciDeviceId } from "../descriptors/derive.js";
 import { accepts } from "../descriptors/match.js";
 import type { DescriptorSelector } from "../descriptors/sources.js";
 import type { HostInventory } from "../inventory/types.js";
-import type { DescriptorData, NodeDevice } from "../model.js";
+import type { NodeDevice } from "../model.js";
 import { type Reason, reason } from "../reasons.js";
 import { mdevMigratability } from "./evidence.js";
 import { destinationMigratable, notInPool, runPciFilters } from "./filters.js";
 import { candidatesFor, hostIndex } from "./hostindex.js";
 import type { DeviceCandidates, HostCandidates, Resource, SourceDevice } from "./types.js";
-import { vendorDescriptorFor } from "./vendor.js";
 import { type GateOptions, gateReasons, isQemu, versionAtLeast } from "./versions.js";
 
 export interface DestinationContext {
@@ -45,24 +44,6 @@ function descriptorMismatch(what: string, nested: Reason[]): Reason {
   return reason("descriptor-mismatch", `${what}: ${first}`, { reasons: nested });
 }
 
-type Selected = { descriptor: DescriptorData; origin: string };
-const CACHE = new WeakMap<DescriptorSelector, WeakMap<HostInventory, Map<string, Selected>>>();
-
-/** Selected descriptors per (selector, host): evacuate evaluates each host once per VM. */
-function descriptorCache(sel: DescriptorSelector, host: HostInventory): Map<string, Selected> {
-  let byHost = CACHE.get(sel);
-  if (!byHost) {
-    byHost = new WeakMap();
-    CACHE.set(sel, byHost);
-  }
-  let m = byHost.get(host);
-  if (!m) {
-    m = new Map();
-    byHost.set(host, m);
-  }
-  return m;
-}
-
 export function gpuOf(parent: NodeDevice): string {
   return parent.pci?.physFunction ?? parent.name;
 }
@@ -74,33 +55,14 @@ export function buildHostCandidates(
 ): HostCandidates {
   const resources = new Map<string, Resource>();
   const devices: DeviceCandidates[] = [];
-  const descCache = descriptorCache(ctx.selector, host);
   const warnings: Reason[] = [];
-
+  const idx = hostIndex(ctx.selector, host);
+  /** Selected descriptor of a PCI function (from the per-host index). */
   const pciDesc = (fn: NodeDevice) => {
-    const k = `pci:${fn.name}`;
-    const cached = descCache.get(k);
-    if (cached) return cached;
+    const e = idx.pciByAddr.get(fn.pci!.address);
+    if (e) return e;
     const pf = fn.pci?.physFunction ? host.pciByAddr.get(fn.pci.physFunction) : undefined;
-    const d: { descriptor: DescriptorData; origin: string } = ctx.selector.select(
-      host.key,
-      derivePciDescriptor(fn, pf),
-      undefined,
-    );
-    descCache.set(k, d);
-    return d;
-  };
-  const _mdevDesc = (parent: NodeDevice, type: string) => {
-    const k = `mdev:${parent.name}:${type}`;
-    const cached = descCache.get(k);
-    if (cached) return cached;
-    const d: { descriptor: DescriptorData; origin: string } = ctx.selector.select(
-      host.key,
-      deriveMdevDescriptor(parent, type),
-      vendorDescriptorFor(host, parent, type),
-    );
-    descCache.set(k, d);
-    return d;
+    return ctx.selector.select(host.key, derivePciDescriptor(fn, pf), undefined);
   };
 
   const qemuMulti =
@@ -159,7 +121,6 @@ export function buildHostCandidates(
     let accepted = 0;
     const existing: Resource[] = [];
     const pools: Resource[] = [];
-    const idx = hostIndex(ctx.selector, host);
     for (const { parent, type: t, descriptor, origin } of candidatesFor(idx.mdevByKey, idx.mdevWithSections, [
       self.mdev_type,
       s.mdevType,
@@ -267,7 +228,6 @@ export function buildHostCandidates(
     const rej = new Rejections();
     let closest: Reason[] | null = null;
     let accepted = 0;
-    const idx = hostIndex(ctx.selector, host);
     for (const { fn, descriptor, origin } of candidatesFor(idx.pciByKey, idx.pciWithSections, [
       self.device_id,
     ])) {

@@ -32,6 +32,8 @@ export interface MdevEntry {
 }
 
 export interface HostIndex {
+  /** Every non-bridge PCI function's entry by address. */
+  pciByAddr: Map<string, PciEntry>;
   pciByKey: Map<string, PciEntry[]>;
   pciWithSections: PciEntry[];
   mdevByKey: Map<string, MdevEntry[]>;
@@ -58,6 +60,7 @@ export function hostIndex(sel: DescriptorSelector, host: HostInventory): HostInd
   const hit = byHost.get(host);
   if (hit) return hit;
   const idx: HostIndex = {
+    pciByAddr: new Map(),
     pciByKey: new Map(),
     pciWithSections: [],
     mdevByKey: new Map(),
@@ -70,6 +73,7 @@ export function hostIndex(sel: DescriptorSelector, host: HostInventory): HostInd
     const pf = fn.pci?.physFunction ? host.pciByAddr.get(fn.pci.physFunction) : undefined;
     const { descriptor, origin } = sel.select(host.key, derivePciDescriptor(fn, pf), undefined);
     const e: PciEntry = { pos: pos++, fn, descriptor, origin };
+    idx.pciByAddr.set(fn.pci!.address, e);
     if (descriptor.compatible.length > 0) idx.pciWithSections.push(e);
     else {
       push(idx.pciByKey, descriptor.self.device_id, e);

@@ -195,6 +195,18 @@ let inFlight = 0;
 let openedReadOnly = 0;
 let openedReadWrite = 0;
 
+/** Run a bound function on koffi's worker pool, counting it as in flight until it returns. */
+function runAsync(f: { async: (...a: unknown[]) => void }, args: unknown[]): Promise<unknown> {
+  inFlight++;
+  return new Promise((resolve, reject) => {
+    f.async(...args, (err: unknown, res: unknown) => {
+      inFlight--;
+      if (err) reject(err);
+      else resolve(res);
+    });
+  });
+}
+
 /** Native calls started with callAsync that have not returned yet (stuck or running). */
 export function nativeCallsInFlight(): number {
   return inFlight;
@@ -326,15 +338,7 @@ async function doLoad(): Promise<Libvirt> {
     fn,
     version,
     callAsync(name, ...args) {
-      const f = fn[name];
-      inFlight++;
-      return new Promise((resolve, reject) => {
-        f.async(...args, (err: unknown, res: unknown) => {
-          inFlight--;
-          if (err) reject(err);
-          else resolve(res);
-        });
-      });
+      return runAsync(fn[name], args);
     },
     takePointerArray(array, n) {
       if (!array) return [];
@@ -413,15 +417,7 @@ export async function loadWritable(): Promise<WritableLibvirt> {
   writable = {
     fn,
     callAsync(name, ...args) {
-      const f = fn[name];
-      inFlight++;
-      return new Promise((resolve, reject) => {
-        f.async(...args, (err: unknown, res: unknown) => {
-          inFlight--;
-          if (err) reject(err);
-          else resolve(res);
-        });
-      });
+      return runAsync(fn[name], args);
     },
   };
   return writable;
