@@ -4,7 +4,8 @@ import { join } from "node:path";
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { InputError } from "../../src/errors.js";
-import { parseXmlRoots, parseXmlRootsReference, type XmlElement } from "../../src/xml/parse.js";
+import { parseXmlRoots, type XmlElement } from "../../src/xml/parse.js";
+import { parseXmlRootsReference } from "../helpers/reference-xml.js";
 
 const CORPUS = join(import.meta.dirname, "../../../shared/corpus/libvirt");
 const SAMPLES = join(import.meta.dirname, "../../xml-samples");
