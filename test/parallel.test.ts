@@ -1,20 +1,8 @@
 /** Worker threads give byte-identical results to the in-process path. */
 import { describe, expect, it } from "vitest";
-import { hdplan } from "./helpers/cli.js";
+import { hdplan, SAMPLE_PLAN_ARGS } from "./helpers/cli.js";
 
-const args = [
-  "plan",
-  "--domain",
-  "xml-samples/domains/vm-mixed.xml",
-  "--source",
-  "xml-samples/hosts/src-host",
-  "--hosts-file",
-  "xml-samples/hosts.txt",
-  "--descriptors",
-  "xml-samples/descriptors",
-  "--format",
-  "json",
-];
+const args = [...SAMPLE_PLAN_ARGS, "--format", "json"];
 
 describe("worker threads", () => {
   it("plan output is identical with 0, 2 and 3 workers", () => {

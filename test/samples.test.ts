@@ -1,6 +1,6 @@
 /** The bundled sample fleet (xml-samples/) gives the outcomes its README promises. */
 import { describe, expect, it } from "vitest";
-import { hdplan } from "./helpers/cli.js";
+import { hdplan, SAMPLE_PLAN_ARGS } from "./helpers/cli.js";
 
 const base = [
   "--source",
@@ -78,17 +78,7 @@ describe("xml-samples", () => {
   });
 
   it("npm start's table prints a ranked table", () => {
-    const r = hdplan([
-      "plan",
-      "--domain",
-      "xml-samples/domains/vm-mixed.xml",
-      "--source",
-      "xml-samples/hosts/src-host",
-      "--hosts-file",
-      "xml-samples/hosts.txt",
-      "--descriptors",
-      "xml-samples/descriptors",
-    ]);
+    const r = hdplan(SAMPLE_PLAN_ARGS);
     expect(r.code).toBe(0);
     expect(r.stdout).toMatch(/^1\s+host-a\s+full\s+4\/4/m);
     expect(r.stdout).toContain("Best: host-a");

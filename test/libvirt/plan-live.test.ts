@@ -94,6 +94,21 @@ describe.skipIf(!RUN)("plan on live libvirt (test driver)", () => {
     writeFileSync(vmFile, testDom("vm1", VM_UUID, VM_DEVS));
   });
 
+  /** plan against the whole fleet of `m` (test-driver URIs, dump dirs or snapshots), as JSON. */
+  const planFleet = (m: Record<string, string>, ...extra: string[]) =>
+    hdplan([
+      "plan",
+      "--domain",
+      vmFile,
+      "--source",
+      m.src!,
+      ...hostsArgs(m),
+      "--descriptors",
+      desc,
+      "--format",
+      "json",
+      ...extra,
+    ]);
   const hostsArgs = (m: Record<string, string>) =>
     ["full", "nocap", "inuse", "notype"].flatMap((k) => ["--host", m[k]!]);
 
@@ -108,18 +123,7 @@ describe.skipIf(!RUN)("plan on live libvirt (test driver)", () => {
   }
 
   it("ranks hosts from live libvirt calls, with the reason codes live data produces", () => {
-    const r = hdplan([
-      "plan",
-      "--domain",
-      vmFile,
-      "--source",
-      uris.src!,
-      ...hostsArgs(uris),
-      "--descriptors",
-      desc,
-      "--format",
-      "json",
-    ]);
+    const r = planFleet(uris);
     expect(r.stderr).toBe("");
     expect(r.code).toBe(0);
     const j = JSON.parse(r.stdout);
@@ -153,31 +157,8 @@ describe.skipIf(!RUN)("plan on live libvirt (test driver)", () => {
   });
 
   it("gives the same answer live, from dump directories, and from inventory snapshots", () => {
-    const live = hdplan([
-      "plan",
-      "--domain",
-      vmFile,
-      "--source",
-      uris.src!,
-      ...hostsArgs(uris),
-      "--descriptors",
-      desc,
-      "--format",
-      "json",
-    ]);
-    const dump = hdplan([
-      "plan",
-      "--domain",
-      vmFile,
-      "--source",
-      dumps.src!,
-      ...hostsArgs(dumps),
-      "--descriptors",
-      desc,
-      "--format",
-      "json",
-      "--assume-versions",
-    ]);
+    const live = planFleet(uris);
+    const dump = planFleet(dumps, "--assume-versions");
     const snaps: Record<string, string> = {};
     for (const k of Object.keys(uris)) {
       snaps[k] = join(dir, "snap", `${k}.json`);
@@ -185,18 +166,7 @@ describe.skipIf(!RUN)("plan on live libvirt (test driver)", () => {
       const inv = hdplan(["inventory", "--connect", uris[k]!, "-o", snaps[k]!]);
       expect(inv.code).toBe(0);
     }
-    const snap = hdplan([
-      "plan",
-      "--domain",
-      vmFile,
-      "--source",
-      snaps.src!,
-      ...hostsArgs(snaps),
-      "--descriptors",
-      desc,
-      "--format",
-      "json",
-    ]);
+    const snap = planFleet(snaps);
     expect(live.code).toBe(0);
     expect(snap.code).toBe(0);
     expect(normalise(snap.stdout)).toEqual(normalise(live.stdout));
