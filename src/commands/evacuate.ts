@@ -3,7 +3,7 @@ import { DescriptorSelector, descriptorFilesFromTexts, loadDescriptorDir } from 
 import { EXIT, HostError, InputError } from "../errors.js";
 import { buildInventory } from "../inventory/build.js";
 import type { HostInventory } from "../inventory/types.js";
-import { Evacuation } from "../matching/evacuate.js";
+import { Evacuation, placeAll } from "../matching/evacuate.js";
 import { reason } from "../reasons.js";
 import { readTargets } from "../targets/index.js";
 import { parseTargetSpec } from "../targets/keys.js";
@@ -102,7 +102,7 @@ export async function runEvacuate(opts: EvacuateOptions, io: Io): Promise<number
   );
   const failed = results.flatMap((r) => (r.ok ? [] : [r]));
   const good = results.filter((r) => r.ok && r.host.key !== source.key);
-  const res = evac.finish();
+  const res = await placeAll([evac], evac.vmInfo());
   const hostErrors = failed.map((h) => ({
     host: h.key,
     target: h.target,

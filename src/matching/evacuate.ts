@@ -113,10 +113,213 @@ export class Evacuation {
     this.hosts.push(slim(h));
   }
 
-  finish(order: "constrained" | "input" = "constrained"): EvacuationResult {
-    for (const vm of this.vms) vm.feasible = vm.feasibleSet.size;
-    return place(this.vms, this.source, this.hosts, this.selector, this.opts, order);
+  // ---- the shard interface (this host set; worker threads hold one each) ----
+  private readonly used = new Map<string, Map<string, number>>();
+  private readonly locks = new Map<string, Map<string, string>>();
+  private readonly uuidTaken = new Set<string>();
+
+  vmInfo(): VmInfo[] {
+    return this.vms.map((vm) => ({ name: vm.domain.name, uuid: vm.domain.uuid, devices: vm.sources.length }));
   }
+
+  hostCount(): number {
+    return this.hosts.length;
+  }
+
+  /** Per VM (constructor order): how many of these hosts could take it with nothing placed. */
+  feasibleCounts(): number[] {
+    return this.vms.map((vm) => vm.feasibleSet.size);
+  }
+
+  private trial(vmIdx: number, h: HostInventory, taken: Set<string>) {
+    const vm = this.vms[vmIdx]!;
+    const used = this.usedOf(h.key);
+    const c = vm.cands.get(h.key)!;
+    const m = matchDevices({
+      devices: c.devices,
+      resources: c.resources,
+      used,
+      gpuLocks: this.locksOf(h.key),
+    });
+    const ctx = { domain: vm.domain, source: this.source, selector: this.selector, opts: this.opts };
+    return { m, rep: reportHost(ctx, h, vm.sources, c, m, used, taken) };
+  }
+
+  private usedOf(key: string): Map<string, number> {
+    let u = this.used.get(key);
+    if (!u) this.used.set(key, (u = new Map()));
+    return u;
+  }
+
+  private locksOf(key: string): Map<string, string> {
+    let l = this.locks.get(key);
+    if (!l) this.locks.set(key, (l = new Map()));
+    return l;
+  }
+
+  /** The best host of this set that can still take every device of the VM, or null. */
+  bestFull(vmIdx: number): HostReport | null {
+    const vm = this.vms[vmIdx]!;
+    let best: HostReport | null = null;
+    for (const h of this.hosts) {
+      if (!vm.feasibleSet.has(h.key)) continue; // capacity only shrinks
+      const { rep } = this.trial(vmIdx, h, new OverlaySet(this.uuidTaken));
+      if (rep.status === "full" && (!best || compareHosts(rep, best) < 0)) best = rep;
+    }
+    return best;
+  }
+
+  /** The closest host of this set (to explain an unplaced VM). */
+  closest(vmIdx: number): HostReport | null {
+    let best: HostReport | null = null;
+    for (const h of this.hosts) {
+      const { rep } = this.trial(vmIdx, h, new OverlaySet(this.uuidTaken));
+      if (!best || compareHosts(rep, best) < 0) best = rep;
+    }
+    return best;
+  }
+
+  /** Place the VM on a host of this set: its capacity and GPU type locks are taken. */
+  commit(vmIdx: number, hostKey: string): HostReport {
+    const h = this.hosts.find((x) => x.key === hostKey)!;
+    const { m, rep } = this.trial(vmIdx, h, this.uuidTaken);
+    const u = this.usedOf(hostKey);
+    for (const rid of m.assignment.values()) u.set(rid, (u.get(rid) ?? 0) + 1);
+    const l = this.locksOf(hostKey);
+    for (const [gpu, t] of m.gpuChoice) l.set(gpu, t);
+    return rep;
+  }
+
+  capacityLeft(): Record<string, Record<string, number>> {
+    const out: Record<string, Record<string, number>> = {};
+    for (const h of this.hosts) {
+      const u = this.usedOf(h.key);
+      const lock = this.locksOf(h.key);
+      const seen = new Map<string, number>();
+      for (const vm of this.vms) {
+        for (const r of vm.cands.get(h.key)!.resources.values()) {
+          if (seen.has(r.id)) continue;
+          let cap = r.capacity - (u.get(r.id) ?? 0);
+          if (r.gpu && r.mdevType && lock.has(r.gpu) && lock.get(r.gpu) !== r.mdevType) cap = 0;
+          seen.set(r.id, cap);
+        }
+      }
+      const left: Record<string, number> = {};
+      for (const k of [...seen.keys()].sort()) left[k] = seen.get(k)!;
+      out[h.key] = left;
+    }
+    return out;
+  }
+}
+
+export interface VmInfo {
+  name: string;
+  uuid: string;
+  devices: number;
+}
+
+/** One set of hosts: an Evacuation here, or a proxy to one in a worker thread. */
+export interface EvacShard {
+  feasibleCounts(): number[] | Promise<number[]>;
+  hostCount(): number | Promise<number>;
+  bestFull(vmIdx: number): HostReport | null | Promise<HostReport | null>;
+  closest(vmIdx: number): HostReport | null | Promise<HostReport | null>;
+  commit(vmIdx: number, hostKey: string): HostReport | Promise<HostReport>;
+  capacityLeft(): Record<string, Record<string, number>> | Promise<Record<string, Record<string, number>>>;
+}
+
+function better(a: HostReport | null, b: HostReport | null): HostReport | null {
+  if (!a) return b;
+  if (!b) return a;
+  return compareHosts(b, a) < 0 ? b : a;
+}
+
+/**
+ * Place every VM across the shards: most constrained first, each on the best
+ * full host of all shards (compareHosts is a total order, so the answer does
+ * not depend on how hosts are split).
+ */
+export async function placeAll(
+  shards: EvacShard[],
+  vms: VmInfo[],
+  order: "constrained" | "input" = "constrained",
+): Promise<EvacuationResult> {
+  const feasible = new Array<number>(vms.length).fill(0);
+  for (const counts of await Promise.all(shards.map((s) => s.feasibleCounts()))) {
+    counts.forEach((n, i) => {
+      feasible[i]! += n;
+    });
+  }
+  const hostTotal = (await Promise.all(shards.map((s) => s.hostCount()))).reduce((a, b) => a + b, 0);
+  const idx = vms.map((_, i) => i);
+  if (order === "constrained") {
+    idx.sort(
+      (a, b) =>
+        feasible[a]! - feasible[b]! ||
+        vms[b]!.devices - vms[a]!.devices ||
+        (vms[a]!.name < vms[b]!.name ? -1 : vms[a]!.name > vms[b]!.name ? 1 : 0),
+    );
+  }
+  const placements: Placement[] = [];
+  for (const i of idx) {
+    const vm = vms[i]!;
+    const bests = await Promise.all(shards.map((s) => s.bestFull(i)));
+    let best: HostReport | null = null;
+    let owner = -1;
+    bests.forEach((b, k) => {
+      const nb = better(best, b);
+      if (nb !== best) {
+        best = nb;
+        owner = k;
+      }
+    });
+    const chosen = best as HostReport | null;
+    if (chosen) {
+      const rep = await shards[owner]!.commit(i, chosen.host);
+      placements.push({
+        domain: vm.name,
+        uuid: vm.uuid,
+        host: rep.host,
+        assignments: rep.assignments,
+        reasons: [],
+        warnings: rep.warnings,
+        devices: vm.devices,
+        feasibleHosts: feasible[i]!,
+      });
+      continue;
+    }
+    let closest: HostReport | null = null;
+    for (const c of await Promise.all(shards.map((s) => s.closest(i)))) closest = better(closest, c);
+    const partial = closest as HostReport | null;
+    const reasons: Reason[] =
+      hostTotal === 0
+        ? [reason("capacity-taken", "no readable candidate host")]
+        : partial
+          ? [
+              reason(
+                "capacity-taken",
+                `no host can take every device now; closest is ${partial.host} (${partial.compatible}/${partial.total})`,
+                { host: partial.host },
+              ),
+              ...partial.unassigned.flatMap((u) => u.reasons.map((r) => ({ ...r, device: u.device }))),
+            ]
+          : [];
+    placements.push({
+      domain: vm.name,
+      uuid: vm.uuid,
+      host: null,
+      assignments: [],
+      reasons,
+      warnings: [],
+      devices: vm.devices,
+      feasibleHosts: feasible[i]!,
+    });
+  }
+  const merged: Record<string, Record<string, number>> = {};
+  for (const c of await Promise.all(shards.map((s) => s.capacityLeft()))) Object.assign(merged, c);
+  const capacityLeft: EvacuationResult["capacityLeft"] = {};
+  for (const k of Object.keys(merged).sort()) capacityLeft[k] = merged[k]!;
+  return { placements, unplaced: placements.filter((p) => p.host === null).length, capacityLeft };
 }
 
 export function evacuate(
@@ -126,121 +329,8 @@ export function evacuate(
   selector: DescriptorSelector,
   opts: PlanOptions,
   order: "constrained" | "input" = "constrained",
-): EvacuationResult {
+): Promise<EvacuationResult> {
   const e = new Evacuation(domains, source, selector, opts);
   for (const h of hosts) e.addHost(h);
-  return e.finish(order);
-}
-
-function place(
-  vms: VmState[],
-  source: HostInventory,
-  hosts: HostInventory[],
-  selector: DescriptorSelector,
-  opts: PlanOptions,
-  order: "constrained" | "input",
-): EvacuationResult {
-  if (order === "constrained") {
-    vms.sort(
-      (a, b) =>
-        a.feasible - b.feasible ||
-        b.sources.length - a.sources.length ||
-        (a.domain.name < b.domain.name ? -1 : a.domain.name > b.domain.name ? 1 : 0),
-    );
-  }
-  const used = new Map<string, Map<string, number>>(hosts.map((h) => [h.key, new Map()]));
-  const locks = new Map<string, Map<string, string>>(hosts.map((h) => [h.key, new Map()]));
-  const uuidTaken = new Set<string>();
-  const placements: Placement[] = [];
-  for (const vm of vms) {
-    const ctx = { domain: vm.domain, source, selector, opts };
-    let best: { report: HostReport; host: HostInventory; match: ReturnType<typeof matchDevices> } | null =
-      null;
-    let bestPartial: HostReport | null = null;
-    const trial = (h: HostInventory) => {
-      const c = vm.cands.get(h.key)!;
-      const m = matchDevices({
-        devices: c.devices,
-        resources: c.resources,
-        used: used.get(h.key)!,
-        gpuLocks: locks.get(h.key)!,
-      });
-      return { m, rep: reportHost(ctx, h, vm.sources, c, m, used.get(h.key)!, new OverlaySet(uuidTaken)) };
-    };
-    for (const h of hosts) {
-      if (!vm.feasibleSet.has(h.key)) continue;
-      const { m, rep } = trial(h);
-      if (rep.status === "full" && (!best || compareHosts(rep, best.report) < 0))
-        best = { report: rep, host: h, match: m };
-    }
-    if (!best) {
-      // Only to explain the miss: the closest host of all.
-      for (const h of hosts) {
-        const { rep } = trial(h);
-        if (!bestPartial || compareHosts(rep, bestPartial) < 0) bestPartial = rep;
-      }
-    }
-    if (best) {
-      // Re-run the report with the shared UUID set so created UUIDs are committed.
-      const c = vm.cands.get(best.host.key)!;
-      const u = used.get(best.host.key)!;
-      const rep = reportHost(ctx, best.host, vm.sources, c, best.match, u, uuidTaken);
-      for (const rid of best.match.assignment.values()) u.set(rid, (u.get(rid) ?? 0) + 1);
-      const l = locks.get(best.host.key)!;
-      for (const [gpu, t] of best.match.gpuChoice) l.set(gpu, t);
-      placements.push({
-        domain: vm.domain.name,
-        uuid: vm.domain.uuid,
-        host: best.host.key,
-        assignments: rep.assignments,
-        reasons: [],
-        warnings: rep.warnings,
-        devices: vm.sources.length,
-        feasibleHosts: vm.feasible,
-      });
-    } else {
-      const reasons: Reason[] =
-        hosts.length === 0
-          ? [reason("capacity-taken", "no readable candidate host")]
-          : bestPartial
-            ? [
-                reason(
-                  "capacity-taken",
-                  `no host can take every device now; closest is ${bestPartial.host} (${bestPartial.compatible}/${bestPartial.total})`,
-                  { host: bestPartial.host },
-                ),
-                ...bestPartial.unassigned.flatMap((u) => u.reasons.map((r) => ({ ...r, device: u.device }))),
-              ]
-            : [];
-      placements.push({
-        domain: vm.domain.name,
-        uuid: vm.domain.uuid,
-        host: null,
-        assignments: [],
-        reasons,
-        warnings: [],
-        devices: vm.sources.length,
-        feasibleHosts: vm.feasible,
-      });
-    }
-  }
-  const capacityLeft: EvacuationResult["capacityLeft"] = {};
-  const byKey = [...hosts].sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
-  for (const h of byKey) {
-    const left: Record<string, number> = {};
-    const u = used.get(h.key)!;
-    const lock = locks.get(h.key)!;
-    const seen = new Map<string, number>();
-    for (const vm of vms) {
-      for (const r of vm.cands.get(h.key)!.resources.values()) {
-        if (seen.has(r.id)) continue;
-        let cap = r.capacity - (u.get(r.id) ?? 0);
-        if (r.gpu && r.mdevType && lock.has(r.gpu) && lock.get(r.gpu) !== r.mdevType) cap = 0;
-        seen.set(r.id, cap);
-      }
-    }
-    for (const k of [...seen.keys()].sort()) left[k] = seen.get(k)!;
-    capacityLeft[h.key] = left;
-  }
-  return { placements, unplaced: placements.filter((p) => p.host === null).length, capacityLeft };
+  return placeAll([e], e.vmInfo(), order);
 }

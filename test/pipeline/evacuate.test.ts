@@ -33,11 +33,11 @@ function host(key: string, free: number) {
 const opts = { assumeVersions: false, explain: false };
 
 describe("evacuate", () => {
-  it("never promises a capacity unit twice under contention (2, 2, 1 free; three VMs of 2)", () => {
+  it("never promises a capacity unit twice under contention (2, 2, 1 free; three VMs of 2)", async () => {
     const src = source(6);
     const vms = [vm("vm1", [1, 2]), vm("vm2", [3, 4]), vm("vm3", [5, 6])];
     const hosts = [host("h1", 2), host("h2", 2), host("h3", 1)];
-    const r = evacuate(vms, src, hosts, new DescriptorSelector([]), opts);
+    const r = await evacuate(vms, src, hosts, new DescriptorSelector([]), opts);
     expect(r.unplaced).toBe(1);
     const placed = r.placements.filter((p) => p.host);
     expect(new Set(placed.map((p) => p.host))).toEqual(new Set(["h1", "h2"]));
@@ -63,14 +63,14 @@ describe("evacuate", () => {
     expect(un.reasons.map((x) => x.code)).toContain("capacity-taken");
   });
 
-  it("most-constrained-first places a set that input order would not", () => {
+  it("most-constrained-first places a set that input order would not", async () => {
     const src = source(3);
     // small needs 1 instance and fits both hosts; big needs 2 and fits only X.
     const vms = [vm("small", [1]), vm("big", [2, 3])];
     const hosts = [host("x", 2), host("y", 1)];
-    const inputOrder = evacuate(vms, src, hosts, new DescriptorSelector([]), opts, "input");
+    const inputOrder = await evacuate(vms, src, hosts, new DescriptorSelector([]), opts, "input");
     expect(inputOrder.unplaced).toBe(1);
-    const constrained = evacuate(vms, src, hosts, new DescriptorSelector([]), opts);
+    const constrained = await evacuate(vms, src, hosts, new DescriptorSelector([]), opts);
     expect(constrained.unplaced).toBe(0);
     expect(constrained.placements.map((p) => [p.domain, p.host])).toEqual([
       ["big", "x"],
@@ -78,7 +78,7 @@ describe("evacuate", () => {
     ]);
   });
 
-  it("one type per GPU holds across placements", () => {
+  it("one type per GPU holds across placements", async () => {
     const src = buildInventory(
       rawHost("src", {
         devices: [
@@ -90,7 +90,7 @@ describe("evacuate", () => {
     );
     const vms = [vm("a", [1]), vm("b", [2])];
     const hosts = [buildInventory(rawHost("h", { devices: [gpu("0000:3b:00.0", 4, 4)] }))];
-    const r = evacuate(vms, src, hosts, new DescriptorSelector([]), opts);
+    const r = await evacuate(vms, src, hosts, new DescriptorSelector([]), opts);
     expect(r.unplaced).toBe(1);
     const left = r.capacityLeft.h!;
     expect(Object.values(left).filter((v) => v === 0).length).toBeGreaterThanOrEqual(1);
