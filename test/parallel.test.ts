@@ -12,6 +12,27 @@ describe("worker threads", () => {
     expect(outs[2]!.stdout).toBe(outs[0]!.stdout);
   });
 
+  it("evacuate output is identical with 0, 2 and 3 worker shards", () => {
+    const ev = [
+      "evacuate",
+      "--source",
+      "xml-samples/hosts/src-host",
+      "--hosts-file",
+      "xml-samples/hosts.txt",
+    ];
+    const outs = ["0", "2", "3"].map((w) =>
+      hdplan([...ev, "--descriptors", "xml-samples/descriptors", "--format", "json"], {
+        env: { HDPLAN_WORKERS: w },
+      }),
+    );
+    const j = JSON.parse(outs[0]!.stdout);
+    expect(j.placements.length).toBeGreaterThan(3);
+    expect(j.placements.some((p: { host: string | null }) => p.host !== null)).toBe(true);
+    expect(outs[1]!.stdout).toBe(outs[0]!.stdout);
+    expect(outs[2]!.stdout).toBe(outs[0]!.stdout);
+    expect(outs[1]!.code).toBe(outs[0]!.code);
+  });
+
   it("an input error inside a worker is still exit 2 with one line", () => {
     const r = hdplan([...args, "--host", "xml-samples/domains"], { env: { HDPLAN_WORKERS: "2" } });
     expect(r.code).toBe(2);

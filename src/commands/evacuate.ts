@@ -1,11 +1,11 @@
 /** `hdplan evacuate` (cli.md). */
-import { DescriptorSelector, descriptorFilesFromTexts, loadDescriptorDir } from "../descriptors/sources.js";
 import { EXIT, HostError, InputError } from "../errors.js";
-import { buildInventory } from "../inventory/build.js";
 import type { HostInventory } from "../inventory/types.js";
-import { Evacuation, placeAll } from "../matching/evacuate.js";
+import { type EvacShard, placeAll } from "../matching/evacuate.js";
+import { evacuationShardsOnWorkers, workerCount, workersAvailable } from "../parallel/pool.js";
+import { type EvacSetupInput, setupEvacuation } from "../parallel/setup.js";
 import { reason } from "../reasons.js";
-import { readTargets } from "../targets/index.js";
+import { type HostResult, readTargets } from "../targets/index.js";
 import { parseTargetSpec } from "../targets/keys.js";
 import type { DomainInfo } from "../model.js";
 import { pad, reasonLines } from "../output/table.js";
@@ -23,20 +23,6 @@ import {
 
 export interface EvacuateOptions extends CommonOptions {
   includeInactive?: boolean;
-}
-
-/** The domains to move: running ones with assigned devices (or every defined one). */
-export function domainsToMove(source: HostInventory, includeInactive: boolean): DomainInfo[] {
-  const byUuid = new Map<string, { info: DomainInfo; active: boolean }>();
-  for (const d of source.domains) {
-    const prev = byUuid.get(d.info.uuid);
-    if (!prev || (d.active && !prev.active))
-      byUuid.set(d.info.uuid, { info: d.info, active: d.active || !!prev?.active });
-  }
-  return [...byUuid.values()]
-    .filter((d) => (includeInactive || d.active) && d.info.devices.length > 0)
-    .map((d) => d.info)
-    .sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
 }
 
 /**
@@ -71,38 +57,69 @@ export async function runEvacuate(opts: EvacuateOptions, io: Io): Promise<number
       sourceSpec.target,
     );
   }
-  const source = buildInventory(sr!.host);
-  const globalFiles = opts.descriptors ? loadDescriptorDir(opts.descriptors) : [];
-  const baseSel = new DescriptorSelector([
-    ...globalFiles,
-    ...descriptorFilesFromTexts(source.descriptorFiles, source.key),
-  ]);
-  const domains = domainsToMove(source, !!opts.includeInactive);
-  const evac = new Evacuation(domains, source, baseSel, {
+  const input: EvacSetupInput = {
+    sourceRaw: sr!.host,
+    ...(opts.descriptors ? { descriptorsDir: opts.descriptors } : {}),
+    includeInactive: !!opts.includeInactive,
     assumeVersions: !!opts.assumeVersions,
     explain: !!opts.explain,
-  });
+  };
   // Hosts stream in: each one's candidates for every VM are built as it is
   // read, then its parsed devices are dropped (memory flat on big fleets).
-  const results = await readTargets<{ key: string; target: string }>(specs, {
-    timeoutMs,
-    concurrency,
-    ...(progress(io, specs.length) ? { onProgress: progress(io, specs.length)! } : {}),
-    consume: (raw) => {
-      if (raw.key === source.key && raw.target === source.target) return { key: raw.key, target: raw.target };
-      const inv = buildInventory(raw);
-      const hostFiles = descriptorFilesFromTexts(inv.descriptorFiles, inv.key);
-      evac.addHost(inv, hostFiles.length ? new DescriptorSelector([...globalFiles, ...hostFiles]) : baseSel);
-      return { key: inv.key, target: inv.target };
-    },
-  });
-  assertUniqueReadKeys(
-    results.map((r) => (r.ok ? r.host : r)),
-    source,
-  );
+  // Many file targets are split into shards, one per worker thread, each
+  // holding its hosts' candidates; placement then asks every shard.
+  const { evac, source, domains, consume } = setupEvacuation(input);
+  const onProgress = progress(io, specs.length);
+  const fileIdx = specs.flatMap((s, i) => (s.kind === "path" ? [i] : []));
+  const liveIdx = specs.flatMap((s, i) => (s.kind === "uri" ? [i] : []));
+  const nWorkers = workersAvailable() ? workerCount(fileIdx.length) : 0;
+  type Read = { key: string; target: string };
+  let results: HostResult<Read>[];
+  const shards: EvacShard[] = [evac];
+  let close = async () => {};
+  if (nWorkers >= 2) {
+    const [fileRes, liveRes] = await Promise.all([
+      evacuationShardsOnWorkers(
+        fileIdx.map((i) => specs[i]!),
+        nWorkers,
+        input,
+        timeoutMs,
+        onProgress,
+      ),
+      readTargets<Read>(
+        liveIdx.map((i) => specs[i]!),
+        { timeoutMs, concurrency, consume },
+      ),
+    ]);
+    shards.push(...fileRes.shards);
+    close = fileRes.close;
+    results = new Array(specs.length);
+    fileIdx.forEach((i, k) => {
+      results[i] = fileRes.results[k]!;
+    });
+    liveIdx.forEach((i, k) => {
+      results[i] = liveRes[k]!;
+    });
+  } else {
+    results = await readTargets<Read>(specs, {
+      timeoutMs,
+      concurrency,
+      consume,
+      ...(onProgress ? { onProgress } : {}),
+    });
+  }
+  let res: Awaited<ReturnType<typeof placeAll>>;
+  try {
+    assertUniqueReadKeys(
+      results.map((r) => (r.ok ? r.host : r)),
+      source,
+    );
+    res = await placeAll(shards, evac.vmInfo());
+  } finally {
+    await close();
+  }
   const failed = results.flatMap((r) => (r.ok ? [] : [r]));
   const good = results.filter((r) => r.ok && r.host.key !== source.key);
-  const res = await placeAll([evac], evac.vmInfo());
   const hostErrors = failed.map((h) => ({
     host: h.key,
     target: h.target,

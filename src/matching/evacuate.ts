@@ -334,3 +334,17 @@ export function evacuate(
   for (const h of hosts) e.addHost(h);
   return placeAll([e], e.vmInfo(), order);
 }
+
+/** The domains to move: running ones with assigned devices (or every defined one). */
+export function domainsToMove(source: HostInventory, includeInactive: boolean): DomainInfo[] {
+  const byUuid = new Map<string, { info: DomainInfo; active: boolean }>();
+  for (const d of source.domains) {
+    const prev = byUuid.get(d.info.uuid);
+    if (!prev || (d.active && !prev.active))
+      byUuid.set(d.info.uuid, { info: d.info, active: d.active || !!prev?.active });
+  }
+  return [...byUuid.values()]
+    .filter((d) => (includeInactive || d.active) && d.info.devices.length > 0)
+    .map((d) => d.info)
+    .sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+}

@@ -9,8 +9,9 @@ import { Worker } from "node:worker_threads";
 import { HostError, InputError } from "../errors.js";
 import type { HostResult } from "../targets/index.js";
 import type { TargetSpec } from "../targets/keys.js";
-import type { Planner } from "../pipeline.js";
-import type { Evaluated, PlanSetupInput } from "./setup.js";
+import type { EvacShard } from "../matching/evacuate.js";
+import type { HostReport, Planner } from "../pipeline.js";
+import type { EvacSetupInput, Evaluated, PlanSetupInput } from "./setup.js";
 import type { FromWorker, ToWorker } from "./worker.js";
 
 /** Below this many file targets, threads cost more than they save. */
@@ -33,25 +34,28 @@ export function workersAvailable(): boolean {
 }
 
 /**
- * Evaluate `specs` (file targets only) on `n` workers. Results are in spec
- * order; descriptor usage is merged into `planner`. An InputError in any
- * worker rejects (exit 2), like the in-process path.
+ * Run `specs` (file targets only) on `n` workers initialised with `init`.
+ * Results are in spec order; `onDone` sees each worker's final ack. An
+ * InputError of a host rejects (exit 2) with the earliest bad target, like the
+ * in-process path. With `keep`, the workers stay up for later calls (the
+ * caller terminates them); otherwise they are terminated here.
  */
-export async function evaluateOnWorkers(
+export async function runOnWorkers<T>(
   specs: TargetSpec[],
   n: number,
-  input: PlanSetupInput,
-  timeoutMs: number,
-  planner: Planner,
+  init: ToWorker,
+  onDone: (m: Extract<FromWorker, { type: "done-ack" }>) => void,
   onProgress?: (done: number, total: number) => void,
-): Promise<HostResult<Evaluated>[]> {
+  keep = false,
+): Promise<{ results: HostResult<T>[]; workers: Worker[] }> {
   const url = workerUrl();
   if (!url) throw new Error("worker threads unavailable");
-  const results: HostResult<Evaluated>[] = new Array(specs.length);
+  const results: HostResult<T>[] = new Array(specs.length);
   let next = 0;
   let done = 0;
   const IN_FLIGHT = 2;
   const workers: Worker[] = [];
+  let ok = false;
   try {
     await new Promise<void>((resolve, reject) => {
       let finished = 0;
@@ -60,13 +64,13 @@ export async function evaluateOnWorkers(
       // report the one earliest in the target list (the same one every run).
       let firstInput: { index: number; error: InputError } | null = null;
       let inFlight = 0;
-      const settleInput = () => {
-        if (firstInput && inFlight === 0) fail(firstInput.error);
-      };
       const fail = (e: unknown) => {
         if (failed) return;
         failed = true;
         reject(e);
+      };
+      const settleInput = () => {
+        if (firstInput && inFlight === 0) fail(firstInput.error);
       };
       for (let w = 0; w < n; w++) {
         const worker = new Worker(url);
@@ -86,20 +90,21 @@ export async function evaluateOnWorkers(
             pending--;
             inFlight--;
             done++;
+            const spec = specs[m.index]!;
             results[m.index] =
               m.type === "result"
-                ? { ok: true, host: m.value }
+                ? { ok: true, host: m.value as T }
                 : {
                     ok: false,
-                    key: specs[m.index]!.explicitKey ?? specs[m.index]!.target,
-                    target: specs[m.index]!.target,
+                    key: spec.explicitKey ?? spec.target,
+                    target: spec.target,
                     error: new HostError(m.code, m.message),
                   };
             onProgress?.(done, specs.length);
             feed();
             settleInput();
-          } else if (m.type === "usage") {
-            planner.absorbUsage(m.usage);
+          } else if (m.type === "done-ack") {
+            onDone(m);
             if (++finished === n) resolve();
           } else if (m.type === "input-error") {
             if (m.index === undefined) {
@@ -118,12 +123,111 @@ export async function evaluateOnWorkers(
         worker.on("exit", (code) => {
           if (code !== 0) fail(new Error(`worker thread exited with code ${code}`));
         });
-        worker.postMessage({ type: "init", input, timeoutMs } satisfies ToWorker);
+        worker.postMessage(init);
         feed();
       }
     });
+    ok = true;
   } finally {
-    await Promise.all(workers.map((w) => w.terminate()));
+    if (!keep || !ok) await Promise.all(workers.map((w) => w.terminate()));
   }
+  return { results, workers };
+}
+
+/** plan: evaluate file targets on workers; descriptor usage is merged into `planner`. */
+export async function evaluateOnWorkers(
+  specs: TargetSpec[],
+  n: number,
+  input: PlanSetupInput,
+  timeoutMs: number,
+  planner: Planner,
+  onProgress?: (done: number, total: number) => void,
+): Promise<HostResult<Evaluated>[]> {
+  const { results } = await runOnWorkers<Evaluated>(
+    specs,
+    n,
+    { type: "init", job: "plan", input, timeoutMs },
+    (m) => planner.absorbUsage(m.usage),
+    onProgress,
+  );
   return results;
+}
+
+/** evacuate: one shard of hosts per worker; the worker answers placement calls. */
+export class WorkerShard implements EvacShard {
+  private nextId = 1;
+  private readonly waiting = new Map<
+    number,
+    { resolve: (v: unknown) => void; reject: (e: unknown) => void }
+  >();
+
+  constructor(private readonly worker: Worker) {
+    worker.on("message", (m: FromWorker) => {
+      if (m.type !== "ret" && m.type !== "call-error") return;
+      const w = this.waiting.get(m.id);
+      if (!w) return;
+      this.waiting.delete(m.id);
+      if (m.type === "ret") w.resolve(m.value);
+      else w.reject(new Error(`worker: ${m.message}`));
+    });
+    worker.on("error", (e) => {
+      for (const w of this.waiting.values()) w.reject(e);
+      this.waiting.clear();
+    });
+  }
+
+  private call<R>(method: keyof EvacShard, ...args: unknown[]): Promise<R> {
+    const id = this.nextId++;
+    return new Promise<R>((resolve, reject) => {
+      this.waiting.set(id, { resolve: resolve as (v: unknown) => void, reject });
+      this.worker.postMessage({ type: "call", id, method, args } satisfies ToWorker);
+    });
+  }
+
+  feasibleCounts() {
+    return this.call<number[]>("feasibleCounts");
+  }
+  hostCount() {
+    return this.call<number>("hostCount");
+  }
+  bestFull(vmIdx: number) {
+    return this.call<HostReport | null>("bestFull", vmIdx);
+  }
+  closest(vmIdx: number) {
+    return this.call<HostReport | null>("closest", vmIdx);
+  }
+  commit(vmIdx: number, hostKey: string) {
+    return this.call<HostReport>("commit", vmIdx, hostKey);
+  }
+  capacityLeft() {
+    return this.call<Record<string, Record<string, number>>>("capacityLeft");
+  }
+}
+
+export async function evacuationShardsOnWorkers(
+  specs: TargetSpec[],
+  n: number,
+  input: EvacSetupInput,
+  timeoutMs: number,
+  onProgress?: (done: number, total: number) => void,
+): Promise<{
+  results: HostResult<{ key: string; target: string }>[];
+  shards: WorkerShard[];
+  close: () => Promise<void>;
+}> {
+  const { results, workers } = await runOnWorkers<{ key: string; target: string }>(
+    specs,
+    n,
+    { type: "init", job: "evac", input, timeoutMs },
+    () => {},
+    onProgress,
+    true,
+  );
+  return {
+    results,
+    shards: workers.map((w) => new WorkerShard(w)),
+    close: async () => {
+      await Promise.all(workers.map((w) => w.terminate()));
+    },
+  };
 }

@@ -7,7 +7,8 @@ import {
 } from "../descriptors/sources.js";
 import { buildInventory } from "../inventory/build.js";
 import type { HostInventory } from "../inventory/types.js";
-import type { RawHost } from "../model.js";
+import type { DomainInfo, RawHost } from "../model.js";
+import { Evacuation, domainsToMove } from "../matching/evacuate.js";
 import { type HostReport, type Planner, createPlanner } from "../pipeline.js";
 import { readDomain } from "../xml/domain.js";
 
@@ -55,4 +56,42 @@ export function setupPlanner(inp: PlanSetupInput): PlanSetup {
     return { key: inv.key, target: inv.target, report: planner.evaluate(inv, sel) };
   };
   return { planner, source, consume };
+}
+
+export interface EvacSetupInput {
+  sourceRaw: RawHost;
+  descriptorsDir?: string;
+  includeInactive: boolean;
+  assumeVersions: boolean;
+  explain: boolean;
+}
+
+export interface EvacSetup {
+  evac: Evacuation;
+  source: HostInventory;
+  domains: DomainInfo[];
+  /** Build a host's inventory, add every VM's candidates on it, drop the rest. */
+  consume: (raw: RawHost) => { key: string; target: string };
+}
+
+export function setupEvacuation(inp: EvacSetupInput): EvacSetup {
+  const source = buildInventory(inp.sourceRaw);
+  const globalFiles: DescriptorFile[] = inp.descriptorsDir ? loadDescriptorDir(inp.descriptorsDir) : [];
+  const baseSel = new DescriptorSelector([
+    ...globalFiles,
+    ...descriptorFilesFromTexts(source.descriptorFiles, source.key),
+  ]);
+  const domains = domainsToMove(source, inp.includeInactive);
+  const evac = new Evacuation(domains, source, baseSel, {
+    assumeVersions: inp.assumeVersions,
+    explain: inp.explain,
+  });
+  const consume = (raw: RawHost) => {
+    if (raw.key === source.key && raw.target === source.target) return { key: raw.key, target: raw.target };
+    const inv = buildInventory(raw);
+    const hostFiles = descriptorFilesFromTexts(inv.descriptorFiles, inv.key);
+    evac.addHost(inv, hostFiles.length ? new DescriptorSelector([...globalFiles, ...hostFiles]) : baseSel);
+    return { key: inv.key, target: inv.target };
+  };
+  return { evac, source, domains, consume };
 }

@@ -1,38 +1,60 @@
 /**
- * Worker thread: reads dump directories and snapshots, and evaluates each host
- * against the domain. Only small reports cross back to the main thread.
- * Never loads libvirt: live targets stay on the main thread.
+ * Worker thread: reads dump directories and snapshots and evaluates each host
+ * where it is read. Job "plan": only each host's small report goes back. Job
+ * "evac": the worker keeps its hosts' candidates and answers the placement
+ * calls of the main thread (an EvacShard). Never loads libvirt: live targets
+ * stay on the main thread.
  */
 import { parentPort } from "node:worker_threads";
 import { HostError, InputError, errorMessage } from "../errors.js";
+import type { EvacShard } from "../matching/evacuate.js";
+import type { DescriptorUsage } from "../pipeline.js";
 import { readTarget } from "../targets/index.js";
 import type { TargetSpec } from "../targets/keys.js";
-import { type PlanSetup, type PlanSetupInput, setupPlanner } from "./setup.js";
+import {
+  type EvacSetup,
+  type EvacSetupInput,
+  type PlanSetup,
+  type PlanSetupInput,
+  setupEvacuation,
+  setupPlanner,
+} from "./setup.js";
 
 export type ToWorker =
-  | { type: "init"; input: PlanSetupInput; timeoutMs: number }
+  | { type: "init"; job: "plan"; input: PlanSetupInput; timeoutMs: number }
+  | { type: "init"; job: "evac"; input: EvacSetupInput; timeoutMs: number }
   | { type: "host"; index: number; spec: TargetSpec }
-  | { type: "done" };
+  | { type: "done" }
+  | { type: "call"; id: number; method: keyof EvacShard; args: unknown[] };
 
 export type FromWorker =
-  | { type: "result"; index: number; value: import("./setup.js").Evaluated }
+  | { type: "result"; index: number; value: unknown }
   | { type: "host-error"; index: number; code: HostError["code"]; message: string }
   | { type: "input-error"; message: string; file?: string; index?: number }
-  | { type: "usage"; usage: import("../pipeline.js").DescriptorUsage[] };
+  | { type: "done-ack"; usage: DescriptorUsage[] }
+  | { type: "ret"; id: number; value: unknown }
+  | { type: "call-error"; id: number; message: string };
 
-let setup: PlanSetup | null = null;
+let plan: PlanSetup | null = null;
+let evac: EvacSetup | null = null;
 let timeoutMs = 30000;
 const port = parentPort!;
+
+function consume(raw: Parameters<PlanSetup["consume"]>[0]): unknown {
+  if (plan) return plan.consume(raw);
+  return evac!.consume(raw);
+}
 
 port.on("message", async (m: ToWorker) => {
   try {
     if (m.type === "init") {
       timeoutMs = m.timeoutMs;
-      setup = setupPlanner(m.input);
+      if (m.job === "plan") plan = setupPlanner(m.input);
+      else evac = setupEvacuation(m.input);
     } else if (m.type === "host") {
       try {
         const raw = await readTarget(m.spec, { timeoutMs });
-        port.postMessage({ type: "result", index: m.index, value: setup!.consume(raw) } satisfies FromWorker);
+        port.postMessage({ type: "result", index: m.index, value: consume(raw) } satisfies FromWorker);
       } catch (e) {
         if (e instanceof HostError) {
           port.postMessage({
@@ -51,7 +73,15 @@ port.on("message", async (m: ToWorker) => {
         } else throw e;
       }
     } else if (m.type === "done") {
-      port.postMessage({ type: "usage", usage: setup?.planner.usage() ?? [] } satisfies FromWorker);
+      port.postMessage({ type: "done-ack", usage: plan?.planner.usage() ?? [] } satisfies FromWorker);
+    } else if (m.type === "call") {
+      try {
+        const shard = evac!.evac as unknown as Record<string, (...a: unknown[]) => unknown>;
+        const value = shard[m.method]!.apply(evac!.evac, m.args);
+        port.postMessage({ type: "ret", id: m.id, value } satisfies FromWorker);
+      } catch (e) {
+        port.postMessage({ type: "call-error", id: m.id, message: errorMessage(e) } satisfies FromWorker);
+      }
     }
   } catch (e) {
     const msg: FromWorker =
