@@ -1,13 +1,11 @@
 /** `hdplan evacuate` (cli.md). */
 import { EXIT, HostError, InputError } from "../errors.js";
-import type { HostInventory } from "../inventory/types.js";
 import { type EvacShard, placeAll } from "../matching/evacuate.js";
 import { evacuationShardsOnWorkers, workerCount, workersAvailable } from "../parallel/pool.js";
 import { type EvacSetupInput, setupEvacuation } from "../parallel/setup.js";
 import { reason } from "../reasons.js";
 import { type HostResult, readTargets } from "../targets/index.js";
 import { parseTargetSpec } from "../targets/keys.js";
-import type { DomainInfo } from "../model.js";
 import { pad, reasonLines } from "../output/table.js";
 import {
   type CommonOptions,

@@ -147,13 +147,19 @@ export class Evacuation {
 
   private usedOf(key: string): Map<string, number> {
     let u = this.used.get(key);
-    if (!u) this.used.set(key, (u = new Map()));
+    if (!u) {
+      u = new Map();
+      this.used.set(key, u);
+    }
     return u;
   }
 
   private locksOf(key: string): Map<string, string> {
     let l = this.locks.get(key);
-    if (!l) this.locks.set(key, (l = new Map()));
+    if (!l) {
+      l = new Map();
+      this.locks.set(key, l);
+    }
     return l;
   }
 
