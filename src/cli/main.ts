@@ -21,6 +21,17 @@ function makeIo(): Io {
 
 let debug = false;
 
+function packageVersion(): string {
+  try {
+    const pkg = JSON.parse(readFileSync(new URL("../../package.json", import.meta.url), "utf8")) as {
+      version?: string;
+    };
+    return pkg.version ?? "unknown";
+  } catch {
+    return "unknown";
+  }
+}
+
 async function finish(code: number): Promise<never> {
   // Flush stdout before exiting: a stuck libvirt call on a worker thread must
   // not keep the process alive past its answer.
@@ -62,6 +73,7 @@ export function buildProgram(io: Io): Command {
   program
     .name("hdplan")
     .description("Plan live migration of libvirt VMs with assigned devices")
+    .version(packageVersion(), "-V, --version", "print the hdplan version")
     .option("--debug", "print stack traces on errors")
     .exitOverride()
     .configureOutput({ writeErr: (s) => io.stderr(s), writeOut: (s) => io.stdout(s) })

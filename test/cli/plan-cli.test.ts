@@ -168,6 +168,15 @@ describe("hdplan plan (CLI)", () => {
     expect(JSON.parse(r.stdout).best).toBe("big");
   });
 
+  it("--version prints the package version and exits 0; no command prints help and exits 2", () => {
+    const v = hdplan(["--version"]);
+    expect(v.code).toBe(0);
+    expect(v.stdout.trim()).toMatch(/^\d+\.\d+\.\d+$/);
+    const none = hdplan([]);
+    expect(none.code).toBe(2);
+    expect(none.stdout + none.stderr).toContain("Usage: hdplan");
+  });
+
   it("a snapshot of the wrong schema version exits 2", () => {
     const snap = join(dir, "old.json");
     writeFileSync(snap, JSON.stringify({ schemaVersion: 99, kind: "hdplan-host-snapshot", nodeDevices: [] }));
