@@ -6,7 +6,8 @@ import type { RawHost } from "../model.js";
 import type { HostInput } from "../pipeline.js";
 import { reason } from "../reasons.js";
 import { decodeUtf8, MAX_INPUT_FILE_BYTES, readBounded, readTextFile } from "../targets/dump.js";
-import { preKey } from "../targets/index.js";
+import { type HostResult, preKey, readTargets } from "../targets/index.js";
+import { workerCount, workersAvailable } from "../parallel/pool.js";
 import { type TargetSpec, assertUniqueKeys, parseTargetSpec, readHostsFileText } from "../targets/keys.js";
 
 export interface CommonOptions {
@@ -185,4 +186,67 @@ export function assertUniqueReadKeys(
       );
     }
   }
+}
+
+/** Read --source; a failure is exit 3 naming it. */
+export async function readSource(arg: string, timeoutMs: number): Promise<RawHost> {
+  const spec = parseTargetSpec(arg, "--source");
+  const [sr] = await readTargets([spec], { timeoutMs, concurrency: 1 });
+  if (!sr!.ok)
+    throw new HostError(sr!.error.code, `--source ${spec.target}: ${sr!.error.message}`, spec.target);
+  return sr!.host;
+}
+
+/**
+ * Read and consume every host: when worker threads pay, file targets go to
+ * `onWorkers` (n workers) while live targets are read here at once; otherwise
+ * all are read here. Results come back in target order, progress counts both.
+ */
+export async function readHostsSplit<T>(
+  specs: TargetSpec[],
+  io: Io,
+  opts: { timeoutMs: number; concurrency: number; consume: (h: RawHost) => T },
+  onWorkers: (
+    fileSpecs: TargetSpec[],
+    n: number,
+    onProgress?: (done: number, total: number) => void,
+  ) => Promise<HostResult<T>[]>,
+): Promise<HostResult<T>[]> {
+  const onProgress = progress(io, specs.length);
+  const fileIdx = specs.flatMap((s, i) => (s.kind === "path" ? [i] : []));
+  const n = workersAvailable() ? workerCount(fileIdx.length) : 0;
+  if (n < 2) return readTargets<T>(specs, { ...opts, ...(onProgress ? { onProgress } : {}) });
+  const liveIdx = specs.flatMap((s, i) => (s.kind === "uri" ? [i] : []));
+  let doneFiles = 0;
+  let doneLive = 0;
+  const report = () => onProgress?.(doneFiles + doneLive, specs.length);
+  const [fileRes, liveRes] = await Promise.all([
+    onWorkers(
+      fileIdx.map((i) => specs[i]!),
+      n,
+      onProgress &&
+        ((d) => {
+          doneFiles = d;
+          report();
+        }),
+    ),
+    readTargets<T>(
+      liveIdx.map((i) => specs[i]!),
+      {
+        ...opts,
+        onProgress: (d) => {
+          doneLive = d;
+          report();
+        },
+      },
+    ),
+  ]);
+  const results: HostResult<T>[] = new Array(specs.length);
+  fileIdx.forEach((i, k) => {
+    results[i] = fileRes[k]!;
+  });
+  liveIdx.forEach((i, k) => {
+    results[i] = liveRes[k]!;
+  });
+  return results;
 }

@@ -1,11 +1,9 @@
 /** `hdplan evacuate` (cli.md). */
-import { EXIT, HostError, InputError } from "../errors.js";
+import { EXIT, InputError } from "../errors.js";
 import { type EvacShard, placeAll } from "../matching/evacuate.js";
-import { evacuationShardsOnWorkers, workerCount, workersAvailable } from "../parallel/pool.js";
+import { evacuationShardsOnWorkers } from "../parallel/pool.js";
 import { type EvacSetupInput, setupEvacuation } from "../parallel/setup.js";
 import { reason } from "../reasons.js";
-import { type HostResult, readTargets } from "../targets/index.js";
-import { parseTargetSpec } from "../targets/keys.js";
 import { pad, reasonLines } from "../output/table.js";
 import {
   type CommonOptions,
@@ -16,7 +14,8 @@ import {
   hostFailureLine,
   hostSpecs,
   numberOpt,
-  progress,
+  readHostsSplit,
+  readSource,
 } from "./common.js";
 
 export interface EvacuateOptions extends CommonOptions {
@@ -46,17 +45,8 @@ export async function runEvacuate(opts: EvacuateOptions, io: Io): Promise<number
   assertUniqueKnownKeys(specs);
   const timeoutMs = numberOpt(opts.timeout, "timeout", 30, 0.001) * 1000;
   const concurrency = Math.floor(numberOpt(opts.concurrency, "concurrency", 8, 1));
-  const sourceSpec = parseTargetSpec(opts.source, "--source");
-  const [sr] = await readTargets([sourceSpec], { timeoutMs, concurrency: 1 });
-  if (!sr!.ok) {
-    throw new HostError(
-      sr!.error.code,
-      `--source ${sourceSpec.target}: ${sr!.error.message}`,
-      sourceSpec.target,
-    );
-  }
   const input: EvacSetupInput = {
-    sourceRaw: sr!.host,
+    sourceRaw: await readSource(opts.source, timeoutMs),
     ...(opts.descriptors ? { descriptorsDir: opts.descriptors } : {}),
     includeInactive: !!opts.includeInactive,
     assumeVersions: !!opts.assumeVersions,
@@ -67,45 +57,19 @@ export async function runEvacuate(opts: EvacuateOptions, io: Io): Promise<number
   // Many file targets are split into shards, one per worker thread, each
   // holding its hosts' candidates; placement then asks every shard.
   const { evac, source, domains, consume } = setupEvacuation(input);
-  const onProgress = progress(io, specs.length);
-  const fileIdx = specs.flatMap((s, i) => (s.kind === "path" ? [i] : []));
-  const liveIdx = specs.flatMap((s, i) => (s.kind === "uri" ? [i] : []));
-  const nWorkers = workersAvailable() ? workerCount(fileIdx.length) : 0;
-  type Read = { key: string; target: string };
-  let results: HostResult<Read>[];
   const shards: EvacShard[] = [evac];
   let close = async () => {};
-  if (nWorkers >= 2) {
-    const [fileRes, liveRes] = await Promise.all([
-      evacuationShardsOnWorkers(
-        fileIdx.map((i) => specs[i]!),
-        nWorkers,
-        input,
-        timeoutMs,
-        onProgress,
-      ),
-      readTargets<Read>(
-        liveIdx.map((i) => specs[i]!),
-        { timeoutMs, concurrency, consume },
-      ),
-    ]);
-    shards.push(...fileRes.shards);
-    close = fileRes.close;
-    results = new Array(specs.length);
-    fileIdx.forEach((i, k) => {
-      results[i] = fileRes.results[k]!;
-    });
-    liveIdx.forEach((i, k) => {
-      results[i] = liveRes[k]!;
-    });
-  } else {
-    results = await readTargets<Read>(specs, {
-      timeoutMs,
-      concurrency,
-      consume,
-      ...(onProgress ? { onProgress } : {}),
-    });
-  }
+  const results = await readHostsSplit<{ key: string; target: string }>(
+    specs,
+    io,
+    { timeoutMs, concurrency, consume },
+    async (files, n, onProgress) => {
+      const w = await evacuationShardsOnWorkers(files, n, input, timeoutMs, onProgress);
+      shards.push(...w.shards);
+      close = w.close;
+      return w.results;
+    },
+  );
   let res: Awaited<ReturnType<typeof placeAll>>;
   try {
     assertUniqueReadKeys(

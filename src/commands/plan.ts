@@ -2,14 +2,10 @@
 import { EXIT, InputError } from "../errors.js";
 import { planToJson } from "../output/json.js";
 import { ANSI_STYLE, NO_STYLE, planToTable } from "../output/table.js";
-import { HostError } from "../errors.js";
-import type { RawHost } from "../model.js";
-import { evaluateOnWorkers, workerCount, workersAvailable } from "../parallel/pool.js";
+import { evaluateOnWorkers } from "../parallel/pool.js";
 import { type Evaluated, type PlanSetupInput, setupPlanner } from "../parallel/setup.js";
 import type { PlanResult } from "../pipeline.js";
 import { reason } from "../reasons.js";
-import { type HostResult, readTargets } from "../targets/index.js";
-import { parseTargetSpec } from "../targets/keys.js";
 import { readDomain } from "../xml/domain.js";
 import {
   type CommonOptions,
@@ -22,7 +18,8 @@ import {
   hostSpecs,
   loadDomainText,
   numberOpt,
-  progress,
+  readHostsSplit,
+  readSource,
 } from "./common.js";
 
 export interface PlanOptions extends CommonOptions {
@@ -84,14 +81,7 @@ async function planStreaming(
   if (specs.length === 0) throw new InputError("no candidate hosts: pass --host TARGET or --hosts-file FILE");
   const concurrency = Math.floor(numberOpt(opts.concurrency, "concurrency", 8, 1));
   assertUniqueKnownKeys(specs);
-  let sourceRaw: RawHost | null = null;
-  if (opts.source) {
-    const spec = parseTargetSpec(opts.source, "--source");
-    const [sr] = await readTargets([spec], { timeoutMs, concurrency: 1 });
-    if (!sr!.ok)
-      throw new HostError(sr!.error.code, `--source ${spec.target}: ${sr!.error.message}`, spec.target);
-    sourceRaw = sr!.host;
-  }
+  const sourceRaw = opts.source ? await readSource(opts.source, timeoutMs) : null;
   const input: PlanSetupInput = {
     domainText: dt.text,
     domainFile: dt.file,
@@ -101,54 +91,12 @@ async function planStreaming(
     explain: !!opts.explain,
   };
   const { planner, source, consume } = setupPlanner(input);
-  const fileIdx = specs.flatMap((s, i) => (s.kind === "path" ? [i] : []));
-  const nWorkers = workersAvailable() ? workerCount(fileIdx.length) : 0;
-  const onProgress = progress(io, specs.length);
-  let results: HostResult<Evaluated>[];
-  if (nWorkers >= 2) {
-    const liveIdx = specs.flatMap((s, i) => (s.kind === "uri" ? [i] : []));
-    let doneLive = 0;
-    let doneFiles = 0;
-    const [fileRes, liveRes] = await Promise.all([
-      evaluateOnWorkers(
-        fileIdx.map((i) => specs[i]!),
-        nWorkers,
-        input,
-        timeoutMs,
-        planner,
-        onProgress && ((d) => onProgress(d + doneLive, specs.length)),
-      ).then((r) => {
-        doneFiles = r.length;
-        return r;
-      }),
-      readTargets<Evaluated>(
-        liveIdx.map((i) => specs[i]!),
-        {
-          timeoutMs,
-          concurrency,
-          consume,
-          ...(onProgress
-            ? {
-                onProgress: (d: number) => {
-                  doneLive = d;
-                  onProgress(d + doneFiles, specs.length);
-                },
-              }
-            : {}),
-        },
-      ),
-    ]);
-    results = new Array(specs.length);
-    fileIdx.forEach((i, k) => (results[i] = fileRes[k]!));
-    liveIdx.forEach((i, k) => (results[i] = liveRes[k]!));
-  } else {
-    results = await readTargets<Evaluated>(specs, {
-      timeoutMs,
-      concurrency,
-      consume,
-      ...(onProgress ? { onProgress } : {}),
-    });
-  }
+  const results = await readHostsSplit<Evaluated>(
+    specs,
+    io,
+    { timeoutMs, concurrency, consume },
+    (files, n, onProgress) => evaluateOnWorkers(files, n, input, timeoutMs, planner, onProgress),
+  );
   assertUniqueReadKeys(
     results.map((r) => (r.ok ? { key: r.host.key, target: r.host.target } : r)),
     source,
