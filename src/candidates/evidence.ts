@@ -1,7 +1,7 @@
 /** Positive-evidence rules of compat.md §5 for mdev types and PCI drivers. */
 import type { DescriptorData } from "../model.js";
 import { type Reason, reason } from "../reasons.js";
-import { VARIANT_DRIVERS } from "./versions.js";
+import { migratingDriver, variantDriver } from "./drivers.js";
 
 /** mdev types of vendor drivers known to implement mdev migration. */
 const MIGRATING_MDEV_PREFIXES = ["nvidia-"];
@@ -34,7 +34,16 @@ export function pciSourceMigratability(
   const m = d?.self.migratable;
   if (m === "0") return reason("driver-not-migratable", `${where}: descriptor says migratable=0`);
   if (m === "1") return null;
-  if (driver && Object.hasOwn(VARIANT_DRIVERS, driver)) return null;
+  if (migratingDriver(driver)) return null;
+  const known = variantDriver(driver);
+  if (known) {
+    // In the driver table without migration support (no mig_ops): QEMU adds
+    // "VFIO device doesn't support migration" (hw/vfio/migration.c).
+    return reason(
+      "driver-not-migratable",
+      `${where} is bound to ${known.name}, a VFIO variant driver without migration support (${known.source})`,
+    );
+  }
   if (driver === "vfio-pci") {
     return reason(
       "driver-not-migratable",

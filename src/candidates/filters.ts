@@ -5,7 +5,9 @@
 import type { HostInventory } from "../inventory/types.js";
 import type { DescriptorData, NodeDevice } from "../model.js";
 import { type Reason, reason } from "../reasons.js";
-import { VARIANT_DRIVERS } from "./versions.js";
+import { isVfioDriver, migratingDriver, variantDriver } from "./drivers.js";
+
+export { isVfioDriver };
 
 export interface PciFilterContext {
   host: HostInventory;
@@ -16,10 +18,6 @@ export interface PciFilterContext {
 }
 
 export type PciFilter = (fn: NodeDevice, ctx: PciFilterContext) => Reason | null;
-
-export function isVfioDriver(d: string | null | undefined): boolean {
-  return d === "vfio-pci" || (!!d && Object.hasOwn(VARIANT_DRIVERS, d));
-}
 
 export function isBridge(fn: NodeDevice): boolean {
   const c = fn.pci?.class?.toLowerCase().replace(/^0x/, "");
@@ -106,7 +104,13 @@ export const destinationMigratable: PciFilter = (fn, { host, managed, needsMigra
   if (m === "0") return reason("driver-not-migratable", `${fn.pci!.address}: descriptor says migratable=0`);
   if (m === "1") return null;
   const d = fn.driver;
-  if (d && Object.hasOwn(VARIANT_DRIVERS, d)) return null;
+  if (migratingDriver(d)) return null;
+  if (variantDriver(d)) {
+    return reason(
+      "driver-not-migratable",
+      `${fn.pci!.address} is bound to ${d}, a VFIO variant driver without migration support`,
+    );
+  }
   if (d === "vfio-pci") {
     return reason(
       "driver-not-migratable",

@@ -10,7 +10,8 @@ import { type Reason, reason } from "../reasons.js";
 import { deriveMdevDescriptor, derivePciDescriptor, pciDeviceId } from "../descriptors/derive.js";
 import { mdevMigratability, pciSourceMigratability } from "./evidence.js";
 import type { SourceDevice } from "./types.js";
-import { VARIANT_DRIVERS, gateReasons, type GateOptions, isQemu, versionAtLeast } from "./versions.js";
+import { migratingDriver } from "./drivers.js";
+import { gateReasons, type GateOptions, isQemu, versionAtLeast } from "./versions.js";
 import { vendorDescriptorFor } from "./vendor.js";
 
 export function summarize(dev: AssignedDevice, extra?: string): string {
@@ -210,7 +211,7 @@ function resolvePci(s: SourceDevice, ctx: SourceContext): void {
     return;
   }
   s.gate = "pci-variant";
-  if (s.driver && Object.hasOwn(VARIANT_DRIVERS, s.driver)) s.gateDriver = s.driver;
+  if (migratingDriver(s.driver)) s.gateDriver = s.driver!;
   if (s.driver === "mlx5_vfio_pci") {
     s.warnings.push(
       reason(
@@ -257,7 +258,7 @@ function resolveNetwork(s: SourceDevice, ctx: SourceContext): void {
       s.descriptorOrigin ??= sel.origin;
       const r = pciSourceMigratability(fn.driver, sel.descriptor, `${dev.id} pool function ${addr}`);
       if (r) reasons.push(r);
-      if (fn.driver && Object.hasOwn(VARIANT_DRIVERS, fn.driver)) s.gateDriver = fn.driver;
+      if (migratingDriver(fn.driver)) s.gateDriver = fn.driver!;
     }
   }
   if (net.functions.length === 0) {

@@ -1,6 +1,7 @@
 /** Version gates of compat.md §5, per device class and host. */
 import type { HostVersions } from "../model.js";
 import { type Reason, reason } from "../reasons.js";
+import { migratingDriver } from "./drivers.js";
 
 export type GateClass = "mdev" | "pci-variant";
 
@@ -20,16 +21,6 @@ export function versionAtLeast(v: string | undefined, min: string): boolean | nu
   }
   return true;
 }
-
-/** Variant drivers with VFIO migration support and the kernel that first migrates them. */
-export const VARIANT_DRIVERS: Record<string, string> = {
-  mlx5_vfio_pci: "5.18",
-  hisi_acc_vfio_pci: "5.19",
-  pds_vfio_pci: "6.7",
-  qat_vfio_pci: "6.10",
-  virtio_vfio_pci: "6.13",
-  xe_vfio_pci: "6.18",
-};
 
 export const GATES: Record<GateClass, { libvirt: string; qemu: string; kernel: string }> = {
   mdev: { libvirt: "8.6.0", qemu: "8.1.0", kernel: "5.18" },
@@ -99,8 +90,7 @@ export function gateReasons(
       ),
     );
   }
-  const kmin =
-    cls === "pci-variant" && driver && VARIANT_DRIVERS[driver] ? VARIANT_DRIVERS[driver]! : g.kernel;
+  const kmin = (cls === "pci-variant" && migratingDriver(driver)?.migratesSince) || g.kernel;
   if (v.kernel && versionAtLeast(v.kernel, kmin) !== true) {
     out.push(
       reason(

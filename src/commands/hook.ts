@@ -15,7 +15,7 @@ import { existsSync } from "node:fs";
 import { buildHostCandidates } from "../candidates/destination.js";
 import { isVfio } from "../candidates/source.js";
 import type { AssignmentTarget, HostCandidates } from "../candidates/types.js";
-import { VARIANT_DRIVERS } from "../candidates/versions.js";
+import { migratingDriver } from "../candidates/drivers.js";
 import { deriveMdevDescriptor, derivePciDescriptor, pciDeviceId } from "../descriptors/derive.js";
 import { errorMessage } from "../errors.js";
 import type { AssignedDevice, DescriptorData, DomainInfo, PlannerDeviceMeta } from "../model.js";
@@ -89,7 +89,7 @@ function fallbackMeta(dev: AssignedDevice, host: HookHost): PlannerDeviceMeta | 
     };
     // The function at the same address here is bound to a migration-capable
     // variant driver: take it as the evidence (hosts of a fleet bind alike).
-    if (fn.driver && Object.hasOwn(VARIANT_DRIVERS, fn.driver) && descriptor.self.migratable === undefined) {
+    if (migratingDriver(fn.driver) && descriptor.self.migratable === undefined) {
       descriptor.self.migratable = "1";
     }
     const m: PlannerDeviceMeta = {
