@@ -58,6 +58,25 @@ export interface AssignedDevice {
   network?: string;
   /** scsi / scsi_host / capabilities: a short text for the summary. */
   detail?: string;
+  /** <driver model='...'/> of a PCI hostdev/interface: a VFIO variant driver libvirt binds (libvirt 10.0). */
+  driverModel?: string;
+  /** <driver iommufd='yes'/>: this device uses the iommufd backend instead of the legacy VFIO container. */
+  iommufd?: boolean;
+}
+
+/** Domain features that decide migratability for the VM as a whole (compat.md §7). */
+export interface DomainFeatures {
+  /** <devices><iommu model=...>: a guest vIOMMU, with its <driver> attributes. */
+  viommu: { model: string; driver: Record<string, string> } | null;
+  /** Domain-level <iommufd enabled='yes'/>: every VFIO device on the iommufd backend. */
+  iommufd: boolean;
+  /** <os><type machine=...>, verbatim. */
+  machine: string | null;
+  /**
+   * enable-migration forced through <qemu:override> or <qemu:commandline>:
+   * per device alias, and for every vfio-pci device ("*", from -global).
+   */
+  enableMigration: Record<string, { value: string; via: string }>;
 }
 
 export interface DomainInfo {
@@ -69,6 +88,8 @@ export interface DomainInfo {
   novaManaged: boolean;
   /** Identity records from the hdplan metadata element, keyed by device id. */
   plannerMetadata: PlannerDeviceMeta[];
+  /** Whole-VM features (absent on DomainInfo built by hand: treated as none). */
+  features?: DomainFeatures;
 }
 
 /** What hdplan records per device in <metadata> (written by --write-dest-xml). */

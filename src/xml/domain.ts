@@ -10,6 +10,7 @@ import type {
   AssignedDevice,
   DescriptorData,
   DeviceKind,
+  DomainFeatures,
   DomainInfo,
   PlannerDeviceMeta,
   SectionData,
@@ -27,6 +28,8 @@ import { child, childrenNamed, childText, parseXml, type XmlElement } from "./pa
 
 export const NOVA_NS = "http://openstack.org/xmlns/libvirt/nova/1.0";
 export const HDPLAN_NS = "urn:hostdev-planner:metadata:1";
+/** libvirt's QEMU namespace for <qemu:commandline> and <qemu:override> (docs/drvqemu.rst). */
+export const QEMU_NS = "http://libvirt.org/schemas/domain/qemu/1.0";
 
 const KINDS: readonly DeviceKind[] = [
   "pci",
@@ -92,7 +95,75 @@ export function readDomainElement(el: XmlElement, file: string): DomainInfo {
     }
   }
 
-  return { name, uuid, hypervisorType, devices, novaManaged, plannerMetadata };
+  const features = readFeatures(el, scope);
+  return { name, uuid, hypervisorType, devices, novaManaged, plannerMetadata, features };
+}
+
+/**
+ * Whole-VM features (compat.md §7): the guest vIOMMU, the domain-level
+ * iommufd switch, the machine type, and enable-migration forced through the
+ * QEMU namespace. QEMU's VFIO "enable-migration" property is OnOffAuto
+ * (hw/vfio/pci.c); libvirt leaves it at auto.
+ */
+function readFeatures(el: XmlElement, scope: NsScope): DomainFeatures {
+  const iommu = child(child(el, "devices"), "iommu");
+  const viommu = iommu
+    ? { model: iommu.attrs.model ?? "", driver: { ...(child(iommu, "driver")?.attrs ?? {}) } }
+    : null;
+  const iommufd = child(el, "iommufd")?.attrs.enabled === "yes";
+  const machine = child(child(el, "os"), "type")?.attrs.machine ?? null;
+  const enableMigration: DomainFeatures["enableMigration"] = {};
+  for (const c of el.children) {
+    const cs = extendScope(scope, c);
+    const r = resolveName(cs, c);
+    if (r.ns !== QEMU_NS) continue;
+    if (r.local === "override") {
+      // <qemu:override><qemu:device alias='hostdev0'><qemu:frontend>
+      //   <qemu:property name='enable-migration' type='string' value='on'/>
+      for (const d of c.children) {
+        const ds = extendScope(cs, d);
+        if (resolveName(ds, d).local !== "device" || !d.attrs.alias) continue;
+        for (const f of d.children) {
+          const fs = extendScope(ds, f);
+          if (resolveName(fs, f).local !== "frontend") continue;
+          for (const p of f.children) {
+            const ps = extendScope(fs, p);
+            if (resolveName(ps, p).local !== "property" || p.attrs.name !== "enable-migration") continue;
+            if (p.attrs.value !== undefined)
+              enableMigration[d.attrs.alias] = { value: p.attrs.value, via: "<qemu:override>" };
+          }
+        }
+      }
+    } else if (r.local === "commandline") {
+      const args = c.children
+        .filter((a) => resolveName(extendScope(cs, a), a).local === "arg")
+        .map((a) => a.attrs.value ?? "");
+      for (let i = 0; i < args.length; i++) {
+        const a = args[i]!;
+        const [opt, inline] =
+          a.includes("=") && a.startsWith("-")
+            ? [a.slice(0, a.indexOf("=")), a.slice(a.indexOf("=") + 1)]
+            : [a, undefined];
+        if (opt !== "-set" && opt !== "--set" && opt !== "-global" && opt !== "--global") continue;
+        const val = inline ?? args[i + 1] ?? "";
+        if (inline === undefined) i++;
+        // -set device.ALIAS.enable-migration=on
+        const set = /^device\.([^.]+)\.enable-migration=(\S+)$/.exec(val);
+        if (set && opt.endsWith("set")) {
+          enableMigration[set[1]!] = { value: set[2]!, via: `<qemu:commandline> ${opt} ${val}` };
+        }
+        // -global vfio-pci.enable-migration=on (globals apply to subtypes such as vfio-pci-nohotplug)
+        const glob = /^(vfio-pci|vfio-pci-nohotplug)\.enable-migration=(\S+)$/.exec(val);
+        if (glob && opt.endsWith("global")) {
+          enableMigration[glob[1] === "vfio-pci" ? "*" : "*nohotplug"] = {
+            value: glob[2]!,
+            via: `<qemu:commandline> ${opt} ${val}`,
+          };
+        }
+      }
+    }
+  }
+  return { viommu, iommufd, machine, enableMigration };
 }
 
 type DevBody = Omit<AssignedDevice, "id" | "alias" | "kindIndex">;
@@ -104,8 +175,11 @@ function guestAddr(el: XmlElement): Record<string, string> | null {
 
 function common(el: XmlElement, file: string, what: string): Partial<DevBody> {
   const out: Partial<DevBody> = {};
-  const drv = child(el, "driver")?.attrs.name;
+  const drvEl = child(el, "driver");
+  const drv = drvEl?.attrs.name;
   if (drv !== undefined) out.driverName = drv;
+  if (drvEl?.attrs.model !== undefined) out.driverModel = drvEl.attrs.model;
+  if (drvEl?.attrs.iommufd === "yes") out.iommufd = true;
   const rom = child(el, "rom");
   if (rom) out.rom = { ...rom.attrs };
   const t = child(el, "teaming");
