@@ -5,6 +5,7 @@
  */
 import { buildHostCandidates } from "./candidates/destination.js";
 import { isVfio, resolveSourceDevices } from "./candidates/source.js";
+import { applyWholeVmRules } from "./candidates/vmrules.js";
 import type { AssignmentTarget, HostCandidates, SourceDevice } from "./candidates/types.js";
 import { type GateOptions, isQemu, versionsKnown } from "./candidates/versions.js";
 import { deriveMdevDescriptor, derivePciDescriptor, mdevTypesOf } from "./descriptors/derive.js";
@@ -84,16 +85,8 @@ export function prepareSources(ctx: PlanContext): { sources: SourceDevice[]; vmW
     selector: ctx.selector,
     gateOpts: ctx.opts,
   });
-  const vmWarnings: Reason[] = [];
+  const vmWarnings: Reason[] = applyWholeVmRules(ctx.domain, sources);
   const vfio = sources.filter(isVfio);
-  if (vfio.length > 1) {
-    vmWarnings.push(
-      reason(
-        "multi-device-p2p-unverified",
-        `${ctx.domain.name} has ${vfio.length} VFIO devices: QEMU >= 8.2 needs P2P support on every one, which libvirt cannot show`,
-      ),
-    );
-  }
   if (vfio.length > 0) {
     vmWarnings.push(
       reason("postcopy-unavailable", "VFIO devices rule out post-copy migration: do not pass --postcopy"),

@@ -171,6 +171,36 @@ export const REASON_CODES = {
     level: "warning",
     advice: "The domain is managed by OpenStack Nova; use `openstack server migrate --live`.",
   },
+  // whole-VM rules of QEMU (compat.md §7, src/candidates/vmrules.ts)
+  "viommu-blocks-migration": {
+    level: "device",
+    advice:
+      "QEMU refuses to migrate VFIO devices behind a guest vIOMMU; remove <iommu> or use cold migration.",
+  },
+  "dirty-tracking-unavailable": {
+    level: "device",
+    advice:
+      "The driver has no DMA logging and the VM uses the legacy VFIO container; QEMU blocks migration (see the message for the way out).",
+  },
+  "migration-forced": {
+    level: "warning",
+    advice:
+      "enable-migration=on forces migration without dirty tracking: every page counts as dirty, expect long downtime.",
+  },
+  "migration-disabled": {
+    level: "device",
+    advice: "enable-migration=off is set for the device; QEMU blocks migration. Remove the override.",
+  },
+  "p2p-unsupported": {
+    level: "device",
+    advice:
+      "A driver of this VM lacks VFIO P2P migration; QEMU refuses several VFIO devices then. Detach all but one.",
+  },
+  "ramfb-not-migrated": {
+    level: "warning",
+    advice:
+      "ramfb state is migrated only on machine types 8.2 and later; the guest's boot display is lost after migration.",
+  },
 } as const satisfies Record<string, CodeInfo>;
 
 export type ReasonCode = keyof typeof REASON_CODES;

@@ -10,6 +10,7 @@ import { type Reason, reason } from "../reasons.js";
 import { deriveMdevDescriptor, derivePciDescriptor, pciDeviceId } from "../descriptors/derive.js";
 import { mdevMigratability, pciSourceMigratability } from "./evidence.js";
 import type { SourceDevice } from "./types.js";
+import { isVfio } from "./vmrules.js";
 import { migratingDriver } from "./drivers.js";
 import { gateReasons, type GateOptions, isQemu, versionAtLeast } from "./versions.js";
 import { vendorDescriptorFor } from "./vendor.js";
@@ -52,10 +53,7 @@ export interface SourceContext {
   gateOpts: GateOptions;
 }
 
-/** Whether a device counts as a VFIO device for the whole-VM rules. */
-export function isVfio(s: SourceDevice): boolean {
-  return (s.need === "mdev" || s.need === "pci" || s.need === "network") && !s.transient;
-}
+export { isVfio } from "./vmrules.js";
 
 export function resolveSourceDevices(ctx: SourceContext): SourceDevice[] {
   const out: SourceDevice[] = [];
@@ -216,7 +214,7 @@ function resolvePci(s: SourceDevice, ctx: SourceContext): void {
     s.warnings.push(
       reason(
         "mlx5-migratable-unverified",
-        `${dev.id}: mlx5 VFs also need 'devlink port function ... migratable enable' on the PF, which libvirt cannot show`,
+        `${dev.id}: mlx5 VFs also need 'devlink port function ... migratable enable' on the PF, and device dirty tracking needs the firmware's adv_virtualization capability (drivers/vfio/pci/mlx5/cmd.c), which libvirt cannot show`,
       ),
     );
   }
@@ -259,6 +257,7 @@ function resolveNetwork(s: SourceDevice, ctx: SourceContext): void {
       const r = pciSourceMigratability(fn.driver, sel.descriptor, `${dev.id} pool function ${addr}`);
       if (r) reasons.push(r);
       if (migratingDriver(fn.driver)) s.gateDriver = fn.driver!;
+      (s.poolDrivers ??= []).push(fn.driver);
     }
   }
   if (net.functions.length === 0) {

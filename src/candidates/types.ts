@@ -24,6 +24,8 @@ export interface SourceDevice {
   mdevUuid?: string;
   /** Source PCI driver (pci / interface). */
   driver?: string | null;
+  /** Drivers of every function the device may hold (a hostdev network pool's functions). */
+  poolDrivers?: (string | null)[];
   network?: { name: string; functionIds: string[] };
   usbIds?: { vendorId: string; productId: string };
 }
