@@ -257,7 +257,7 @@ function resolveNetwork(s: SourceDevice, ctx: SourceContext): void {
       const r = pciSourceMigratability(fn.driver, sel.descriptor, `${dev.id} pool function ${addr}`);
       if (r) reasons.push(r);
       if (migratingDriver(fn.driver)) s.gateDriver = fn.driver!;
-      (s.poolDrivers ??= []).push(fn.driver);
+      s.poolDrivers = [...(s.poolDrivers ?? []), fn.driver];
     }
   }
   if (net.functions.length === 0) {
