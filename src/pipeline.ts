@@ -30,6 +30,8 @@ export interface DeviceReport {
   blockers: Reason[];
   warnings: Reason[];
   descriptor?: { origin: string | null; self: Record<string, string> | null; compatible: number };
+  /** --explain: the version-gate rules that decided on the source (floor or backport row). */
+  gates?: string[];
   /** Internal (not in the JSON): the full source descriptor, for --write-dest-xml metadata. */
   sourceDescriptor?: DescriptorData | null;
 }
@@ -46,6 +48,8 @@ export interface HostReport {
   unassigned: { device: string; reasons: Reason[] }[];
   warnings: Reason[];
   error: Reason | null;
+  /** --explain: the version-gate rules that decided on this host (floor or backport row). */
+  gates?: string[];
   /** Ranking inputs (not part of the JSON contract). */
   capacityLeft: number;
   freePciLeft: number;
@@ -190,7 +194,9 @@ export function reportHost(
   }
   const total = sources.length;
   const compatible = assignments.length;
+  const explainGates = ctx.opts.explain ? { gates: cands.gateNotes } : {};
   return {
+    ...explainGates,
     host: inv.key,
     hostname: inv.hostname,
     target: inv.target,
@@ -257,6 +263,7 @@ export function deviceReports(sources: SourceDevice[], explain: boolean): Device
         self: s.descriptor?.self ?? null,
         compatible: s.descriptor?.compatible.length ?? 0,
       };
+      if (s.gateNotes?.length) d.gates = s.gateNotes;
     }
     return d;
   });

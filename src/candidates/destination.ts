@@ -56,6 +56,7 @@ export function buildHostCandidates(
   const resources = new Map<string, Resource>();
   const devices: DeviceCandidates[] = [];
   const warnings: Reason[] = [];
+  const gateNotes: string[] = [];
   const idx = hostIndex(ctx.selector, host);
   /** Selected descriptor of a PCI function (from the per-host index). */
   const pciDesc = (fn: NodeDevice) => {
@@ -78,7 +79,17 @@ export function buildHostCandidates(
       continue;
     }
     if (s.gate) {
-      const g = gateReasons(s.gate, host.versions, host.key, ctx.gateOpts, s.gateDriver, "destination");
+      const notes: string[] = [];
+      const g = gateReasons(
+        s.gate,
+        host.versions,
+        host.key,
+        ctx.gateOpts,
+        s.gateDriver,
+        "destination",
+        notes,
+      );
+      for (const n of notes) if (!gateNotes.includes(n)) gateNotes.push(n);
       if (qemuMulti && !s.transient && !g.some((r) => r.code === "qemu-too-old")) {
         g.push(
           reason(
@@ -107,7 +118,7 @@ export function buildHostCandidates(
         break;
     }
   }
-  return { hostKey: host.key, resources, devices, warnings };
+  return { hostKey: host.key, resources, devices, warnings, gateNotes };
 
   function addResource(r: Resource): void {
     if (!resources.has(r.id)) resources.set(r.id, r);

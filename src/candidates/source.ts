@@ -130,7 +130,10 @@ function resolveOne(dev: AssignedDevice, ctx: SourceContext): SourceDevice | nul
       return s;
   }
   if (s.gate && src && s.blockers.length === 0) {
-    s.blockers.push(...gateReasons(s.gate, src.versions, src.key, ctx.gateOpts, s.gateDriver, "source"));
+    s.gateNotes = [];
+    s.blockers.push(
+      ...gateReasons(s.gate, src.versions, src.key, ctx.gateOpts, s.gateDriver, "source", s.gateNotes),
+    );
   }
   return s;
 }
@@ -208,7 +211,9 @@ function resolvePci(s: SourceDevice, ctx: SourceContext): void {
     s.blockers.push(r);
     return;
   }
-  s.gate = "pci-variant";
+  // A function the operator pre-binds (managed='no') does not need libvirt's
+  // automatic variant-driver binding (libvirt 10.0): the pci-prebound floors.
+  s.gate = dev.managed === false ? "pci-prebound" : "pci-variant";
   if (migratingDriver(s.driver)) s.gateDriver = s.driver!;
   if (s.driver === "mlx5_vfio_pci") {
     s.warnings.push(

@@ -14,6 +14,8 @@ export interface SourceDevice {
   need: Need | null;
   gate: GateClass | null;
   gateDriver?: string;
+  /** Which gate rules decided on the source (floor or backport row), for --explain. */
+  gateNotes?: string[];
   /** Transient teaming: QEMU unplugs it; no migration support needed. */
   transient: boolean;
   /** The source device's descriptor (self used for matching) and where it came from. */
@@ -70,4 +72,6 @@ export interface HostCandidates {
   resources: Map<string, Resource>;
   devices: DeviceCandidates[];
   warnings: Reason[];
+  /** Which gate rules decided on this host (floor or backport row), for --explain. */
+  gateNotes: string[];
 }

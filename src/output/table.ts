@@ -59,6 +59,7 @@ export function planToTable(r: PlanResult, explain: boolean, st: Style = NO_STYL
     if (explain) {
       lines.push(...reasonLines(d.blockers, "      "));
       lines.push(...reasonLines(d.warnings, "      warning "));
+      for (const g of d.gates ?? []) lines.push(st.dim(`      gate: ${g}`));
       if (d.descriptor) {
         const self = d.descriptor.self
           ? Object.entries(d.descriptor.self)
@@ -137,6 +138,7 @@ export function planToTable(r: PlanResult, explain: boolean, st: Style = NO_STYL
         lines.push(...reasonLines(u.reasons, "      "));
       }
       if (h.warnings.length) lines.push(...reasonLines(h.warnings, "  warning "));
+      for (const g of h.gates ?? []) lines.push(st.dim(`  gate: ${g}`));
       const steps = h.status === "full" || h.status === "partial" ? mdevCreationSteps(h) : [];
       if (steps.length) {
         lines.push("  mdevs to create first (or run hdplan prepare):");

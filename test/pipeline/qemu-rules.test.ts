@@ -45,6 +45,7 @@ interface VmOpts {
   extra?: string;
   hostdevDriver?: string;
   type?: string;
+  managed?: "yes" | "no";
 }
 
 function vm(o: VmOpts = {}): string {
@@ -55,7 +56,7 @@ function vm(o: VmOpts = {}): string {
     );
   for (let i = 0; i < (o.vfs ?? 1); i++)
     hostdevs.push(
-      `<hostdev mode='subsystem' type='pci' managed='yes'>${o.hostdevDriver ?? ""}<source>${addrEl(VFS[i]!)}</source><alias name='hostdev${i}'/></hostdev>`,
+      `<hostdev mode='subsystem' type='pci' managed='${o.managed ?? "yes"}'>${o.hostdevDriver ?? ""}<source>${addrEl(VFS[i]!)}</source><alias name='hostdev${i}'/></hostdev>`,
     );
   return `<domain type='${o.type ?? "kvm"}' xmlns:qemu='${Q}'><name>vm1</name><uuid>${UUID}</uuid>
 <memory unit='KiB'>1048576</memory><vcpu>1</vcpu><os><type arch='x86_64' machine='${o.machine ?? "pc-q35-9.0"}'>hvm</type></os>
@@ -218,6 +219,54 @@ describe("ramfb (hw/core/machine.c hw_compat_8_1 x-ramfb-migrate=off)", () => {
   });
 });
 
+describe("version gates: floors and distribution backports", () => {
+  const RHEL94: HostVersions = {
+    libvirt: "10.0.0",
+    hypervisorType: "QEMU",
+    hypervisorVersion: "8.2.0",
+    kernel: "5.14.0-427.13.1.el9_4.x86_64",
+  };
+  const vgpu = [gpu(GPU, 2), mdevDev({ uuid: M1, parentAddr: GPU, type: "nvidia-558" })];
+  const vgpuVm = vm({ vfs: 0, mdev: true });
+
+  it("RHEL 9.4 (5.14.0-427.el9_4, libvirt 10.0, QEMU 8.2.0): an NVIDIA vGPU mdev is full by the backport row", () => {
+    const r = plan(vgpuVm, vgpu, { dstDevices: [gpu(GPU, 4)], versions: RHEL94 });
+    expect(blockerCodes(r)).toEqual([]);
+    expect(r.hosts[0]!.status).toBe("full");
+    expect(r.hosts[0]!.gates?.join("\n")).toContain("backport row rhel-9.4-kernel-vfio-migration");
+    expect(r.devices[0]!.gates?.join("\n")).toContain("backport row rhel-9.4-kernel-vfio-migration");
+  });
+
+  it("RHEL 9.3 (5.14.0-362) is below the floor and no backport row: kernel-too-old", () => {
+    const r = plan(vgpuVm, vgpu, {
+      dstDevices: [gpu(GPU, 4)],
+      versions: { ...RHEL94, kernel: "5.14.0-362.8.1.el9_3.x86_64" },
+    });
+    expect(blockerCodes(r)).toEqual(["kernel-too-old"]);
+    expect(r.devices[0]!.blockers[0]!.rule).toBe("floor");
+  });
+
+  it("libvirt 8.5.0 passes the mdev floor only on a RHEL 9 host", () => {
+    const el9 = plan(vgpuVm, vgpu, { dstDevices: [gpu(GPU, 4)], versions: { ...RHEL94, libvirt: "8.5.0" } });
+    expect(el9.hosts[0]!.status).toBe("full");
+    expect(el9.hosts[0]!.gates?.join("\n")).toContain("rhel-9.1-libvirt-8.5-hostdev-migration");
+    const deb = plan(vgpuVm, vgpu, {
+      dstDevices: [gpu(GPU, 4)],
+      versions: { ...NEW_QEMU, libvirt: "8.5.0", kernel: "6.1.0-18-amd64" },
+    });
+    expect(blockerCodes(deb)).toEqual(["libvirt-too-old"]);
+  });
+
+  it("a pre-bound managed='no' variant VF needs libvirt 8.6, not 10.0", () => {
+    const v9: HostVersions = { ...NEW_QEMU, libvirt: "9.0.0", hypervisorVersion: "8.2.2" };
+    const prebound = plan(vm({ managed: "no" }), nic(PF, VFS), { versions: v9 });
+    expect(blockerCodes(prebound)).toEqual([]);
+    expect(prebound.hosts[0]!.status).toBe("full");
+    const managed = plan(vm(), nic(PF, VFS), { versions: v9 });
+    expect(blockerCodes(managed)).toEqual(["libvirt-too-old"]);
+  });
+});
+
 describe("driver table in the IOMMU-group check", () => {
   it("nvgrace_gpu_vfio_pci and ism_vfio_pci group members keep the group viable", () => {
     for (const member of ["nvgrace_gpu_vfio_pci", "ism_vfio_pci", "xe-vfio-pci"]) {
@@ -296,6 +345,30 @@ describe("CLI: dump directories", () => {
     ]);
     expect(t.stdout).toContain("warning migration-forced:");
     expect(t.stdout).toContain("hw/vfio/migration.c");
+  });
+});
+
+describe("CLI: --explain names the deciding gate rule", () => {
+  it("RHEL 9.4 dump directory: full, and the explain output names the backport row", () => {
+    const root = tempDir("hdplan-backport-");
+    const v: HostVersions = {
+      libvirt: "10.0.0",
+      hypervisorType: "QEMU",
+      hypervisorVersion: "8.2.0",
+      kernel: "5.14.0-427.13.1.el9_4.x86_64",
+    };
+    const devs = [gpu(GPU, 2), mdevDev({ uuid: M1, parentAddr: GPU, type: "nvidia-558" })];
+    const src = writeDump(root, "src", { devices: devs, versions: v });
+    const dst = writeDump(root, "rhel94", { devices: [gpu(GPU, 4)], versions: v });
+    const file = join(root, "vm.xml");
+    writeFileSync(file, vm({ vfs: 0, mdev: true }));
+    const r = hdplan(["plan", "--domain", file, "--source", src, "--host", dst, "--explain"]);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toContain("Best: rhel94");
+    expect(r.stdout).toMatch(
+      /gate: destination rhel94: kernel 5\.14\.0-427\.13\.1\.el9_4\.x86_64 < 5\.18 floor for mdev, passed by backport row rhel-9\.4-kernel-vfio-migration/,
+    );
+    expect(r.stdout).toContain("gate: destination rhel94: QEMU 8.2.0 against the mdev floor 8.1.0");
   });
 });
 
