@@ -15,6 +15,7 @@ import { type MatchOutput, matchDevices } from "./matching/match.js";
 import { HDPLAN_NS, uuidv5 } from "./matching/uuid.js";
 import type { DescriptorData, DomainInfo } from "./model.js";
 import { rankHosts } from "./ranking/rank.js";
+import { sameHostAs } from "./targets/keys.js";
 import { type Reason, reason } from "./reasons.js";
 import { vendorDescriptorFor } from "./candidates/vendor.js";
 
@@ -41,7 +42,8 @@ export interface HostReport {
   hostname: string | null;
   target: string;
   rank: number | null;
-  status: "full" | "partial" | "none" | "error";
+  /** "source": the --source host itself, listed but never a destination (unranked). */
+  status: "full" | "partial" | "none" | "error" | "source";
   compatible: number;
   total: number;
   assignments: { device: string; target: AssignmentTarget; descriptorOrigin?: string }[];
@@ -228,6 +230,34 @@ function mdevUuidFor(ctx: PlanContext, inv: HostInventory, s: SourceDevice, take
   return v;
 }
 
+/** The --source host listed among the candidates: never a destination (compat.md §7). */
+export function sourceHost(
+  inv: { key: string; target: string; hostname: string | null },
+  total: number,
+  why: string,
+): HostReport {
+  return {
+    host: inv.key,
+    hostname: inv.hostname,
+    target: inv.target,
+    rank: null,
+    status: "source",
+    compatible: 0,
+    total,
+    assignments: [],
+    unassigned: [],
+    warnings: [
+      reason(
+        "source-host",
+        `${inv.key} is the --source host (${why}); a VM is never migrated onto the host it runs on`,
+      ),
+    ],
+    error: null,
+    capacityLeft: 0,
+    freePciLeft: 0,
+  };
+}
+
 export function errorHost(h: { key: string; target: string; error: Reason }, total: number): HostReport {
   return {
     host: h.key,
@@ -301,6 +331,8 @@ export function createPlanner(ctx: PlanContext): Planner {
   return {
     sources,
     evaluate(inv, selector = ctx.selector) {
+      const why = ctx.source ? sameHostAs(ctx.source, inv) : null;
+      if (why) return sourceHost(inv, sources.length, why);
       selectors.add(selector);
       const cands = buildHostCandidates(inv, sources, { selector, gateOpts: ctx.opts, multiVfio });
       const match = matchDevices({ devices: cands.devices, resources: cands.resources });

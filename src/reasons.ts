@@ -26,6 +26,11 @@ export const REASON_CODES = {
     level: "host",
     advice: "The host did not answer within --timeout; check it or raise --timeout.",
   },
+  "source-host": {
+    level: "host",
+    advice:
+      "The --source host is listed among the candidates; it is shown with status 'source' and never ranked.",
+  },
   "libvirt-error": {
     level: "host",
     advice: "libvirt returned an error (message included); fix the host or the URI.",

@@ -156,8 +156,9 @@ export function hostFailureLine(
 
 export function exitForPlan(best: string | null, hosts: { status: string }[]): number {
   if (best) return EXIT.OK;
-  const errors = hosts.filter((h) => h.status === "error").length;
-  if (hosts.length > 0 && errors === hosts.length) return EXIT.HOSTS;
+  const candidates = hosts.filter((h) => h.status !== "source");
+  const errors = candidates.filter((h) => h.status === "error").length;
+  if (candidates.length > 0 && errors === candidates.length) return EXIT.HOSTS;
   if (errors > 0) return EXIT.INCOMPLETE;
   return EXIT.NO;
 }
@@ -177,15 +178,9 @@ export function assertUniqueReadKeys(
   results: { key: string; target: string }[],
   source: { key: string; target: string } | null,
 ): void {
+  // A host with the source's key is the source itself (status "source"), not an input error.
+  void source;
   assertUniqueKeys(results);
-  if (source) {
-    const clash = results.find((k) => k.key === source.key && k.target !== source.target);
-    if (clash) {
-      throw new InputError(
-        `duplicate host key "${source.key}" for --source ${source.target} and ${clash.target}`,
-      );
-    }
-  }
 }
 
 /** Read --source; a failure is exit 3 naming it. */

@@ -59,7 +59,7 @@ export async function runEvacuate(opts: EvacuateOptions, io: Io): Promise<number
   const { evac, source, domains, consume } = setupEvacuation(input);
   const shards: EvacShard[] = [evac];
   let close = async () => {};
-  const results = await readHostsSplit<{ key: string; target: string }>(
+  const results = await readHostsSplit<{ key: string; target: string; isSource?: boolean }>(
     specs,
     io,
     { timeoutMs, concurrency, consume },
@@ -81,7 +81,8 @@ export async function runEvacuate(opts: EvacuateOptions, io: Io): Promise<number
     await close();
   }
   const failed = results.flatMap((r) => (r.ok ? [] : [r]));
-  const good = results.filter((r) => r.ok && r.host.key !== source.key);
+  const good = results.filter((r) => r.ok && !r.host.isSource);
+  const sourceListed = results.flatMap((r) => (r.ok && r.host.isSource ? [r.host.key] : []));
   const hostErrors = failed.map((h) => ({
     host: h.key,
     target: h.target,
@@ -104,6 +105,7 @@ export async function runEvacuate(opts: EvacuateOptions, io: Io): Promise<number
           unplaced: res.unplaced,
           capacityLeft: sortedCapacity(res.capacityLeft),
           hostErrors,
+          sourceHosts: sourceListed,
         },
         null,
         2,
@@ -128,6 +130,8 @@ export async function runEvacuate(opts: EvacuateOptions, io: Io): Promise<number
       }
     }
     for (const h of hostErrors) if (h) lines.push(`host ${h.host}: ${h.error.code}: ${h.error.message}`);
+    for (const k of sourceListed)
+      lines.push(`host ${k}: source: the --source host itself, never a destination`);
     lines.push("", res.unplaced === 0 ? "Every domain placed." : `${res.unplaced} domain(s) unplaced.`);
     io.stdout(`${lines.join("\n")}\n`);
   }

@@ -80,12 +80,14 @@ export function planToTable(r: PlanResult, explain: boolean, st: Style = NO_STYL
     const blocks =
       h.status === "error"
         ? `${h.error?.code}: ${h.error?.message}`
-        : h.unassigned.map((u) => `${u.device}: ${codes(u.reasons)}`).join("; ") || "-";
+        : h.status === "source"
+          ? "the --source host itself: never a destination"
+          : h.unassigned.map((u) => `${u.device}: ${codes(u.reasons)}`).join("; ") || "-";
     rows.push([
       h.rank === null ? "-" : String(h.rank),
       h.host,
       h.status,
-      h.status === "error" ? "-" : `${h.compatible}/${h.total}`,
+      h.status === "error" || h.status === "source" ? "-" : `${h.compatible}/${h.total}`,
       blocks,
     ]);
   }

@@ -211,11 +211,11 @@ export async function evacuationShardsOnWorkers(
   timeoutMs: number,
   onProgress?: (done: number, total: number) => void,
 ): Promise<{
-  results: HostResult<{ key: string; target: string }>[];
+  results: HostResult<{ key: string; target: string; isSource?: boolean }>[];
   shards: WorkerShard[];
   close: () => Promise<void>;
 }> {
-  const { results, workers } = await runOnWorkers<{ key: string; target: string }>(
+  const { results, workers } = await runOnWorkers<{ key: string; target: string; isSource?: boolean }>(
     specs,
     n,
     { type: "init", job: "evac", input, timeoutMs },

@@ -10,6 +10,7 @@ import type { HostInventory } from "../inventory/types.js";
 import type { DomainInfo, RawHost } from "../model.js";
 import { Evacuation, domainsToMove } from "../matching/evacuate.js";
 import { type HostReport, type Planner, createPlanner } from "../pipeline.js";
+import { sameHostAs } from "../targets/keys.js";
 import { readDomain } from "../xml/domain.js";
 
 export interface PlanSetupInput {
@@ -71,7 +72,7 @@ export interface EvacSetup {
   source: HostInventory;
   domains: DomainInfo[];
   /** Build a host's inventory, add every VM's candidates on it, drop the rest. */
-  consume: (raw: RawHost) => { key: string; target: string };
+  consume: (raw: RawHost) => { key: string; target: string; isSource?: boolean };
 }
 
 export function setupEvacuation(inp: EvacSetupInput): EvacSetup {
@@ -87,7 +88,7 @@ export function setupEvacuation(inp: EvacSetupInput): EvacSetup {
     explain: inp.explain,
   });
   const consume = (raw: RawHost) => {
-    if (raw.key === source.key && raw.target === source.target) return { key: raw.key, target: raw.target };
+    if (sameHostAs(source, raw)) return { key: raw.key, target: raw.target, isSource: true };
     const inv = buildInventory(raw);
     const hostFiles = descriptorFilesFromTexts(inv.descriptorFiles, inv.key);
     evac.addHost(inv, hostFiles.length ? new DescriptorSelector([...globalFiles, ...hostFiles]) : baseSel);

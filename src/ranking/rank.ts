@@ -2,7 +2,7 @@
  * more capacity left in the pools used, more free PCI functions left, key. */
 export interface Rankable {
   host: string;
-  status: "full" | "partial" | "none" | "error";
+  status: "full" | "partial" | "none" | "error" | "source";
   compatible: number;
   warnings: unknown[];
   capacityLeft: number;
@@ -10,6 +10,8 @@ export interface Rankable {
 }
 
 export function compareHosts(a: Rankable, b: Rankable): number {
+  const src = Number(a.status === "source") - Number(b.status === "source");
+  if (src !== 0) return src;
   const err = Number(a.status === "error") - Number(b.status === "error");
   if (err !== 0) return err;
   const full = Number(b.status === "full") - Number(a.status === "full");
@@ -24,6 +26,6 @@ export function compareHosts(a: Rankable, b: Rankable): number {
 export function rankHosts<T extends Rankable & { rank: number | null }>(hosts: T[]): T[] {
   const sorted = [...hosts].sort(compareHosts);
   let r = 0;
-  for (const h of sorted) h.rank = h.status === "error" ? null : ++r;
+  for (const h of sorted) h.rank = h.status === "error" || h.status === "source" ? null : ++r;
   return sorted;
 }

@@ -1,5 +1,5 @@
 /** Target specs and host keys (cli.md "Targets", "Host key"). */
-import { basename } from "node:path";
+import { basename, resolve } from "node:path";
 import { InputError } from "../errors.js";
 
 export interface TargetSpec {
@@ -135,4 +135,38 @@ export function readHostsFileText(text: string, file: string): TargetSpec[] {
     out.push(parseTargetSpec(s, `${file}:${i + 1}`));
   });
   return out;
+}
+
+/** What identifies a host for "is this the source" (compat.md §7). */
+export interface HostIdentity {
+  key: string;
+  target: string;
+  hostname?: string | null | undefined;
+}
+
+function normTarget(t: string): string {
+  if (t.includes("://")) return t.replace(/\/+$/, "");
+  return resolve(t.replace(/\/+$/, ""));
+}
+
+/**
+ * Whether `h` is the source host: the same key, the same path (resolved) or
+ * URI, or the same libvirt hostname (libvirt's virConnectGetHostname, or a
+ * dump's host.json). Returns what matched, or null. A false match only drops
+ * a candidate (the safe direction); the libvirt host UUID is not read yet.
+ */
+export function sameHostAs(source: HostIdentity, h: HostIdentity): string | null {
+  if (h.key === source.key) return `the same host key "${h.key}"`;
+  if (normTarget(h.target) === normTarget(source.target)) return `the same target ${h.target}`;
+  // libvirt's test driver reports the machine's own hostname for every test:/// file.
+  const testDriver = (t: string) => /^test(\+[a-z0-9]+)?:\/\//i.test(t);
+  if (
+    source.hostname &&
+    h.hostname &&
+    source.hostname === h.hostname &&
+    !testDriver(source.target) &&
+    !testDriver(h.target)
+  )
+    return `the same libvirt hostname ${h.hostname}`;
+  return null;
 }
