@@ -84,6 +84,11 @@ export const REASON_CODES = {
     level: "device",
     advice: "Another device in the IOMMU group is in use or its state is unknown; free the group.",
   },
+  "iommu-group-unknown": {
+    level: "device",
+    advice:
+      "The function reports no IOMMU group: enable the IOMMU (intel_iommu=on / amd_iommu) or re-dump with <iommuGroup>.",
+  },
   "pci-device-used-by-host": {
     level: "device",
     advice: "The function has a host network interface that is up, or is a PF with VFs enabled.",

@@ -63,7 +63,15 @@ export const noHostNetUp: PciFilter = (fn, { host }) => {
 
 export const iommuGroupViable: PciFilter = (fn, { host }) => {
   const g = fn.pci!.iommuGroup;
-  if (!g) return null; // no group reported: only the function itself
+  // No <iommuGroup> at all (IOMMU off, or a dump without it): VFIO cannot
+  // assign the function (the kernel exposes /dev/vfio/<group> only for
+  // functions in an IOMMU group; libvirt's virPCIDeviceGetIOMMUGroupDev).
+  if (!g) {
+    return reason(
+      "iommu-group-unknown",
+      `${fn.pci!.address} reports no IOMMU group (IOMMU disabled, or the dump lacks <iommuGroup>): not assignable with VFIO`,
+    );
+  }
   for (const m of g.members) {
     if (m === fn.pci!.address) continue;
     const other = host.pciByAddr.get(m);

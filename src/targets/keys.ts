@@ -141,7 +141,6 @@ export function readHostsFileText(text: string, file: string): TargetSpec[] {
 export interface HostIdentity {
   key: string;
   target: string;
-  hostname?: string | null | undefined;
 }
 
 function normTarget(t: string): string {
@@ -150,23 +149,13 @@ function normTarget(t: string): string {
 }
 
 /**
- * Whether `h` is the source host: the same key, the same path (resolved) or
- * URI, or the same libvirt hostname (libvirt's virConnectGetHostname, or a
- * dump's host.json). Returns what matched, or null. A false match only drops
- * a candidate (the safe direction); the libvirt host UUID is not read yet.
+ * Whether `h` is the source host: the same key, or the same path (resolved)
+ * or URI. Returns what matched, or null. Not used: libvirt hostnames (the
+ * test driver and snapshots taken from it all report the machine's own
+ * hostname) and the libvirt host UUID (not read by hdplan yet).
  */
 export function sameHostAs(source: HostIdentity, h: HostIdentity): string | null {
   if (h.key === source.key) return `the same host key "${h.key}"`;
   if (normTarget(h.target) === normTarget(source.target)) return `the same target ${h.target}`;
-  // libvirt's test driver reports the machine's own hostname for every test:/// file.
-  const testDriver = (t: string) => /^test(\+[a-z0-9]+)?:\/\//i.test(t);
-  if (
-    source.hostname &&
-    h.hostname &&
-    source.hostname === h.hostname &&
-    !testDriver(source.target) &&
-    !testDriver(h.target)
-  )
-    return `the same libvirt hostname ${h.hostname}`;
   return null;
 }

@@ -22,7 +22,8 @@ export interface PciOpts {
   product: string;
   driver?: string | null;
   cls?: string;
-  iommu?: { number: number; members: string[] };
+  /** Default: a group of its own; null: no <iommuGroup> (IOMMU off). */
+  iommu?: { number: number; members: string[] } | null;
   pf?: string;
   vfs?: string[];
   mdevTypes?: { id: string; name?: string; api?: string; available?: number }[];
@@ -31,10 +32,13 @@ export interface PciOpts {
 
 export function pciDev(o: PciOpts): string {
   const a = splitAddr(o.addr);
-  const group = o.iommu ?? {
-    number: Number.parseInt(a.bus, 16) * 32 + Number.parseInt(a.slot, 16) * 8 + Number(a.fn),
-    members: [o.addr],
-  };
+  const group =
+    o.iommu !== undefined
+      ? o.iommu
+      : {
+          number: Number.parseInt(a.bus, 16) * 32 + Number.parseInt(a.slot, 16) * 8 + Number(a.fn),
+          members: [o.addr],
+        };
   const types = o.mdevTypes?.length
     ? `<capability type='mdev_types'>${o.mdevTypes
         .map(
@@ -60,7 +64,7 @@ export function pciDev(o: PciOpts): string {
     ${o.pf ? `<capability type='phys_function'>${addrEl(o.pf)}</capability>` : ""}
     ${o.vfs?.length ? `<capability type='virt_functions' maxCount='${o.vfs.length}'>${o.vfs.map(addrEl).join("")}</capability>` : ""}
     ${types}
-    <iommuGroup number='${group.number}'>${group.members.map(addrEl).join("")}</iommuGroup>
+    ${group ? `<iommuGroup number='${group.number}'>${group.members.map(addrEl).join("")}</iommuGroup>` : ""}
   </capability>
 </device>`;
 }

@@ -41,7 +41,8 @@ export interface PciSpec {
   mdevTypes?: { id: string; name?: string; available: number }[];
   virtFunctions?: string[];
   physFunction?: string;
-  iommuGroup?: number;
+  /** IOMMU group number; default one group per function (from the address); null: no <iommuGroup>. */
+  iommuGroup?: number | null;
 }
 
 export function pciDevice(p: PciSpec): string {
@@ -58,10 +59,11 @@ export function pciDevice(p: PciSpec): string {
     ? `<capability type='virt_functions' maxCount='${Math.max(8, p.virtFunctions.length)}'>${p.virtFunctions.map(addrEl).join("")}</capability>`
     : "";
   const pf = p.physFunction ? `<capability type='phys_function'>${addrEl(p.physFunction)}</capability>` : "";
-  const group =
-    p.iommuGroup !== undefined
-      ? `<iommuGroup number='${p.iommuGroup}'>${addrEl(p.address)}</iommuGroup>`
-      : "";
+  const groupNo =
+    p.iommuGroup === undefined
+      ? Number.parseInt(a.bus, 16) * 32 + Number.parseInt(a.slot, 16) * 8 + Number.parseInt(a.fn, 16)
+      : p.iommuGroup;
+  const group = groupNo === null ? "" : `<iommuGroup number='${groupNo}'>${addrEl(p.address)}</iommuGroup>`;
   return `  <device>
     <name>${pciName(p.address)}</name>
     <parent>computer</parent>

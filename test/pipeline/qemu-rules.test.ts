@@ -267,6 +267,20 @@ describe("version gates: floors and distribution backports", () => {
   });
 });
 
+describe("no IOMMU group: not assignable", () => {
+  it("a destination whose dump has no <iommuGroup> (IOMMU off) is iommu-group-unknown, not full", () => {
+    const noGroups = [
+      pciDev({ addr: PF, vendor: "15b3", product: "101d", driver: "mlx5_core", vfs: VFS, iommu: null }),
+      ...VFS.map((a) =>
+        pciDev({ addr: a, vendor: "15b3", product: "101e", driver: "mlx5_vfio_pci", pf: PF, iommu: null }),
+      ),
+    ];
+    const r = plan(vm(), nic(PF, VFS), { dstDevices: noGroups });
+    expect(r.hosts[0]!.status).toBe("none");
+    expect(unassigned(r)).toEqual(["iommu-group-unknown"]);
+  });
+});
+
 describe("driver table in the IOMMU-group check", () => {
   it("nvgrace_gpu_vfio_pci and ism_vfio_pci group members keep the group viable", () => {
     for (const member of ["nvgrace_gpu_vfio_pci", "ism_vfio_pci", "xe-vfio-pci"]) {
