@@ -54,7 +54,7 @@ export const REASON_CODES = {
   // device level: source-side blockers (compat.md §5)
   "hostdev-type-not-migratable": {
     level: "device",
-    advice: "This kind of assigned device cannot be live-migrated; detach it or use cold migration.",
+    advice: "This kind of assigned device is not supported by hdplan; detach it or use cold migration.",
   },
   "driver-not-migratable": {
     level: "device",

@@ -107,7 +107,7 @@ function resolveOne(dev: AssignedDevice, ctx: SourceContext): SourceDevice | nul
       s.blockers.push(
         reason(
           "hostdev-type-not-migratable",
-          `${dev.id}: ${dev.kind} devices cannot be live-migrated with hdplan`,
+          `${dev.id}: ${dev.kind === "vdpa" ? "vDPA interfaces" : dev.kind === "capabilities" ? "<hostdev mode='capabilities'> devices" : `${dev.kind} hostdevs`} are not supported by hdplan: it cannot plan their migration (detach the device or use cold migration)`,
         ),
       );
       return s;

@@ -3,6 +3,7 @@ import { readFileSync, closeSync, fstatSync, openSync, readSync, readdirSync, st
 import { join } from "node:path";
 import { InputError } from "../errors.js";
 import type { HostVersions, RawHost } from "../model.js";
+import { type Reason, reason } from "../reasons.js";
 
 function listFiles(dir: string, ext: RegExp): string[] {
   let entries: import("node:fs").Dirent[];
@@ -176,6 +177,42 @@ export function isDumpDir(path: string): boolean {
   }
 }
 
+/**
+ * A node device file of a dump. Real hosts have non-UTF-8 bytes in DMI
+ * strings (the `computer` device's <hardware> vendor/product, written by
+ * `virsh nodedev-dumpxml` as the firmware gives them): such a file is not
+ * refused as a whole; each <device> element holding an undecodable byte is
+ * skipped with a `device-skipped` warning, the others are kept.
+ */
+function readNodedevFile(path: string, warnings: Reason[]): string {
+  try {
+    return readTextFile(path);
+  } catch (e) {
+    if (!(e instanceof InputError) || !e.message.includes("not valid UTF-8")) throw e;
+  }
+  const text = new TextDecoder("utf-8", { fatal: false }).decode(readFileSync(path));
+  const kept: string[] = [];
+  for (const m of text.matchAll(/<device[\s>][\s\S]*?<\/device>/g)) {
+    const dev = m[0];
+    if (!dev.includes("\uFFFD")) {
+      kept.push(dev);
+      continue;
+    }
+    const name = /<name>([^<]*)<\/name>/.exec(dev)?.[1] ?? "(unnamed)";
+    warnings.push(
+      reason(
+        "device-skipped",
+        `${path}: node device ${name.replace(/\uFFFD/g, "?")} skipped: not valid UTF-8 (e.g. a latin-1 DMI string); the other devices of the file are read`,
+        { file: path },
+      ),
+    );
+  }
+  if (kept.length === 0 && warnings.length === 0) {
+    throw new InputError(`${path}: not valid UTF-8 text and no <device> element found`, path);
+  }
+  return kept.join("\n");
+}
+
 export function readDumpDir(dir: string, key: string, target: string): RawHost {
   const nodedevDir = join(dir, "nodedev");
   if (!isDumpDir(nodedevDir)) {
@@ -186,12 +223,16 @@ export function readDumpDir(dir: string, key: string, target: string): RawHost {
     throw new InputError(`${nodedevDir}: no node device XML files (*.xml)`, nodedevDir);
   const hostJsonPath = join(dir, "host.json");
   const hj = isFile(hostJsonPath) ? readHostJson(hostJsonPath) : { versions: {} };
+  const warnings: Reason[] = [];
+  const nodeDevices = nodeFiles
+    .map((p) => ({ xml: readNodedevFile(p, warnings), origin: p }))
+    .filter((d) => d.xml !== "");
   const raw: RawHost = {
     key,
     target,
     kind: "dump",
     versions: hj.versions,
-    nodeDevices: nodeFiles.map((p) => ({ xml: readTextFile(p), origin: p })),
+    nodeDevices,
     // In a dump directory we cannot tell live from persistent: every definition
     // counts as both (fail-closed: its devices are reserved either way).
     domains: listFiles(join(dir, "domains"), /\.xml$/i).map((p) => ({
@@ -211,7 +252,7 @@ export function readDumpDir(dir: string, key: string, target: string): RawHost {
       text: readTextFile(p),
     })),
     vendorAttrs: [],
-    warnings: [],
+    warnings,
   };
   if (hj.hostname) raw.hostname = hj.hostname;
   return raw;
