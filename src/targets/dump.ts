@@ -184,13 +184,20 @@ export function isDumpDir(path: string): boolean {
  * refused as a whole; each <device> element holding an undecodable byte is
  * skipped with a `device-skipped` warning, the others are kept.
  */
-function readNodedevFile(path: string, warnings: Reason[]): string {
+function readNodedevFile(path: string, warnings: Reason[]): string | null {
   try {
     return readTextFile(path);
   } catch (e) {
     if (!(e instanceof InputError) || !e.message.includes("not valid UTF-8")) throw e;
   }
   const text = new TextDecoder("utf-8", { fatal: false }).decode(readFileSync(path));
+  // Undecodable bytes outside any <device> element are not a DMI string: refuse the file.
+  if (text.replace(/<device[\s>][\s\S]*?<\/device>/g, "").includes("\uFFFD")) {
+    throw new InputError(
+      `${path}: not valid UTF-8 text (binary data or another encoding such as latin-1)`,
+      path,
+    );
+  }
   const kept: string[] = [];
   for (const m of text.matchAll(/<device[\s>][\s\S]*?<\/device>/g)) {
     const dev = m[0];
@@ -207,10 +214,7 @@ function readNodedevFile(path: string, warnings: Reason[]): string {
       ),
     );
   }
-  if (kept.length === 0 && warnings.length === 0) {
-    throw new InputError(`${path}: not valid UTF-8 text and no <device> element found`, path);
-  }
-  return kept.join("\n");
+  return kept.length ? kept.join("\n") : null;
 }
 
 export function readDumpDir(dir: string, key: string, target: string): RawHost {
@@ -224,9 +228,10 @@ export function readDumpDir(dir: string, key: string, target: string): RawHost {
   const hostJsonPath = join(dir, "host.json");
   const hj = isFile(hostJsonPath) ? readHostJson(hostJsonPath) : { versions: {} };
   const warnings: Reason[] = [];
-  const nodeDevices = nodeFiles
-    .map((p) => ({ xml: readNodedevFile(p, warnings), origin: p }))
-    .filter((d) => d.xml !== "");
+  const nodeDevices = nodeFiles.flatMap((p) => {
+    const xml = readNodedevFile(p, warnings);
+    return xml === null ? [] : [{ xml, origin: p }];
+  });
   const raw: RawHost = {
     key,
     target,
