@@ -70,6 +70,14 @@ describe("xml-samples", () => {
     }
   });
 
+  it("vm-viommu: a VF behind a guest vIOMMU is blocked on every host (QEMU's vIOMMU blocker)", () => {
+    const { r, j } = plan("vm-viommu", ["--descriptors", "xml-samples/descriptors"]);
+    expect(r.code).toBe(1);
+    expect(j.devices[0].blockers.map((b: { code: string }) => b.code)).toEqual(["viommu-blocks-migration"]);
+    expect(j.hosts.every((h: { status: string }) => h.status === "none")).toBe(true);
+    expect(j.best).toBeNull();
+  });
+
   it("vm-net: full only where the hostdev pool exists", () => {
     const { status, codes } = plan("vm-net");
     expect(status["host-a"]).toBe("full");

@@ -117,7 +117,7 @@ function buildHost(key, seed, spec) {
 }
 
 // --- sample VM live XML --------------------------------------------------------
-function vmXml({ name, uuid, id, mem = 16, vcpus = 8, interfaces = "", hostdevs = "", video = "virtio" }) {
+function vmXml({ name, uuid, id, mem = 16, vcpus = 8, interfaces = "", hostdevs = "", video = "virtio", viommu = false }) {
   const kib = mem * 1024 * 1024;
   const ports = [];
   for (let i = 1; i <= 12; i++) {
@@ -154,7 +154,7 @@ function vmXml({ name, uuid, id, mem = 16, vcpus = 8, interfaces = "", hostdevs 
     <acpi/>
     <apic/>
     <vmport state='off'/>
-  </features>
+${viommu ? "    <ioapic driver='qemu'/>\n" : ""}  </features>
   <cpu mode='host-passthrough' check='none' migratable='on'/>
   <clock offset='utc'>
     <timer name='rtc' tickpolicy='catchup'/>
@@ -239,7 +239,7 @@ ${hostdevs}    <watchdog model='itco' action='reset'>
       <alias name='rng0'/>
       <address type='pci' domain='0x0000' bus='0x06' slot='0x00' function='0x0'/>
     </rng>
-  </devices>
+${viommu ? "    <iommu model='intel'>\n      <driver intremap='on' caching_mode='on'/>\n      <alias name='iommu0'/>\n    </iommu>\n" : ""}  </devices>
   <seclabel type='dynamic' model='apparmor' relabel='yes'>
     <label>libvirt-${uuid}</label>
     <imagelabel>libvirt-${uuid}</imagelabel>
@@ -328,6 +328,14 @@ const VMS = {
       ${guestBus(0x07)}
     </interface>
 `,
+  }),
+  // An mlx5 VF behind a guest vIOMMU: QEMU blocks its migration (viommu-blocks-migration).
+  "vm-viommu": vmXml({
+    name: "vm-viommu",
+    uuid: "5e9b2c71-8a4d-4f36-b1e0-c7d3a6f28b45",
+    id: 9,
+    viommu: true,
+    hostdevs: pciHostdev(SRC_VF(6), "hostdev0", 0x07),
   }),
   "vm-passthrough-gpu": vmXml({
     name: "vm-passthrough-gpu",
