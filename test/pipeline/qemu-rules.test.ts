@@ -342,6 +342,24 @@ describe("CLI: dump directories", () => {
     }
   });
 
+  it("a dump directory without <iommuGroup> is iommu-group-unknown (exit 1)", () => {
+    const root = join(dir, "nogroup");
+    const src = writeDump(root, "src", { devices: nic(PF, VFS) });
+    const noGroups = [
+      pciDev({ addr: PF, vendor: "15b3", product: "101d", driver: "mlx5_core", vfs: VFS, iommu: null }),
+      ...VFS.map((a) =>
+        pciDev({ addr: a, vendor: "15b3", product: "101e", driver: "mlx5_vfio_pci", pf: PF, iommu: null }),
+      ),
+    ];
+    const dst = writeDump(root, "dst", { devices: noGroups });
+    const file = join(root, "vm.xml");
+    writeFileSync(file, vm());
+    const r = hdplan(["plan", "--domain", file, "--source", src, "--host", dst, "--format", "json"]);
+    expect(r.code, r.stderr).toBe(1);
+    const h = JSON.parse(r.stdout).hosts[0];
+    expect(h.unassigned[0].reasons.map((x: { code: string }) => x.code)).toEqual(["iommu-group-unknown"]);
+  });
+
   it("forced migration: full with migration-forced, exit 0; --explain names the rule", () => {
     const r = run("forced", vm({ extra: OVERRIDE_ON() }), QAT());
     expect(r.code).toBe(0);
@@ -424,5 +442,46 @@ describe.skipIf(!RUN)("CLI: libvirt test driver", () => {
       const j = JSON.parse(r.stdout);
       expect(j.devices[0].blockers.map((b: { code: string }) => b.code)).toEqual([want]);
     }
+  });
+
+  it("a test-driver destination whose PCI functions have no IOMMU group: iommu-group-unknown", () => {
+    const dir = tempDir("hdplan-qemu-rules-iommu-");
+    const withGroups = nic(PF, VFS);
+    const noGroups = [
+      pciDev({ addr: PF, vendor: "15b3", product: "101d", vfs: VFS, iommu: null }),
+      ...VFS.map((a) => pciDev({ addr: a, vendor: "15b3", product: "101e", pf: PF, iommu: null })),
+    ];
+    const desc = join(dir, "desc");
+    mkdirSync(desc);
+    writeFileSync(join(desc, "vf.conf"), "device_api=vfio-pci\ndevice_id=15b3101e\nmigratable=1\n");
+    const src = join(dir, "src.xml");
+    const dst = join(dir, "dst.xml");
+    const ok = join(dir, "ok.xml");
+    writeFileSync(src, nodeXml([...withGroups, vm({ type: "test" })]));
+    writeFileSync(dst, nodeXml(noGroups));
+    writeFileSync(ok, nodeXml(withGroups));
+    const r = hdplan([
+      "plan",
+      "--domain",
+      "vm1",
+      "--source",
+      `test://${src}`,
+      "--host",
+      `test://${dst}`,
+      "--host",
+      `test://${ok}`,
+      "--descriptors",
+      desc,
+      "--format",
+      "json",
+    ]);
+    expect(r.code, r.stderr).toBe(0);
+    const j = JSON.parse(r.stdout);
+    const by = Object.fromEntries(j.hosts.map((h: { host: string }) => [h.host, h]));
+    expect(by.dst.status).toBe("none");
+    expect(by.dst.unassigned[0].reasons.map((x: { code: string }) => x.code)).toEqual([
+      "iommu-group-unknown",
+    ]);
+    expect(by.ok.status).toBe("full");
   });
 });
