@@ -61,7 +61,7 @@ function planOptions(cmd: Command): Command {
     .option("--hosts-file <FILE>", "one target per line, # comments")
     .option("--descriptors <DIR>", "operator descriptor files (*.conf, DIR/<host key>/*.conf)")
     .option("--assume-versions", "treat hosts with unknown versions as new enough")
-    .addOption(new Option("--format <FORMAT>", "table or json").default("table"))
+    .addOption(new Option("--format <FORMAT>", "table, json or html").default("table"))
     .option("--explain", "show per host and device the chosen target or every reason")
     .option("--write-dest-xml <DIR>", "write destination XML for fully compatible hosts")
     .option("--concurrency <N>", "hosts queried at once (live targets)", "8")

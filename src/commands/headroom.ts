@@ -170,8 +170,7 @@ export async function computeHeadroom(
       note(down, sim.capacityLeft);
       for (const p of sim.placements) {
         if (p.host !== null) continue;
-        const vm = model.vms.find((v) => v.host === p.source && v.domain.uuid === p.uuid);
-        for (const t of vm?.needs.keys() ?? []) strandedNeeding.set(t, (strandedNeeding.get(t) ?? 0) + 1);
+        for (const t of Object.keys(p.needs)) strandedNeeding.set(t, (strandedNeeding.get(t) ?? 0) + 1);
       }
       if (fail === 1 || sim.stranded > 0) simulations.push(sim);
     }

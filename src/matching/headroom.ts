@@ -91,7 +91,7 @@ interface SigInfo {
 
 export interface Simulation {
   down: string[];
-  placements: (Placement & { source: string })[];
+  placements: (Placement & { source: string; needs: Record<string, number> })[];
   placed: number;
   stranded: number;
   /** device type -> free units on the hosts still up, after the placements */
@@ -265,7 +265,7 @@ export class FleetModel {
       if (this.sigs.has(vm.sig)) continue;
       const keys: Rankable[] = [];
       const feasible = new Set<number>();
-      this.hosts.forEach((h, hi) => {
+      this.hosts.forEach((_h, hi) => {
         const { m, rep } = this.trialOn(vm, hi, new Map(), new Map(), new Set());
         if (m.assignment.size === vm.sources.length) feasible.add(hi);
         keys.push({
@@ -353,17 +353,20 @@ export class FleetModel {
         return { name: vm.domain.name, uuid: vm.domain.uuid, devices: vm.sources.length };
       }),
     );
-    // placeAll reports in placement order; name each one's source host.
-    const sources = new Map<string, string[]>();
+    // placeAll reports in placement order; name each one's source host and needs.
+    const byKey = new Map<string, FleetVm[]>();
     for (const v of vmIds) {
       const vm = this.vms[v]!;
       const k = `${vm.domain.name}\u0000${vm.domain.uuid}`;
-      sources.set(k, [...(sources.get(k) ?? []), vm.host]);
+      byKey.set(k, [...(byKey.get(k) ?? []), vm]);
     }
-    const placements = res.placements.map((p) => ({
-      ...p,
-      source: sources.get(`${p.domain}\u0000${p.uuid}`)?.shift() ?? down[0]!,
-    }));
+    const placements = res.placements.map((p) => {
+      const vm = byKey.get(`${p.domain}\u0000${p.uuid}`)?.shift();
+      const needs = Object.fromEntries(
+        [...(vm?.needs ?? new Map<string, number>())].sort(([a], [b]) => (a < b ? -1 : 1)),
+      );
+      return { ...p, source: vm?.host ?? down[0]!, needs };
+    });
     return {
       down,
       placements,
