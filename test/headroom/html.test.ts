@@ -160,7 +160,7 @@ describe("HTML reports in headless Chromium", () => {
     expect(rows.map((x) => `${x.host}:${x.status}`)).toEqual(
       json.hosts.map((h: { host: string; status: string }) => `${h.host}:${h.status}`),
     );
-    for (const d of json.devices) expect(dom).toContain(`<th title="`);
+    for (const d of json.devices) expect(dom).toContain(`>${d.id}</th>`);
     expect(dom).toContain(`best host <b>${json.best}</b>`);
     const codes = new Set<string>(
       json.hosts.flatMap((h: { unassigned: { reasons: { code: string }[] }[] }) =>
