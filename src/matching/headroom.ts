@@ -64,6 +64,8 @@ interface FleetHost {
   /** device type -> units held by this host's domains to move */
   used: Map<string, number>;
   vms: number[];
+  /** domains to move, resolved when the host was read (until finish) */
+  pending?: { domain: DomainInfo; sources: SourceDevice[] }[] | undefined;
 }
 
 export interface FleetVm {
@@ -190,8 +192,14 @@ export class FleetModel {
    */
   addHost(inv: HostInventory, selector: DescriptorSelector): { key: string; target: string } {
     if (this.finalized) throw new Error("FleetModel: addHost after finish");
+    // Domains to move, as evacuate --source would list them, resolved against
+    // this host (their source) now; the parsed domains are not needed after.
+    const pending = domainsToMove(inv, this.includeInactive).map((domain) => {
+      const { sources } = prepareSources({ domain, source: inv, selector, opts: this.opts });
+      return { domain, sources };
+    });
     this.hostsIn.push({
-      inv,
+      inv: { ...inv, domains: [] },
       selector,
       devCands: new Map(),
       resources: new Map(),
@@ -199,6 +207,7 @@ export class FleetModel {
       free: new Map(),
       used: new Map(),
       vms: [],
+      pending,
     });
     return { key: inv.key, target: inv.target };
   }
@@ -212,11 +221,10 @@ export class FleetModel {
     );
     this.hostsIn.length = 0;
     this.hosts.forEach((h, i) => this.hostIdx.set(h.inv.key, i));
-    // Domains to move, per host in key order, as evacuate --source would list them.
+    // Domains, per host in key order (each host's in evacuate's order).
     const devSigRep = new Map<string, { s: SourceDevice; multiVfio: boolean }>();
     for (const h of this.hosts) {
-      for (const domain of domainsToMove(h.inv, this.includeInactive)) {
-        const { sources } = prepareSources({ domain, source: h.inv, selector: h.selector, opts: this.opts });
+      for (const { domain, sources } of h.pending ?? []) {
         const multiVfio = sources.filter(isVfio).length > 1;
         const devSigs = sources.map((s) => deviceSignature(s, multiVfio));
         const needs = new Map<string, number>();
@@ -239,6 +247,7 @@ export class FleetModel {
         h.vms.push(vm.index);
         for (const [t, n] of needs) inc(h.used, t, n);
       }
+      h.pending = undefined;
     }
     // Device-level candidates on every host, then drop the parsed inventory.
     for (const h of this.hosts) {

@@ -8,6 +8,7 @@ import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import type { HeadroomResult } from "../../src/commands/headroom.js";
 import { headroomToHtml } from "../../src/output/html.js";
+import { reason } from "../../src/reasons.js";
 import { ROOT, hdplan } from "../helpers/cli.js";
 import { dumpDom, screenshot } from "./browser.js";
 
@@ -89,9 +90,7 @@ describe("HTML reports in headless Chromium", () => {
           host: i % 100 === 0 && k === 0 ? null : `host-${String((i + k + 1) % 1000).padStart(4, "0")}`,
           assignments: [],
           reasons:
-            i % 100 === 0 && k === 0
-              ? [{ code: "capacity-taken", message: "no host can take every device now" }]
-              : [],
+            i % 100 === 0 && k === 0 ? [reason("capacity-taken", "no host can take every device now")] : [],
           warnings: [],
           devices: 2,
           feasibleHosts: 3,
