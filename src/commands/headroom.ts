@@ -24,12 +24,13 @@ export interface HeadroomOptions extends CommonOptions {
 }
 
 /**
- * Most simulations one run does. Measured on 2 busy cores (docs/headroom.md):
- * about 0.2 ms per simulation of a host with 5 domains on a 1,000-host fleet,
- * so 200,000 stay under a minute; N=2 on 600 hosts (179,700) is allowed, on
- * 1,000 hosts (499,500) refused.
+ * Most simulations one run does. Measured on 2 cores under a load average of
+ * 12-15 (docs/headroom.md): 2.6 ms per simulation of one host with ~5 domains
+ * on 1,000 hosts, 6.3 ms per simulation of a pair (~10 domains) on 100 hosts.
+ * 50,000 pairs take about 5 minutes there: N=2 is allowed up to 316 hosts,
+ * N=3 up to 68.
  */
-export const MAX_SIMULATIONS = 200_000;
+export const MAX_SIMULATIONS = 50_000;
 
 export interface TypeHeadroom {
   type: string;

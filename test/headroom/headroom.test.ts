@@ -143,10 +143,10 @@ describe("headroom on the samples", () => {
   });
 
   it("refuses --fail N beyond the bound before reading any host, and bad options", () => {
-    const bogus = Array.from({ length: 120 }, (_, i) => `/nonexistent/h${i}`);
-    const r = hdplan(["headroom", ...bogus.flatMap((b) => ["--host", b]), "--fail", "3"]);
+    const bogus = Array.from({ length: 320 }, (_, i) => `/nonexistent/h${i}`);
+    const r = hdplan(["headroom", ...bogus.flatMap((b) => ["--host", b]), "--fail", "2"]);
     expect(r.code).toBe(2);
-    expect(r.stderr).toMatch(/--fail 3 over 120 hosts is 2\.81e\+5 combinations, more than the 200000/);
+    expect(r.stderr).toMatch(/--fail 2 over 320 hosts is 5\.10e\+4 combinations, more than the 50000/);
     expect(r.stderr.split("\n").filter(Boolean)).toHaveLength(1);
     expect(hdplan(["headroom", "--host", "xml-samples/hosts/host-a", "--fail", "2"]).code).toBe(2);
     expect(hdplan(["headroom", "--host", "xml-samples/hosts/host-a", "--fail", "0"]).code).toBe(2);
