@@ -89,6 +89,31 @@ interface SigInfo {
   feasibleSorted: number[];
   /** every host index, best pristine rank first */
   allSorted: number[];
+  /** feasible host indices by (new mdevs needed, pristine rank): the option order of an exact engine */
+  optionSorted: number[];
+  /** per host index: new mdevs the VM would need there with nothing placed */
+  created: Map<number, number>;
+}
+
+/** One VM's option on a host now: fewest new mdevs, then the plan rank. */
+export interface HostOption {
+  hi: number;
+  created: number;
+  rep: HostReport;
+  m: ReturnType<typeof matchDevices>;
+}
+
+function createdBy(c: HostCandidates, m: ReturnType<typeof matchDevices>): number {
+  let n = 0;
+  for (const rid of m.assignment.values()) if (c.resources.get(rid)!.target.create) n++;
+  return n;
+}
+
+export function compareHostOptions(
+  a: Pick<HostOption, "created" | "rep">,
+  b: Pick<HostOption, "created" | "rep">,
+): number {
+  return a.created - b.created || compareHosts(a.rep, b.rep);
 }
 
 export interface Simulation {
@@ -274,9 +299,13 @@ export class FleetModel {
       if (this.sigs.has(vm.sig)) continue;
       const keys: Rankable[] = [];
       const feasible = new Set<number>();
+      const created = new Map<number, number>();
       this.hosts.forEach((_h, hi) => {
         const { m, rep } = this.trialOn(vm, hi, new Map(), new Map(), new Set());
-        if (m.assignment.size === vm.sources.length) feasible.add(hi);
+        if (m.assignment.size === vm.sources.length) {
+          feasible.add(hi);
+          created.set(hi, createdBy(this.compose(vm, hi), m));
+        }
         keys.push({
           host: rep.host,
           status: rep.status,
@@ -287,11 +316,15 @@ export class FleetModel {
         });
       });
       const allSorted = keys.map((_, i) => i).sort((a, b) => compareHosts(keys[a]!, keys[b]!));
+      const feasibleSorted = allSorted.filter((i) => feasible.has(i));
       this.sigs.set(vm.sig, {
         rep: vm.index,
         feasible,
-        feasibleSorted: allSorted.filter((i) => feasible.has(i)),
+        feasibleSorted,
         allSorted,
+        // stable sort: equal new-mdev counts keep the rank order
+        optionSorted: [...feasibleSorted].sort((a, b) => created.get(a)! - created.get(b)!),
+        created,
       });
     }
   }
@@ -350,11 +383,18 @@ export class FleetModel {
     return out;
   }
 
+  /** The shard of one simulation: the hosts in `down` are gone, their domains to place (in this order). */
+  shard(down: string[]): SimShard {
+    const downIdx = new Set(down.map((k) => this.hostIdx.get(k)!));
+    const vmIds = [...downIdx].sort((a, b) => a - b).flatMap((hi) => this.hosts[hi]!.vms);
+    return new SimShard(this, downIdx, vmIds);
+  }
+
   /** Simulate the loss of `down` (host keys): their domains placed by evacuate's placeAll. */
   async simulate(down: string[]): Promise<Simulation> {
     const downIdx = new Set(down.map((k) => this.hostIdx.get(k)!));
     const vmIds = [...downIdx].sort((a, b) => a - b).flatMap((hi) => this.hosts[hi]!.vms);
-    const shard = new SimShard(this, downIdx, vmIds);
+    const shard = this.shard(down);
     const res = await placeAll(
       [shard],
       vmIds.map((v) => {
@@ -414,7 +454,7 @@ export class FleetModel {
 }
 
 /** One simulation's shard: the fleet model minus the hosts down, with its own capacity state. */
-class SimShard implements EvacShard {
+export class SimShard implements EvacShard {
   private readonly used = new Map<number, Map<string, number>>();
   private readonly locks = new Map<number, Map<string, string>>();
   private readonly uuidTaken = new Set<string>();
@@ -424,7 +464,7 @@ class SimShard implements EvacShard {
   constructor(
     private readonly model: FleetModel,
     private readonly down: Set<number>,
-    private readonly vmIds: number[],
+    readonly vmIds: number[],
   ) {}
 
   private usedOf(hi: number): Map<string, number> {
@@ -486,6 +526,33 @@ class SimShard implements EvacShard {
       if (!best || compareHosts(rep, best) < 0) best = rep;
     }
     return best;
+  }
+
+  /**
+   * The VM's best k options now, by (new mdevs, rank): the first k untouched
+   * up hosts in pristine option order and every touched up host matched
+   * again. What an exact engine's shard summary needs (src/placement after
+   * the MILP engine is merged); each is a real matching of this VM there.
+   */
+  bestOptions(i: number, k: number): HostOption[] {
+    const vm = this.vm(i);
+    const sig = this.model.sigOf(vm);
+    const touched = new Set(this.touched);
+    const out: HostOption[] = [];
+    const add = (hi: number) => {
+      const { m, rep } = this.trial(vm, hi, new OverlaySet(this.uuidTaken));
+      if (rep.status !== "full") return;
+      out.push({ hi, created: createdBy(this.model.compose(vm, hi), m), rep, m });
+    };
+    let n = 0;
+    for (const hi of sig.optionSorted) {
+      if (n >= k) break;
+      if (this.down.has(hi) || touched.has(hi)) continue;
+      add(hi);
+      n++;
+    }
+    for (const hi of this.touched) if (!this.down.has(hi) && sig.feasible.has(hi)) add(hi);
+    return out.sort(compareHostOptions).slice(0, k);
   }
 
   bestFull(i: number): HostReport | null {
