@@ -196,6 +196,49 @@ describe("headroom on generated fleets", () => {
     ).toBeGreaterThan(4);
   }, 300000);
 
+  it("live targets (libvirt test driver) give evacuate's answers too; duplicate keys exit 2", () => {
+    const td = mkdtempSync(join(tmpdir(), "hdplan-headroom-td-"));
+    try {
+      const g = spawnSync(
+        process.execPath,
+        [
+          join(ROOT, "scripts/gen-fleet.mjs"),
+          ...["--out", td, "--hosts", "6", "--domains-per-host", "4", "--gpus-per-host", "1"],
+          ...["--nics-per-host", "1", "--vfs-per-nic", "6", "--seed", "3", "--format", "testdriver"],
+        ],
+        { encoding: "utf8" },
+      );
+      expect(g.status).toBe(0);
+      const uris = readdirSync(join(td, "testdriver"))
+        .sort()
+        .map((f) => `test://${join(td, "testdriver", f)}`);
+      const r = headroom(uris);
+      expect([0, 1]).toContain(r.code);
+      expect(r.json.hosts.map((h) => h.host)).toEqual(
+        uris.map((u) =>
+          u
+            .split("/")
+            .pop()!
+            .replace(/\.xml$/, ""),
+        ),
+      );
+      expect(r.json.hosts.reduce((a, h) => a + h.domains, 0)).toBeGreaterThan(5);
+      expect(
+        compareWithEvacuate(uris, (t) =>
+          t
+            .split("/")
+            .pop()!
+            .replace(/\.xml$/, ""),
+        ),
+      ).toBeGreaterThan(3);
+      const dup = hdplan(["headroom", "--host", `a=${uris[0]}`, "--host", `a=${uris[1]}`]);
+      expect(dup.code).toBe(2);
+      expect(dup.stderr).toMatch(/duplicate host key "a"/);
+    } finally {
+      rmSync(td, { recursive: true, force: true });
+    }
+  }, 300000);
+
   it("--fail 2: every pair, stranding pairs listed, and never fewer stranded than the worse single loss of a pair's domains", () => {
     const sub = targets.slice(0, 10);
     const one = headroom(sub).json;
