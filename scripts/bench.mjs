@@ -8,6 +8,7 @@
  * Usage:
  *   node scripts/bench.mjs [--quick] [--seed S] [--repeat R] [--profile]
  *        [--hosts N] [--sizes A,B,C] [--cache DIR] [--no-snapshots] [--no-evacuate]
+ *        [--no-headroom] [--headroom-sizes A,B]
  *
  *   --quick        growth over 100/300/1000 hosts instead of 100/1000/5000 (no 5,000-host fleet)
  *   --seed S       fleet seed (default 42)
@@ -17,6 +18,7 @@
  *   --hosts N      target hosts of the plan/evacuate benchmarks (default 1000)
  *   --sizes A,B,C  target-host counts of the growth benchmark
  *   --cache DIR    fleet cache (default /tmp/hdplan-bench)
+ *   --headroom-sizes A,B  fleet sizes of the headroom benchmark (default 100,1000; --quick 100,300)
  *
  * What it measures (N target hosts + the source host-0001, ~200 node devices each):
  *   1. plan: one VM with 8 assigned devices (4 mdevs + 4 VFs) against N hosts, as dump
@@ -27,6 +29,9 @@
  *   2. evacuate: a 40-VM source host (1–4 mdevs/VFs each, built here with gen-fleet's
  *      exported builders) onto the same N hosts; baseline: the same files parsed by lxml.
  *   3. growth: plan against each size; least-squares fit of log(time) on log(hosts).
+ *   4. headroom: `hdplan headroom --fail 1` over a fleet with 5 guests a host (its own
+ *      cached fleet, --domains-per-host 5), at each --headroom-sizes; baseline: lxml
+ *      parsing the same files; growth exponent from the smallest to the largest size.
  * The page cache is warmed (every file read once) before each group, so both sides
  * see the same cache. Fleets are generated once by scripts/gen-fleet.mjs and cached
  * under /tmp/hdplan-bench/, keyed by generator parameters, seed and generator hash.
@@ -70,6 +75,8 @@ function parseArgs(argv) {
     cache: "/tmp/hdplan-bench",
     snapshots: true,
     evacuate: true,
+    headroom: true,
+    headroomSizes: null,
   };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
@@ -90,10 +97,18 @@ function parseArgs(argv) {
     else if (a === "--cache") o.cache = resolve(val());
     else if (a === "--no-snapshots") o.snapshots = false;
     else if (a === "--no-evacuate") o.evacuate = false;
+    else if (a === "--no-headroom") o.headroom = false;
+    else if (a === "--headroom-sizes")
+      o.headroomSizes = val()
+        .split(",")
+        .map((s) => Number.parseInt(s, 10));
     else if (a === "--help" || a === "-h") o.help = true;
     else throw new Error(`unknown option ${a}`);
   }
   if (!o.sizes) o.sizes = o.quick ? [100, 300, 1000] : [100, 1000, 5000];
+  if (!o.headroomSizes) o.headroomSizes = o.quick ? [100, 300] : [100, 1000];
+  if (!o.headroomSizes.every((n) => Number.isInteger(n) && n > 1))
+    throw new Error("--headroom-sizes takes integers > 1");
   if (![o.seed, o.hosts, ...o.sizes].every((n) => Number.isInteger(n) && n > 0))
     throw new Error("--seed, --hosts and --sizes take positive integers");
   o.sizes = [...new Set(o.sizes)].sort((a, b) => a - b);
@@ -309,13 +324,14 @@ async function pyBaseline(label, mode, paths) {
 
 const GEN_PARAMS = { gpus: 4, nics: 2, vfs: 16, old: 0.2, domains: 2, noise: 120 };
 
-function fleetPrefix(seed) {
-  const p = GEN_PARAMS;
+/** The headroom fleet: the same hosts with 5 guests each (issue #16: ~5 VMs a host). */
+const HEADROOM_PARAMS = { ...GEN_PARAMS, domains: 5 };
+
+function fleetPrefix(seed, p = GEN_PARAMS) {
   return `fleet-g${p.gpus}-n${p.nics}-v${p.vfs}-o${p.old}-d${p.domains}-z${p.noise}-s${seed}-${sha8(GEN)}`;
 }
 
-function genArgs(out, hosts) {
-  const p = GEN_PARAMS;
+function genArgs(out, hosts, p = GEN_PARAMS) {
   return [
     "--out",
     out,
@@ -339,8 +355,8 @@ function genArgs(out, hosts) {
 }
 
 /** A cached fleet of at least `hosts` hosts (source included), generated if missing. */
-async function ensureFleet(hosts) {
-  const prefix = fleetPrefix(CTX.opts.seed);
+async function ensureFleet(hosts, params = GEN_PARAMS) {
+  const prefix = fleetPrefix(CTX.opts.seed, params);
   mkdirSync(CTX.opts.cache, { recursive: true });
   for (const name of readdirSync(CTX.opts.cache)) {
     const m = new RegExp(`^${prefix}-h(\\d+)$`).exec(name);
@@ -358,7 +374,7 @@ async function ensureFleet(hosts) {
   // (Two worker threads writing hosts with gen-fleet's exported builders were tried:
   // no faster, file creation is system time.) hosts.txt is not used: each run
   // writes its own hosts files.
-  const r = spawnSync(process.execPath, [GEN, ...genArgs(tmp, hosts)], { encoding: "utf8" });
+  const r = spawnSync(process.execPath, [GEN, ...genArgs(tmp, hosts, params)], { encoding: "utf8" });
   if (r.status !== 0) throw new Error(`gen-fleet failed: ${r.stderr}`);
   rmSync(dir, { recursive: true, force: true });
   renameSync(tmp, dir);
@@ -676,11 +692,47 @@ async function main() {
   }
   const g = growth.length >= 2 ? lsqFit(growth) : null;
 
-  // 4. optional profile ---------------------------------------------------------
+  // 4. headroom ----------------------------------------------------------------
+  const headroom = [];
+  if (opts.headroom) {
+    log();
+    log(`4. headroom --fail 1: fleets of ${opts.headroomSizes.join(", ")} hosts with 5 guests each`);
+    const hf = await ensureFleet(Math.max(...opts.headroomSizes), HEADROOM_PARAMS);
+    for (const n of opts.headroomSizes) {
+      const dirs = [];
+      for (let i = 1; i <= n; i++) dirs.push(join(hf.dir, "hosts", hostKey(i)));
+      await warm(dirs);
+      const list = join(CTX.work, `headroom-${n}.txt`);
+      writeFileSync(list, `${dirs.join("\n")}\n`);
+      const pyR = await pyBaseline(`headroom-${n}`, "dump", dirs);
+      const outFile = join(CTX.work, `headroom-${n}.json`);
+      const r = await best(
+        `hdplan headroom ${n}`,
+        process.execPath,
+        [CLI, "headroom", "--hosts-file", list, "--format", "json"],
+        { okCodes: [0, 1, 4], outFile },
+      );
+      let what = "";
+      try {
+        const j = JSON.parse(readFileSync(outFile, "utf8"));
+        const doms = j.hosts.reduce((a, h) => a + h.domains, 0);
+        what = `${doms} domains, ${j.simulated} simulations, ${j.summary.stranding} losses strand ${j.summary.strandedDomains} domains`;
+      } catch (e) {
+        what = `unreadable output (${e.message})`;
+      }
+      if (r)
+        note(`hdplan headroom, ${n} hosts: ${sec(r.ms)}, peak RSS ${mib(r.rssKb)} (exit ${r.code}; ${what})`);
+      headroom.push({ n, r, py: pyR, what });
+    }
+  }
+  const hOk = headroom.filter((h) => h.r);
+  const hGrowth = hOk.length >= 2 ? lsqFit(hOk.map((h) => ({ n: h.n, ms: h.r.ms }))) : null;
+
+  // 5. optional profile ---------------------------------------------------------
   let profileText = null;
   if (opts.profile) {
     log();
-    log(`4. profile: node --cpu-prof, plan against ${N} dump dirs`);
+    log(`5. profile: node --cpu-prof, plan against ${N} dump dirs`);
     const profDir = "/tmp/hdplan-prof";
     rmSync(profDir, { recursive: true, force: true });
     const args = ["--cpu-prof", `--cpu-prof-dir=${profDir}`, ...planArgs("dump", N)];
@@ -755,6 +807,21 @@ async function main() {
     lines.push(
       `   exponent (least squares, log time on log hosts): ${g.k.toFixed(3)} (R^2 ${g.r2.toFixed(4)}; goal ~1, linear)`,
     );
+  if (opts.headroom) {
+    lines.push(
+      `4. headroom --fail 1, 5 guests a host (gen-fleet --domains-per-host 5, otherwise the same fleet)`,
+    );
+    for (const h of headroom)
+      lines.push(
+        h.r
+          ? `   ${String(h.n).padStart(5)} hosts: ${sec(h.r.ms).padStart(9)}  baseline ${h.py ? sec(h.py.ms) : "n/a"}  ratio ${ratio(h.r.ms, h.py?.ms)} (goal <= 3x)  peak RSS ${mib(h.r.rssKb)} (goal < 1024 MiB); ${h.what}`
+          : `   ${String(h.n).padStart(5)} hosts: FAILED`,
+      );
+    if (hGrowth)
+      lines.push(
+        `   growth exponent ${opts.headroomSizes.join(" -> ")} hosts: ${hGrowth.k.toFixed(3)} (goal ~1, linear)`,
+      );
+  }
   lines.push(`bench wall time: ${sec(total)}; load average at start ${CTX.load0}, at end ${loadavg()}`);
   log();
   log("----- summary (paste into the issue) -----");
@@ -762,7 +829,11 @@ async function main() {
   log(lines.join("\n"));
   log("```");
   rmSync(CTX.work, { recursive: true, force: true });
-  const failed = !results.planDump || (opts.snapshots && !results.planSnap) || (evac && !results.evac);
+  const failed =
+    !results.planDump ||
+    (opts.snapshots && !results.planSnap) ||
+    (evac && !results.evac) ||
+    (opts.headroom && hOk.length !== headroom.length);
   process.exit(failed ? 1 : 0);
 }
 

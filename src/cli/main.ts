@@ -61,7 +61,7 @@ function planOptions(cmd: Command): Command {
     .option("--hosts-file <FILE>", "one target per line, # comments")
     .option("--descriptors <DIR>", "operator descriptor files (*.conf, DIR/<host key>/*.conf)")
     .option("--assume-versions", "treat hosts with unknown versions as new enough")
-    .addOption(new Option("--format <FORMAT>", "table or json").default("table"))
+    .addOption(new Option("--format <FORMAT>", "table, json or html").default("table"))
     .option("--explain", "show per host and device the chosen target or every reason")
     .option("--write-dest-xml <DIR>", "write destination XML for fully compatible hosts")
     .option("--concurrency <N>", "hosts queried at once (live targets)", "8")
@@ -103,6 +103,23 @@ export function buildProgram(io: Io): Command {
     const { runEvacuate } = await import("../commands/evacuate.js");
     await finish(await runEvacuate(o, io));
   });
+  program
+    .command("headroom")
+    .description("which domains would be stranded if a host (or --fail N hosts) went down")
+    .option("--host <TARGET>", "fleet host (repeatable; KEY=TARGET names it)", collect)
+    .option("--hosts-file <FILE>", "one target per line, # comments")
+    .option("--descriptors <DIR>", "operator descriptor files (*.conf, DIR/<host key>/*.conf)")
+    .option("--assume-versions", "treat hosts with unknown versions as new enough")
+    .option("--include-inactive", "also place defined domains that are not running")
+    .option("--fail <N>", "hosts down at once: every combination of N hosts", "1")
+    .addOption(new Option("--format <FORMAT>", "table, json or html").default("table"))
+    .option("--explain", "list every placement and reason")
+    .option("--concurrency <N>", "hosts queried at once (live targets)", "8")
+    .option("--timeout <SECONDS>", "per-host limit for live queries", "30")
+    .action(async (o) => {
+      const { runHeadroom } = await import("../commands/headroom.js");
+      await finish(await runHeadroom(o, io));
+    });
   program
     .command("inventory")
     .description("write a host snapshot (JSON) from a live libvirt URI")

@@ -38,7 +38,8 @@ function sortedCapacity<T>(c: Record<string, Record<string, T>>): Record<string,
 }
 
 export async function runEvacuate(opts: EvacuateOptions, io: Io): Promise<number> {
-  const format = formatOpt(opts.format);
+  const html = opts.format === "html";
+  const format = formatOpt(html ? "table" : opts.format);
   if (!opts.source) throw new InputError("evacuate needs --source TARGET (the host to drain)");
   const specs = hostSpecs(opts);
   if (specs.length === 0) throw new InputError("no candidate hosts: pass --host TARGET or --hosts-file FILE");
@@ -88,7 +89,12 @@ export async function runEvacuate(opts: EvacuateOptions, io: Io): Promise<number
     target: h.target,
     error: reason(h.error.code, h.error.message),
   }));
-  if (format === "json") {
+  if (html) {
+    const { evacuateToHtml } = await import("../output/html.js");
+    io.stdout(
+      evacuateToHtml({ source: source.key, placements: res.placements, unplaced: res.unplaced, hostErrors }),
+    );
+  } else if (format === "json") {
     io.stdout(
       `${JSON.stringify(
         {

@@ -33,7 +33,8 @@ export interface PlanRun {
 }
 
 export async function runPlan(opts: PlanOptions, io: Io, mode: "plan" | "check"): Promise<number> {
-  const format = formatOpt(opts.format);
+  const html = opts.format === "html";
+  const format = formatOpt(html ? "table" : opts.format);
   if (mode === "check" && hostSpecs(opts).length !== 1) {
     throw new InputError("check takes exactly one --host (use plan to rank several)");
   }
@@ -47,9 +48,11 @@ export async function runPlan(opts: PlanOptions, io: Io, mode: "plan" | "check")
     if (format === "table") io.stderr(lines.join("\n") + (lines.length ? "\n" : ""));
   }
   io.stdout(
-    format === "json"
-      ? planToJson(result)
-      : planToTable(result, !!opts.explain, io.color ? ANSI_STYLE : NO_STYLE),
+    html
+      ? (await import("../output/html.js")).planToHtml(result)
+      : format === "json"
+        ? planToJson(result)
+        : planToTable(result, !!opts.explain, io.color ? ANSI_STYLE : NO_STYLE),
   );
   const code =
     mode === "check"
