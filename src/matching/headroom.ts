@@ -353,7 +353,7 @@ export class FleetModel {
     });
     const resources = new Map<string, Resource>();
     for (const d of devices) for (const rid of d.resources) resources.set(rid, h.resources.get(rid)!);
-    return { hostKey: h.inv.key, resources, devices, warnings: [] };
+    return { hostKey: h.inv.key, resources, devices, warnings: [], gateNotes: [] };
   }
 
   /** Evacuation.trial, on the fleet model. */

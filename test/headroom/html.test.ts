@@ -49,10 +49,10 @@ describe("HTML reports in headless Chromium", () => {
     expect(rows.map((x) => x.down).sort()).toEqual(
       [...SAMPLES.map((s) => s.split("/").pop()), "src-host"].sort(),
     );
-    expect(rows.find((x) => x.down === "src-host")!.stranded).toBe("2");
+    expect(rows.find((x) => x.down === "src-host")!.stranded).toBe("3");
     expect(rows.filter((x) => x.stranded !== "0")).toHaveLength(1);
     const stranded = [...dom.matchAll(/class="stranded" data-domain="([^"]+)"/g)].map((m) => m[1]).sort();
-    expect(stranded).toEqual(["vm-gvtg", "vm-passthrough-gpu"]);
+    expect(stranded).toEqual(["vm-gvtg", "vm-passthrough-gpu", "vm-viommu"]);
     // the stranding group is open with its details shown; the group counts were written by the script
     expect(dom).toMatch(/Loss strands domains \(<span class="cnt">1<\/span>\)/);
     expect(dom).toMatch(/<tr class="det" id="d-s8">[\s\S]*driver-not-migratable/);
@@ -192,9 +192,9 @@ describe("HTML reports in headless Chromium", () => {
         .filter((x) => x.host === "")
         .map((x) => x.domain)
         .sort(),
-    ).toEqual(["vm-gvtg", "vm-passthrough-gpu"]);
+    ).toEqual(["vm-gvtg", "vm-passthrough-gpu", "vm-viommu"]);
     expect(rows.filter((x) => x.host !== "")).toHaveLength(4);
-    expect(dom).toMatch(/stranded<b>2<\/b>/);
+    expect(dom).toMatch(/stranded<b>3<\/b>/);
     expect(dom).toMatch(
       /vm-mixed<\/span>, <span data-domain="vm-net">vm-net<\/span> <span class="to">→ host-a/,
     );
