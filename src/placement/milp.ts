@@ -1,0 +1,360 @@
+/**
+ * Exact placement as a mixed-integer program, solved by HiGHS (the University
+ * of Edinburgh's MILP solver, compiled to WebAssembly: npm `highs`).
+ *
+ * Variables (only feasible pairs, from the per-host candidates):
+ *   x[v,o]      VM v goes to its o-th candidate host (binary)
+ *   y[v,o,g,r]  devices of group g of v take y units of resource r (integer)
+ *   z[h,gpu,t]  GPU of host h takes vGPU type t (binary; only GPUs offering
+ *               more than one type; mixed-mode GPUs carry one key per type)
+ * Constraints: each VM on at most one host; every device of a placed VM gets
+ * exactly one unit (all or nothing); units of a resource <= what is left,
+ * and 0 unless its GPU took its type; at most one type per GPU.
+ * Objective, lexicographic by integer weights: most VMs, then most devices,
+ * then fewest new mdevs, then the hosts' rank order (option index).
+ */
+import type { Highs } from "highs";
+import {
+  type PResource,
+  type PlacementProblem,
+  type PlacementSolution,
+  type Score,
+  type VmPlacement,
+  compareScore,
+} from "./problem.js";
+
+let highsP: Promise<Highs> | null = null;
+
+async function highs(): Promise<Highs> {
+  if (!highsP) {
+    // The package types its ESM build as CommonJS: take the loader from either shape.
+    highsP = import("highs").then((m) => {
+      const d = m.default as unknown as { default?: () => Promise<Highs> } | (() => Promise<Highs>);
+      return typeof d === "function" ? d() : d.default!();
+    });
+    highsP.catch(() => {
+      highsP = null;
+    });
+  }
+  return highsP;
+}
+
+export interface SolveOptions {
+  /** Wall-clock limit of the solver in seconds. */
+  timeS: number;
+}
+
+export type SolveResult = { ok: true; solution: PlacementSolution } | { ok: false; error: string };
+
+interface Built {
+  numCols: number;
+  cost: number[];
+  lower: number[];
+  upper: number[];
+  integrality: number[];
+  rowLower: number[];
+  rowUpper: number[];
+  starts: number[];
+  indices: number[];
+  values: number[];
+  /** Per column: what it stands for (for extraction). */
+  xCols: { vm: number; opt: number; col: number }[];
+  yCols: { vm: number; opt: number; group: number; res: string; col: number }[];
+}
+
+/** Effective capacity of a resource: 0 when its GPU is locked to another type. */
+function effCap(r: PResource, locks: Map<string, string>): number {
+  if (r.gpu && r.mdevType) {
+    const l = locks.get(r.gpu);
+    if (l !== undefined && l !== r.mdevType) return 0;
+  }
+  return Math.max(0, r.capacity);
+}
+
+export function weights(p: PlacementProblem): { w1: number; w2: number; w3: number; w4: number } {
+  const D = p.vms.reduce((a, v) => a + (v.options.length > 0 ? v.devices : 0), 0);
+  const M4 = p.vms.reduce((a, v) => a + Math.max(0, v.options.length - 1), 0);
+  const w4 = 1;
+  const w3 = M4 + 1;
+  const w2 = w3 * (D + 1);
+  const w1 = w2 * (D + 1);
+  return { w1, w2, w3, w4 };
+}
+
+export function buildModel(p: PlacementProblem): Built {
+  const { w1, w2, w3, w4 } = weights(p);
+  const cost: number[] = [];
+  const lower: number[] = [];
+  const upper: number[] = [];
+  const integrality: number[] = [];
+  const addCol = (c: number, lo: number, up: number): number => {
+    cost.push(c);
+    lower.push(lo);
+    upper.push(up);
+    integrality.push(1);
+    return cost.length - 1;
+  };
+  const rows: { lo: number; up: number; idx: number[]; val: number[] }[] = [];
+  const hosts = new Map(
+    p.hosts.map((h) => {
+      const locks = new Map(h.locks);
+      return [h.key, { locks, res: new Map(h.resources.map((r) => [r.id, r])) }] as const;
+    }),
+  );
+  // (host, resource) -> columns using it
+  const users = new Map<string, number[]>();
+  const xCols: Built["xCols"] = [];
+  const yCols: Built["yCols"] = [];
+  p.vms.forEach((vm, v) => {
+    const xs: number[] = [];
+    vm.options.forEach((o, oi) => {
+      const h = hosts.get(o.host);
+      if (!h) return;
+      const usable = o.groups.map((g) =>
+        g.resources.filter((id) => {
+          const r = h.res.get(id);
+          return r !== undefined && effCap(r, h.locks) > 0;
+        }),
+      );
+      const total = o.groups.reduce((a, g) => a + g.devices.length, 0);
+      if (total !== vm.devices || usable.some((u) => u.length === 0)) return;
+      const x = addCol(w1 + w2 * vm.devices - w4 * oi, 0, 1);
+      xs.push(x);
+      xCols.push({ vm: v, opt: oi, col: x });
+      o.groups.forEach((g, gi) => {
+        const idx: number[] = [];
+        const val: number[] = [];
+        for (const id of usable[gi]!) {
+          const r = h.res.get(id)!;
+          const y = addCol(r.create ? -w3 : 0, 0, Math.min(g.devices.length, effCap(r, h.locks)));
+          yCols.push({ vm: v, opt: oi, group: gi, res: id, col: y });
+          idx.push(y);
+          val.push(1);
+          const k = `${o.host}\n${id}`;
+          const u = users.get(k);
+          if (u) u.push(y);
+          else users.set(k, [y]);
+        }
+        idx.push(x);
+        val.push(-g.devices.length);
+        rows.push({ lo: 0, up: 0, idx, val });
+      });
+    });
+    if (xs.length > 1) rows.push({ lo: 0, up: 1, idx: xs, val: xs.map(() => 1) });
+  });
+  // Capacity and the one-type-per-GPU rule, per host in key order.
+  for (const hk of [...hosts.keys()].sort()) {
+    const h = hosts.get(hk)!;
+    const used = [...h.res.values()].filter((r) => users.has(`${hk}\n${r.id}`));
+    const typesOf = new Map<string, Set<string>>();
+    for (const r of used) {
+      if (!r.gpu || !r.mdevType || h.locks.has(r.gpu)) continue;
+      const s = typesOf.get(r.gpu) ?? new Set<string>();
+      s.add(r.mdevType);
+      typesOf.set(r.gpu, s);
+    }
+    const z = new Map<string, number>();
+    for (const [gpu, types] of [...typesOf].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) {
+      if (types.size < 2) continue;
+      const zs = [...types].sort().map((t) => {
+        const c = addCol(0, 0, 1);
+        z.set(`${gpu}\n${t}`, c);
+        return c;
+      });
+      rows.push({ lo: 0, up: 1, idx: zs, val: zs.map(() => 1) });
+    }
+    for (const r of used.sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0))) {
+      const cols = users.get(`${hk}\n${r.id}`)!;
+      const cap = effCap(r, h.locks);
+      const zc = r.gpu && r.mdevType ? z.get(`${r.gpu}\n${r.mdevType}`) : undefined;
+      if (zc !== undefined) {
+        rows.push({ lo: -Infinity, up: 0, idx: [...cols, zc], val: [...cols.map(() => 1), -cap] });
+      } else if (cols.length > 1 || cap < 1) {
+        rows.push({ lo: -Infinity, up: cap, idx: cols, val: cols.map(() => 1) });
+      }
+    }
+  }
+  const starts = [0];
+  const indices: number[] = [];
+  const values: number[] = [];
+  const rowLower: number[] = [];
+  const rowUpper: number[] = [];
+  for (const r of rows) {
+    indices.push(...r.idx);
+    values.push(...r.val);
+    starts.push(indices.length);
+    rowLower.push(r.lo);
+    rowUpper.push(r.up);
+  }
+  return {
+    numCols: cost.length,
+    cost,
+    lower,
+    upper,
+    integrality,
+    rowLower,
+    rowUpper,
+    starts,
+    indices,
+    values,
+    xCols,
+    yCols,
+  };
+}
+
+/**
+ * Check a solution against the problem, independently of the model: every
+ * device of a placed VM has one unit of a resource on its candidate list, no
+ * resource gives more units than it has left, no GPU serves two types (its
+ * lock included). Returns the first violation, or null.
+ */
+export function violation(p: PlacementProblem, placed: (VmPlacement | null)[]): string | null {
+  const hosts = new Map(p.hosts.map((h) => [h.key, h]));
+  const usedUnits = new Map<string, number>();
+  const gpuType = new Map<string, string>();
+  for (const h of p.hosts) for (const [g, t] of h.locks) gpuType.set(`${h.key}\n${g}`, t);
+  for (let v = 0; v < placed.length; v++) {
+    const pl = placed[v];
+    if (!pl) continue;
+    const vm = p.vms[v]!;
+    const opt = vm.options.find((o) => o.host === pl.host);
+    if (!opt) return `VM ${v}: host ${pl.host} is not one of its candidates`;
+    const h = hosts.get(pl.host)!;
+    const given = new Map(pl.assignment);
+    if (given.size !== vm.devices || pl.assignment.length !== vm.devices)
+      return `VM ${v}: ${given.size} of ${vm.devices} devices assigned`;
+    for (const g of opt.groups) {
+      for (const d of g.devices) {
+        const rid = given.get(d);
+        if (rid === undefined) return `VM ${v}: device ${d} unassigned`;
+        if (!g.resources.includes(rid)) return `VM ${v}: ${rid} is not a candidate of ${d}`;
+        const r = h.resources.find((x) => x.id === rid);
+        if (!r) return `VM ${v}: ${rid} unknown on ${pl.host}`;
+        const k = `${pl.host}\n${rid}`;
+        const n = (usedUnits.get(k) ?? 0) + 1;
+        if (n > r.capacity) return `${pl.host} ${rid}: ${n} units promised, ${r.capacity} left`;
+        usedUnits.set(k, n);
+        if (r.gpu && r.mdevType) {
+          const gk = `${pl.host}\n${r.gpu}`;
+          const t = gpuType.get(gk);
+          if (t !== undefined && t !== r.mdevType) return `${pl.host} ${r.gpu}: types ${t} and ${r.mdevType}`;
+          gpuType.set(gk, r.mdevType);
+        }
+      }
+    }
+  }
+  return null;
+}
+
+/** The objective levels of a solution. */
+export function score(p: PlacementProblem, placed: (VmPlacement | null)[]): Score {
+  const s: Score = { vms: 0, devices: 0, created: 0, rank: 0 };
+  const create = new Map<string, boolean>();
+  for (const h of p.hosts) for (const r of h.resources) create.set(`${h.key}\n${r.id}`, r.create);
+  placed.forEach((pl, v) => {
+    if (!pl) return;
+    const vm = p.vms[v]!;
+    s.vms++;
+    s.devices += vm.devices;
+    s.rank += vm.options.findIndex((o) => o.host === pl.host);
+    for (const [, rid] of pl.assignment) if (create.get(`${pl.host}\n${rid}`)) s.created++;
+  });
+  return s;
+}
+
+export { compareScore };
+
+function extract(p: PlacementProblem, b: Built, colValue: ArrayLike<number>): (VmPlacement | null)[] {
+  const placed: (VmPlacement | null)[] = p.vms.map(() => null);
+  const chosen = new Map<number, number>();
+  for (const x of b.xCols) if (Math.round(colValue[x.col]!) === 1) chosen.set(x.vm, x.opt);
+  const units = new Map<string, [string, number][]>();
+  for (const y of b.yCols) {
+    if (chosen.get(y.vm) !== y.opt) continue;
+    const n = Math.round(colValue[y.col]!);
+    if (n <= 0) continue;
+    const k = `${y.vm}\n${y.group}`;
+    const l = units.get(k) ?? [];
+    l.push([y.res, n]);
+    units.set(k, l);
+  }
+  for (const [v, oi] of chosen) {
+    const o = p.vms[v]!.options[oi]!;
+    const assignment: [string, string][] = [];
+    o.groups.forEach((g, gi) => {
+      // Units in the group's candidate order; devices in their order.
+      const got = new Map(units.get(`${v}\n${gi}`) ?? []);
+      const queue = g.resources.flatMap((id) => new Array<string>(got.get(id) ?? 0).fill(id));
+      g.devices.forEach((d, i) => {
+        const rid = queue[i];
+        if (rid !== undefined) assignment.push([d, rid]);
+      });
+    });
+    placed[v] = { host: o.host, assignment };
+  }
+  return placed;
+}
+
+/**
+ * Solve `p` exactly (within the time limit). On a time limit with a solution
+ * the solution comes back with optimal false and HiGHS's gap; without one,
+ * or on any solver error or a solution that fails `violation`, an error.
+ */
+export async function solvePlacement(p: PlacementProblem, o: SolveOptions): Promise<SolveResult> {
+  const b = buildModel(p);
+  if (b.xCols.length === 0)
+    return { ok: true, solution: { placed: p.vms.map(() => null), optimal: true, gap: 0 } };
+  let h: Highs;
+  try {
+    h = await highs();
+  } catch (e) {
+    return { ok: false, error: `cannot load the HiGHS solver: ${(e as Error).message}` };
+  }
+  let model: ReturnType<Highs["createModel"]> | null = null;
+  try {
+    model = h.createModel({
+      numCols: b.numCols,
+      numRows: b.rowLower.length,
+      sense: h.constants.objectiveSense.maximize,
+      colCost: b.cost,
+      colLower: b.lower,
+      colUpper: b.upper,
+      rowLower: b.rowLower.map((x) => (x === -Infinity ? -h.infinity : x)),
+      rowUpper: b.rowUpper,
+      matrix: {
+        format: "csr",
+        numRows: b.rowLower.length,
+        numCols: b.numCols,
+        starts: b.starts,
+        indices: b.indices,
+        values: b.values,
+      },
+      integrality: b.integrality as (0 | 1)[],
+    });
+    model.options.set({
+      output_flag: false,
+      time_limit: o.timeS,
+      mip_rel_gap: 0,
+      // Objective values are integers: a gap below 1 proves every level optimal.
+      mip_abs_gap: 0.5,
+      random_seed: 0,
+    });
+    model.run();
+    const status = model.getModelStatus();
+    const st = h.constants.modelStatus;
+    const optimal = status === st.optimal;
+    const hasPrimal = Number(model.info.get("primal_solution_status")) === 2;
+    if (!optimal && !hasPrimal) {
+      return { ok: false, error: `HiGHS stopped without a solution (model status ${status})` };
+    }
+    const placed = extract(p, b, model.getSolution().colValue);
+    const bad = violation(p, placed);
+    if (bad) return { ok: false, error: `HiGHS solution rejected by the independent check: ${bad}` };
+    const gap = optimal ? 0 : Number(model.info.get("mip_gap"));
+    return { ok: true, solution: { placed, optimal, gap: Number.isFinite(gap) ? gap : null } };
+  } catch (e) {
+    return { ok: false, error: `HiGHS failed: ${(e as Error).message}` };
+  } finally {
+    model?.dispose();
+  }
+}
