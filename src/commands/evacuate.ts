@@ -1,6 +1,6 @@
 /** `hdplan evacuate` (cli.md). */
 import { EXIT, InputError } from "../errors.js";
-import { type EvacShard, placeAll } from "../matching/evacuate.js";
+import { DEFAULT_SOLVER_TIME_S, type EvacShard, placeAll } from "../matching/evacuate.js";
 import { evacuationShardsOnWorkers } from "../parallel/pool.js";
 import { type EvacSetupInput, setupEvacuation } from "../parallel/setup.js";
 import { reason } from "../reasons.js";
@@ -20,6 +20,15 @@ import {
 
 export interface EvacuateOptions extends CommonOptions {
   includeInactive?: boolean;
+  /** highs (default) or greedy (docs/placement.md). */
+  solver?: string;
+  solverTime?: string | number;
+}
+
+function solverOpt(v: string | undefined): "highs" | "greedy" {
+  if (v === undefined || v === "highs") return "highs";
+  if (v === "greedy") return "greedy";
+  throw new InputError(`--solver must be highs or greedy (got ${v})`);
 }
 
 /**
@@ -37,6 +46,17 @@ function sortedCapacity<T>(c: Record<string, Record<string, T>>): Record<string,
   return out;
 }
 
+/** One line saying which engine placed the VMs and whether the plan is proven best. */
+function solverLine(s: Awaited<ReturnType<typeof placeAll>>["solver"]): string {
+  if (s.engine === "highs")
+    return s.optimal
+      ? "Placement: optimal (HiGHS proved no plan places more VMs)."
+      : `Placement: HiGHS stopped at the time limit, gap ${((s.gap ?? 0) * 100).toFixed(2)}%; best plan found is shown.`;
+  return s.fallback
+    ? `Placement: greedy (fallback: ${s.fallback}).`
+    : "Placement: greedy (--solver greedy; not proven optimal).";
+}
+
 export async function runEvacuate(opts: EvacuateOptions, io: Io): Promise<number> {
   const format = formatOpt(opts.format);
   if (!opts.source) throw new InputError("evacuate needs --source TARGET (the host to drain)");
@@ -45,6 +65,8 @@ export async function runEvacuate(opts: EvacuateOptions, io: Io): Promise<number
   assertUniqueKnownKeys(specs);
   const timeoutMs = numberOpt(opts.timeout, "timeout", 30, 0.001) * 1000;
   const concurrency = Math.floor(numberOpt(opts.concurrency, "concurrency", 8, 1));
+  const solver = solverOpt(opts.solver);
+  const solverTimeS = numberOpt(opts.solverTime, "solver-time", DEFAULT_SOLVER_TIME_S, 0.01);
   const input: EvacSetupInput = {
     sourceRaw: await readSource(opts.source, timeoutMs),
     ...(opts.descriptors ? { descriptorsDir: opts.descriptors } : {}),
@@ -76,7 +98,7 @@ export async function runEvacuate(opts: EvacuateOptions, io: Io): Promise<number
       results.map((r) => (r.ok ? r.host : r)),
       source,
     );
-    res = await placeAll(shards, evac.vmInfo());
+    res = await placeAll(shards, evac.vmInfo(), "constrained", { solver, solverTimeS });
   } finally {
     await close();
   }
@@ -102,6 +124,10 @@ export async function runEvacuate(opts: EvacuateOptions, io: Io): Promise<number
             warnings: p.warnings,
           })),
           unplaced: res.unplaced,
+          solver: res.solver.engine,
+          optimal: res.solver.optimal,
+          gap: res.solver.gap,
+          fallback: res.solver.fallback,
           capacityLeft: sortedCapacity(res.capacityLeft),
           hostErrors,
         },
@@ -128,7 +154,8 @@ export async function runEvacuate(opts: EvacuateOptions, io: Io): Promise<number
       }
     }
     for (const h of hostErrors) if (h) lines.push(`host ${h.host}: ${h.error.code}: ${h.error.message}`);
-    lines.push("", res.unplaced === 0 ? "Every domain placed." : `${res.unplaced} domain(s) unplaced.`);
+    lines.push("", solverLine(res.solver));
+    lines.push(res.unplaced === 0 ? "Every domain placed." : `${res.unplaced} domain(s) unplaced.`);
     io.stdout(`${lines.join("\n")}\n`);
   }
   const code =
