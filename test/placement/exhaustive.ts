@@ -124,7 +124,7 @@ export function checkPromises(p: PlacementProblem, placed: (VmPlacement | null)[
       if (seen.has(d)) throw new Error(`vm ${v}: device ${d} twice`);
       seen.add(d);
       const dev = devs.find((x) => x.d === d);
-      if (!dev || !dev.res.includes(rid)) throw new Error(`vm ${v}: ${d} -> ${rid} not a candidate`);
+      if (!dev?.res.includes(rid)) throw new Error(`vm ${v}: ${d} -> ${rid} not a candidate`);
       const r = p.hosts.find((h) => h.key === pl.host)!.resources.find((x) => x.id === rid)!;
       const k = `${pl.host} ${rid}`;
       units.set(k, (units.get(k) ?? 0) + 1);
