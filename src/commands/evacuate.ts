@@ -102,6 +102,12 @@ export async function runEvacuate(opts: EvacuateOptions, io: Io): Promise<number
   } finally {
     await close();
   }
+  const st = res.solver.stats;
+  if (process.env.HDPLAN_SOLVER_STATS && st) {
+    io.stderr(
+      `hdplan: placement: ${res.solver.engine}${res.solver.optimal ? " optimal" : ""}, ${st.options} VM/host options, ${st.columns} columns, ${st.rows} rows, model+solve ${st.seconds.toFixed(3)} s\n`,
+    );
+  }
   const failed = results.flatMap((r) => (r.ok ? [] : [r]));
   const good = results.filter((r) => r.ok && r.host.key !== source.key);
   const hostErrors = failed.map((h) => ({

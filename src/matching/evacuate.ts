@@ -15,7 +15,7 @@ import type { DomainInfo } from "../model.js";
 import { type HostReport, type PlanOptions, prepareSources, reportHost } from "../pipeline.js";
 import { compareHosts } from "../ranking/rank.js";
 import { type Reason, reason } from "../reasons.js";
-import { solvePlacement } from "../placement/milp.js";
+import { type SolveStats, solvePlacement } from "../placement/milp.js";
 import {
   type PGroup,
   type PHost,
@@ -64,6 +64,8 @@ export interface SolverOutcome {
   gap: number | null;
   /** Why the greedy path was used although the solver was asked for; null otherwise. */
   fallback: string | null;
+  /** Model size and solve time (HDPLAN_SOLVER_STATS=1 prints them; never in the JSON). */
+  stats?: SolveStats;
 }
 
 export interface PlaceOptions {
@@ -607,6 +609,7 @@ async function exact(run: Run, timeS: number): Promise<{ placements: Placement[]
     hosts: [...hostMap.keys()].sort().map((k) => hostMap.get(k)!),
   };
   const res = await solvePlacement(problem, { timeS });
+  const stats = res.stats;
   const commitAll = async (placed: (VmPlacement | null)[]): Promise<Placement[]> => {
     const out: (Placement | null)[] = [];
     for (const i of run.idx) {
@@ -628,7 +631,7 @@ async function exact(run: Run, timeS: number): Promise<{ placements: Placement[]
   if (!res.ok) {
     return {
       placements: await greedy(run),
-      solver: { engine: "greedy", optimal: false, gap: null, fallback: res.error },
+      solver: { engine: "greedy", optimal: false, gap: null, fallback: res.error, stats },
     };
   }
   const sol = res.solution;
@@ -654,7 +657,7 @@ async function exact(run: Run, timeS: number): Promise<{ placements: Placement[]
     await Promise.all(run.shards.map((s) => s.rollback()));
     return {
       placements: await commitAll(sol.placed),
-      solver: { engine: "highs", optimal: false, gap: sol.gap, fallback: null },
+      solver: { engine: "highs", optimal: false, gap: sol.gap, fallback: null, stats },
     };
   }
   return {
@@ -664,6 +667,7 @@ async function exact(run: Run, timeS: number): Promise<{ placements: Placement[]
       optimal: false,
       gap: sol.gap,
       fallback: `HiGHS stopped at the ${timeS} s limit (${gapText}) with a plan no better than greedy`,
+      stats,
     },
   };
 }

@@ -44,7 +44,17 @@ export interface SolveOptions {
   timeS: number;
 }
 
-export type SolveResult = { ok: true; solution: PlacementSolution } | { ok: false; error: string };
+/** Size and wall time of one solve (diagnostics; never in the JSON, which must not depend on timing). */
+export interface SolveStats {
+  options: number;
+  columns: number;
+  rows: number;
+  seconds: number;
+}
+
+type Outcome = { ok: true; solution: PlacementSolution } | { ok: false; error: string };
+
+export type SolveResult = Outcome & { stats: SolveStats };
 
 interface Built {
   numCols: number;
@@ -301,7 +311,19 @@ function extract(p: PlacementProblem, b: Built, colValue: ArrayLike<number>): (V
  * or on any solver error or a solution that fails `violation`, an error.
  */
 export async function solvePlacement(p: PlacementProblem, o: SolveOptions): Promise<SolveResult> {
+  const t0 = performance.now();
   const b = buildModel(p);
+  const r = await solveBuilt(p, b, o);
+  const stats: SolveStats = {
+    options: b.xCols.length,
+    columns: b.numCols,
+    rows: b.rowLower.length,
+    seconds: (performance.now() - t0) / 1000,
+  };
+  return { ...r, stats };
+}
+
+async function solveBuilt(p: PlacementProblem, b: Built, o: SolveOptions): Promise<Outcome> {
   if (b.xCols.length === 0)
     return { ok: true, solution: { placed: p.vms.map(() => null), optimal: true, gap: 0 } };
   let h: Highs;
