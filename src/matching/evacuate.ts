@@ -94,7 +94,10 @@ export interface ShardSummary {
 }
 
 /** Order of a VM's options: fewest new mdevs, then the plan ranking (a total order). */
-export function compareOptions(a: OptionSummary, b: OptionSummary): number {
+export function compareOptions(
+  a: Pick<OptionSummary, "created" | "rank">,
+  b: Pick<OptionSummary, "created" | "rank">,
+): number {
   return a.created - b.created || compareHosts(a.rank, b.rank);
 }
 
@@ -261,16 +264,16 @@ export class Evacuation {
   summaries(k: number): ShardSummary {
     const wanted = new Set<string>();
     const options = this.vms.map((vm, i) => {
-      const opts: OptionSummary[] = [];
+      // Rank every host that can take the VM now; build device lists for the best k only.
+      const ranked: Omit<OptionSummary, "groups">[] = [];
       for (const h of this.hosts) {
         if (!vm.feasibleSet.has(h.key)) continue;
         const { m, rep } = this.trial(i, h, new OverlaySet(this.uuidTaken));
         if (rep.status !== "full") continue;
         const c = vm.cands.get(h.key)!;
-        const open = this.openResources(h.key, c);
         let created = 0;
         for (const rid of m.assignment.values()) if (c.resources.get(rid)!.target.create) created++;
-        opts.push({
+        ranked.push({
           host: h.key,
           created,
           rank: {
@@ -281,18 +284,23 @@ export class Evacuation {
             capacityLeft: rep.capacityLeft,
             freePciLeft: rep.freePciLeft,
           },
+        });
+      }
+      ranked.sort(compareOptions);
+      return ranked.slice(0, k).map((o): OptionSummary => {
+        wanted.add(o.host);
+        const c = vm.cands.get(o.host)!;
+        const open = this.openResources(o.host, c);
+        return {
+          ...o,
           groups: groupDevices(
             c.devices.map((d) => ({
               deviceId: d.deviceId,
               resources: d.resources.filter((r) => open.has(r)),
             })),
           ),
-        });
-      }
-      opts.sort(compareOptions);
-      const top = opts.slice(0, k);
-      for (const o of top) wanted.add(o.host);
-      return top;
+        };
+      });
     });
     const hosts: PHost[] = [];
     for (const h of this.hosts) {
@@ -603,7 +611,7 @@ async function exact(run: Run, timeS: number): Promise<{ placements: Placement[]
       const all = sums.flatMap((sm) => sm.options[i] ?? []).sort(compareOptions);
       return {
         devices: vm.devices,
-        options: all.slice(0, K).map((o) => ({ host: o.host, groups: o.groups })),
+        options: all.slice(0, K).map((o) => ({ host: o.host, groups: o.groups, created: o.created })),
       };
     }),
     hosts: [...hostMap.keys()].sort().map((k) => hostMap.get(k)!),

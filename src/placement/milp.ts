@@ -306,21 +306,159 @@ function extract(p: PlacementProblem, b: Built, colValue: ArrayLike<number>): (V
 }
 
 /**
+ * Merge resources of a host that no constraint tells apart: the same
+ * create/GPU/type and on exactly the same candidate lists (the VFs of one
+ * PF, the existing mdevs of one GPU and type). One pooled resource with the
+ * summed capacity replaces them; `expand` hands real units back in order.
+ * Exact: any plan on the pooled problem maps to one on the original.
+ */
+export function aggregate(p: PlacementProblem): {
+  q: PlacementProblem;
+  expand: (placed: (VmPlacement | null)[]) => (VmPlacement | null)[];
+} {
+  // host -> resource id -> the lists it is on
+  const lists = new Map<string, Map<string, string[]>>();
+  p.vms.forEach((vm, v) =>
+    vm.options.forEach((o, oi) =>
+      o.groups.forEach((g, gi) => {
+        const m = lists.get(o.host) ?? new Map<string, string[]>();
+        lists.set(o.host, m);
+        for (const id of g.resources) {
+          const l = m.get(id) ?? [];
+          l.push(`${v}/${oi}/${gi}`);
+          m.set(id, l);
+        }
+      }),
+    ),
+  );
+  const repOf = new Map<string, string>(); // host\nid -> representative id
+  const members = new Map<string, PResource[]>(); // host\nrep -> members in order
+  const hosts = p.hosts.map((h) => {
+    const m = lists.get(h.key) ?? new Map<string, string[]>();
+    const bySig = new Map<string, PResource>();
+    const out: PResource[] = [];
+    for (const r of h.resources) {
+      const on = m.get(r.id);
+      if (!on) {
+        out.push(r);
+        continue;
+      }
+      const sig = `${r.create}|${r.gpu ?? ""}|${r.mdevType ?? ""}|${on.join(",")}`;
+      const rep = bySig.get(sig);
+      if (rep) {
+        rep.capacity += Math.max(0, r.capacity);
+        repOf.set(`${h.key}\n${r.id}`, rep.id);
+        members.get(`${h.key}\n${rep.id}`)!.push(r);
+      } else {
+        const c = { ...r, capacity: Math.max(0, r.capacity) };
+        bySig.set(sig, c);
+        out.push(c);
+        repOf.set(`${h.key}\n${r.id}`, r.id);
+        members.set(`${h.key}\n${r.id}`, [r]);
+      }
+    }
+    return { ...h, resources: out };
+  });
+  const vms = p.vms.map((vm) => ({
+    ...vm,
+    options: vm.options.map((o) => ({
+      ...o,
+      groups: o.groups.map((g) => ({
+        devices: g.devices,
+        resources: [...new Set(g.resources.map((id) => repOf.get(`${o.host}\n${id}`) ?? id))],
+      })),
+    })),
+  }));
+  const expand = (placed: (VmPlacement | null)[]) => {
+    const usedUnits = new Map<string, number>();
+    return placed.map((pl) => {
+      if (!pl) return null;
+      return {
+        host: pl.host,
+        assignment: pl.assignment.map(([d, rep]): [string, string] => {
+          const ms = members.get(`${pl.host}\n${rep}`);
+          if (!ms) return [d, rep];
+          for (const r of ms) {
+            const k = `${pl.host}\n${r.id}`;
+            const n = usedUnits.get(k) ?? 0;
+            if (n < r.capacity) {
+              usedUnits.set(k, n + 1);
+              return [d, r.id];
+            }
+          }
+          return [d, rep]; // over capacity: violation() rejects it
+        }),
+      };
+    });
+  };
+  return { q: { vms, hosts }, expand };
+}
+
+/** First number of options per VM tried when widening. */
+export const FIRST_WIDTH = 4;
+
+function restrict(p: PlacementProblem, k: number): PlacementProblem {
+  return { hosts: p.hosts, vms: p.vms.map((v) => ({ devices: v.devices, options: v.options.slice(0, k) })) };
+}
+
+/**
+ * Levels 1-3 of `placed` are at their bounds for the whole problem: every VM
+ * with a candidate placed (so every device), and each VM creating no more
+ * mdevs than it needs at its best host alone (nothing can create fewer).
+ */
+function atBounds(p: PlacementProblem, placed: (VmPlacement | null)[]): boolean {
+  let least = 0;
+  for (let v = 0; v < p.vms.length; v++) {
+    const opts = p.vms[v]!.options;
+    if (opts.length === 0) continue;
+    if (!placed[v]) return false;
+    const c = Math.min(...opts.map((o) => o.created ?? Number.POSITIVE_INFINITY));
+    if (!Number.isFinite(c)) return false;
+    least += c;
+  }
+  return score(p, placed).created <= least;
+}
+
+/**
  * Solve `p` exactly (within the time limit). On a time limit with a solution
  * the solution comes back with optimal false and HiGHS's gap; without one,
  * or on any solver error or a solution that fails `violation`, an error.
+ *
+ * When every option carries `created` (evacuate), the solver first sees each
+ * VM's FIRST_WIDTH best options, then twice as many, and so on: it stops as
+ * soon as a plan is at the bounds of levels 1-3 (then no wider search can
+ * place more VMs or devices or create fewer mdevs), or when it has seen every
+ * option. `optimal` therefore always means levels 1-3 are proven optimal for
+ * the whole problem; the rank tie-break is optimal among the options seen.
  */
 export async function solvePlacement(p: PlacementProblem, o: SolveOptions): Promise<SolveResult> {
   const t0 = performance.now();
-  const b = buildModel(p);
-  const r = await solveBuilt(p, b, o);
-  const stats: SolveStats = {
-    options: b.xCols.length,
-    columns: b.numCols,
-    rows: b.rowLower.length,
-    seconds: (performance.now() - t0) / 1000,
-  };
-  return { ...r, stats };
+  const widest = Math.max(0, ...p.vms.map((v) => v.options.length));
+  const widen = p.vms.every((v) => v.options.every((x) => x.created !== undefined));
+  let k = widen ? Math.min(FIRST_WIDTH, widest) : widest;
+  for (;;) {
+    const q = k >= widest ? p : restrict(p, k);
+    const { q: pooled, expand } = aggregate(q);
+    const b = buildModel(pooled);
+    const left = o.timeS - (performance.now() - t0) / 1000;
+    let r = await solveBuilt(pooled, b, { timeS: Math.max(0.01, left) });
+    if (r.ok) {
+      const placed = expand(r.solution.placed);
+      const bad = violation(p, placed);
+      r = bad
+        ? { ok: false, error: `HiGHS solution rejected by the independent check: ${bad}` }
+        : { ok: true, solution: { ...r.solution, placed } };
+    }
+    const stats: SolveStats = {
+      options: b.xCols.length,
+      columns: b.numCols,
+      rows: b.rowLower.length,
+      seconds: (performance.now() - t0) / 1000,
+    };
+    if (!r.ok || k >= widest || !r.solution.optimal) return { ...r, stats };
+    if (atBounds(p, r.solution.placed)) return { ...r, stats };
+    k *= 2;
+  }
 }
 
 async function solveBuilt(p: PlacementProblem, b: Built, o: SolveOptions): Promise<Outcome> {

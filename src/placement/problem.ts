@@ -34,6 +34,12 @@ export interface PGroup {
 export interface POption {
   host: string;
   groups: PGroup[];
+  /**
+   * New mdevs the VM needs on this host alone (fewest possible). Options
+   * carrying it must come sorted by it (then rank); the engine then starts
+   * with each VM's first few options and widens only when needed (milp.ts).
+   */
+  created?: number;
 }
 
 export interface PVm {

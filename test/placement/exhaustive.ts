@@ -10,7 +10,7 @@ import type { PHost, PlacementProblem, Score, VmPlacement } from "../../src/plac
 type HostCheck = { created: number } | null;
 
 /** Fewest created units to place all devices of `vms` on `h`, or null when impossible. */
-function hostMin(p: PlacementProblem, h: PHost, vms: number[]): HostCheck {
+export function hostMin(p: PlacementProblem, h: PHost, vms: number[]): HostCheck {
   const devs: { res: string[]; vm: number; group: string }[] = [];
   for (const v of vms) {
     const o = p.vms[v]!.options.find((x) => x.host === h.key)!;

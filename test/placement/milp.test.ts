@@ -7,7 +7,7 @@ import {
   type PlacementProblem,
   groupDevices,
 } from "../../src/placement/problem.js";
-import { checkPromises, exhaustive } from "./exhaustive.js";
+import { checkPromises, exhaustive, hostMin } from "./exhaustive.js";
 
 /** mulberry32 */
 function rng(seed: number) {
@@ -57,7 +57,9 @@ function randomProblem(seed: number): PlacementProblem {
     }
     const vfs = int(0, 3);
     if (vfs > 0) resources.push({ id: "net:vfpool", capacity: vfs, create: false });
-    if (r() < 0.6) resources.push({ id: "pci:0000:5e:00.0", capacity: 1, create: false });
+    // Passthrough functions: capacity 1 each, interchangeable (pooled by the engine).
+    for (let f = 0; f < int(0, 2); f++)
+      resources.push({ id: `pci:0000:5e:00.${f}`, capacity: 1, create: false });
     hosts.push({ key: `host-${h}`, resources, locks: [] });
   }
   const vms: PVm[] = [];
@@ -164,6 +166,72 @@ describe("placement engine (HiGHS)", () => {
     expect(optimal).toBe(300);
     // The generator makes instances where not everything fits (else the test proves little).
     expect(contended).toBeGreaterThan(50);
+  });
+
+  it("widening from each VM's best 4 hosts keeps levels 1-3 optimal on 150 seeded instances", async () => {
+    let widened = 0;
+    for (let seed = 1001; seed <= 1150; seed++) {
+      const p = randomProblem(seed);
+      // Many hosts so the first width (4) is narrower than the candidate lists.
+      const extra = randomProblem(seed + 5000).hosts.map((h, i) => ({ ...h, key: `extra-${i}` }));
+      const more = randomProblem(seed + 9000).hosts.map((h, i) => ({ ...h, key: `more-${i}` }));
+      const hosts = [...p.hosts, ...extra, ...more];
+      const base = randomProblem(seed);
+      const vms = base.vms.map((vm, v) => {
+        const options = hosts.flatMap((h) => {
+          const tmpl = base.vms[v]!.options[0];
+          if (!tmpl) return [];
+          const devs = tmpl.groups.flatMap((g) =>
+            g.devices.map((d) => ({
+              d,
+              kind: g.resources[0]!.split(":")[0]!,
+              type: h.resources.find((x) => x.id === g.resources[0])?.mdevType,
+            })),
+          );
+          const devices = devs.map(({ d, kind, type }) => ({
+            deviceId: d,
+            resources:
+              kind === "net" || kind === "pci"
+                ? h.resources.filter((x) => x.id.startsWith(`${kind}:`)).map((x) => x.id)
+                : [
+                    ...h.resources.filter((x) => !x.create && x.mdevType === type),
+                    ...h.resources.filter((x) => x.create && x.mdevType === type),
+                  ].map((x) => x.id),
+          }));
+          if (devices.some((d) => d.resources.length === 0)) return [];
+          return [{ host: h.key, groups: groupDevices(devices) }];
+        });
+        return { devices: vm.devices, options };
+      });
+      const q: PlacementProblem = { vms, hosts };
+      for (const vm of q.vms) {
+        vm.options = vm.options
+          .map((o) => ({
+            o,
+            alone: hostMin(
+              { vms: [{ devices: vm.devices, options: [o] }], hosts: q.hosts },
+              q.hosts.find((h) => h.key === o.host)!,
+              [0],
+            ),
+          }))
+          .filter((x) => x.alone !== null)
+          .map((x) => ({ ...x.o, created: x.alone!.created }))
+          .sort((a, b) => a.created - b.created);
+      }
+      if (q.vms.some((v) => v.options.length > 4)) widened++;
+      const res = await solvePlacement(q, { timeS: 20 });
+      if (!res.ok) throw new Error(`seed ${seed}: ${res.error}`);
+      checkPromises(q, res.solution.placed);
+      const want = exhaustive(q);
+      const got = score(q, res.solution.placed);
+      expect(res.solution.optimal, `seed ${seed}`).toBe(true);
+      expect([got.vms, got.devices, got.created], `seed ${seed}`).toEqual([
+        want.vms,
+        want.devices,
+        want.created,
+      ]);
+    }
+    expect(widened).toBeGreaterThan(50);
   });
 
   it("respects a GPU type chosen by an earlier placement (lock)", async () => {
