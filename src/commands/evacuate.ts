@@ -105,7 +105,7 @@ export async function runEvacuate(opts: EvacuateOptions, io: Io): Promise<number
   const st = res.solver.stats;
   if (process.env.HDPLAN_SOLVER_STATS && st) {
     io.stderr(
-      `hdplan: placement: ${res.solver.engine}${res.solver.optimal ? " optimal" : ""}, ${st.options} VM/host options, ${st.columns} columns, ${st.rows} rows, model+solve ${st.seconds.toFixed(3)} s\n`,
+      `hdplan: placement: ${res.solver.engine}${res.solver.optimal ? " optimal" : ""}, ${st.options} VM/host options, ${st.columns} columns, ${st.rows} rows, model+solve ${st.seconds.toFixed(3)} s (${st.rounds.map((x) => `width ${x.width}: ${x.seconds.toFixed(3)} s`).join(", ")})\n`,
     );
   }
   const failed = results.flatMap((r) => (r.ok ? [] : [r]));

@@ -15,7 +15,7 @@ import type { DomainInfo } from "../model.js";
 import { type HostReport, type PlanOptions, prepareSources, reportHost } from "../pipeline.js";
 import { compareHosts } from "../ranking/rank.js";
 import { type Reason, reason } from "../reasons.js";
-import { type SolveStats, solvePlacement } from "../placement/milp.js";
+import { type SolveStats, preloadSolver, solvePlacement } from "../placement/milp.js";
 import {
   type PGroup,
   type PHost,
@@ -469,6 +469,7 @@ export async function placeAll(
   order: "constrained" | "input" = "constrained",
   place: PlaceOptions = {},
 ): Promise<EvacuationResult> {
+  if ((place.solver ?? "highs") === "highs") preloadSolver();
   const feasible = new Array<number>(vms.length).fill(0);
   for (const counts of await Promise.all(shards.map((s) => s.feasibleCounts()))) {
     counts.forEach((n, i) => {
@@ -646,7 +647,7 @@ async function exact(run: Run, timeS: number): Promise<{ placements: Placement[]
   if (sol.optimal) {
     return {
       placements: await commitAll(sol.placed),
-      solver: { engine: "highs", optimal: true, gap: 0, fallback: null },
+      solver: { engine: "highs", optimal: true, gap: 0, fallback: null, stats },
     };
   }
   // Stopped at the time limit with a plan: keep it only if it beats greedy.

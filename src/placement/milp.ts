@@ -39,6 +39,11 @@ async function highs(): Promise<Highs> {
   return highsP;
 }
 
+/** Start loading the solver (WebAssembly compile) early, e.g. while hosts are being read. */
+export function preloadSolver(): void {
+  highs().catch(() => {});
+}
+
 export interface SolveOptions {
   /** Wall-clock limit of the solver in seconds. */
   timeS: number;
@@ -50,6 +55,8 @@ export interface SolveStats {
   columns: number;
   rows: number;
   seconds: number;
+  /** Per widening round: options per VM offered and the round's seconds. */
+  rounds: { width: number; seconds: number }[];
 }
 
 type Outcome = { ok: true; solution: PlacementSolution } | { ok: false; error: string };
@@ -69,7 +76,19 @@ interface Built {
   values: number[];
   /** Per column: what it stands for (for extraction). */
   xCols: { vm: number; opt: number; col: number }[];
-  yCols: { vm: number; opt: number; group: number; res: string; col: number }[];
+  yCols: { vm: number; opt: number; group: number; res: string; col: number; create: boolean }[];
+}
+
+/** The objective of each stage (maximised): VMs, devices, minus new mdevs, minus rank positions. */
+function stageCosts(p: PlacementProblem, b: Built): Float64Array[] {
+  const out = [0, 1, 2, 3].map(() => new Float64Array(b.numCols));
+  for (const x of b.xCols) {
+    out[0]![x.col] = 1;
+    out[1]![x.col] = p.vms[x.vm]!.devices;
+    out[3]![x.col] = -x.opt;
+  }
+  for (const y of b.yCols) if (y.create) out[2]![y.col] = -1;
+  return out;
 }
 
 /** Effective capacity of a resource: 0 when its GPU is locked to another type. */
@@ -137,7 +156,7 @@ export function buildModel(p: PlacementProblem): Built {
         for (const id of usable[gi]!) {
           const r = h.res.get(id)!;
           const y = addCol(r.create ? -w3 : 0, 0, Math.min(g.devices.length, effCap(r, h.locks)));
-          yCols.push({ vm: v, opt: oi, group: gi, res: id, col: y });
+          yCols.push({ vm: v, opt: oi, group: gi, res: id, col: y, create: r.create });
           idx.push(y);
           val.push(1);
           const k = `${o.host}\n${id}`;
@@ -425,10 +444,10 @@ function atBounds(p: PlacementProblem, placed: (VmPlacement | null)[]): boolean 
  * or on any solver error or a solution that fails `violation`, an error.
  *
  * When every option carries `created` (evacuate), the solver first sees each
- * VM's FIRST_WIDTH best options, then twice as many, and so on: it stops as
- * soon as a plan is at the bounds of levels 1-3 (then no wider search can
- * place more VMs or devices or create fewer mdevs), or when it has seen every
- * option. `optimal` therefore always means levels 1-3 are proven optimal for
+ * VM's FIRST_WIDTH best options, then twice as many (every option at once
+ * when a VM was left out), and so on: it stops as soon as a plan is at the
+ * bounds of levels 1-3 (then no wider search can place more VMs or devices
+ * or create fewer mdevs), or when it has seen every option. `optimal` therefore always means levels 1-3 are proven optimal for
  * the whole problem; the rank tie-break is optimal among the options seen.
  */
 export async function solvePlacement(p: PlacementProblem, o: SolveOptions): Promise<SolveResult> {
@@ -436,12 +455,15 @@ export async function solvePlacement(p: PlacementProblem, o: SolveOptions): Prom
   const widest = Math.max(0, ...p.vms.map((v) => v.options.length));
   const widen = p.vms.every((v) => v.options.every((x) => x.created !== undefined));
   let k = widen ? Math.min(FIRST_WIDTH, widest) : widest;
+  const rounds: SolveStats["rounds"] = [];
   for (;;) {
     const q = k >= widest ? p : restrict(p, k);
     const { q: pooled, expand } = aggregate(q);
     const b = buildModel(pooled);
     const left = o.timeS - (performance.now() - t0) / 1000;
+    const t1 = performance.now();
     let r = await solveBuilt(pooled, b, { timeS: Math.max(0.01, left) });
+    rounds.push({ width: Math.min(k, widest), seconds: (performance.now() - t1) / 1000 });
     if (r.ok) {
       const placed = expand(r.solution.placed);
       const bad = violation(p, placed);
@@ -454,10 +476,14 @@ export async function solvePlacement(p: PlacementProblem, o: SolveOptions): Prom
       columns: b.numCols,
       rows: b.rowLower.length,
       seconds: (performance.now() - t0) / 1000,
+      rounds,
     };
     if (!r.ok || k >= widest || !r.solution.optimal) return { ...r, stats };
     if (atBounds(p, r.solution.placed)) return { ...r, stats };
-    k *= 2;
+    // A VM left out even among the best hosts: more hosts may place it, and
+    // only the whole list can prove otherwise; else (reuse only) widen gently.
+    const unplaced = p.vms.some((v, i) => v.options.length > 0 && !r.solution.placed[i]);
+    k = unplaced ? widest : k * 2;
   }
 }
 
@@ -491,27 +517,63 @@ async function solveBuilt(p: PlacementProblem, b: Built, o: SolveOptions): Promi
       },
       integrality: b.integrality as (0 | 1)[],
     });
-    model.options.set({
-      output_flag: false,
-      time_limit: o.timeS,
-      mip_rel_gap: 0,
-      // Objective values are integers: a gap below 1 proves every level optimal.
-      mip_abs_gap: 0.5,
-      random_seed: 0,
-    });
-    model.run();
-    const status = model.getModelStatus();
+    // Lexicographic: one stage per objective level, each fixing the level
+    // before it (a row "level >= its optimum") and starting from the plan
+    // found so far. A stage stopped by the time limit keeps its best plan.
+    const stages = stageCosts(p, b);
+    const t0 = performance.now();
     const st = h.constants.modelStatus;
-    const optimal = status === st.optimal;
-    const hasPrimal = Number(model.info.get("primal_solution_status")) === 2;
-    if (!optimal && !hasPrimal) {
-      return { ok: false, error: `HiGHS stopped without a solution (model status ${status})` };
+    let best: Float64Array | null = null;
+    let proven = 0;
+    let gap: number | null = 0;
+    for (const cost of stages) {
+      const left = o.timeS - (performance.now() - t0) / 1000;
+      if (left <= 0.005) {
+        gap = null;
+        break;
+      }
+      model.changeColsCost({ kind: "range", from: 0, to: b.numCols - 1 }, cost);
+      model.options.set({
+        output_flag: false,
+        time_limit: left,
+        mip_rel_gap: 0,
+        // Each level is an integer: a gap below 1 proves it optimal.
+        mip_abs_gap: 0.5,
+        random_seed: 0,
+      });
+      model.zeroAllClocks();
+      if (best) model.setSolution({ colValue: best });
+      model.run();
+      const status = model.getModelStatus();
+      const hasPrimal = status === st.optimal || Number(model.info.get("primal_solution_status")) === 2;
+      if (hasPrimal) best = model.getSolution().colValue;
+      if (status !== st.optimal) {
+        if (!best) return { ok: false, error: `HiGHS stopped without a solution (model status ${status})` };
+        const g = hasPrimal ? Number(model.info.get("mip_gap")) : Number.NaN;
+        gap = Number.isFinite(g) ? g : null;
+        break;
+      }
+      proven++;
+      const value = Math.round(model.getObjectiveValue());
+      const idx: number[] = [];
+      const val: number[] = [];
+      cost.forEach((c, k) => {
+        if (c !== 0) {
+          idx.push(k);
+          val.push(c);
+        }
+      });
+      if (proven < stages.length && idx.length > 0)
+        model.addRow(value - 0.5, h.infinity, { indices: idx, values: val });
     }
-    const placed = extract(p, b, model.getSolution().colValue);
+    const placed = extract(p, b, best!);
     const bad = violation(p, placed);
     if (bad) return { ok: false, error: `HiGHS solution rejected by the independent check: ${bad}` };
-    const gap = optimal ? 0 : Number(model.info.get("mip_gap"));
-    return { ok: true, solution: { placed, optimal, gap: Number.isFinite(gap) ? gap : null } };
+    // optimal: levels 1-3 proven (most VMs, most devices, fewest new mdevs); level 4 is the tie-break.
+    return {
+      ok: true,
+      solution: { placed, optimal: proven >= 3, gap: proven >= 3 ? 0 : gap, provenLevels: proven },
+    };
   } catch (e) {
     return { ok: false, error: `HiGHS failed: ${(e as Error).message}` };
   } finally {

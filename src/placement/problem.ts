@@ -63,10 +63,12 @@ export interface VmPlacement {
 export interface PlacementSolution {
   /** Per VM (problem order): where it goes, or null. */
   placed: (VmPlacement | null)[];
-  /** The solver proved no better placement exists (on every objective level). */
+  /** The solver proved levels 1-3 optimal: most VMs, then most devices, then fewest new mdevs. */
   optimal: boolean;
-  /** HiGHS's relative MIP gap of the weighted objective when stopped early; 0 when optimal. */
+  /** HiGHS's relative MIP gap of the first level it could not prove (stopped by the time limit); 0 when optimal. */
   gap: number | null;
+  /** Objective levels proven optimal, in order (4 = all, tie-break included). */
+  provenLevels?: number;
 }
 
 /** The lexicographic objective levels of a solution: compare with compareScore. */

@@ -168,9 +168,9 @@ describe("placement engine (HiGHS)", () => {
     expect(contended).toBeGreaterThan(50);
   });
 
-  it("widening from each VM's best 4 hosts keeps levels 1-3 optimal on 150 seeded instances", async () => {
+  it("widening from each VM's best 4 hosts keeps levels 1-3 optimal on 100 seeded instances", async () => {
     let widened = 0;
-    for (let seed = 1001; seed <= 1150; seed++) {
+    for (let seed = 1001; seed <= 1100; seed++) {
       const p = randomProblem(seed);
       // Many hosts so the first width (4) is narrower than the candidate lists.
       const extra = randomProblem(seed + 5000).hosts.map((h, i) => ({ ...h, key: `extra-${i}` }));
@@ -231,7 +231,7 @@ describe("placement engine (HiGHS)", () => {
         want.created,
       ]);
     }
-    expect(widened).toBeGreaterThan(50);
+    expect(widened).toBeGreaterThan(30);
   });
 
   it("respects a GPU type chosen by an earlier placement (lock)", async () => {
