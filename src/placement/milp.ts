@@ -566,7 +566,8 @@ async function solveBuilt(p: PlacementProblem, b: Built, o: SolveOptions): Promi
       if (proven < stages.length && idx.length > 0)
         model.addRow(value - 0.5, h.infinity, { indices: idx, values: val });
     }
-    const placed = extract(p, b, best!);
+    if (!best) return { ok: false, error: `the ${o.timeS} s limit ran out before HiGHS started` };
+    const placed = extract(p, b, best);
     const bad = violation(p, placed);
     if (bad) return { ok: false, error: `HiGHS solution rejected by the independent check: ${bad}` };
     // optimal: levels 1-3 proven (most VMs, most devices, fewest new mdevs); level 4 is the tie-break.
