@@ -10,8 +10,10 @@
  * Constraints: each VM on at most one host; every device of a placed VM gets
  * exactly one unit (all or nothing); units of a resource <= what is left,
  * and 0 unless its GPU took its type; at most one type per GPU.
- * Objective, lexicographic by integer weights: most VMs, then most devices,
- * then fewest new mdevs, then the hosts' rank order (option index).
+ * Objective, lexicographic, solved in stages (each fixing the level before
+ * it): most VMs, then most devices, then fewest new mdevs, then the hosts'
+ * rank order (option index). The model's own costs (integer weights of the
+ * same order) are only its starting objective.
  */
 import type { Highs } from "highs";
 import {
