@@ -28,6 +28,9 @@
  *      per file), Python start included (so is Node's on the hdplan side).
  *   2. evacuate: a 40-VM source host (1–4 mdevs/VFs each, built here with gen-fleet's
  *      exported builders) onto the same N hosts; baseline: the same files parsed by lxml.
+ *      Run twice: --solver highs (exact, default) and --solver greedy, with time, VMs
+ *      placed and optimality side by side (HDPLAN_SOLVER_STATS=1 adds the model size
+ *      and the model+solve time of the exact engine).
  *   3. growth: plan against each size; least-squares fit of log(time) on log(hosts).
  *   4. headroom: `hdplan headroom --fail 1` over a fleet with 5 guests a host (its own
  *      cached fleet, --domains-per-host 5), at each --headroom-sizes; baseline: lxml
@@ -251,10 +254,10 @@ function timed(cmd, args, { outFile = "/dev/null", env } = {}) {
 }
 
 /** Runs `repeat` times, keeps the fastest run; fails (returns null) on an unexpected exit code. */
-async function best(label, cmd, args, { okCodes = [0], outFile, repeat = CTX.opts.repeat } = {}) {
+async function best(label, cmd, args, { okCodes = [0], outFile, repeat = CTX.opts.repeat, env } = {}) {
   let bestRun = null;
   for (let i = 0; i < repeat; i++) {
-    const r = await timed(cmd, args, { outFile });
+    const r = await timed(cmd, args, { outFile, env });
     if (!okCodes.includes(r.code)) {
       log(`  !! ${label}: exit ${r.code}${r.signal ? ` (${r.signal})` : ""}`);
       if (r.stderr)
@@ -648,25 +651,49 @@ async function main() {
     log();
     log(`2. evacuate: ${evac.vms} VMs (${evac.devices} assigned devices) from host-evac onto ${N} hosts`);
     results.pyEvac = await pyBaseline("evacuate", "dump", [evac.dir, ...dumpDirs.slice(1)]);
-    const outFile = join(CTX.work, "evacuate.json");
-    const r = await best(
-      "hdplan evacuate",
-      process.execPath,
-      [CLI, "evacuate", "--source", evac.dir, "--hosts-file", hostsFile(N, "dump"), "--format", "json"],
-      { okCodes: [0, 1, 4], outFile },
-    );
-    if (r) {
+    // The exact engine (default, HiGHS) and the greedy path, side by side.
+    const evacRun = async (solver) => {
+      const outFile = join(CTX.work, `evacuate-${solver}.json`);
+      const r = await best(
+        `hdplan evacuate --solver ${solver}`,
+        process.execPath,
+        [
+          CLI,
+          "evacuate",
+          "--source",
+          evac.dir,
+          "--hosts-file",
+          hostsFile(N, "dump"),
+          "--format",
+          "json",
+          "--solver",
+          solver,
+        ],
+        { okCodes: [0, 1, 4], outFile, env: { ...process.env, HDPLAN_SOLVER_STATS: "1" } },
+      );
+      if (!r) return null;
       let what = "";
       try {
         const j = JSON.parse(readFileSync(outFile, "utf8"));
-        const placed = j.placements.filter((p) => p.host).length;
+        r.placed = j.placements.filter((p) => p.host).length;
+        r.total = j.placements.length;
+        r.optimal = j.optimal;
+        r.gap = j.gap;
+        r.fallback = j.fallback;
         const hosts = new Set(j.placements.filter((p) => p.host).map((p) => p.host)).size;
-        what = `${placed}/${j.placements.length} placed on ${hosts} hosts, ${j.unplaced} unplaced`;
+        what = `${r.placed}/${r.total} placed on ${hosts} hosts, ${j.unplaced} unplaced, optimal ${j.optimal}${j.fallback ? `, fallback: ${j.fallback}` : ""}`;
       } catch (e) {
         what = `unreadable output (${e.message})`;
       }
-      note(`hdplan evacuate: ${sec(r.ms)}, peak RSS ${mib(r.rssKb)} (exit ${r.code}; ${what})`);
-    }
+      r.solveLine = (r.stderr.match(/placement: .*$/m) ?? [""])[0];
+      note(
+        `hdplan evacuate --solver ${solver}: ${sec(r.ms)}, peak RSS ${mib(r.rssKb)} (exit ${r.code}; ${what})`,
+      );
+      if (r.solveLine) note(`  ${r.solveLine}`);
+      return r;
+    };
+    const r = await evacRun("highs");
+    results.evacGreedy = await evacRun("greedy");
     results.evac = r;
   }
 
@@ -797,6 +824,15 @@ async function main() {
         ? `   evacuate:   ${sec(results.evac.ms)}  ratio ${ratio(results.evac.ms, results.pyEvac?.ms)}  peak RSS ${mib(results.evac.rssKb)}`
         : "   evacuate:   FAILED",
     );
+    for (const [name, x] of [
+      ["highs", results.evac],
+      ["greedy", results.evacGreedy],
+    ]) {
+      if (!x) continue;
+      lines.push(
+        `   --solver ${name.padEnd(6)}: ${sec(x.ms)}  ${x.placed}/${x.total} VMs placed  optimal ${x.optimal}${x.gap ? ` gap ${x.gap}` : ""}${x.solveLine ? `  (${x.solveLine})` : ""}`,
+      );
+    }
   }
   lines.push(`3. growth, plan over dump dirs (nothing subtracted)`);
   for (const p of growth)

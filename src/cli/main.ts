@@ -98,7 +98,9 @@ export function buildProgram(io: Io): Command {
     program
       .command("evacuate")
       .description("place every domain of --source on the other hosts at once")
-      .option("--include-inactive", "also place defined domains that are not running"),
+      .option("--include-inactive", "also place defined domains that are not running")
+      .option("--solver <ENGINE>", "highs (exact, default) or greedy (docs/placement.md)")
+      .option("--solver-time <SECONDS>", "time limit of the highs solver (default 5)"),
   ).action(async (o) => {
     const { runEvacuate } = await import("../commands/evacuate.js");
     await finish(await runEvacuate(o, io));

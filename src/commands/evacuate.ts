@@ -1,6 +1,6 @@
 /** `hdplan evacuate` (cli.md). */
 import { EXIT, InputError } from "../errors.js";
-import { type EvacShard, placeAll } from "../matching/evacuate.js";
+import { DEFAULT_SOLVER_TIME_S, type EvacShard, placeAll } from "../matching/evacuate.js";
 import { evacuationShardsOnWorkers } from "../parallel/pool.js";
 import { type EvacSetupInput, setupEvacuation } from "../parallel/setup.js";
 import { reason } from "../reasons.js";
@@ -20,6 +20,15 @@ import {
 
 export interface EvacuateOptions extends CommonOptions {
   includeInactive?: boolean;
+  /** highs (default) or greedy (docs/placement.md). */
+  solver?: string;
+  solverTime?: string | number;
+}
+
+function solverOpt(v: string | undefined): "highs" | "greedy" {
+  if (v === undefined || v === "highs") return "highs";
+  if (v === "greedy") return "greedy";
+  throw new InputError(`--solver must be highs or greedy (got ${v})`);
 }
 
 /**
@@ -37,6 +46,17 @@ function sortedCapacity<T>(c: Record<string, Record<string, T>>): Record<string,
   return out;
 }
 
+/** One line saying which engine placed the VMs and whether the plan is proven best. */
+function solverLine(s: Awaited<ReturnType<typeof placeAll>>["solver"]): string {
+  if (s.engine === "highs")
+    return s.optimal
+      ? "Placement: optimal (HiGHS proved no plan places more VMs)."
+      : `Placement: HiGHS stopped at the time limit, gap ${((s.gap ?? 0) * 100).toFixed(2)}%; best plan found is shown.`;
+  return s.fallback
+    ? `Placement: greedy (fallback: ${s.fallback}).`
+    : "Placement: greedy (--solver greedy; not proven optimal).";
+}
+
 export async function runEvacuate(opts: EvacuateOptions, io: Io): Promise<number> {
   const html = opts.format === "html";
   const format = formatOpt(html ? "table" : opts.format);
@@ -46,6 +66,8 @@ export async function runEvacuate(opts: EvacuateOptions, io: Io): Promise<number
   assertUniqueKnownKeys(specs);
   const timeoutMs = numberOpt(opts.timeout, "timeout", 30, 0.001) * 1000;
   const concurrency = Math.floor(numberOpt(opts.concurrency, "concurrency", 8, 1));
+  const solver = solverOpt(opts.solver);
+  const solverTimeS = numberOpt(opts.solverTime, "solver-time", DEFAULT_SOLVER_TIME_S, 0.01);
   const input: EvacSetupInput = {
     sourceRaw: await readSource(opts.source, timeoutMs),
     ...(opts.descriptors ? { descriptorsDir: opts.descriptors } : {}),
@@ -77,9 +99,15 @@ export async function runEvacuate(opts: EvacuateOptions, io: Io): Promise<number
       results.map((r) => (r.ok ? r.host : r)),
       source,
     );
-    res = await placeAll(shards, evac.vmInfo());
+    res = await placeAll(shards, evac.vmInfo(), "constrained", { solver, solverTimeS });
   } finally {
     await close();
+  }
+  const st = res.solver.stats;
+  if (process.env.HDPLAN_SOLVER_STATS && st) {
+    io.stderr(
+      `hdplan: placement: ${res.solver.engine}${res.solver.optimal ? " optimal" : ""}, ${st.options} VM/host options, ${st.columns} columns, ${st.rows} rows, model+solve ${st.seconds.toFixed(3)} s (${st.rounds.map((x) => `width ${x.width}: ${x.seconds.toFixed(3)} s`).join(", ")})\n`,
+    );
   }
   const failed = results.flatMap((r) => (r.ok ? [] : [r]));
   const good = results.filter((r) => r.ok && !r.host.isSource);
@@ -109,6 +137,10 @@ export async function runEvacuate(opts: EvacuateOptions, io: Io): Promise<number
             warnings: p.warnings,
           })),
           unplaced: res.unplaced,
+          solver: res.solver.engine,
+          optimal: res.solver.optimal,
+          gap: res.solver.gap,
+          fallback: res.solver.fallback,
           capacityLeft: sortedCapacity(res.capacityLeft),
           hostErrors,
           sourceHosts: sourceListed,
@@ -138,7 +170,8 @@ export async function runEvacuate(opts: EvacuateOptions, io: Io): Promise<number
     for (const h of hostErrors) if (h) lines.push(`host ${h.host}: ${h.error.code}: ${h.error.message}`);
     for (const k of sourceListed)
       lines.push(`host ${k}: source: the --source host itself, never a destination`);
-    lines.push("", res.unplaced === 0 ? "Every domain placed." : `${res.unplaced} domain(s) unplaced.`);
+    lines.push("", solverLine(res.solver));
+    lines.push(res.unplaced === 0 ? "Every domain placed." : `${res.unplaced} domain(s) unplaced.`);
     io.stdout(`${lines.join("\n")}\n`);
   }
   const code =

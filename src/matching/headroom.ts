@@ -32,7 +32,17 @@ import type { DomainInfo } from "../model.js";
 import { type HostReport, type PlanOptions, prepareSources, reportHost } from "../pipeline.js";
 import { compareHosts, type Rankable } from "../ranking/rank.js";
 import type { Reason } from "../reasons.js";
-import { type EvacShard, type Placement, placeAll, domainsToMove } from "./evacuate.js";
+import {
+  checkAssignment,
+  domainsToMove,
+  type EvacShard,
+  type OptionSummary,
+  type Placement,
+  placeAll,
+  type ShardSummary,
+  takeUnits,
+} from "./evacuate.js";
+import { groupDevices, type PHost, type PResource } from "../placement/problem.js";
 import { matchDevices } from "./match.js";
 
 /** A set that also sees a base set (trial UUIDs do not touch the committed ones). */
@@ -367,8 +377,21 @@ export class FleetModel {
     const h = this.hosts[hi]!;
     const c = this.compose(vm, hi);
     const m = matchDevices({ devices: c.devices, resources: c.resources, used, gpuLocks: locks });
+    return { m, rep: this.reportOn(vm, hi, c, m, used, taken) };
+  }
+
+  /** The host report of a VM on a host with a given matching (trialOn's, or an exact engine's). */
+  reportOn(
+    vm: FleetVm,
+    hi: number,
+    c: HostCandidates,
+    m: ReturnType<typeof matchDevices>,
+    used: Map<string, number>,
+    taken: Set<string>,
+  ): HostReport {
+    const h = this.hosts[hi]!;
     const ctx = { domain: vm.domain, source: null, selector: h.selector, opts: this.opts };
-    return { m, rep: reportHost(ctx, h.inv, vm.sources, c, m, used, taken) };
+    return reportHost(ctx, h.inv, vm.sources, c, m, used, taken);
   }
 
   /** Free units per device type on a host after `used` and `locks` (as Evacuation.capacityLeft counts). */
@@ -572,6 +595,119 @@ export class SimShard implements EvacShard {
     for (const [gpu, t] of m.gpuChoice) l.set(gpu, t);
     if (!this.touched.includes(hi)) this.touched.push(hi);
     return rep;
+  }
+
+  /** Evacuation.summaries on the fleet model: each VM's best k options now (bestOptions), with open resources. */
+  summaries(k: number): ShardSummary {
+    const wanted = new Set<number>();
+    const options = this.vmIds.map((_, i) => {
+      const vm = this.vm(i);
+      return this.bestOptions(i, k).map((o): OptionSummary => {
+        wanted.add(o.hi);
+        const c = this.model.compose(vm, o.hi);
+        const open = this.openResources(o.hi, c);
+        return {
+          host: o.rep.host,
+          created: o.created,
+          rank: {
+            host: o.rep.host,
+            status: o.rep.status,
+            compatible: o.rep.compatible,
+            warnings: o.rep.warnings,
+            capacityLeft: o.rep.capacityLeft,
+            freePciLeft: o.rep.freePciLeft,
+          },
+          groups: groupDevices(
+            c.devices.map((d) => ({
+              deviceId: d.deviceId,
+              resources: d.resources.filter((r) => open.has(r)),
+            })),
+          ),
+        };
+      });
+    });
+    const hosts: PHost[] = [];
+    for (const hi of [...wanted].sort((a, b) => a - b)) {
+      const u = this.usedOf(hi);
+      const res = new Map<string, PResource>();
+      for (const v of this.vmIds) {
+        for (const r of this.model.compose(this.model.vms[v]!, hi).resources.values()) {
+          if (res.has(r.id)) continue;
+          res.set(r.id, {
+            id: r.id,
+            capacity: r.capacity - (u.get(r.id) ?? 0),
+            create: r.target.create,
+            ...(r.gpu ? { gpu: r.gpu } : {}),
+            ...(r.mdevType ? { mdevType: r.mdevType } : {}),
+          });
+        }
+      }
+      hosts.push({
+        key: this.model.hosts[hi]!.inv.key,
+        resources: [...res.values()],
+        locks: [...this.locksOf(hi)],
+      });
+    }
+    return { options, hosts };
+  }
+
+  /** Resources of a VM's candidates on a host that still have a unit and an open GPU type. */
+  private openResources(hi: number, c: HostCandidates): Set<string> {
+    const u = this.usedOf(hi);
+    const l = this.locksOf(hi);
+    const open = new Set<string>();
+    for (const r of c.resources.values()) {
+      if (r.capacity - (u.get(r.id) ?? 0) <= 0) continue;
+      if (r.gpu && r.mdevType && l.has(r.gpu) && l.get(r.gpu) !== r.mdevType) continue;
+      open.add(r.id);
+    }
+    return open;
+  }
+
+  /** Place a VM with an exact engine's assignment, checked against this host's candidates (evacuate's checkAssignment). */
+  commitAssigned(i: number, hostKey: string, assignment: [string, string][]): HostReport {
+    const hi = this.model.hostIndexOf(hostKey);
+    if (hi === undefined || this.down.has(hi))
+      throw new Error(`placement: ${hostKey} is not a host of this simulation`);
+    const vm = this.vm(i);
+    const c = this.model.compose(vm, hi);
+    const u = this.usedOf(hi);
+    const l = this.locksOf(hi);
+    const { m, take } = checkAssignment(vm.domain.name, hostKey, c, u, l, assignment, vm.sources.length);
+    const rep = this.model.reportOn(vm, hi, c, m, u, this.uuidTaken);
+    takeUnits(u, l, take, m);
+    if (!this.touched.includes(hi)) this.touched.push(hi);
+    return rep;
+  }
+
+  private saved: {
+    used: [number, [string, number][]][];
+    locks: [number, [string, string][]][];
+    uuids: string[];
+    touched: number[];
+  } | null = null;
+
+  /** Remember what is taken now (rollback returns to it). */
+  mark(): void {
+    this.saved = {
+      used: [...this.used].map(([k, m]) => [k, [...m]]),
+      locks: [...this.locks].map(([k, m]) => [k, [...m]]),
+      uuids: [...this.uuidTaken],
+      touched: [...this.touched],
+    };
+  }
+
+  /** Undo every commit since mark(). */
+  rollback(): void {
+    if (!this.saved) return;
+    this.used.clear();
+    for (const [k, m] of this.saved.used) this.used.set(k, new Map(m));
+    this.locks.clear();
+    for (const [k, m] of this.saved.locks) this.locks.set(k, new Map(m));
+    this.uuidTaken.clear();
+    for (const x of this.saved.uuids) this.uuidTaken.add(x);
+    this.touched.length = 0;
+    this.touched.push(...this.saved.touched);
   }
 
   /** Only the hosts whose capacity this simulation changed (the others are as read). */

@@ -9,7 +9,7 @@ import { Worker } from "node:worker_threads";
 import { HostError, InputError } from "../errors.js";
 import type { HostResult } from "../targets/index.js";
 import type { TargetSpec } from "../targets/keys.js";
-import type { EvacShard } from "../matching/evacuate.js";
+import type { EvacShard, ShardSummary } from "../matching/evacuate.js";
 import type { HostReport, Planner } from "../pipeline.js";
 import type { EvacSetupInput, Evaluated, PlanSetupInput } from "./setup.js";
 import type { FromWorker, ToWorker } from "./worker.js";
@@ -201,6 +201,18 @@ export class WorkerShard implements EvacShard {
   }
   capacityLeft() {
     return this.call<Record<string, Record<string, number>>>("capacityLeft");
+  }
+  summaries(k: number) {
+    return this.call<ShardSummary>("summaries", k);
+  }
+  commitAssigned(vmIdx: number, hostKey: string, assignment: [string, string][]) {
+    return this.call<HostReport>("commitAssigned", vmIdx, hostKey, assignment);
+  }
+  mark() {
+    return this.call<void>("mark");
+  }
+  rollback() {
+    return this.call<void>("rollback");
   }
 }
 

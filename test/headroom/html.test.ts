@@ -196,7 +196,7 @@ describe("HTML reports in headless Chromium", () => {
     expect(rows.filter((x) => x.host !== "")).toHaveLength(4);
     expect(dom).toMatch(/stranded<b>3<\/b>/);
     expect(dom).toMatch(
-      /vm-mixed<\/span>, <span data-domain="vm-net">vm-net<\/span> <span class="to">→ host-a/,
+      /vm-mixed<\/span>, <span data-domain="vm-net">vm-net<\/span>, <span data-domain="vm-vgpu">vm-vgpu<\/span> <span class="to">→ host-a/,
     );
   }, 240000);
 });

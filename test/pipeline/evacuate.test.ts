@@ -68,7 +68,9 @@ describe("evacuate", () => {
     // small needs 1 instance and fits both hosts; big needs 2 and fits only X.
     const vms = [vm("small", [1]), vm("big", [2, 3])];
     const hosts = [host("x", 2), host("y", 1)];
-    const inputOrder = await evacuate(vms, src, hosts, new DescriptorSelector([]), opts, "input");
+    const inputOrder = await evacuate(vms, src, hosts, new DescriptorSelector([]), opts, "input", {
+      solver: "greedy",
+    });
     expect(inputOrder.unplaced).toBe(1);
     const constrained = await evacuate(vms, src, hosts, new DescriptorSelector([]), opts);
     expect(constrained.unplaced).toBe(0);
