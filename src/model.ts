@@ -79,6 +79,9 @@ export interface PlannerDeviceMeta {
   descriptor: DescriptorData | null;
   mdevType?: string;
   pciIds?: string;
+  /** Source PF firmware of an mlx5 VF (compat.md §7), when known. */
+  firmware?: string;
+  psid?: string;
 }
 
 // ---------------------------------------------------------------------------
@@ -221,13 +224,31 @@ export interface RawHost {
   /** Descriptor files found with the host (dump dir descriptors/). */
   descriptorFiles: { path: string; text: string }[];
   vendorAttrs: VendorAttrs[];
+  /** Vendor facts from sysfs / devlink (src/facts): absent = none read. */
+  facts?: HostFacts;
   /** Non-fatal problems reading the host (skipped devices, ...). */
   warnings: Reason[];
 }
 
-/** Snapshot file written by `hdplan inventory` (schemaVersion 1). */
+/** Firmware of one PCI function (an mlx5 PF), compat.md §7. */
+export interface PciFirmware {
+  address: string;
+  version?: string;
+  psid?: string;
+  /** Where it was read: "sysfs" (infiniband/<dev>/fw_ver, board_id) or "devlink". */
+  from: string;
+}
+
+/** Vendor facts read on the host itself (src/facts/read.ts), compat.md §7. */
+export interface HostFacts {
+  /** /sys/module/nvidia/version: the NVIDIA vGPU manager version. */
+  nvidiaVersion?: string;
+  firmware: PciFirmware[];
+}
+
+/** Snapshot file written by `hdplan inventory` (schemaVersion 2; 1 is still read). */
 export interface HostSnapshot {
-  schemaVersion: 1;
+  schemaVersion: 1 | 2;
   kind: "hdplan-host-snapshot";
   createdAt: string;
   connect: string;
@@ -237,6 +258,8 @@ export interface HostSnapshot {
   domains: { xml: string; active: boolean; persistent: boolean }[];
   networks: { xml: string; active: boolean; ports?: string[] }[];
   vendorAttrs: VendorAttrs[];
+  /** schemaVersion 2: vendor facts (absent in 1). */
+  facts?: HostFacts;
 }
 
 // ---------------------------------------------------------------------------

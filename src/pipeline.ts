@@ -31,6 +31,8 @@ export interface DeviceReport {
   descriptor?: { origin: string | null; self: Record<string, string> | null; compatible: number };
   /** Internal (not in the JSON): the full source descriptor, for --write-dest-xml metadata. */
   sourceDescriptor?: DescriptorData | null;
+  /** Internal (not in the JSON): the source PF's firmware/PSID (mlx5), for the metadata. */
+  sourceFirmware?: { version?: string; psid?: string };
 }
 
 export interface HostReport {
@@ -258,6 +260,7 @@ export function deviceReports(sources: SourceDevice[], explain: boolean): Device
       warnings: s.warnings,
       sourceDescriptor: s.descriptor,
     };
+    if (s.firmware) d.sourceFirmware = s.firmware;
     if (explain) {
       d.descriptor = {
         origin: s.descriptorOrigin,
@@ -369,7 +372,11 @@ export function touchAll(selector: DescriptorSelector, inv: HostInventory): void
       selector.select(inv.key, derivePciDescriptor(d, pf), undefined);
     }
     for (const t of mdevTypesOf(d)) {
-      selector.select(inv.key, deriveMdevDescriptor(d, t.id), vendorDescriptorFor(inv, d, t.id));
+      selector.select(
+        inv.key,
+        deriveMdevDescriptor(d, t.id, inv.facts.nvidiaVersion),
+        vendorDescriptorFor(inv, d, t.id),
+      );
     }
   }
 }

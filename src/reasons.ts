@@ -171,6 +171,26 @@ export const REASON_CODES = {
     level: "warning",
     advice: "The domain is managed by OpenStack Nova; use `openstack server migrate --live`.",
   },
+  // vendor versions (compat.md §7, src/facts/rules.ts)
+  "vgpu-manager-version-mismatch": {
+    level: "device",
+    advice:
+      "The destination's NVIDIA vGPU manager (nvidia module) is another branch or older; upgrade it, or widen with a descriptor.",
+  },
+  "vgpu-manager-version-unknown": {
+    level: "device",
+    advice:
+      "Run `hdplan inventory` on the host or add sys/module/nvidia/version to the dump (docs/dump-sys.md), or pass --assume-versions.",
+  },
+  "firmware-mismatch": {
+    level: "device",
+    advice: "mlx5 VFs need the same PSID and firmware version on both hosts; update the NIC firmware.",
+  },
+  "firmware-unverified": {
+    level: "warning",
+    advice:
+      "Run `hdplan inventory` on the host or add the PF's infiniband/*/fw_ver and board_id (or devlink-dev-info.json) to the dump.",
+  },
 } as const satisfies Record<string, CodeInfo>;
 
 export type ReasonCode = keyof typeof REASON_CODES;

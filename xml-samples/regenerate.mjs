@@ -35,6 +35,9 @@ const SRC_POOL_VF = (fn) => ({ bus: 0x31, slot: 0, fn }); // NIC1 on src-host: s
 const SRC_PASSTHROUGH_GPU = { bus: 0x19, slot: 0, fn: 0 };
 
 const FREE_T4 = { "nvidia-558": 8, "nvidia-559": 4, "nvidia-560": 2 };
+/** NVIDIA vGPU manager (nvidia module) of the fleet, and its ConnectX-6 Dx firmware. */
+const MANAGER = "550.127.05";
+const FIRMWARE = { version: "22.41.1000", psid: "MT_0000000359" };
 
 // --- hosts -------------------------------------------------------------------
 /**
@@ -103,6 +106,22 @@ function buildHost(key, seed, spec) {
     mkdirSync(join(dir, "networks"), { recursive: true });
     for (const n of extra.networks) writeFileSync(join(dir, "networks", `${n.name}.xml`), n.xml);
   }
+  // sys/: the partial copy of /sys hdplan reads (docs/dump-sys.md): the NVIDIA
+  // vGPU manager version and each ConnectX PF's firmware and PSID.
+  const sysFile = (rel, text) => {
+    const p = join(dir, "sys", ...rel.split("/"));
+    mkdirSync(dirname(p), { recursive: true });
+    writeFileSync(p, `${text}\n`);
+  };
+  if (spec.manager !== null) sysFile("module/nvidia/version", spec.manager ?? MANAGER);
+  nics.forEach((n, i) => {
+    const a = n.pf.addr;
+    const hex = (x, w) => x.toString(16).padStart(w, "0");
+    const pf = `0000:${hex(a.bus, 2)}:${hex(a.slot, 2)}.${a.fn}`;
+    const fw = spec.firmware ?? FIRMWARE;
+    sysFile(`bus/pci/devices/${pf}/infiniband/mlx5_${i}/fw_ver`, fw.version);
+    sysFile(`bus/pci/devices/${pf}/infiniband/mlx5_${i}/board_id`, fw.psid);
+  });
   if (spec.versions) {
     const v = spec.versions;
     const hj = {
@@ -454,9 +473,10 @@ buildHost("host-d", 14, {
   ],
 });
 
-// host-e: VFs bound to plain vfio-pci.
+// host-e: VFs bound to plain vfio-pci; a newer vGPU manager (550.144.03).
 buildHost("host-e", 15, {
   versions: NEW,
+  manager: "550.144.03",
   gpus: [t4(FREE_T4), t4(FREE_T4)],
   nics: [{ vfCount: 8, vfDriver: "vfio-pci" }],
 });
@@ -475,6 +495,17 @@ buildHost("host-g", 17, {
   nics: [{ vfCount: 8 }],
 });
 
+// host-i: like host-d's GPUs and free VFs, but an older vGPU manager (550.90.07
+// < the source's 550.127.05) and older NIC firmware.
+buildHost("host-i", 19, {
+  versions: NEW,
+  manager: "550.90.07",
+  firmware: { version: "22.39.1002", psid: "MT_0000000359" },
+  gpus: [t4(FREE_T4), t4(FREE_T4)],
+  nics: [{ vfCount: 8 }],
+});
+
+// host-e narrows the version rule in descriptors/host-e/: it runs 550.144.03.
 // host-h: TU104GL board variant 10de:1eb9 (accepted by descriptors/t4-relaxed.conf),
 // sriov-pool on 4 VFs of NIC0, 2 more VFs outside the pool.
 // Its GPU already runs four T4-2Q guests (4 of 8 instances left).
@@ -508,5 +539,7 @@ xml-samples/hosts/host-f
 # host-g has no host.json: its versions are unknown (see --assume-versions)
 xml-samples/hosts/host-g
 xml-samples/hosts/host-h
+# host-i runs an older NVIDIA vGPU manager (550.90.07) and older NIC firmware
+xml-samples/hosts/host-i
 `,
 );

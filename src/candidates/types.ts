@@ -1,5 +1,6 @@
 import type { AssignedDevice, DescriptorData } from "../model.js";
 import type { Reason } from "../reasons.js";
+import type { FirmwareFacts } from "../facts/rules.js";
 import type { GateClass } from "./versions.js";
 
 export type Need = "mdev" | "pci" | "network" | "usb";
@@ -25,6 +26,9 @@ export interface SourceDevice {
   /** Source PCI driver (pci / interface). */
   driver?: string | null;
   network?: { name: string; functionIds: string[] };
+  /** mlx5 VFs: compare the PF's firmware and PSID with the destination's (compat.md §7). */
+  checkFirmware?: boolean;
+  firmware?: FirmwareFacts;
   usbIds?: { vendorId: string; productId: string };
 }
 

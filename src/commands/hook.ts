@@ -67,7 +67,7 @@ function fallbackMeta(dev: AssignedDevice, host: HookHost): PlannerDeviceMeta | 
     if (!nd?.mdev || !parent) return null;
     const sel = host.selector.select(
       inv.key,
-      deriveMdevDescriptor(parent, nd.mdev.type),
+      deriveMdevDescriptor(parent, nd.mdev.type, inv.facts.nvidiaVersion),
       vendorDescriptorFor(inv, parent, nd.mdev.type),
     );
     return {
