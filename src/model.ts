@@ -239,11 +239,31 @@ export interface PciFirmware {
   from: string;
 }
 
+/** One vGPU type as NVIDIA's sysfs lists it: `ID : NAME` (compat.md §8). */
+export interface VgpuTypeRef {
+  id: number;
+  name: string;
+}
+
+/**
+ * An SR-IOV vGPU VF of NVIDIA's vendor-specific VFIO framework (compat.md §8):
+ * sys/bus/pci/devices/<VF>/nvidia/current_vgpu_type (0 = none) and
+ * creatable_vgpu_types (src/vgpuvf/read.ts).
+ */
+export interface VgpuVfFacts {
+  address: string;
+  currentType: number;
+  /** What can still be created on this VF; absent = the file was not read. */
+  creatable?: VgpuTypeRef[];
+}
+
 /** Vendor facts read on the host itself (src/facts/read.ts), compat.md §7. */
 export interface HostFacts {
   /** /sys/module/nvidia/version: the NVIDIA vGPU manager version. */
   nvidiaVersion?: string;
   firmware: PciFirmware[];
+  /** NVIDIA SR-IOV vGPU VFs (compat.md §8); absent = none read. */
+  vgpuVfs?: VgpuVfFacts[];
 }
 
 /** Snapshot file written by `hdplan inventory` (schemaVersion 2; 1 is still read). */

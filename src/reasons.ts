@@ -186,6 +186,21 @@ export const REASON_CODES = {
     level: "device",
     advice: "mlx5 VFs need the same PSID and firmware version on both hosts; update the NIC firmware.",
   },
+  // NVIDIA SR-IOV vGPU VFs (compat.md §8, src/vgpuvf)
+  "vgpu-type-unknown": {
+    level: "device",
+    advice:
+      "Run `hdplan inventory` on the host or add the VF's nvidia/current_vgpu_type and creatable_vgpu_types to the dump (docs/dump-sys.md).",
+  },
+  "vgpu-type-not-creatable": {
+    level: "device",
+    advice: "No free VF carries the vGPU type or can create it; free a VF or a GPU, or pick another host.",
+  },
+  "vgpu-vf-managed": {
+    level: "warning",
+    advice:
+      "Assign NVIDIA vGPU VFs with managed='no' so libvirt does not rebind them from the nvidia driver.",
+  },
   "firmware-unverified": {
     level: "warning",
     advice:

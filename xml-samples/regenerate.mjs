@@ -18,6 +18,9 @@ import {
   mdevDevice,
   mdevTypesCap,
   pciAddrXml,
+  pciStr,
+  pfCap,
+  vfsCap,
 } from "../scripts/gen-fleet.mjs";
 
 const ROOT = dirname(fileURLToPath(import.meta.url));
@@ -84,6 +87,7 @@ function buildHost(key, seed, spec) {
     );
   }
   for (const g of spec.gpus) b.addGpu(g);
+  const l40s = spec.l40s ? addL40s(b, spec.l40s) : null;
   const nics = spec.nics.map((n) => b.addNic({ maxVfs: 16, ...n }));
   b.addNvme();
   b.addUsbDevice(["5591", "Ultra Line Series"], ["0781", "SanDisk Corp."], 8, 6, 80, "usb-storage");
@@ -122,6 +126,16 @@ function buildHost(key, seed, spec) {
     sysFile(`bus/pci/devices/${pf}/infiniband/mlx5_${i}/fw_ver`, fw.version);
     sysFile(`bus/pci/devices/${pf}/infiniband/mlx5_${i}/board_id`, fw.psid);
   });
+  // NVIDIA SR-IOV vGPU VFs: nvidia/current_vgpu_type and creatable_vgpu_types (compat.md §8).
+  if (l40s) {
+    l40s.vfs.forEach((addr, i) => {
+      const vf = spec.l40s.vfs[i];
+      const d = `bus/pci/devices/${pciStr(addr)}/nvidia`;
+      sysFile(`${d}/current_vgpu_type`, String(vf.current));
+      const lines = ["ID : vGPU Name", ...vf.creatable.map((id) => `${id} : ${L40S_TYPES[id]}`)];
+      sysFile(`${d}/creatable_vgpu_types`, lines.join("\n"));
+    });
+  }
   if (spec.versions) {
     const v = spec.versions;
     const hj = {
@@ -133,6 +147,23 @@ function buildHost(key, seed, spec) {
     writeFileSync(join(dir, "host.json"), `${JSON.stringify(hj, null, 2)}\n`);
   }
   return nics;
+}
+
+// --- NVIDIA SR-IOV vGPU (vendor-specific VFIO framework, compat.md §8) ----------
+const L40S = ["26b9", "AD102GL [L40S]"];
+/** Illustrative L40S time-sliced types (1155 as in NVIDIA's examples). */
+const L40S_TYPES = { 1153: "NVIDIA L40S-8Q", 1154: "NVIDIA L40S-12Q", 1155: "NVIDIA L40S-24Q", 1156: "NVIDIA L40S-48Q" };
+const ALL_L40S = [1153, 1154, 1155, 1156];
+/** An L40S PF on `nvidia` with its VFs on `nvidia` too (VF functions 4..7). */
+function addL40s(b, spec) {
+  const { parent, ep, base, numa } = b.rootPort({ numa: 0, speed: 16, width: 16 });
+  const vfs = spec.vfs.map((_, i) => ({ bus: ep.bus, slot: 0, fn: 4 + i }));
+  const pcie = { speed: 16, width: 16 };
+  b.pci({ addr: ep, parent, path: `${base}/${pciStr(ep)}`, driver: "nvidia", cls: "0x030200", vendor: HW.nvidia, product: L40S, caps: vfsCap(vfs, 32), numa, pcie });
+  for (const addr of vfs) {
+    b.pci({ addr, parent, path: `${base}/${pciStr(addr)}`, driver: "nvidia", cls: "0x030200", vendor: HW.nvidia, product: L40S, caps: pfCap(ep), numa, pcie });
+  }
+  return { pf: ep, vfs };
 }
 
 // --- sample VM live XML --------------------------------------------------------
@@ -525,6 +556,57 @@ buildHost("host-i", 19, {
     domains: vdi,
   });
 }
+
+// The SR-IOV vGPU pair (compat.md §8): vgpu-src runs vm-sriov-vgpu on its L40S
+// VF 0 (type 1155, so the GPU only offers 1155 any more); vgpu-dst-a has a
+// free L40S whose VFs are all type 0; vgpu-dst-b has a VF already set to 1155
+// and unused (nothing to write) next to one used by tenant gpu-02.
+const VGPU_VM_UUID = "5d8a2c71-3e4f-4b6a-9c0d-7e1f2a3b4c5d";
+const vgpuSrcVfs = [
+  { current: 1155, creatable: [] },
+  { current: 0, creatable: [1155] },
+  { current: 0, creatable: [1155] },
+  { current: 0, creatable: [1155] },
+];
+{
+  // the VF address is fixed by the builder (first root port's endpoint): 0000:17:00.4
+  const vf0 = { bus: 0x17, slot: 0, fn: 4 };
+  const vm = vmXml({
+    name: "vm-sriov-vgpu",
+    uuid: VGPU_VM_UUID,
+    id: 9,
+    mem: 32,
+    hostdevs: pciHostdev(vf0, "hostdev0", 0x07).replace("managed='yes'", "managed='no'"),
+  });
+  writeFileSync(join(ROOT, "domains", "vm-sriov-vgpu.xml"), vm);
+  buildHost("vgpu-src", 21, {
+    versions: NEWER,
+    gpus: [],
+    l40s: { vfs: vgpuSrcVfs },
+    nics: [{ vfCount: 4 }],
+    rawDomains: [{ name: "vm-sriov-vgpu", xml: vm }],
+  });
+}
+buildHost("vgpu-dst-a", 22, {
+  versions: NEWER,
+  gpus: [],
+  l40s: { vfs: [0, 1, 2, 3].map(() => ({ current: 0, creatable: ALL_L40S })) },
+  nics: [{ vfCount: 4 }],
+});
+buildHost("vgpu-dst-b", 23, {
+  versions: NEWER,
+  gpus: [],
+  l40s: {
+    vfs: [
+      { current: 1155, creatable: [] },
+      { current: 1155, creatable: [] },
+      { current: 0, creatable: [] },
+      { current: 0, creatable: [] },
+    ],
+  },
+  nics: [{ vfCount: 4 }],
+  domains: [tenant("gpu-02", [{ kind: "pci", addr: { bus: 0x17, slot: 0, fn: 5 } }])],
+});
 
 writeFileSync(
   join(ROOT, "hosts.txt"),

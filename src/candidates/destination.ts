@@ -20,6 +20,7 @@ import {
   onlyVersionFails,
 } from "../facts/rules.js";
 import type { DescriptorData } from "../model.js";
+import { vgpuVfCandidates } from "../vgpuvf/vgpuvf.js";
 import { destinationMigratable, notInPool, runPciFilters } from "./filters.js";
 import { candidatesFor, hostIndex } from "./hostindex.js";
 import type { DeviceCandidates, HostCandidates, Resource, SourceDevice } from "./types.js";
@@ -130,6 +131,15 @@ export function buildHostCandidates(
       case "usb":
         usbCandidates(s, dc);
         break;
+      case "vgpu-vf": {
+        const v = vgpuVfCandidates(host, s, ctx.selector, ctx.gateOpts.assumeVersions);
+        for (const r of v.resources) {
+          addResource(r);
+          dc.resources.push(r.id);
+        }
+        dc.reasons.push(...v.reasons);
+        break;
+      }
     }
   }
   return { hostKey: host.key, resources, devices, warnings };

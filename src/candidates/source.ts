@@ -12,6 +12,7 @@ import { mdevMigratability, pciSourceMigratability } from "./evidence.js";
 import type { SourceDevice } from "./types.js";
 import { VARIANT_DRIVERS, gateReasons, type GateOptions, isQemu, versionAtLeast } from "./versions.js";
 import { vendorDescriptorFor } from "./vendor.js";
+import { isVgpuVf, resolveVgpuVfSource } from "../vgpuvf/vgpuvf.js";
 import {
   FIRMWARE_CHECKED_DRIVERS,
   firmwareKnown,
@@ -61,7 +62,9 @@ export interface SourceContext {
 
 /** Whether a device counts as a VFIO device for the whole-VM rules. */
 export function isVfio(s: SourceDevice): boolean {
-  return (s.need === "mdev" || s.need === "pci" || s.need === "network") && !s.transient;
+  return (
+    (s.need === "mdev" || s.need === "pci" || s.need === "network" || s.need === "vgpu-vf") && !s.transient
+  );
 }
 
 export function resolveSourceDevices(ctx: SourceContext): SourceDevice[] {
@@ -221,6 +224,11 @@ function resolvePci(s: SourceDevice, ctx: SourceContext): void {
           `${dev.id}: PCI function ${dev.hostAddress} is not a node device on source ${src.key}`,
         ),
       );
+      return;
+    }
+    if (isVgpuVf(src, fn) && !s.transient) {
+      // NVIDIA SR-IOV vGPU VF: its own device kind (compat.md §8, src/vgpuvf)
+      resolveVgpuVfSource(s, fn, src, ctx.selector, ctx.gateOpts.assumeVersions);
       return;
     }
     const pf = fn.pci.physFunction ? src.pciByAddr.get(fn.pci.physFunction) : undefined;

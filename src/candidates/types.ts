@@ -3,7 +3,7 @@ import type { Reason } from "../reasons.js";
 import type { FirmwareFacts } from "../facts/rules.js";
 import type { GateClass } from "./versions.js";
 
-export type Need = "mdev" | "pci" | "network" | "usb";
+export type Need = "mdev" | "pci" | "network" | "usb" | "vgpu-vf";
 
 /** One assigned device of the VM, resolved against --source (compat.md §5). */
 export interface SourceDevice {
@@ -29,6 +29,8 @@ export interface SourceDevice {
   /** mlx5 VFs: compare the PF's firmware and PSID with the destination's (compat.md §7). */
   checkFirmware?: boolean;
   firmware?: FirmwareFacts;
+  /** NVIDIA SR-IOV vGPU VF (need "vgpu-vf", src/vgpuvf): its current type and PF ids. */
+  vgpuVf?: { typeId: number; typeName: string | null; pfIds: string | null };
   usbIds?: { vendorId: string; productId: string };
 }
 
@@ -42,6 +44,8 @@ export interface AssignmentTarget {
   address: string | null;
   network?: string;
   driver?: string | null;
+  /** NVIDIA SR-IOV vGPU VF target (src/vgpuvf): the type it has or gets, and the write to make. */
+  vgpuType?: { id: number; name: string | null; create: boolean; write: string | null };
 }
 
 /** A unit of destination capacity. */

@@ -18,6 +18,9 @@
  *   devlink's `fw.version`. Present only while mlx5_ib is loaded: otherwise
  *   `devlink -j dev info` (parseDevlinkInfo) is the source.
  *
+ * - `sys/bus/pci/devices/<VF>/nvidia/current_vgpu_type` and
+ *   `creatable_vgpu_types`: NVIDIA SR-IOV vGPU VFs (src/vgpuvf/read.ts).
+ *
  * Bounded and tolerant like src/descriptors/sysfs.ts: symlinks only inside
  * ROOT, small reads, unreadable files skipped (the fact stays unknown).
  */
@@ -26,6 +29,7 @@ import { join } from "node:path";
 import { InputError } from "../errors.js";
 import type { HostFacts, PciFirmware } from "../model.js";
 import { listDir, readSmall } from "../descriptors/sysfs.js";
+import { readVgpuVfs } from "../vgpuvf/read.js";
 
 const PCI_ADDR = /^[0-9a-f]{4}:[0-9a-f]{2}:[0-9a-f]{2}\.[0-7]$/;
 /** A version-like token: digits and dots, optionally more (550.127.05, 22.41.1000). */
@@ -68,6 +72,8 @@ export function readHostFacts(root: string): HostFacts {
       break;
     }
   }
+  const vfs = readVgpuVfs(realRoot);
+  if (vfs.length > 0) facts.vgpuVfs = vfs;
   return facts;
 }
 
@@ -128,5 +134,11 @@ export function mergeFacts(base: HostFacts | undefined, over: HostFacts | undefi
   out.firmware = [...by.values()].sort((a, b) =>
     a.address < b.address ? -1 : a.address > b.address ? 1 : 0,
   );
+  if (base?.vgpuVfs || over?.vgpuVfs) {
+    const vfs = new Map<string, NonNullable<HostFacts["vgpuVfs"]>[number]>();
+    for (const v of base?.vgpuVfs ?? []) vfs.set(v.address, v);
+    for (const v of over?.vgpuVfs ?? []) vfs.set(v.address, v);
+    out.vgpuVfs = [...vfs.values()].sort((a, b) => (a.address < b.address ? -1 : 1));
+  }
   return out;
 }

@@ -5,7 +5,15 @@
  * are still read (no facts).
  */
 import { InputError } from "../errors.js";
-import type { HostFacts, HostSnapshot, HostVersions, PciFirmware, RawHost, VendorAttrs } from "../model.js";
+import type {
+  HostFacts,
+  HostSnapshot,
+  HostVersions,
+  PciFirmware,
+  RawHost,
+  VendorAttrs,
+  VgpuVfFacts,
+} from "../model.js";
 import { MAX_SNAPSHOT_BYTES, readTextFile } from "./dump.js";
 
 export const SNAPSHOT_KIND = "hdplan-host-snapshot";
@@ -119,6 +127,21 @@ function parseFacts(v: unknown, file: string): HostFacts {
     }
     return fw;
   });
+  if (v.vgpuVfs !== undefined) {
+    out.vgpuVfs = arr(v, "vgpuVfs", file).map((x, i) => {
+      if (!isObj(x) || typeof x.address !== "string" || typeof x.currentType !== "number")
+        fail(file, `facts.vgpuVfs[${i}] needs "address" and a numeric "currentType"`);
+      const vf: VgpuVfFacts = { address: x.address as string, currentType: x.currentType as number };
+      if (x.creatable !== undefined) {
+        vf.creatable = arr(x, "creatable", file).map((t, k) => {
+          if (!isObj(t) || typeof t.id !== "number" || typeof t.name !== "string")
+            fail(file, `facts.vgpuVfs[${i}].creatable[${k}] needs a numeric "id" and a "name"`);
+          return { id: t.id as number, name: t.name as string };
+        });
+      }
+      return vf;
+    });
+  }
   return out;
 }
 
