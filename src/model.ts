@@ -81,6 +81,8 @@ export interface PlannerDeviceMeta {
   pciIds?: string;
   /** Source PF firmware of an mlx5 VF (compat.md §7), when known. */
   firmware?: string;
+  /** NVIDIA SR-IOV vGPU VF: the numeric vGPU type id (compat.md §8). */
+  vgpuType?: string;
   psid?: string;
 }
 

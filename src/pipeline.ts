@@ -33,6 +33,8 @@ export interface DeviceReport {
   sourceDescriptor?: DescriptorData | null;
   /** Internal (not in the JSON): the source PF's firmware/PSID (mlx5), for the metadata. */
   sourceFirmware?: { version?: string; psid?: string };
+  /** Internal (not in the JSON): the source VF vGPU's type id, for the metadata. */
+  sourceVgpuType?: number;
 }
 
 export interface HostReport {
@@ -261,6 +263,7 @@ export function deviceReports(sources: SourceDevice[], explain: boolean): Device
       sourceDescriptor: s.descriptor,
     };
     if (s.firmware) d.sourceFirmware = s.firmware;
+    if (s.vgpuVf) d.sourceVgpuType = s.vgpuVf.typeId;
     if (explain) {
       d.descriptor = {
         origin: s.descriptorOrigin,

@@ -12,7 +12,7 @@ import { mdevMigratability, pciSourceMigratability } from "./evidence.js";
 import type { SourceDevice } from "./types.js";
 import { VARIANT_DRIVERS, gateReasons, type GateOptions, isQemu, versionAtLeast } from "./versions.js";
 import { vendorDescriptorFor } from "./vendor.js";
-import { isVgpuVf, resolveVgpuVfSource } from "../vgpuvf/vgpuvf.js";
+import { isVgpuVf, resolveVgpuVfFromMeta, resolveVgpuVfSource } from "../vgpuvf/vgpuvf.js";
 import {
   FIRMWARE_CHECKED_DRIVERS,
   firmwareKnown,
@@ -205,6 +205,10 @@ function resolvePci(s: SourceDevice, ctx: SourceContext): void {
   if (!src) {
     const meta = metaFor(ctx, dev);
     if (!meta?.descriptor) needSource(dev, ctx);
+    if (meta.vgpuType !== undefined && /^\d{1,9}$/.test(meta.vgpuType)) {
+      resolveVgpuVfFromMeta(s, Number(meta.vgpuType), meta.descriptor, ctx.gateOpts.assumeVersions);
+      return;
+    }
     s.descriptor = meta.descriptor;
     s.descriptorOrigin = "planner-metadata";
     s.driver = null;

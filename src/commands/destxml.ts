@@ -100,7 +100,9 @@ export function rewriteForHost(
       pciIds?: string;
       firmware?: string;
       psid?: string;
+      vgpuType?: string;
     } = { descriptor };
+    if (r.sourceVgpuType !== undefined) i.vgpuType = String(r.sourceVgpuType);
     // compat.md §7: the source PF's firmware travels to the hook (src/facts/rules.ts).
     if (r.sourceFirmware?.version) i.firmware = r.sourceFirmware.version;
     if (r.sourceFirmware?.psid) i.psid = r.sourceFirmware.psid;

@@ -234,6 +234,11 @@ function rewrite(xml: string, domain: DomainInfo, report: HostReport): { xml: st
       }
     } else if ((dev.kind === "pci" || dev.kind === "interface") && t.kind === "pci" && t.address) {
       out = setPciSource(out, dev.id, t.address);
+      if (t.vgpuType?.write) {
+        notes.push(
+          `${dev.id}: VF ${t.address} must carry vGPU type ${t.vgpuType.id} before the guest starts: ${t.vgpuType.write}`,
+        );
+      }
     }
   }
   return { xml: out, notes };

@@ -288,6 +288,7 @@ export interface PlanMetaDevice {
   pciIds?: string;
   firmware?: string;
   psid?: string;
+  vgpuType?: string;
   descriptor: DescriptorData | null;
 }
 
@@ -301,6 +302,7 @@ export function planMetadataElement(devices: PlanMetaDevice[], indent = "    ", 
     if (d.pciIds !== undefined) attrs += ` pci-ids="${escapeXmlAttr(d.pciIds)}"`;
     if (d.firmware !== undefined) attrs += ` firmware="${escapeXmlAttr(d.firmware)}"`;
     if (d.psid !== undefined) attrs += ` psid="${escapeXmlAttr(d.psid)}"`;
+    if (d.vgpuType !== undefined) attrs += ` vgpu-type="${escapeXmlAttr(d.vgpuType)}"`;
     if (d.descriptor) {
       lines.push(`${indent}${step}<hdplan:device ${attrs}>`);
       const json = JSON.stringify({ self: d.descriptor.self, compatible: d.descriptor.compatible });
@@ -390,6 +392,7 @@ export function metaDevicesFor(
     pciIds?: string;
     firmware?: string;
     psid?: string;
+    vgpuType?: string;
   } | null,
 ): PlanMetaDevice[] {
   const out: PlanMetaDevice[] = [];
@@ -406,6 +409,7 @@ export function metaDevicesFor(
     if (i.pciIds !== undefined) m.pciIds = i.pciIds;
     if (i.firmware !== undefined) m.firmware = i.firmware;
     if (i.psid !== undefined) m.psid = i.psid;
+    if (i.vgpuType !== undefined) m.vgpuType = i.vgpuType;
     out.push(m);
   }
   return out;

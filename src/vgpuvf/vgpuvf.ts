@@ -126,6 +126,31 @@ export function resolveVgpuVfSource(
   }
 }
 
+/**
+ * Source side without a source host (the hook on the destination): the type
+ * id travels in the planner metadata (`vgpu-type`), the descriptor with it.
+ */
+export function resolveVgpuVfFromMeta(
+  s: SourceDevice,
+  typeId: number,
+  descriptor: DescriptorData,
+  assumeVersions: boolean,
+): void {
+  s.need = "vgpu-vf";
+  s.gate = "mdev";
+  s.descriptor = descriptor;
+  s.descriptorOrigin = "planner-metadata";
+  s.vgpuVf = {
+    typeId,
+    typeName: descriptor.self.vgpu_type ?? null,
+    pfIds: descriptor.self.device_id ?? null,
+  };
+  s.summary = `vgpu-vf type ${typeId}${descriptor.self.vgpu_type ? ` ${descriptor.self.vgpu_type}` : ""}`;
+  if (descriptor.self.software_version === undefined && !assumeVersions) {
+    s.blockers.push(managerVersionUnknown("source", "(planner metadata)", `${s.dev.id} (vGPU VF)`));
+  }
+}
+
 function without(d: DescriptorData): DescriptorData {
   const strip = (r: Record<string, string>) => {
     const o = { ...r };
@@ -185,7 +210,10 @@ export function vgpuVfCandidates(
       );
       continue;
     }
-    const name = typeName(host, fn, want.typeId) ?? want.typeName;
+    // The type name when the source knows it (the destination's own listing of
+    // the id must agree); when the source VF's name is unknown (a typed VF need
+    // not list its type), both sides compare the numeric id alone.
+    const name = want.typeName === null ? null : (typeName(host, fn, want.typeId) ?? want.typeName);
     const { descriptor, origin } = selector.select(
       host.key,
       deriveVgpuVfDescriptor(host, fn, want.typeId, name),
@@ -219,7 +247,9 @@ export function vgpuVfCandidates(
       continue;
     }
     found.push({
-      id: `pci:${addr}`,
+      // one resource per (VF, type): the one-type-per-GPU lock below lets only
+      // one type of a GPU have capacity, so a VF is never handed out twice
+      id: `vgpuvf:${addr}:${want.typeId}`,
       capacity: 1,
       cost: same ? 0 : 1,
       // one vGPU type per physical GPU (compat.md §6/§8): the PF is the GPU
@@ -230,7 +260,7 @@ export function vgpuVfCandidates(
       target: {
         kind: "pci",
         name: fn.name,
-        parent: fn.parent ?? null,
+        parent: null,
         mdevType: null,
         uuid: null,
         create: !same,

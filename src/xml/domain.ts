@@ -383,6 +383,7 @@ function readPlan(plan: XmlElement, scope: NsScope, file: string): PlannerDevice
     if (d.attrs["pci-ids"] !== undefined) m.pciIds = d.attrs["pci-ids"];
     if (d.attrs.firmware !== undefined) m.firmware = d.attrs.firmware;
     if (d.attrs.psid !== undefined) m.psid = d.attrs.psid;
+    if (d.attrs["vgpu-type"] !== undefined) m.vgpuType = d.attrs["vgpu-type"];
     out.push(m);
   }
   return out;
