@@ -95,6 +95,30 @@ describe("xml-samples", () => {
     expect(codes("host-b")).toEqual(["network-missing"]);
   });
 
+  it("vm-sriov-vgpu: the SR-IOV vGPU pair (type write on dst-a, reuse on dst-b)", () => {
+    const r = hdplan([
+      "plan",
+      "--domain",
+      "xml-samples/domains/vm-sriov-vgpu.xml",
+      "--source",
+      "xml-samples/hosts/vgpu-src",
+      ...["vgpu-dst-a", "vgpu-dst-b", "host-a"].flatMap((h) => ["--host", `xml-samples/hosts/${h}`]),
+      "--format",
+      "json",
+    ]);
+    expect(r.code).toBe(0);
+    const j = JSON.parse(r.stdout);
+    const by = Object.fromEntries(j.hosts.map((h: { host: string }) => [h.host, h]));
+    expect(by["vgpu-dst-a"].assignments[0].target.vgpuType).toEqual({
+      id: 1155,
+      name: "NVIDIA L40S-24Q",
+      create: true,
+      write: "echo 1155 > /sys/bus/pci/devices/0000:17:00.4/nvidia/current_vgpu_type",
+    });
+    expect(by["vgpu-dst-b"].assignments[0].target.vgpuType.write).toBeNull();
+    expect(by["host-a"].unassigned[0].reasons[0].code).toBe("vgpu-type-not-creatable");
+  });
+
   it("npm start's table prints a ranked table", () => {
     const r = hdplan(SAMPLE_PLAN_ARGS);
     expect(r.code).toBe(0);

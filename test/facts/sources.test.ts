@@ -248,6 +248,10 @@ describe("docs/dump-sys.md recipe", () => {
     firmware(sys, "22.41.1000");
     writeFile(join(sys, "sys/bus/pci/devices", PF, "infiniband/mlx5_0/hca_type"), "MT4125\n");
     writeFile(join(sys, "sys/bus/pci/devices/0000:3b:00.0/vendor"), "0x10de\n");
+    const vfDir = join(sys, "sys/bus/pci/devices/0000:81:00.4/nvidia");
+    writeFile(join(vfDir, "current_vgpu_type"), "0\n");
+    writeFile(join(vfDir, "creatable_vgpu_types"), "ID : vGPU Name\n1155 : NVIDIA L40S-24Q\n");
+    writeFile(join(vfDir, "vgpu_params"), "x\n"); // not read, not copied
     const devlink = join(dir, "devlink");
     const info = { info: { [`pci/${PF}`]: { versions: { fixed: { "fw.psid": "MT_0000000359" } } } } };
     writeFileSync(devlink, `#!/bin/sh\necho '${JSON.stringify(info)}'\n`);
@@ -263,6 +267,8 @@ describe("docs/dump-sys.md recipe", () => {
       "devlink-dev-info.json",
       `sys/bus/pci/devices/${PF}/infiniband/mlx5_0/board_id`,
       `sys/bus/pci/devices/${PF}/infiniband/mlx5_0/fw_ver`,
+      "sys/bus/pci/devices/0000:81:00.4/nvidia/creatable_vgpu_types",
+      "sys/bus/pci/devices/0000:81:00.4/nvidia/current_vgpu_type",
       "sys/module/nvidia/version",
     ]);
     expect(readDumpFacts(dump)).toEqual({
