@@ -322,3 +322,68 @@ describe("from plan to migration: destination XML and the hook", () => {
     expect(no.stderr).toMatch(/refused: pci0: .*vgpu-type-not-creatable/);
   });
 });
+
+describe("prepare writes the vGPU type on the local host only", () => {
+  it("writes it under HDPLAN_SYSFS_ROOT for a local URI; for a remote one prints the command to run", () => {
+    const plan = hdplan([
+      "plan",
+      "--domain",
+      "xml-samples/domains/vm-sriov-vgpu.xml",
+      "--source",
+      "xml-samples/hosts/vgpu-src",
+      "--host",
+      "xml-samples/hosts/vgpu-dst-a",
+      "--format",
+      "json",
+    ]);
+    expect(plan.code).toBe(0);
+    const dir = tempDir("hdplan-vgpu-prepare-");
+    const j = JSON.parse(plan.stdout);
+    const write = (target: string) => {
+      j.hosts[0].target = target;
+      const f = join(dir, `plan-${target.length}.json`);
+      writeFileSync(f, JSON.stringify(j));
+      return f;
+    };
+    const root = join(dir, "root");
+    const nv = join(root, "sys/bus/pci/devices/0000:17:00.4/nvidia");
+    mkdirSync(nv, { recursive: true });
+    writeFileSync(join(nv, "current_vgpu_type"), "0\n");
+    writeFileSync(join(nv, "creatable_vgpu_types"), "ID : vGPU Name\n1155 : NVIDIA L40S-24Q\n");
+    const dry = hdplan(["prepare", "--host", "qemu:///system", "--plan", write("qemu:///system")]);
+    expect(dry.code).toBe(2);
+    expect(dry.stderr).toContain("echo 1155 > /sys/bus/pci/devices/0000:17:00.4/nvidia/current_vgpu_type");
+    const local = hdplan(
+      ["prepare", "--host", "qemu:///system", "--plan", write("qemu:///system"), "--connect-rw"],
+      {
+        env: { HDPLAN_SYSFS_ROOT: root },
+      },
+    );
+    expect(local.stderr).toBe("");
+    expect(local.code).toBe(0);
+    expect(readFileSync(join(nv, "current_vgpu_type"), "utf8").trim()).toBe("1155");
+    // a retry finds it set and succeeds; another type there is refused
+    expect(
+      hdplan(["prepare", "--host", "qemu:///system", "--plan", write("qemu:///system"), "--connect-rw"], {
+        env: { HDPLAN_SYSFS_ROOT: root },
+      }).code,
+    ).toBe(0);
+    writeFileSync(join(nv, "current_vgpu_type"), "1153\n");
+    const taken = hdplan(
+      ["prepare", "--host", "qemu:///system", "--plan", write("qemu:///system"), "--connect-rw"],
+      {
+        env: { HDPLAN_SYSFS_ROOT: root },
+      },
+    );
+    expect(taken.code).toBe(3);
+    expect(taken.stderr).toContain("already carries vGPU type 1153");
+    const uri = "qemu+ssh://root@vgpu-dst-a/system";
+    const remote = hdplan(["prepare", "--host", uri, "--plan", write(uri), "--connect-rw"], {
+      env: { HDPLAN_SYSFS_ROOT: root },
+    });
+    expect(remote.code).toBe(3);
+    expect(remote.stderr).toContain(
+      "run on vgpu-dst-a: echo 1155 > /sys/bus/pci/devices/0000:17:00.4/nvidia/current_vgpu_type",
+    );
+  });
+});
