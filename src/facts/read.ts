@@ -6,9 +6,9 @@
  * files are listed in docs/dump-sys.md (keep the two in step):
  *
  * - `sys/module/nvidia/version`: the NVIDIA vGPU manager (the `nvidia` kernel
- *   module's MODULE_VERSION, which the kernel exports for every module as
- *   /sys/module/<name>/version, kernel/params.c `version_sysfs_builtin` /
- *   kernel/module/sysfs.c `modinfo_version`).
+ *   module's MODULE_VERSION, which the kernel exports for every module that
+ *   sets one as /sys/module/<name>/version: kernel/module/main.c
+ *   `MODINFO_ATTR(version)`).
  * - `sys/bus/pci/devices/<PF>/infiniband/<ibdev>/fw_ver` and `board_id`: an
  *   mlx5 PF's running firmware and PSID. `board_id` is `mdev->board_id`
  *   (Linux drivers/infiniband/hw/mlx5/main.c `board_id_show`), the value
