@@ -1307,6 +1307,9 @@ export function generateFleet(opts) {
           writeFileSync(join(dir, "networks", `${n.name}.xml`), hostdevNetworkXml(n));
       }
       writeFileSync(join(dir, "host.json"), `${JSON.stringify(host.hostJson, null, 2)}\n`);
+      // The NVIDIA vGPU manager version (docs/dump-sys.md): one release fleet-wide.
+      mkdirSync(join(dir, "sys", "module", "nvidia"), { recursive: true });
+      writeFileSync(join(dir, "sys", "module", "nvidia", "version"), "550.127.05\n");
       if (i > 1) dumpTargets.push(dir);
     }
     if (td) {

@@ -100,6 +100,11 @@ export interface PlannerDeviceMeta {
   descriptor: DescriptorData | null;
   mdevType?: string;
   pciIds?: string;
+  /** Source PF firmware of an mlx5 VF (compat.md §7), when known. */
+  firmware?: string;
+  /** NVIDIA SR-IOV vGPU VF: the numeric vGPU type id (compat.md §8). */
+  vgpuType?: string;
+  psid?: string;
 }
 
 // ---------------------------------------------------------------------------
@@ -242,13 +247,51 @@ export interface RawHost {
   /** Descriptor files found with the host (dump dir descriptors/). */
   descriptorFiles: { path: string; text: string }[];
   vendorAttrs: VendorAttrs[];
+  /** Vendor facts from sysfs / devlink (src/facts): absent = none read. */
+  facts?: HostFacts;
   /** Non-fatal problems reading the host (skipped devices, ...). */
   warnings: Reason[];
 }
 
-/** Snapshot file written by `hdplan inventory` (schemaVersion 1). */
+/** Firmware of one PCI function (an mlx5 PF), compat.md §7. */
+export interface PciFirmware {
+  address: string;
+  version?: string;
+  psid?: string;
+  /** Where it was read: "sysfs" (infiniband/<dev>/fw_ver, board_id) or "devlink". */
+  from: string;
+}
+
+/** One vGPU type as NVIDIA's sysfs lists it: `ID : NAME` (compat.md §8). */
+export interface VgpuTypeRef {
+  id: number;
+  name: string;
+}
+
+/**
+ * An SR-IOV vGPU VF of NVIDIA's vendor-specific VFIO framework (compat.md §8):
+ * sys/bus/pci/devices/<VF>/nvidia/current_vgpu_type (0 = none) and
+ * creatable_vgpu_types (src/vgpuvf/read.ts).
+ */
+export interface VgpuVfFacts {
+  address: string;
+  currentType: number;
+  /** What can still be created on this VF; absent = the file was not read. */
+  creatable?: VgpuTypeRef[];
+}
+
+/** Vendor facts read on the host itself (src/facts/read.ts), compat.md §7. */
+export interface HostFacts {
+  /** /sys/module/nvidia/version: the NVIDIA vGPU manager version. */
+  nvidiaVersion?: string;
+  firmware: PciFirmware[];
+  /** NVIDIA SR-IOV vGPU VFs (compat.md §8); absent = none read. */
+  vgpuVfs?: VgpuVfFacts[];
+}
+
+/** Snapshot file written by `hdplan inventory` (schemaVersion 2; 1 is still read). */
 export interface HostSnapshot {
-  schemaVersion: 1;
+  schemaVersion: 1 | 2;
   kind: "hdplan-host-snapshot";
   createdAt: string;
   connect: string;
@@ -258,6 +301,8 @@ export interface HostSnapshot {
   domains: { xml: string; active: boolean; persistent: boolean }[];
   networks: { xml: string; active: boolean; ports?: string[] }[];
   vendorAttrs: VendorAttrs[];
+  /** schemaVersion 2: vendor facts (absent in 1). */
+  facts?: HostFacts;
 }
 
 // ---------------------------------------------------------------------------

@@ -35,6 +35,10 @@ export interface DeviceReport {
   gates?: string[];
   /** Internal (not in the JSON): the full source descriptor, for --write-dest-xml metadata. */
   sourceDescriptor?: DescriptorData | null;
+  /** Internal (not in the JSON): the source PF's firmware/PSID (mlx5), for the metadata. */
+  sourceFirmware?: { version?: string; psid?: string };
+  /** Internal (not in the JSON): the source VF vGPU's type id, for the metadata. */
+  sourceVgpuType?: number;
 }
 
 export interface HostReport {
@@ -287,6 +291,8 @@ export function deviceReports(sources: SourceDevice[], explain: boolean): Device
       warnings: s.warnings,
       sourceDescriptor: s.descriptor,
     };
+    if (s.firmware) d.sourceFirmware = s.firmware;
+    if (s.vgpuVf) d.sourceVgpuType = s.vgpuVf.typeId;
     if (explain) {
       d.descriptor = {
         origin: s.descriptorOrigin,
@@ -401,7 +407,11 @@ export function touchAll(selector: DescriptorSelector, inv: HostInventory): void
       selector.select(inv.key, derivePciDescriptor(d, pf), undefined);
     }
     for (const t of mdevTypesOf(d)) {
-      selector.select(inv.key, deriveMdevDescriptor(d, t.id), vendorDescriptorFor(inv, d, t.id));
+      selector.select(
+        inv.key,
+        deriveMdevDescriptor(d, t.id, inv.facts.nvidiaVersion),
+        vendorDescriptorFor(inv, d, t.id),
+      );
     }
   }
 }

@@ -211,6 +211,41 @@ export const REASON_CODES = {
     advice:
       "ramfb state is migrated only on machine types 8.2 and later; the guest's boot display is lost after migration.",
   },
+  // vendor versions (compat.md §7, src/facts/rules.ts)
+  "vgpu-manager-version-mismatch": {
+    level: "device",
+    advice:
+      "The destination's NVIDIA vGPU manager (nvidia module) is another branch or older; upgrade it, or widen with a descriptor.",
+  },
+  "vgpu-manager-version-unknown": {
+    level: "device",
+    advice:
+      "Run `hdplan inventory` on the host or add sys/module/nvidia/version to the dump (docs/dump-sys.md), or pass --assume-versions.",
+  },
+  "firmware-mismatch": {
+    level: "device",
+    advice: "mlx5 VFs need the same PSID and firmware version on both hosts; update the NIC firmware.",
+  },
+  // NVIDIA SR-IOV vGPU VFs (compat.md §8, src/vgpuvf)
+  "vgpu-type-unknown": {
+    level: "device",
+    advice:
+      "Run `hdplan inventory` on the host or add the VF's nvidia/current_vgpu_type and creatable_vgpu_types to the dump (docs/dump-sys.md).",
+  },
+  "vgpu-type-not-creatable": {
+    level: "device",
+    advice: "No free VF carries the vGPU type or can create it; free a VF or a GPU, or pick another host.",
+  },
+  "vgpu-vf-managed": {
+    level: "warning",
+    advice:
+      "Assign NVIDIA vGPU VFs with managed='no' so libvirt does not rebind them from the nvidia driver.",
+  },
+  "firmware-unverified": {
+    level: "warning",
+    advice:
+      "Run `hdplan inventory` on the host or add the PF's infiniband/*/fw_ver and board_id (or devlink-dev-info.json) to the dump.",
+  },
 } as const satisfies Record<string, CodeInfo>;
 
 export type ReasonCode = keyof typeof REASON_CODES;

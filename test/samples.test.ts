@@ -40,15 +40,21 @@ describe("xml-samples", () => {
       "host-e",
       "host-f",
       "host-g",
+      "host-i",
     ]);
     expect(status["host-h"]).toBe("full");
     expect(codes("host-b")).toEqual(["mdev-no-capacity"]);
     expect(codes("host-c")).toEqual(["mdev-type-missing"]);
     expect(codes("host-d")).toEqual(["pci-device-in-use"]);
-    // host-e runs an older vGPU manager (descriptors/host-e/): it drops below the partial hosts.
-    expect(codes("host-e")).toEqual(["descriptor-mismatch", "driver-not-migratable"]);
+    // host-e's descriptor narrows the manager rule (descriptors/host-e/): it drops below the partial hosts.
+    expect(codes("host-e")).toEqual(["driver-not-migratable", "vgpu-manager-version-mismatch"]);
     const e = j.hosts.find((h: { host: string }) => h.host === "host-e");
-    expect(JSON.stringify(e.unassigned)).toContain("version-minor-too-old");
+    expect(JSON.stringify(e.unassigned)).toContain("version-out-of-range");
+    // host-i runs an older vGPU manager and older NIC firmware (its sys/ subset).
+    expect(codes("host-i")).toEqual(["firmware-mismatch", "vgpu-manager-version-mismatch"]);
+    const i = j.hosts.find((h: { host: string }) => h.host === "host-i");
+    expect(JSON.stringify(i.unassigned)).toContain("version-minor-too-old");
+    expect(JSON.stringify(i.unassigned)).toContain("550.90.07");
     expect(codes("host-f")).toEqual(["libvirt-too-old", "qemu-too-old"]);
     expect(codes("host-g")).toEqual(["versions-unknown"]);
   });
@@ -59,6 +65,18 @@ describe("xml-samples", () => {
     expect(codes("host-h")).toEqual(["descriptor-mismatch"]);
     expect(codes("host-e")).toEqual(["driver-not-migratable"]);
     expect(j.hosts.map((h: { host: string }) => h.host).indexOf("host-e")).toBe(1);
+    // the default manager rule still refuses host-i's older manager
+    expect(codes("host-i")).toEqual(["firmware-mismatch", "vgpu-manager-version-mismatch"]);
+  });
+
+  it("vm-vgpu and vm-vf: vendor versions from the dumps' sys/ subsets", () => {
+    const g = plan("vm-vgpu");
+    expect(g.status["host-e"]).toBe("full"); // 550.144.03 takes 550.127.05 by the default rule
+    expect(g.status["host-i"]).toBe("none");
+    expect(g.codes("host-i")).toEqual(["vgpu-manager-version-mismatch"]);
+    const f = plan("vm-vf");
+    expect(f.codes("host-i")).toEqual(["firmware-mismatch"]);
+    expect(f.status["host-a"]).toBe("full");
   });
 
   it("passthrough GPU and GVT-g are blocked everywhere", () => {
@@ -83,6 +101,30 @@ describe("xml-samples", () => {
     expect(status["host-a"]).toBe("full");
     expect(status["host-h"]).toBe("full");
     expect(codes("host-b")).toEqual(["network-missing"]);
+  });
+
+  it("vm-sriov-vgpu: the SR-IOV vGPU pair (type write on dst-a, reuse on dst-b)", () => {
+    const r = hdplan([
+      "plan",
+      "--domain",
+      "xml-samples/domains/vm-sriov-vgpu.xml",
+      "--source",
+      "xml-samples/hosts/vgpu-src",
+      ...["vgpu-dst-a", "vgpu-dst-b", "host-a"].flatMap((h) => ["--host", `xml-samples/hosts/${h}`]),
+      "--format",
+      "json",
+    ]);
+    expect(r.code).toBe(0);
+    const j = JSON.parse(r.stdout);
+    const by = Object.fromEntries(j.hosts.map((h: { host: string }) => [h.host, h]));
+    expect(by["vgpu-dst-a"].assignments[0].target.vgpuType).toEqual({
+      id: 1155,
+      name: "NVIDIA L40S-24Q",
+      create: true,
+      write: "echo 1155 > /sys/bus/pci/devices/0000:17:00.4/nvidia/current_vgpu_type",
+    });
+    expect(by["vgpu-dst-b"].assignments[0].target.vgpuType.write).toBeNull();
+    expect(by["host-a"].unassigned[0].reasons[0].code).toBe("vgpu-type-not-creatable");
   });
 
   it("npm start's table prints a ranked table", () => {

@@ -18,6 +18,9 @@ import {
   mdevDevice,
   mdevTypesCap,
   pciAddrXml,
+  pciStr,
+  pfCap,
+  vfsCap,
 } from "../scripts/gen-fleet.mjs";
 
 const ROOT = dirname(fileURLToPath(import.meta.url));
@@ -35,6 +38,9 @@ const SRC_POOL_VF = (fn) => ({ bus: 0x31, slot: 0, fn }); // NIC1 on src-host: s
 const SRC_PASSTHROUGH_GPU = { bus: 0x19, slot: 0, fn: 0 };
 
 const FREE_T4 = { "nvidia-558": 8, "nvidia-559": 4, "nvidia-560": 2 };
+/** NVIDIA vGPU manager (nvidia module) of the fleet, and its ConnectX-6 Dx firmware. */
+const MANAGER = "550.127.05";
+const FIRMWARE = { version: "22.41.1000", psid: "MT_0000000359" };
 
 // --- hosts -------------------------------------------------------------------
 /**
@@ -81,6 +87,7 @@ function buildHost(key, seed, spec) {
     );
   }
   for (const g of spec.gpus) b.addGpu(g);
+  const l40s = spec.l40s ? addL40s(b, spec.l40s) : null;
   const nics = spec.nics.map((n) => b.addNic({ maxVfs: 16, ...n }));
   b.addNvme();
   b.addUsbDevice(["5591", "Ultra Line Series"], ["0781", "SanDisk Corp."], 8, 6, 80, "usb-storage");
@@ -103,6 +110,32 @@ function buildHost(key, seed, spec) {
     mkdirSync(join(dir, "networks"), { recursive: true });
     for (const n of extra.networks) writeFileSync(join(dir, "networks", `${n.name}.xml`), n.xml);
   }
+  // sys/: the partial copy of /sys hdplan reads (docs/dump-sys.md): the NVIDIA
+  // vGPU manager version and each ConnectX PF's firmware and PSID.
+  const sysFile = (rel, text) => {
+    const p = join(dir, "sys", ...rel.split("/"));
+    mkdirSync(dirname(p), { recursive: true });
+    writeFileSync(p, `${text}\n`);
+  };
+  if (spec.manager !== null) sysFile("module/nvidia/version", spec.manager ?? MANAGER);
+  nics.forEach((n, i) => {
+    const a = n.pf.addr;
+    const hex = (x, w) => x.toString(16).padStart(w, "0");
+    const pf = `0000:${hex(a.bus, 2)}:${hex(a.slot, 2)}.${a.fn}`;
+    const fw = spec.firmware ?? FIRMWARE;
+    sysFile(`bus/pci/devices/${pf}/infiniband/mlx5_${i}/fw_ver`, fw.version);
+    sysFile(`bus/pci/devices/${pf}/infiniband/mlx5_${i}/board_id`, fw.psid);
+  });
+  // NVIDIA SR-IOV vGPU VFs: nvidia/current_vgpu_type and creatable_vgpu_types (compat.md §8).
+  if (l40s) {
+    l40s.vfs.forEach((addr, i) => {
+      const vf = spec.l40s.vfs[i];
+      const d = `bus/pci/devices/${pciStr(addr)}/nvidia`;
+      sysFile(`${d}/current_vgpu_type`, String(vf.current));
+      const lines = ["ID : vGPU Name", ...vf.creatable.map((id) => `${id} : ${L40S_TYPES[id]}`)];
+      sysFile(`${d}/creatable_vgpu_types`, lines.join("\n"));
+    });
+  }
   if (spec.versions) {
     const v = spec.versions;
     const hj = {
@@ -114,6 +147,23 @@ function buildHost(key, seed, spec) {
     writeFileSync(join(dir, "host.json"), `${JSON.stringify(hj, null, 2)}\n`);
   }
   return nics;
+}
+
+// --- NVIDIA SR-IOV vGPU (vendor-specific VFIO framework, compat.md §8) ----------
+const L40S = ["26b9", "AD102GL [L40S]"];
+/** Illustrative L40S time-sliced types (1155 as in NVIDIA's examples). */
+const L40S_TYPES = { 1153: "NVIDIA L40S-8Q", 1154: "NVIDIA L40S-12Q", 1155: "NVIDIA L40S-24Q", 1156: "NVIDIA L40S-48Q" };
+const ALL_L40S = [1153, 1154, 1155, 1156];
+/** An L40S PF on `nvidia` with its VFs on `nvidia` too (VF functions 4..7). */
+function addL40s(b, spec) {
+  const { parent, ep, base, numa } = b.rootPort({ numa: 0, speed: 16, width: 16 });
+  const vfs = spec.vfs.map((_, i) => ({ bus: ep.bus, slot: 0, fn: 4 + i }));
+  const pcie = { speed: 16, width: 16 };
+  b.pci({ addr: ep, parent, path: `${base}/${pciStr(ep)}`, driver: "nvidia", cls: "0x030200", vendor: HW.nvidia, product: L40S, caps: vfsCap(vfs, 32), numa, pcie });
+  for (const addr of vfs) {
+    b.pci({ addr, parent, path: `${base}/${pciStr(addr)}`, driver: "nvidia", cls: "0x030200", vendor: HW.nvidia, product: L40S, caps: pfCap(ep), numa, pcie });
+  }
+  return { pf: ep, vfs };
 }
 
 // --- sample VM live XML --------------------------------------------------------
@@ -462,9 +512,10 @@ buildHost("host-d", 14, {
   ],
 });
 
-// host-e: VFs bound to plain vfio-pci.
+// host-e: VFs bound to plain vfio-pci; a newer vGPU manager (550.144.03).
 buildHost("host-e", 15, {
   versions: NEW,
+  manager: "550.144.03",
   gpus: [t4(FREE_T4), t4(FREE_T4)],
   nics: [{ vfCount: 8, vfDriver: "vfio-pci" }],
 });
@@ -483,6 +534,17 @@ buildHost("host-g", 17, {
   nics: [{ vfCount: 8 }],
 });
 
+// host-i: like host-d's GPUs and free VFs, but an older vGPU manager (550.90.07
+// < the source's 550.127.05) and older NIC firmware.
+buildHost("host-i", 19, {
+  versions: NEW,
+  manager: "550.90.07",
+  firmware: { version: "22.39.1002", psid: "MT_0000000359" },
+  gpus: [t4(FREE_T4), t4(FREE_T4)],
+  nics: [{ vfCount: 8 }],
+});
+
+// host-e narrows the version rule in descriptors/host-e/: it runs 550.144.03.
 // host-h: TU104GL board variant 10de:1eb9 (accepted by descriptors/t4-relaxed.conf),
 // sriov-pool on 4 VFs of NIC0, 2 more VFs outside the pool.
 // Its GPU already runs four T4-2Q guests (4 of 8 instances left).
@@ -503,6 +565,57 @@ buildHost("host-g", 17, {
   });
 }
 
+// The SR-IOV vGPU pair (compat.md §8): vgpu-src runs vm-sriov-vgpu on its L40S
+// VF 0 (type 1155, so the GPU only offers 1155 any more); vgpu-dst-a has a
+// free L40S whose VFs are all type 0; vgpu-dst-b has a VF already set to 1155
+// and unused (nothing to write) next to one used by tenant gpu-02.
+const VGPU_VM_UUID = "5d8a2c71-3e4f-4b6a-9c0d-7e1f2a3b4c5d";
+const vgpuSrcVfs = [
+  { current: 1155, creatable: [] },
+  { current: 0, creatable: [1155] },
+  { current: 0, creatable: [1155] },
+  { current: 0, creatable: [1155] },
+];
+{
+  // the VF address is fixed by the builder (first root port's endpoint): 0000:17:00.4
+  const vf0 = { bus: 0x17, slot: 0, fn: 4 };
+  const vm = vmXml({
+    name: "vm-sriov-vgpu",
+    uuid: VGPU_VM_UUID,
+    id: 9,
+    mem: 32,
+    hostdevs: pciHostdev(vf0, "hostdev0", 0x07).replace("managed='yes'", "managed='no'"),
+  });
+  writeFileSync(join(ROOT, "domains", "vm-sriov-vgpu.xml"), vm);
+  buildHost("vgpu-src", 21, {
+    versions: NEWER,
+    gpus: [],
+    l40s: { vfs: vgpuSrcVfs },
+    nics: [{ vfCount: 4 }],
+    rawDomains: [{ name: "vm-sriov-vgpu", xml: vm }],
+  });
+}
+buildHost("vgpu-dst-a", 22, {
+  versions: NEWER,
+  gpus: [],
+  l40s: { vfs: [0, 1, 2, 3].map(() => ({ current: 0, creatable: ALL_L40S })) },
+  nics: [{ vfCount: 4 }],
+});
+buildHost("vgpu-dst-b", 23, {
+  versions: NEWER,
+  gpus: [],
+  l40s: {
+    vfs: [
+      { current: 1155, creatable: [] },
+      { current: 1155, creatable: [] },
+      { current: 0, creatable: [] },
+      { current: 0, creatable: [] },
+    ],
+  },
+  nics: [{ vfCount: 4 }],
+  domains: [tenant("gpu-02", [{ kind: "pci", addr: { bus: 0x17, slot: 0, fn: 5 } }])],
+});
+
 writeFileSync(
   join(ROOT, "hosts.txt"),
   `# Candidate destinations for the sample VMs (source: xml-samples/hosts/src-host).
@@ -516,5 +629,7 @@ xml-samples/hosts/host-f
 # host-g has no host.json: its versions are unknown (see --assume-versions)
 xml-samples/hosts/host-g
 xml-samples/hosts/host-h
+# host-i runs an older NVIDIA vGPU manager (550.90.07) and older NIC firmware
+xml-samples/hosts/host-i
 `,
 );

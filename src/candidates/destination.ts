@@ -9,6 +9,18 @@ import type { HostInventory } from "../inventory/types.js";
 import type { NodeDevice } from "../model.js";
 import { type Reason, reason } from "../reasons.js";
 import { mdevMigratability } from "./evidence.js";
+import {
+  firmwareKnown,
+  firmwareMismatch,
+  firmwareOf,
+  firmwareUnverified,
+  isNvidiaVgpuType,
+  managerVersionMismatch,
+  managerVersionUnknown,
+  onlyVersionFails,
+} from "../facts/rules.js";
+import type { DescriptorData } from "../model.js";
+import { vgpuVfCandidates } from "../vgpuvf/vgpuvf.js";
 import { destinationMigratable, notInPool, runPciFilters } from "./filters.js";
 import { candidatesFor, hostIndex } from "./hostindex.js";
 import type { DeviceCandidates, HostCandidates, Resource, SourceDevice } from "./types.js";
@@ -42,6 +54,20 @@ class Rejections {
 function descriptorMismatch(what: string, nested: Reason[]): Reason {
   const first = nested[0]?.message ?? "descriptor does not accept the source";
   return reason("descriptor-mismatch", `${what}: ${first}`, { reasons: nested });
+}
+
+function withoutKey(self: Record<string, string>, key: string): Record<string, string> {
+  const out = { ...self };
+  delete out[key];
+  return out;
+}
+
+/** The descriptor without software_version (self and sections), for a comparison whose version is unknown. */
+function withoutVersion(d: DescriptorData): DescriptorData {
+  return {
+    self: withoutKey(d.self, "software_version"),
+    compatible: d.compatible.map((c) => withoutKey(c, "software_version")),
+  };
 }
 
 export function gpuOf(parent: NodeDevice): string {
@@ -116,6 +142,15 @@ export function buildHostCandidates(
       case "usb":
         usbCandidates(s, dc);
         break;
+      case "vgpu-vf": {
+        const v = vgpuVfCandidates(host, s, ctx.selector, ctx.gateOpts.assumeVersions);
+        for (const r of v.resources) {
+          addResource(r);
+          dc.resources.push(r.id);
+        }
+        dc.reasons.push(...v.reasons);
+        break;
+      }
     }
   }
   return { hostKey: host.key, resources, devices, warnings, gateNotes };
@@ -130,6 +165,8 @@ export function buildHostCandidates(
     let closest: Reason[] | null = null;
     let sameType = 0;
     let accepted = 0;
+    let closestVersion: string | undefined;
+    const nvidia = isNvidiaVgpuType(s.mdevType);
     const existing: Resource[] = [];
     const pools: Resource[] = [];
     for (const { parent, type: t, descriptor, origin } of candidatesFor(idx.mdevByKey, idx.mdevWithSections, [
@@ -137,15 +174,29 @@ export function buildHostCandidates(
       s.mdevType,
     ])) {
       {
-        const res = accepts(descriptor, self);
+        // compat.md §7 (src/facts/rules.ts): an NVIDIA vGPU's software_version
+        // is the manager version. Unknown on either side: compare the rest, and
+        // the candidate is rejected (vgpu-manager-version-unknown) unless assumed.
+        const versionUnknown =
+          nvidia && (self.software_version === undefined || descriptor.self.software_version === undefined);
+        const res = versionUnknown
+          ? accepts(withoutVersion(descriptor), withoutKey(self, "software_version"))
+          : accepts(descriptor, self);
         if (!res.ok) {
           if (t.id === s.mdevType || descriptor.self.mdev_type === self.mdev_type) {
             sameType++;
-            if (!closest || res.reasons.length < closest.length) closest = res.reasons;
+            if (!closest || res.reasons.length < closest.length) {
+              closest = res.reasons;
+              closestVersion = descriptor.self.software_version;
+            }
           }
           continue;
         }
         accepted++;
+        if (versionUnknown && !ctx.gateOpts.assumeVersions) {
+          rej.add(managerVersionUnknown("destination", host.key, `${parent.name} ${t.id}`));
+          continue;
+        }
         const mig = mdevMigratability(t.id, descriptor, `${host.key} ${parent.name} ${t.id}`);
         if (mig) {
           rej.add(mig);
@@ -214,7 +265,17 @@ export function buildHostCandidates(
     }
     if (dc.resources.length > 0) return;
     if (accepted === 0) {
-      if (sameType > 0 && closest) {
+      if (sameType > 0 && closest && nvidia && onlyVersionFails(closest)) {
+        dc.reasons.push(
+          managerVersionMismatch(
+            host.key,
+            `mdev type ${s.mdevType}`,
+            closestVersion,
+            self.software_version,
+            closest,
+          ),
+        );
+      } else if (sameType > 0 && closest) {
         dc.reasons.push(
           descriptorMismatch(
             `${host.key}: mdev type ${s.mdevType} exists but its descriptor rejects the source`,
@@ -239,6 +300,7 @@ export function buildHostCandidates(
     const rej = new Rejections();
     let closest: Reason[] | null = null;
     let accepted = 0;
+    const fwUnknown = new Set<string>();
     for (const { fn, descriptor, origin } of candidatesFor(idx.pciByKey, idx.pciWithSections, [
       self.device_id,
     ])) {
@@ -260,6 +322,17 @@ export function buildHostCandidates(
         rej.add(fail);
         continue;
       }
+      if (s.checkFirmware) {
+        // compat.md §7: mlx5 VFs need the same PSID and firmware (src/facts/rules.ts).
+        const fw = firmwareOf(host, fn.pci!.address);
+        const bad = firmwareMismatch(`${host.key} ${fn.pci!.address}`, s.firmware, fw);
+        if (bad) {
+          rej.add(bad);
+          continue;
+        }
+        if (firmwareKnown(s.firmware) && !firmwareKnown(fw))
+          fwUnknown.add(fn.pci!.physFunction ?? fn.pci!.address);
+      }
       const id = `pci:${fn.pci!.address}`;
       addResource({
         id,
@@ -279,6 +352,15 @@ export function buildHostCandidates(
         },
       });
       dc.resources.push(id);
+    }
+    if (fwUnknown.size > 0 && dc.resources.length > 0) {
+      warnings.push(
+        firmwareUnverified(
+          "destination",
+          host.key,
+          `${s.dev.id}'s candidate PF ${[...fwUnknown].sort().join(", ")}`,
+        ),
+      );
     }
     if (dc.resources.length > 0) return;
     if (accepted === 0) {

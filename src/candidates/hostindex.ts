@@ -85,7 +85,7 @@ export function hostIndex(sel: DescriptorSelector, host: HostInventory): HostInd
     for (const t of mdevTypesOf(parent)) {
       const { descriptor, origin } = sel.select(
         host.key,
-        deriveMdevDescriptor(parent, t.id),
+        deriveMdevDescriptor(parent, t.id, host.facts.nvidiaVersion),
         vendorDescriptorFor(host, parent, t.id),
       );
       const e: MdevEntry = { pos: pos++, parent, type: t, descriptor, origin };

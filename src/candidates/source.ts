@@ -14,6 +14,15 @@ import { isVfio } from "./vmrules.js";
 import { migratingDriver } from "./drivers.js";
 import { gateReasons, type GateOptions, isQemu, versionAtLeast } from "./versions.js";
 import { vendorDescriptorFor } from "./vendor.js";
+import { isVgpuVf, resolveVgpuVfFromMeta, resolveVgpuVfSource } from "../vgpuvf/vgpuvf.js";
+import {
+  FIRMWARE_CHECKED_DRIVERS,
+  firmwareKnown,
+  firmwareOf,
+  firmwareUnverified,
+  isNvidiaVgpuType,
+  managerVersionUnknown,
+} from "../facts/rules.js";
 
 export function summarize(dev: AssignedDevice, extra?: string): string {
   switch (dev.kind) {
@@ -167,7 +176,7 @@ function resolveMdev(s: SourceDevice, ctx: SourceContext): void {
     s.summary = summarize(dev, nd.mdev.type);
     const sel = selectFor(
       ctx,
-      deriveMdevDescriptor(parent, nd.mdev.type),
+      deriveMdevDescriptor(parent, nd.mdev.type, src.facts.nvidiaVersion),
       vendorDescriptorFor(src, parent, nd.mdev.type),
     );
     s.descriptor = sel.descriptor;
@@ -175,6 +184,18 @@ function resolveMdev(s: SourceDevice, ctx: SourceContext): void {
   }
   const r = mdevMigratability(s.mdevType!, s.descriptor, `${dev.id}`);
   if (r) s.blockers.push(r);
+  // compat.md §7: an NVIDIA vGPU without a known manager version cannot be
+  // matched by version (src/facts/rules.ts); fail closed unless assumed.
+  if (
+    !r &&
+    isNvidiaVgpuType(s.mdevType) &&
+    s.descriptor?.self.software_version === undefined &&
+    !ctx.gateOpts.assumeVersions
+  ) {
+    s.blockers.push(
+      managerVersionUnknown("source", src?.key ?? "(planner metadata)", `${dev.id} (${s.mdevType})`),
+    );
+  }
 }
 
 function resolvePci(s: SourceDevice, ctx: SourceContext): void {
@@ -184,9 +205,20 @@ function resolvePci(s: SourceDevice, ctx: SourceContext): void {
   if (!src) {
     const meta = metaFor(ctx, dev);
     if (!meta?.descriptor) needSource(dev, ctx);
+    if (meta.vgpuType !== undefined && /^\d{1,9}$/.test(meta.vgpuType)) {
+      resolveVgpuVfFromMeta(s, Number(meta.vgpuType), meta.descriptor, ctx.gateOpts.assumeVersions);
+      return;
+    }
     s.descriptor = meta.descriptor;
     s.descriptorOrigin = "planner-metadata";
     s.driver = null;
+    if (meta.firmware !== undefined || meta.psid !== undefined) {
+      s.checkFirmware = true;
+      s.firmware = {
+        ...(meta.firmware !== undefined ? { version: meta.firmware } : {}),
+        ...(meta.psid !== undefined ? { psid: meta.psid } : {}),
+      };
+    }
   } else {
     const fn = src.pciByAddr.get(dev.hostAddress ?? "");
     if (!fn?.pci) {
@@ -198,12 +230,31 @@ function resolvePci(s: SourceDevice, ctx: SourceContext): void {
       );
       return;
     }
+    if (isVgpuVf(src, fn) && !s.transient) {
+      // NVIDIA SR-IOV vGPU VF: its own device kind (compat.md §8, src/vgpuvf)
+      resolveVgpuVfSource(s, fn, src, ctx.selector, ctx.gateOpts.assumeVersions);
+      return;
+    }
     const pf = fn.pci.physFunction ? src.pciByAddr.get(fn.pci.physFunction) : undefined;
     const sel = selectFor(ctx, derivePciDescriptor(fn, pf), undefined);
     s.descriptor = sel.descriptor;
     s.descriptorOrigin = sel.origin;
     s.driver = fn.driver;
     s.summary = summarize(dev, `${fn.pci.vendorId}:${fn.pci.productId}${fn.driver ? ` (${fn.driver})` : ""}`);
+    if (fn.driver && FIRMWARE_CHECKED_DRIVERS.has(fn.driver) && !s.transient) {
+      s.checkFirmware = true;
+      const fw = firmwareOf(src, fn.pci.address);
+      if (fw)
+        s.firmware = {
+          ...(fw.version ? { version: fw.version } : {}),
+          ...(fw.psid ? { psid: fw.psid } : {}),
+        };
+      if (!firmwareKnown(s.firmware)) {
+        s.warnings.push(
+          firmwareUnverified("source", src.key, `${dev.id}'s PF ${fn.pci.physFunction ?? fn.pci.address}`),
+        );
+      }
+    }
   }
   if (s.transient) return; // QEMU unplugs it before migration: no migration support or gate needed
   const r = pciSourceMigratability(s.driver ?? null, s.descriptor, `${dev.id} (${dev.hostAddress})`);

@@ -1,8 +1,9 @@
 import type { AssignedDevice, DescriptorData } from "../model.js";
 import type { Reason } from "../reasons.js";
+import type { FirmwareFacts } from "../facts/rules.js";
 import type { GateClass } from "./versions.js";
 
-export type Need = "mdev" | "pci" | "network" | "usb";
+export type Need = "mdev" | "pci" | "network" | "usb" | "vgpu-vf";
 
 /** One assigned device of the VM, resolved against --source (compat.md §5). */
 export interface SourceDevice {
@@ -29,6 +30,11 @@ export interface SourceDevice {
   /** Drivers of every function the device may hold (a hostdev network pool's functions). */
   poolDrivers?: (string | null)[];
   network?: { name: string; functionIds: string[] };
+  /** mlx5 VFs: compare the PF's firmware and PSID with the destination's (compat.md §7). */
+  checkFirmware?: boolean;
+  firmware?: FirmwareFacts;
+  /** NVIDIA SR-IOV vGPU VF (need "vgpu-vf", src/vgpuvf): its current type and PF ids. */
+  vgpuVf?: { typeId: number; typeName: string | null; pfIds: string | null };
   usbIds?: { vendorId: string; productId: string };
 }
 
@@ -42,6 +48,8 @@ export interface AssignmentTarget {
   address: string | null;
   network?: string;
   driver?: string | null;
+  /** NVIDIA SR-IOV vGPU VF target (src/vgpuvf): the type it has or gets, and the write to make. */
+  vgpuType?: { id: number; name: string | null; create: boolean; write: string | null };
 }
 
 /** A unit of destination capacity. */

@@ -21,7 +21,9 @@ const NO_FEATURES: DomainFeatures = { viommu: null, iommufd: false, machine: nul
 
 /** Whether a device counts as a VFIO device for the whole-VM rules (transient teaming is unplugged first). */
 export function isVfio(s: SourceDevice): boolean {
-  return (s.need === "mdev" || s.need === "pci" || s.need === "network") && !s.transient;
+  return (
+    (s.need === "mdev" || s.need === "pci" || s.need === "network" || s.need === "vgpu-vf") && !s.transient
+  );
 }
 
 /** enable-migration forced for this device (alias first, then -global), or null (auto). */
@@ -37,7 +39,7 @@ export function forcedMigration(f: DomainFeatures, s: SourceDevice): { value: st
 
 /** Driver facts for the function(s) a PCI-like device may be on; null entries = unknown. */
 function driversOf(s: SourceDevice): (VfioDriverInfo | null)[] {
-  if (s.need === "mdev") return [null];
+  if (s.need === "mdev" || s.need === "vgpu-vf") return [null];
   const names = s.poolDrivers ?? [s.driver ?? s.dev.driverModel ?? null];
   return names.map((n) => variantDriver(n ?? s.dev.driverModel) ?? null);
 }
@@ -79,8 +81,9 @@ export function applyWholeVmRules(domain: DomainInfo, sources: SourceDevice[]): 
     // is set only by the iommufd backend (hw/vfio/iommufd.c iommufd_cdev_autodomains_get,
     // from the host IOMMU's IOMMU_HW_CAP_DIRTY_TRACKING); the legacy container's
     // type1 tracking deliberately does not count. mdevs: the vendor driver decides
-    // (NVIDIA vGPU is taken on the vendor's documentation, compat.md §5).
-    if (s.need === "mdev") continue;
+    // (NVIDIA vGPU is taken on the vendor's documentation, compat.md §5; the
+    // SR-IOV vGPU VFs of NVIDIA's vendor-specific VFIO framework likewise, §8).
+    if (s.need === "mdev" || s.need === "vgpu-vf") continue;
     const lacking = driversOf(s).filter(
       (d): d is VfioDriverInfo => !!d && !!d.migratesSince && !d.dirtyTracking,
     );

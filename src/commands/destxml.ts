@@ -94,7 +94,18 @@ export function rewriteForHost(
       if (descriptor.self.migratable === undefined)
         descriptor = { ...descriptor, self: { ...descriptor.self, migratable: "1" } };
     }
-    const i: { descriptor: DescriptorData | null; mdevType?: string; pciIds?: string } = { descriptor };
+    const i: {
+      descriptor: DescriptorData | null;
+      mdevType?: string;
+      pciIds?: string;
+      firmware?: string;
+      psid?: string;
+      vgpuType?: string;
+    } = { descriptor };
+    if (r.sourceVgpuType !== undefined) i.vgpuType = String(r.sourceVgpuType);
+    // compat.md §7: the source PF's firmware travels to the hook (src/facts/rules.ts).
+    if (r.sourceFirmware?.version) i.firmware = r.sourceFirmware.version;
+    if (r.sourceFirmware?.psid) i.psid = r.sourceFirmware.psid;
     const t = byId.get(p.id);
     const mdevType = t?.kind === "mdev" ? (descriptor?.self.mdev_type ?? t.mdevType ?? undefined) : undefined;
     if (mdevType) i.mdevType = mdevType;

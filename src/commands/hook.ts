@@ -67,7 +67,7 @@ function fallbackMeta(dev: AssignedDevice, host: HookHost): PlannerDeviceMeta | 
     if (!nd?.mdev || !parent) return null;
     const sel = host.selector.select(
       inv.key,
-      deriveMdevDescriptor(parent, nd.mdev.type),
+      deriveMdevDescriptor(parent, nd.mdev.type, inv.facts.nvidiaVersion),
       vendorDescriptorFor(inv, parent, nd.mdev.type),
     );
     return {
@@ -234,6 +234,11 @@ function rewrite(xml: string, domain: DomainInfo, report: HostReport): { xml: st
       }
     } else if ((dev.kind === "pci" || dev.kind === "interface") && t.kind === "pci" && t.address) {
       out = setPciSource(out, dev.id, t.address);
+      if (t.vgpuType?.write) {
+        notes.push(
+          `${dev.id}: VF ${t.address} must carry vGPU type ${t.vgpuType.id} before the guest starts: ${t.vgpuType.write}`,
+        );
+      }
     }
   }
   return { xml: out, notes };

@@ -1,14 +1,19 @@
 /**
  * `hdplan inventory --connect <URI> [--sysfs-root DIR] [-o FILE]`: read a host
- * through libvirt and write a HostSnapshot (schemaVersion 1) to FILE or stdout.
+ * through libvirt and write a HostSnapshot (schemaVersion 2) to FILE or stdout.
+ * Vendor facts (src/facts: NVIDIA vGPU manager version, PF firmware/PSID) are
+ * read from --sysfs-root, or from / plus `devlink -j dev info` when the URI
+ * names this machine; a remote URI records none (run inventory on the host).
  *
  * The live read may leave a stuck native call behind on timeout (see
  * targets/live.ts): the CLI must process.exit() with the returned exitCode.
  */
+import { execFileSync } from "node:child_process";
 import { writeFileSync } from "node:fs";
 import { release } from "node:os";
 import { EXIT, HostError, InputError, errorMessage } from "../errors.js";
-import type { HostSnapshot, HostVersions, VendorAttrs } from "../model.js";
+import { mergeFacts, parseDevlinkInfo, readHostFacts } from "../facts/read.js";
+import type { HostFacts, HostSnapshot, HostVersions, VendorAttrs } from "../model.js";
 import { checkLibvirtUri } from "../targets/keys.js";
 import { readLiveHost } from "../targets/live.js";
 
@@ -62,6 +67,36 @@ function orderedVersions(v: HostVersions): HostVersions {
   return out;
 }
 
+/** `devlink -j dev info` on this machine, best effort (absent tool or error: no facts). */
+export function localDevlinkFacts(run: () => string = defaultDevlink): HostFacts | undefined {
+  let out: string;
+  try {
+    out = run();
+  } catch {
+    return undefined;
+  }
+  try {
+    return { firmware: parseDevlinkInfo(out, "devlink -j dev info") };
+  } catch {
+    return undefined;
+  }
+}
+
+function defaultDevlink(): string {
+  return execFileSync("devlink", ["-j", "dev", "info"], {
+    encoding: "utf8",
+    timeout: 5000,
+    stdio: ["ignore", "pipe", "ignore"],
+    maxBuffer: 4 * 1024 * 1024,
+  });
+}
+
+function readFacts(opts: InventoryOptions): HostFacts | undefined {
+  if (opts.sysfsRoot) return readHostFacts(opts.sysfsRoot);
+  if (!isLocalUri(opts.connect)) return undefined;
+  return mergeFacts(readHostFacts("/"), localDevlinkFacts());
+}
+
 /** Build the snapshot object with a fixed key order. */
 export async function buildSnapshot(
   opts: InventoryOptions,
@@ -76,8 +111,9 @@ export async function buildSnapshot(
   const versions: HostVersions = { ...host.versions };
   if (isLocalUri(opts.connect)) versions.kernel = release();
   const vendorAttrs = opts.sysfsRoot ? await readVendorAttrs(opts.sysfsRoot) : [];
+  const facts = readFacts(opts);
   const snap: HostSnapshot = {
-    schemaVersion: 1,
+    schemaVersion: 2,
     kind: "hdplan-host-snapshot",
     createdAt: now.toISOString(),
     connect: opts.connect,
@@ -91,6 +127,7 @@ export async function buildSnapshot(
       ...(n.ports !== undefined ? { ports: n.ports } : {}),
     })),
     vendorAttrs: vendorAttrs.map((v) => ({ parent: v.parent, type: v.type, attrs: sortedRecord(v.attrs) })),
+    ...(facts ? { facts } : {}),
   };
   return snap;
 }

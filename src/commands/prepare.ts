@@ -9,6 +9,8 @@ import { type MdevStep, mdevStepFor } from "../output/mdevplan.js";
 import { readTextFile } from "../targets/dump.js";
 import type { Io } from "./common.js";
 import { NOVA_REFUSAL } from "./destxml.js";
+import { isLocalUri } from "./inventory.js";
+import { type VgpuWriteStep, vgpuWriteSteps, writeVgpuType } from "../vgpuvf/write.js";
 
 interface PlanHost {
   host: string;
@@ -21,6 +23,8 @@ export interface PreparePlan {
   domain: string;
   host: PlanHost;
   steps: MdevStep[];
+  /** SR-IOV vGPU VF type writes (src/vgpuvf/write.ts). */
+  vgpuSteps: VgpuWriteStep[];
 }
 
 /** Read a plan JSON and pick the host entry (throws InputError). */
@@ -78,7 +82,12 @@ export function readPreparePlan(path: string, hostArg: string): PreparePlan {
       }
     }
   }
-  return { domain: name, host: h, steps };
+  return {
+    domain: name,
+    host: h,
+    steps,
+    vgpuSteps: vgpuWriteSteps(Array.isArray(h.assignments) ? h.assignments : []),
+  };
 }
 
 export async function runPrepare(
@@ -92,6 +101,8 @@ export async function runPrepare(
     );
     for (const s of plan.steps)
       io.stderr(`  ${s.device}: ${s.mdevType} on ${s.parent} uuid ${s.uuid} (${s.mdevctl})\n`);
+    for (const v of plan.vgpuSteps)
+      io.stderr(`  ${v.device}: vGPU type ${v.typeId} on VF ${v.vf} (${v.command})\n`);
     io.stderr(
       "Re-run with --connect-rw to create them through libvirt (virNodeDeviceDefineXML + virNodeDeviceCreate).\n",
     );
@@ -102,9 +113,30 @@ export async function runPrepare(
       `--host ${opts.host}: prepare needs a libvirt URI (qemu+ssh://HOST/system) to create mdevs`,
     );
   }
+  let vgpuFailed = 0;
+  if (plan.vgpuSteps.length > 0) {
+    // sysfs is not reachable through libvirt: write only on this machine
+    // (HDPLAN_SYSFS_ROOT for tests), else say what to run on the host.
+    const local = isLocalUri(opts.host);
+    const root = process.env.HDPLAN_SYSFS_ROOT || "/";
+    for (const v of plan.vgpuSteps) {
+      if (!local) {
+        vgpuFailed++;
+        io.stderr(
+          `hdplan: error: ${v.device}: ${opts.host} is not this machine; sysfs cannot be written through libvirt: run on ${plan.host.host}: ${v.command}\n`,
+        );
+        continue;
+      }
+      const err = writeVgpuType(root, v);
+      if (err) {
+        vgpuFailed++;
+        io.stderr(`hdplan: error: ${v.device}: ${err}\n`);
+      } else io.stdout(`${v.device}: VF ${v.vf} has vGPU type ${v.typeId}${v.name ? ` (${v.name})` : ""}\n`);
+    }
+  }
   if (plan.steps.length === 0) {
-    io.stdout(`${plan.host.host}: no mdev to create for ${plan.domain}\n`);
-    return EXIT.OK;
+    if (plan.vgpuSteps.length === 0) io.stdout(`${plan.host.host}: no mdev to create for ${plan.domain}\n`);
+    return vgpuFailed ? EXIT.HOSTS : EXIT.OK;
   }
   const { openForPrepare, defineAndStartMdev } = await import("../libvirt/write.js");
   let conn: Awaited<ReturnType<typeof openForPrepare>>;
@@ -130,5 +162,5 @@ export async function runPrepare(
   } finally {
     await conn.close();
   }
-  return failed ? EXIT.HOSTS : EXIT.OK;
+  return failed || vgpuFailed ? EXIT.HOSTS : EXIT.OK;
 }

@@ -27,8 +27,16 @@ export function mdevTypesOf(parent: NodeDevice): MdevType[] {
   return parent.pci?.mdevTypes ?? parent.css?.mdevTypes ?? parent.apMatrix?.mdevTypes ?? [];
 }
 
-/** Descriptor of mdev type T offered by parent P (also used for an mdev instance of T on P). */
-export function deriveMdevDescriptor(parent: NodeDevice, typeId: string): DescriptorData {
+/**
+ * Descriptor of mdev type T offered by parent P (also used for an mdev instance of T on P).
+ * `managerVersion` (the host's `nvidia` module version, src/facts) becomes the
+ * `software_version` of NVIDIA vGPU types (compat.md §7, src/facts/rules.ts).
+ */
+export function deriveMdevDescriptor(
+  parent: NodeDevice,
+  typeId: string,
+  managerVersion?: string,
+): DescriptorData {
   const info = parentInfo(parent);
   const t = mdevTypesOf(parent).find((x) => x.id === typeId);
   const self: Record<string, string> = {};
@@ -38,6 +46,7 @@ export function deriveMdevDescriptor(parent: NodeDevice, typeId: string): Descri
   self.device_type = info.deviceType;
   if (info.deviceId) self.device_id = info.deviceId;
   self.mdev_type = typeId;
+  if (managerVersion && typeId.startsWith("nvidia-")) self.software_version = managerVersion;
   return { self, compatible: [] };
 }
 

@@ -21,7 +21,7 @@ const BASE_FILES = [
   "migratable",
 ];
 
-function inside(root: string, p: string): string | null {
+export function inside(root: string, p: string): string | null {
   try {
     const real = realpathSync(p);
     return real === root || real.startsWith(root.endsWith(sep) ? root : root + sep) ? real : null;
@@ -30,7 +30,7 @@ function inside(root: string, p: string): string | null {
   }
 }
 
-function listDir(root: string, p: string): string[] {
+export function listDir(root: string, p: string): string[] {
   const real = inside(root, p);
   if (!real) return [];
   try {
@@ -41,7 +41,7 @@ function listDir(root: string, p: string): string[] {
   }
 }
 
-function readSmall(root: string, p: string): string | undefined {
+export function readSmall(root: string, p: string): string | undefined {
   const real = inside(root, p);
   if (!real) return undefined;
   let fd: number | undefined;

@@ -12,6 +12,7 @@ import { basename, join } from "node:path";
 import { descriptorFilesFromTexts, loadDescriptorDir, DescriptorSelector } from "../descriptors/sources.js";
 import { readVendorSysfs } from "../descriptors/sysfs.js";
 import { InputError } from "../errors.js";
+import { mergeFacts, readHostFacts } from "../facts/read.js";
 import { buildInventory } from "../inventory/build.js";
 import type { HostInventory } from "../inventory/types.js";
 import type { NodeDevice, RawDomain, RawHost } from "../model.js";
@@ -233,6 +234,8 @@ export function loadHookHost(env: HookEnv, guest: string): HookHost {
       raw.vendorAttrs = [...raw.vendorAttrs.filter((v) => !liveKeys.has(keyOf(v))), ...vendor];
     }
   }
+  // Vendor facts (NVIDIA manager version, PF firmware): live sysfs wins per fact.
+  if (env.sysfsRoot !== "") raw.facts = mergeFacts(raw.facts, readHostFacts(env.sysfsRoot));
   const inv = buildInventory(raw);
   if (env.sysfsRoot !== "") overlaySysfs(inv, env.sysfsRoot);
   const files = env.descriptors ? loadDescriptorDir(env.descriptors) : [];

@@ -147,6 +147,7 @@ export function buildInventory(raw: RawHost): HostInventory {
     driversKnown,
     descriptorFiles: raw.descriptorFiles,
     vendorAttrs: raw.vendorAttrs,
+    facts: raw.facts ?? { firmware: [] },
     warnings,
   };
 }

@@ -1,4 +1,12 @@
-import type { DomainInfo, HostVersions, NetworkInfo, NodeDevice, RawHost, VendorAttrs } from "../model.js";
+import type {
+  DomainInfo,
+  HostFacts,
+  HostVersions,
+  NetworkInfo,
+  NodeDevice,
+  RawHost,
+  VendorAttrs,
+} from "../model.js";
 import type { Reason } from "../reasons.js";
 
 export interface HostNetwork extends NetworkInfo {
@@ -36,5 +44,7 @@ export interface HostInventory {
   driversKnown: boolean;
   descriptorFiles: RawHost["descriptorFiles"];
   vendorAttrs: VendorAttrs[];
+  /** Vendor facts (src/facts): NVIDIA manager version, PF firmware. */
+  facts: HostFacts;
   warnings: Reason[];
 }

@@ -168,7 +168,7 @@ function fmtId(id: string | undefined): string {
 /**
  * The fields of a source device buildHostCandidates reads (src/candidates/
  * destination.ts: need, gate, gateDriver, transient, managed, descriptor
- * self, mdevType, network, usbIds; the device id only names the entry), plus
+ * self, mdevType, network, usbIds, vgpuVf; the device id only names the entry), plus
  * the VM's multi-VFIO flag. Blocked devices get no candidates on any host.
  */
 function deviceSignature(s: SourceDevice, multiVfio: boolean): string | null {
@@ -183,6 +183,7 @@ function deviceSignature(s: SourceDevice, multiVfio: boolean): string | null {
     s.mdevType ?? null,
     s.network ?? null,
     s.usbIds ?? null,
+    s.vgpuVf ?? null,
     multiVfio,
   ]);
 }

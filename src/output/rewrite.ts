@@ -286,6 +286,9 @@ export interface PlanMetaDevice {
   guestAddress: string | null;
   mdevType?: string;
   pciIds?: string;
+  firmware?: string;
+  psid?: string;
+  vgpuType?: string;
   descriptor: DescriptorData | null;
 }
 
@@ -297,6 +300,9 @@ export function planMetadataElement(devices: PlanMetaDevice[], indent = "    ", 
     if (d.guestAddress !== null) attrs += ` guest-address="${escapeXmlAttr(d.guestAddress)}"`;
     if (d.mdevType !== undefined) attrs += ` mdev-type="${escapeXmlAttr(d.mdevType)}"`;
     if (d.pciIds !== undefined) attrs += ` pci-ids="${escapeXmlAttr(d.pciIds)}"`;
+    if (d.firmware !== undefined) attrs += ` firmware="${escapeXmlAttr(d.firmware)}"`;
+    if (d.psid !== undefined) attrs += ` psid="${escapeXmlAttr(d.psid)}"`;
+    if (d.vgpuType !== undefined) attrs += ` vgpu-type="${escapeXmlAttr(d.vgpuType)}"`;
     if (d.descriptor) {
       lines.push(`${indent}${step}<hdplan:device ${attrs}>`);
       const json = JSON.stringify({ self: d.descriptor.self, compatible: d.descriptor.compatible });
@@ -380,9 +386,14 @@ export function setPlanMetadata(text: string, devices: PlanMetaDevice[]): string
 export function metaDevicesFor(
   text: string,
   file: string,
-  info: (
-    dev: AssignedDevice,
-  ) => { descriptor: DescriptorData | null; mdevType?: string; pciIds?: string } | null,
+  info: (dev: AssignedDevice) => {
+    descriptor: DescriptorData | null;
+    mdevType?: string;
+    pciIds?: string;
+    firmware?: string;
+    psid?: string;
+    vgpuType?: string;
+  } | null,
 ): PlanMetaDevice[] {
   const out: PlanMetaDevice[] = [];
   for (const dev of readDomain(text, file).devices) {
@@ -396,6 +407,9 @@ export function metaDevicesFor(
     };
     if (i.mdevType !== undefined) m.mdevType = i.mdevType;
     if (i.pciIds !== undefined) m.pciIds = i.pciIds;
+    if (i.firmware !== undefined) m.firmware = i.firmware;
+    if (i.psid !== undefined) m.psid = i.psid;
+    if (i.vgpuType !== undefined) m.vgpuType = i.vgpuType;
     out.push(m);
   }
   return out;

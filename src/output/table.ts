@@ -127,7 +127,7 @@ export function planToTable(r: PlanResult, explain: boolean, st: Style = NO_STYL
           t.kind === "mdev"
             ? `${t.create ? "create" : "use existing"} mdev ${t.mdevType} on ${t.parent} uuid ${t.uuid}`
             : t.kind === "pci"
-              ? `PCI function ${t.address}${t.driver ? ` (${t.driver})` : ""}`
+              ? `PCI function ${t.address}${t.driver ? ` (${t.driver})` : ""}${t.vgpuType ? ` vGPU type ${t.vgpuType.id}${t.vgpuType.name ? ` ${t.vgpuType.name}` : ""}${t.vgpuType.write ? `; first: ${t.vgpuType.write}` : " (already set)"}` : ""}`
               : t.kind === "network"
                 ? `a free function of network ${t.network}`
                 : `USB device ${t.name}`;

@@ -2,7 +2,8 @@
 import { readFileSync, closeSync, fstatSync, openSync, readSync, readdirSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { InputError } from "../errors.js";
-import type { HostVersions, RawHost } from "../model.js";
+import { mergeFacts, parseDevlinkInfo, readHostFacts } from "../facts/read.js";
+import type { HostFacts, HostVersions, RawHost } from "../model.js";
 import { type Reason, reason } from "../reasons.js";
 
 function listFiles(dir: string, ext: RegExp): string[] {
@@ -260,7 +261,22 @@ export function readDumpDir(dir: string, key: string, target: string): RawHost {
     warnings,
   };
   if (hj.hostname) raw.hostname = hj.hostname;
+  const facts = readDumpFacts(dir);
+  if (facts) raw.facts = facts;
   return raw;
+}
+
+/**
+ * A dump's partial copy of /sys under `sys/` (read by the same code as
+ * --sysfs-root) and `devlink-dev-info.json` (`devlink -j dev info`), which
+ * wins per fact (docs/dump-sys.md).
+ */
+export function readDumpFacts(dir: string): HostFacts | undefined {
+  const sys = isDumpDir(join(dir, "sys")) ? readHostFacts(dir) : undefined;
+  const dl = join(dir, "devlink-dev-info.json");
+  const devlink = isFile(dl) ? { firmware: parseDevlinkInfo(readTextFile(dl), dl) } : undefined;
+  if (!sys && !devlink) return undefined;
+  return mergeFacts(sys, devlink);
 }
 
 function isFile(p: string): boolean {

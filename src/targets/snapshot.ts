@@ -1,10 +1,25 @@
-/** Host snapshot files written by `hdplan inventory` (schemaVersion 1). */
+/**
+ * Host snapshot files written by `hdplan inventory`.
+ * schemaVersion 2 (this hdplan writes it) adds "facts" (vendor facts:
+ * NVIDIA vGPU manager version, PF firmware and PSID); schemaVersion 1 files
+ * are still read (no facts).
+ */
 import { InputError } from "../errors.js";
-import type { HostSnapshot, HostVersions, RawHost, VendorAttrs } from "../model.js";
+import type {
+  HostFacts,
+  HostSnapshot,
+  HostVersions,
+  PciFirmware,
+  RawHost,
+  VendorAttrs,
+  VgpuVfFacts,
+} from "../model.js";
 import { MAX_SNAPSHOT_BYTES, readTextFile } from "./dump.js";
 
 export const SNAPSHOT_KIND = "hdplan-host-snapshot";
-export const SNAPSHOT_SCHEMA_VERSION = 1;
+export const SNAPSHOT_SCHEMA_VERSION = 2;
+/** Schema versions this hdplan reads. */
+export const SNAPSHOT_SCHEMA_VERSIONS_READ = [1, 2] as const;
 
 function fail(file: string, what: string): never {
   throw new InputError(`${file}: not a valid hdplan host snapshot: ${what}`, file);
@@ -35,8 +50,11 @@ export function parseSnapshot(text: string, file: string): HostSnapshot {
   }
   if (!isObj(j)) fail(file, "expected a JSON object");
   if (j.kind !== SNAPSHOT_KIND) fail(file, `"kind" must be "${SNAPSHOT_KIND}"`);
-  if (j.schemaVersion !== SNAPSHOT_SCHEMA_VERSION) {
-    fail(file, `schemaVersion ${JSON.stringify(j.schemaVersion)} is not supported (this hdplan reads 1)`);
+  if (j.schemaVersion !== 1 && j.schemaVersion !== 2) {
+    fail(
+      file,
+      `schemaVersion ${JSON.stringify(j.schemaVersion)} is not supported (this hdplan reads ${SNAPSHOT_SCHEMA_VERSIONS_READ.join(" and ")})`,
+    );
   }
   const versions: HostVersions = {};
   if (j.versions !== undefined) {
@@ -49,7 +67,7 @@ export function parseSnapshot(text: string, file: string): HostSnapshot {
     }
   }
   const snap: HostSnapshot = {
-    schemaVersion: 1,
+    schemaVersion: j.schemaVersion,
     kind: SNAPSHOT_KIND,
     createdAt: typeof j.createdAt === "string" ? j.createdAt : "",
     connect: typeof j.connect === "string" ? j.connect : "",
@@ -82,8 +100,49 @@ export function parseSnapshot(text: string, file: string): HostSnapshot {
     }),
   };
   if (typeof j.hostname === "string") snap.hostname = j.hostname;
+  if (j.schemaVersion === 2 && j.facts !== undefined) snap.facts = parseFacts(j.facts, file);
   if (snap.nodeDevices.length === 0) fail(file, "it has no node devices");
   return snap;
+}
+
+function parseFacts(v: unknown, file: string): HostFacts {
+  if (!isObj(v)) fail(file, '"facts" must be an object');
+  const out: HostFacts = { firmware: [] };
+  if (v.nvidiaVersion !== undefined) {
+    if (typeof v.nvidiaVersion !== "string") fail(file, "facts.nvidiaVersion must be a string");
+    out.nvidiaVersion = v.nvidiaVersion;
+  }
+  out.firmware = arr(v, "firmware", file).map((f, i) => {
+    if (!isObj(f) || typeof f.address !== "string")
+      fail(file, `facts.firmware[${i}] needs an "address" string`);
+    const fw: PciFirmware = {
+      address: f.address as string,
+      from: typeof f.from === "string" ? f.from : "snapshot",
+    };
+    for (const k of ["version", "psid"] as const) {
+      const x = f[k];
+      if (x === undefined) continue;
+      if (typeof x !== "string") fail(file, `facts.firmware[${i}].${k} must be a string`);
+      fw[k] = x;
+    }
+    return fw;
+  });
+  if (v.vgpuVfs !== undefined) {
+    out.vgpuVfs = arr(v, "vgpuVfs", file).map((x, i) => {
+      if (!isObj(x) || typeof x.address !== "string" || typeof x.currentType !== "number")
+        fail(file, `facts.vgpuVfs[${i}] needs "address" and a numeric "currentType"`);
+      const vf: VgpuVfFacts = { address: x.address as string, currentType: x.currentType as number };
+      if (x.creatable !== undefined) {
+        vf.creatable = arr(x, "creatable", file).map((t, k) => {
+          if (!isObj(t) || typeof t.id !== "number" || typeof t.name !== "string")
+            fail(file, `facts.vgpuVfs[${i}].creatable[${k}] needs a numeric "id" and a "name"`);
+          return { id: t.id as number, name: t.name as string };
+        });
+      }
+      return vf;
+    });
+  }
+  return out;
 }
 
 export function snapshotToRawHost(snap: HostSnapshot, key: string, target: string, file: string): RawHost {
@@ -99,6 +158,7 @@ export function snapshotToRawHost(snap: HostSnapshot, key: string, target: strin
     vendorAttrs: snap.vendorAttrs,
     warnings: [],
   };
+  if (snap.facts) raw.facts = snap.facts;
   if (snap.hostname) raw.hostname = snap.hostname;
   return raw;
 }

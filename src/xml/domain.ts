@@ -455,6 +455,9 @@ function readPlan(plan: XmlElement, scope: NsScope, file: string): PlannerDevice
     const m: PlannerDeviceMeta = { id, kind, guestAddress: d.attrs["guest-address"] ?? null, descriptor };
     if (d.attrs["mdev-type"] !== undefined) m.mdevType = d.attrs["mdev-type"];
     if (d.attrs["pci-ids"] !== undefined) m.pciIds = d.attrs["pci-ids"];
+    if (d.attrs.firmware !== undefined) m.firmware = d.attrs.firmware;
+    if (d.attrs.psid !== undefined) m.psid = d.attrs.psid;
+    if (d.attrs["vgpu-type"] !== undefined) m.vgpuType = d.attrs["vgpu-type"];
     out.push(m);
   }
   return out;

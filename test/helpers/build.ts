@@ -1,5 +1,5 @@
 /** XML builders for tests: node devices, domains, networks, and RawHost records. */
-import type { HostVersions, RawHost } from "../../src/model.js";
+import type { HostFacts, HostVersions, RawHost } from "../../src/model.js";
 
 export function pciName(addr: string): string {
   return `pci_${addr.replace(/[:.]/g, "_")}`;
@@ -170,11 +170,23 @@ export const NEW_QEMU: HostVersions = {
   kernel: "6.8.0",
 };
 
+/** The NVIDIA vGPU manager version test hosts run unless told otherwise (compat.md §7). */
+export const MANAGER_VERSION = "550.127.05";
+
 export function rawHost(
   key: string,
-  o: { devices: string[]; domains?: string[]; networks?: string[]; versions?: HostVersions },
+  o: {
+    devices: string[];
+    domains?: string[];
+    networks?: string[];
+    versions?: HostVersions;
+    /** Vendor facts; default: manager MANAGER_VERSION, no firmware; null: none read. */
+    facts?: HostFacts | null;
+  },
 ): RawHost {
+  const facts = o.facts === undefined ? { nvidiaVersion: MANAGER_VERSION, firmware: [] } : o.facts;
   return {
+    ...(facts ? { facts } : {}),
     key,
     target: `mem:${key}`,
     kind: "snapshot",

@@ -16,6 +16,8 @@ export function writeDump(
     networks?: string[];
     versions?: HostVersions | null;
     concatenated?: boolean;
+    /** sys/module/nvidia/version; default "550.127.05", null: no sys/ folder. */
+    nvidiaVersion?: string | null;
   },
 ): string {
   const dir = join(root, key);
@@ -47,6 +49,11 @@ export function writeDump(
         kernelVersion: v.kernel,
       }),
     );
+  }
+  const nv = o.nvidiaVersion === undefined ? "550.127.05" : o.nvidiaVersion;
+  if (nv !== null) {
+    mkdirSync(join(dir, "sys", "module", "nvidia"), { recursive: true });
+    writeFileSync(join(dir, "sys", "module", "nvidia", "version"), `${nv}\n`);
   }
   return dir;
 }

@@ -238,11 +238,11 @@ describe.skipIf(!RUN)("live targets on the libvirt test driver", () => {
     expect(e2).toBeInstanceOf(InputError);
   });
 
-  test("runInventory writes a schemaVersion 1 snapshot", async () => {
+  test("runInventory writes a schemaVersion 2 snapshot", async () => {
     const r = await runInventory({ connect: uri, timeoutMs: 10_000 });
     expect(r.exitCode).toBe(0);
     const snap = JSON.parse(r.stdout);
-    expect(snap.schemaVersion).toBe(1);
+    expect(snap.schemaVersion).toBe(2);
     expect(snap.kind).toBe("hdplan-host-snapshot");
     expect(snap.connect).toBe(uri);
     expect(Object.keys(snap)).toEqual([
@@ -262,12 +262,13 @@ describe.skipIf(!RUN)("live targets on the libvirt test driver", () => {
     expect(snap.nodeDevices).toHaveLength(6);
     expect(snap.domains).toHaveLength(4);
     expect(snap.networks[0].ports).toBeUndefined();
+    expect(snap.facts).toBeUndefined(); // no --sysfs-root and not this machine: no vendor facts
 
     const out = join(dir, "snap.json");
     const r2 = await runInventory({ connect: uri, timeoutMs: 10_000, out });
     expect(r2.exitCode).toBe(0);
     expect(r2.stdout).toBe("");
-    expect(JSON.parse(readFileSync(out, "utf8")).schemaVersion).toBe(1);
+    expect(JSON.parse(readFileSync(out, "utf8")).schemaVersion).toBe(2);
   });
 
   test("runInventory on an unreachable host exits 3", async () => {

@@ -63,6 +63,12 @@ function fleet(): Record<string, HostSpec> {
 
 /** The operator's evidence that the CX6 VFs migrate: the test driver drops <driver>. */
 const DESCRIPTOR = "device_api=vfio-pci\ndevice_id=15b3101e\nmigratable=1\n";
+/**
+ * The operator's statement of the NVIDIA vGPU manager version (compat.md §7):
+ * the test driver has no sysfs, so without it every vGPU is
+ * vgpu-manager-version-unknown.
+ */
+const MANAGER_DESCRIPTOR = "mdev_type=nvidia-558\nsoftware_version=550.127.05\n";
 
 describe.skipIf(!RUN)("plan on live libvirt (test driver)", () => {
   let dir = "";
@@ -76,6 +82,7 @@ describe.skipIf(!RUN)("plan on live libvirt (test driver)", () => {
     desc = join(dir, "descriptors");
     mkdirSync(desc);
     writeFileSync(join(desc, "cx6-vf.conf"), DESCRIPTOR);
+    writeFileSync(join(desc, "t4-manager.conf"), MANAGER_DESCRIPTOR);
     for (const [key, h] of Object.entries(fleet())) {
       const file = join(dir, "td", `${key}.xml`);
       mkdirSync(join(dir, "td"), { recursive: true });

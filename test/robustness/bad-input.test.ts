@@ -269,8 +269,8 @@ function buildCases(): void {
   const snapDevice = JSON.stringify(gpu(GPU_ADDR, 4));
   const snaps: [string, Content][] = [
     [
-      "schemaVersion 2",
-      `{"schemaVersion":2,"kind":"hdplan-host-snapshot","nodeDevices":[{"xml":${snapDevice}}]}`,
+      "schemaVersion 3",
+      `{"schemaVersion":3,"kind":"hdplan-host-snapshot","nodeDevices":[{"xml":${snapDevice}}]}`,
     ],
     [
       "schemaVersion 0",
