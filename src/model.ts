@@ -69,6 +69,8 @@ export interface DomainInfo {
   novaManaged: boolean;
   /** Identity records from the hdplan metadata element, keyed by device id. */
   plannerMetadata: PlannerDeviceMeta[];
+  /** The host the hdplan metadata says this XML was planned for (--write-dest-xml). */
+  plannedFor?: { host: string | null; hostUuid: string | null };
 }
 
 /** What hdplan records per device in <metadata> (written by --write-dest-xml). */
@@ -214,6 +216,8 @@ export interface RawHost {
   target: string;
   kind: "dump" | "snapshot" | "live";
   hostname?: string;
+  /** libvirt's host UUID (capabilities <host><uuid>), when known. */
+  hostUuid?: string;
   versions: HostVersions;
   nodeDevices: RawNodeDevice[];
   domains: RawDomain[];
@@ -232,6 +236,7 @@ export interface HostSnapshot {
   createdAt: string;
   connect: string;
   hostname?: string;
+  hostUuid?: string;
   versions: HostVersions;
   nodeDevices: { xml: string }[];
   domains: { xml: string; active: boolean; persistent: boolean }[];

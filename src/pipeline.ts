@@ -45,6 +45,8 @@ export interface HostReport {
   unassigned: { device: string; reasons: Reason[] }[];
   warnings: Reason[];
   error: Reason | null;
+  /** libvirt host UUID for --write-dest-xml's planned-for record (not part of the JSON contract). */
+  hostUuid?: string;
   /** Ranking inputs (not part of the JSON contract). */
   capacityLeft: number;
   freePciLeft: number;
@@ -200,6 +202,7 @@ export function reportHost(
   return {
     host: inv.key,
     hostname: inv.hostname,
+    ...(inv.hostUuid ? { hostUuid: inv.hostUuid } : {}),
     target: inv.target,
     rank: null,
     status: compatible === total ? "full" : compatible > 0 ? "partial" : "none",

@@ -47,6 +47,7 @@ export const READONLY_PROTOTYPES = {
   virConnectGetLibVersion: "int virConnectGetLibVersion(virConnect *conn, _Out_ unsigned long *libVer)",
   virConnectGetType: "const char *virConnectGetType(virConnect *conn)",
   virConnectGetVersion: "int virConnectGetVersion(virConnect *conn, _Out_ unsigned long *hvVer)",
+  virConnectGetCapabilities: "HeapStr virConnectGetCapabilities(virConnect *conn)",
   virConnectListAllNodeDevices:
     "int virConnectListAllNodeDevices(virConnect *conn, _Out_ void **devices, unsigned int flags)",
   virNodeDeviceLookupByName: "virNodeDevice *virNodeDeviceLookupByName(virConnect *conn, const char *name)",
@@ -377,8 +378,15 @@ async function doLoad(): Promise<Libvirt> {
       const candidates = openErrors.filter((e) => e.seq > mark);
       let pick = candidates[0];
       const hints = uriHints(uri);
-      const matched = candidates.find((c) => hints.some((h) => c.err.message.includes(h)));
-      if (matched) pick = matched;
+      // Most specific hint first ("127.0.0.1:2" before "127.0.0.1"): with several
+      // opens failing at once, the bare host would match every one of them.
+      for (const h of hints) {
+        const matched = candidates.find((c) => c.err.message.includes(h));
+        if (matched) {
+          pick = matched;
+          break;
+        }
+      }
       if (!pick) return new LibvirtError(op, 0, 0, `${op} failed (no libvirt error reported)`);
       openErrors.splice(openErrors.indexOf(pick), 1);
       return new LibvirtError(op, pick.err.code, pick.err.domain, pick.err.message);

@@ -142,6 +142,7 @@ export async function readLiveHost(uri: string, key: string, opts: LiveOptions):
     const hostname = await conn.hostname();
     const libvirt = await conn.libVersion();
     const hv = await conn.hypervisor();
+    const hostUuid = await conn.hostUuid();
 
     const nodeDevices: RawNodeDevice[] = [];
     for (const d of await conn.readNodeDevices(0, concurrency)) {
@@ -197,6 +198,7 @@ export async function readLiveHost(uri: string, key: string, opts: LiveOptions):
       vendorAttrs: [],
       warnings,
     };
+    if (hostUuid) host.hostUuid = hostUuid;
     return host;
   });
 }

@@ -82,6 +82,7 @@ export function parseSnapshot(text: string, file: string): HostSnapshot {
     }),
   };
   if (typeof j.hostname === "string") snap.hostname = j.hostname;
+  if (typeof j.hostUuid === "string") snap.hostUuid = j.hostUuid.toLowerCase();
   if (snap.nodeDevices.length === 0) fail(file, "it has no node devices");
   return snap;
 }
@@ -100,6 +101,7 @@ export function snapshotToRawHost(snap: HostSnapshot, key: string, target: strin
     warnings: [],
   };
   if (snap.hostname) raw.hostname = snap.hostname;
+  if (snap.hostUuid) raw.hostUuid = snap.hostUuid;
   return raw;
 }
 

@@ -68,6 +68,8 @@ describe.skipIf(!ENABLED)("real libvirtd", () => {
     // CI installs QEMU 10.0 from bookworm-backports (docs/libvirt-versions.md).
     expect(h.versions.hypervisorVersion).toMatch(/^\d+\.\d+\.\d+$/);
     expect(h.versions.libvirt).toMatch(/^\d+\.\d+\.\d+$/);
+    // capabilities <host><uuid>: the planned-for record of --write-dest-xml.
+    expect(h.hostUuid).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/);
     const pci = h.nodeDevices.filter((d) => d.xml.includes("<capability type='pci'>"));
     expect(pci.length).toBeGreaterThan(0);
     // Real udev devices carry <driver> (the test driver drops it).
