@@ -4,6 +4,9 @@
 #
 #   scripts/migration-daemons.sh start [DIR]   start "src" and "dst", print their URIs
 #   scripts/migration-daemons.sh stop  [DIR]   stop exactly the daemons (and guests) started here, by pid
+#   scripts/migration-daemons.sh start-bench|stop-bench [DIR]
+#       one more daemon ("bench", TCP 127.0.0.1:$HDPLAN_BENCH_PORT, default 16598)
+#       serving test-driver files for scripts/bench-live.mjs --remote
 #
 # DIR defaults to $HDPLAN_MIG_DIR or /tmp/hdplan-mig. Each daemon runs in its own
 # mount and UTS namespace (unshare -m -u) with its own hostname, host_uuid and
@@ -23,9 +26,10 @@ DST_UUID=5a0c1e5e-0000-4000-8000-00000000000b
 
 die() { echo "migration-daemons: $*" >&2; exit 1; }
 
-layout() { # NAME UUID LISTEN
+layout() { # NAME UUID LISTEN [PORT]
   d="$DIR/$1"
-  mkdir -p "$d/etc/libvirt/qemu" "$d/run" "$d/lib" "$d/log" "$d/cache" "$d/var/lib/hostdev-planner" "$d/hdplan-run" "$d/empty"
+  port="${4:-$PORT}"
+  mkdir -p "$d/etc/libvirt/qemu" "$d/run" "$d/lib" "$d/log" "$d/cache" "$d/var/lib/hostdev-planner" "$d/hdplan-run" "$d/empty" "$d/emptydir"
   : > "$d/empty/none"
   {
     echo "host_uuid = \"$2\""
@@ -38,8 +42,16 @@ layout() { # NAME UUID LISTEN
       echo 'listen_tcp = 1'
       echo 'listen_tls = 0'
       echo 'listen_addr = "127.0.0.1"'
-      echo "tcp_port = \"$PORT\""
+      echo "tcp_port = \"$port\""
       echo 'auth_tcp = "none"'
+    fi
+    # bench: one daemon stands for a fleet of hosts (one client connection
+    # each); enough workers that hosts do not queue behind each other. The
+    # per-client limit stays libvirt's default (max_client_requests = 5).
+    # max_anonymous_clients: 50 hosts connect at once; real hosts each see one.
+    if [ "$1" = bench ]; then
+      echo 'max_workers = 128'
+      echo 'max_anonymous_clients = 500'
     fi
   } > "$d/etc/libvirt/libvirtd.conf"
   # No virtlogd, no cgroups (cgroup v1 would give both daemons the same machine
@@ -76,6 +88,10 @@ start_one() { # NAME LISTEN
     set -e
     d="$1"; name="$2"; extra="$3"; shift 3
     hostname "hdplan-mig-$name"
+    # The hostname resolves locally: libvirt looks it up (getaddrinfo) for
+    # virConnectGetHostname, and a DNS query has no server to reach here.
+    { cat /etc/hosts; echo "127.0.0.1 hdplan-mig-$name"; } > "$d/hosts"
+    mount --bind "$d/hosts" /etc/hosts
     mount --bind "$d/etc/libvirt" /etc/libvirt
     mount --bind "$d/run" /run/libvirt
     mount --bind "$d/lib" /var/lib/libvirt
@@ -84,13 +100,19 @@ start_one() { # NAME LISTEN
     mount --bind "$d/var/lib/hostdev-planner" /var/lib/hostdev-planner
     mount --bind "$d/hdplan-run" /run/hostdev-planner
     for b in "$@"; do mount --bind "$d/empty/none" "$b"; done
+    # bench: only the test driver (built into libvirt.so); no QEMU, network, ... drivers.
+    if [ "$name" = bench ]; then
+      for m in /usr/lib/*/libvirt/connection-driver; do [ -d "$m" ] && mount --bind "$d/emptydir" "$m"; done
+    fi
     exec libvirtd --daemon $extra --pid-file /run/libvirt/libvirtd.pid --config /etc/libvirt/libvirtd.conf
   ' sh "$d" "$1" "$extra" $hide
+  drv=qemu path=system
+  [ "$1" = bench ] && drv=test path=default
   i=0
   while [ $i -lt 300 ]; do
     if [ -f "$pidfile" ] && [ -S "$d/run/libvirt-sock" ] &&
-      virsh -q -c "qemu:///system?socket=$d/run/libvirt-sock" version >/dev/null 2>&1; then
-      echo "$1: libvirtd pid $(cat "$pidfile"), URI qemu:///system?socket=$d/run/libvirt-sock"
+      virsh -q -c "$drv:///$path?socket=$d/run/libvirt-sock" version >/dev/null 2>&1; then
+      echo "$1: libvirtd pid $(cat "$pidfile"), URI $drv:///$path?socket=$d/run/libvirt-sock"
       return 0
     fi
     i=$((i + 1)); sleep 0.2
@@ -137,6 +159,16 @@ case "$CMD" in
     start_one src unix
     start_one dst listen
     echo "dst: TCP URI qemu+tcp://127.0.0.1:$PORT/system"
+    ;;
+  start-bench)
+    # One daemon serving test-driver files over TCP for scripts/bench-live.mjs --remote.
+    [ "$(id -u)" = 0 ] || die "needs root (mount namespaces)"
+    command -v libvirtd >/dev/null || die "libvirtd not found"
+    layout bench 5a0c1e5e-0000-4000-8000-0000000000bc listen "${HDPLAN_BENCH_PORT:-16598}"
+    start_one bench listen
+    ;;
+  stop-bench)
+    stop_one bench
     ;;
   stop)
     rc=0

@@ -27,6 +27,7 @@
  * pool thread (UV_THREADPOOL_SIZE, default 4, shared with fs/dns/zlib) busy and keeps
  * the event loop alive: the CLI must call process.exit() when it is done.
  */
+import { LIVE_DEFAULTS } from "../targets/live-defaults.js";
 import type { LibraryHandle, TypeObject } from "koffi";
 
 type Koffi = typeof import("koffi");
@@ -196,15 +197,37 @@ let inFlight = 0;
 let openedReadOnly = 0;
 let openedReadWrite = 0;
 
-/** Run a bound function on koffi's worker pool, counting it as in flight until it returns. */
+/** Calls waiting for a koffi slot (at most LIVE_DEFAULTS.maxNativeCalls are handed to koffi at once). */
+const waiting: (() => void)[] = [];
+let started = 0;
+
+/**
+ * Run a bound function on koffi's worker pool, counting it as in flight until
+ * it returns. Beyond maxNativeCalls running, calls wait here in order: koffi
+ * throws past its max_async_calls instead of queueing.
+ */
 function runAsync(f: { async: (...a: unknown[]) => void }, args: unknown[]): Promise<unknown> {
   inFlight++;
   return new Promise((resolve, reject) => {
-    f.async(...args, (err: unknown, res: unknown) => {
-      inFlight--;
-      if (err) reject(err);
-      else resolve(res);
-    });
+    const go = () => {
+      started++;
+      try {
+        f.async(...args, (err: unknown, res: unknown) => {
+          inFlight--;
+          started--;
+          waiting.shift()?.();
+          if (err) reject(err);
+          else resolve(res);
+        });
+      } catch (e) {
+        inFlight--;
+        started--;
+        waiting.shift()?.();
+        reject(e);
+      }
+    };
+    if (started < LIVE_DEFAULTS.maxNativeCalls) go();
+    else waiting.push(go);
   });
 }
 

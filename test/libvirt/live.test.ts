@@ -146,6 +146,17 @@ describe.skipIf(!RUN)("live targets on the libvirt test driver", () => {
     }
   });
 
+  test("more calls at once than koffi's max_async_calls (256) wait their turn instead of failing", async () => {
+    const c = await openReadOnly(uri);
+    try {
+      const names = await Promise.all(Array.from({ length: 600 }, () => c.hostname()));
+      expect(new Set(names).size).toBe(1);
+      expect(nativeCallsInFlight()).toBe(0);
+    } finally {
+      await c.close();
+    }
+  });
+
   test("a refused TCP port is host-unreachable, quickly", async () => {
     const t0 = Date.now();
     const err = await readLiveHost("qemu+tcp://127.0.0.1:1/system", "h1", { timeoutMs: 5000 }).catch(
