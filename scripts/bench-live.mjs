@@ -6,25 +6,41 @@
  *
  *   npm run build && node scripts/bench-live.mjs [--hosts 50] [--devices 200] [--concurrency 8]
  *
+ * Remote mode (root; hosts across a network): a libvirt daemon serves the
+ * test-driver files over TCP (scripts/migration-daemons.sh start-bench), reached
+ * as test+tcp://127.0.0.1:PORT/ABS/hostN.xml through scripts/latency-proxy.mjs
+ * (--delay-ms per direction, default 5). It times `hdplan plan` at its default
+ * concurrency (or --concurrency) over every host against a sequential
+ * python3-libvirt read of the same hosts through the same proxy, and prints the
+ * ratio. The daemon and the proxy are stopped by pid at the end; every step has
+ * a time limit, so the run stops by itself.
+ *
+ *   npm run build && node scripts/bench-live.mjs --remote [--hosts 50] [--devices 200] [--delay-ms 5]
+ *
  * Host files and the Python script are written into a temp dir (removed after).
  */
-import { spawnSync } from "node:child_process";
+import { spawn, spawnSync } from "node:child_process";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 
 const { values } = parseArgs({
   options: {
     hosts: { type: "string", default: "50" },
     devices: { type: "string", default: "200" },
-    concurrency: { type: "string", default: "8" },
+    concurrency: { type: "string" },
     keep: { type: "boolean", default: false },
+    remote: { type: "boolean", default: false },
+    "delay-ms": { type: "string", default: "5" },
+    "skip-python": { type: "boolean", default: false },
   },
 });
 const HOSTS = Number(values.hosts);
 const DEVICES = Number(values.devices);
-const CONCURRENCY = Number(values.concurrency);
+const CONCURRENCY = Number(values.concurrency ?? "8");
+const ROOT = join(dirname(fileURLToPath(import.meta.url)), "..");
 
 const { readLiveHost } = await import("../dist/targets/live.js");
 
@@ -124,7 +140,99 @@ function pythonBin() {
   return null;
 }
 
+function runPython(py, pyUris) {
+  const pyFile = join(dir, "baseline.py");
+  writeFileSync(pyFile, PY);
+  const r = spawnSync(py, [pyFile, ...pyUris], { encoding: "utf8", maxBuffer: 1 << 26, timeout: 900_000 });
+  if (r.status !== 0) {
+    console.error(`python3-libvirt baseline failed: ${r.error?.message ?? r.stderr}`);
+    return null;
+  }
+  const [ms, n] = r.stdout.trim().split(" ").map(Number);
+  return { ms, n };
+}
+
+/** Start the latency proxy (a child process); resolves with its port. */
+function startProxy(targetPort, delayMs) {
+  const child = spawn(
+    process.execPath,
+    [join(ROOT, "scripts/latency-proxy.mjs"), "--target", String(targetPort), "--delay-ms", String(delayMs)],
+    { stdio: ["pipe", "pipe", "inherit"] },
+  );
+  return new Promise((resolve, reject) => {
+    const t = setTimeout(() => reject(new Error("latency proxy did not start within 10 s")), 10_000);
+    child.stdout.on("data", (b) => {
+      const m = /listening (\d+)/.exec(String(b));
+      if (m) {
+        clearTimeout(t);
+        resolve({ child, port: Number(m[1]) });
+      }
+    });
+    child.on("exit", (c) => reject(new Error(`latency proxy exited (${c})`)));
+  });
+}
+
+async function remote() {
+  const delay = Number(values["delay-ms"]);
+  const benchDir = join(dir, "daemon");
+  const daemonPort = Number(process.env.HDPLAN_BENCH_PORT || "16598");
+  const script = join(ROOT, "scripts/migration-daemons.sh");
+  const started = spawnSync("sh", [script, "start-bench", benchDir], {
+    encoding: "utf8",
+    timeout: 120_000,
+    env: { ...process.env, HDPLAN_BENCH_PORT: String(daemonPort) },
+  });
+  if (started.status !== 0) throw new Error(`bench daemon: ${started.stderr || started.error?.message}`);
+  let proxy = null;
+  try {
+    proxy = await startProxy(daemonPort, delay);
+    const remoteUris = uris.map((u) => `test+tcp://127.0.0.1:${proxy.port}${u.slice("test://".length)}`);
+    const hostsFile = join(dir, "hosts.txt");
+    writeFileSync(hostsFile, `${remoteUris.map((u, i) => `h${i}=${u}`).join("\n")}\n`);
+    const args = [join(ROOT, "dist/cli/main.js"), "plan", "--domain", "vm0", "--source", remoteUris[0]];
+    args.push("--hosts-file", hostsFile, "--format", "json", "--timeout", "120");
+    if (values.concurrency) args.push("--concurrency", values.concurrency);
+    const t0 = performance.now();
+    const r = spawnSync(process.execPath, args, { encoding: "utf8", maxBuffer: 1 << 28, timeout: 600_000 });
+    const ms = performance.now() - t0;
+    if (r.status !== 0 && r.status !== 1) throw new Error(`hdplan plan exited ${r.status}: ${r.stderr}`);
+    const out = JSON.parse(r.stdout);
+    const errors = out.hosts.filter((h) => h.error);
+    if (out.hosts.length !== HOSTS || errors.length)
+      throw new Error(
+        `hdplan plan: ${out.hosts.length} hosts, ${errors.length} errors: ${errors[0]?.error?.message}`,
+      );
+    const conc = values.concurrency ? `--concurrency ${values.concurrency}` : "default concurrency";
+    console.log(
+      `hdplan plan (${conc}): ${HOSTS} remote hosts x ~${DEVICES} node devices, ${delay} ms per direction: ${ms.toFixed(0)} ms`,
+    );
+    if (values["skip-python"]) return;
+    const py = pythonBin();
+    if (!py) return;
+    const base = runPython(py, remoteUris);
+    if (!base) return;
+    console.log(
+      `python3-libvirt sequential through the same proxy: ${HOSTS} hosts, ${base.n} node devices: ${base.ms.toFixed(0)} ms`,
+    );
+    console.log(`ratio hdplan/python: ${(ms / base.ms).toFixed(3)}x (${(base.ms / ms).toFixed(1)}x faster)`);
+  } finally {
+    proxy?.child.kill("SIGTERM");
+    spawnSync("sh", [script, "stop-bench", benchDir], { stdio: "ignore", timeout: 60_000 });
+  }
+}
+
 try {
+  if (values.remote) {
+    await remote();
+  } else {
+    await local();
+  }
+} finally {
+  if (!values.keep) rmSync(dir, { recursive: true, force: true });
+}
+process.exit(0);
+
+async function local() {
   // Warm up (load koffi + libvirt, first open).
   await readLiveHost(uris[0], "warm", { timeoutMs: 60_000 });
   const ours = await runHdplan();
@@ -146,7 +254,4 @@ try {
       );
     }
   }
-} finally {
-  if (!values.keep) rmSync(dir, { recursive: true, force: true });
 }
-process.exit(0);

@@ -56,7 +56,10 @@ run mkdir -p "$HOOK_DIR" "$STATE_DIR" "$UNIT_DIR"
 write "$HOOK_DIR/hdplan" 0755 <<EOT
 #!/bin/sh
 # hdplan libvirt hook (installed by hostdev-planner scripts/install-hook.sh).
-# Only "<guest> migrate begin -" does work; see 'hdplan hook --help'.
+# Only "<guest> migrate begin -" does work; see 'hdplan hook --help'. Every
+# other call (libvirt runs the hook for each operation) exits here, without
+# starting node: the hook's cost stays on migrate begin.
+[ "\$2" = migrate ] && [ "\$3" = begin ] || exit 0
 exec "$NODE" "$MAIN" hook "\$@"
 EOT
 

@@ -90,6 +90,8 @@ export interface DomainInfo {
   plannerMetadata: PlannerDeviceMeta[];
   /** Whole-VM features (absent on DomainInfo built by hand: treated as none). */
   features?: DomainFeatures;
+  /** The host the hdplan metadata says this XML was planned for (--write-dest-xml). */
+  plannedFor?: { host: string | null; hostUuid: string | null };
 }
 
 /** What hdplan records per device in <metadata> (written by --write-dest-xml). */
@@ -240,6 +242,8 @@ export interface RawHost {
   target: string;
   kind: "dump" | "snapshot" | "live";
   hostname?: string;
+  /** libvirt's host UUID (capabilities <host><uuid>), when known. */
+  hostUuid?: string;
   versions: HostVersions;
   nodeDevices: RawNodeDevice[];
   domains: RawDomain[];
@@ -296,6 +300,7 @@ export interface HostSnapshot {
   createdAt: string;
   connect: string;
   hostname?: string;
+  hostUuid?: string;
   versions: HostVersions;
   nodeDevices: { xml: string }[];
   domains: { xml: string; active: boolean; persistent: boolean }[];

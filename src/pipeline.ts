@@ -56,6 +56,8 @@ export interface HostReport {
   error: Reason | null;
   /** --explain: the version-gate rules that decided on this host (floor or backport row). */
   gates?: string[];
+  /** libvirt host UUID for --write-dest-xml's planned-for record (not part of the JSON contract). */
+  hostUuid?: string;
   /** Ranking inputs (not part of the JSON contract). */
   capacityLeft: number;
   freePciLeft: number;
@@ -205,6 +207,7 @@ export function reportHost(
     ...explainGates,
     host: inv.key,
     hostname: inv.hostname,
+    ...(inv.hostUuid ? { hostUuid: inv.hostUuid } : {}),
     target: inv.target,
     rank: null,
     status: compatible === total ? "full" : compatible > 0 ? "partial" : "none",

@@ -35,6 +35,10 @@ export const REASON_CODES = {
     level: "host",
     advice: "libvirt returned an error (message included); fix the host or the URI.",
   },
+  "planned-for-other-host": {
+    level: "host",
+    advice: "The XML was written by --write-dest-xml for another host; pass the file written for this host.",
+  },
   "libvirt-too-old": {
     level: "device",
     advice: "Upgrade libvirt on that host to the version named in the message.",

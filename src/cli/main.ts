@@ -5,6 +5,7 @@ import { readFileSync } from "node:fs";
 import { Command, CommanderError, Option } from "commander";
 import { type Io, readStdin } from "../commands/common.js";
 import { EXIT, HostError, InputError, errorMessage } from "../errors.js";
+import { LIVE_DEFAULTS } from "../targets/live-defaults.js";
 
 const collect = (v: string, prev: string[] = []) => [...prev, v];
 
@@ -64,7 +65,7 @@ function planOptions(cmd: Command): Command {
     .addOption(new Option("--format <FORMAT>", "table, json or html").default("table"))
     .option("--explain", "show per host and device the chosen target or every reason")
     .option("--write-dest-xml <DIR>", "write destination XML for fully compatible hosts")
-    .option("--concurrency <N>", "hosts queried at once (live targets)", "8")
+    .option("--concurrency <N>", "hosts queried at once (live targets)", String(LIVE_DEFAULTS.hosts))
     .option("--timeout <SECONDS>", "per-host limit for live queries", "30");
 }
 
@@ -210,7 +211,7 @@ function reexecWithLargerPool(): void {
   if (!live) return;
   const r = spawnSync(process.execPath, [...process.execArgv, ...process.argv.slice(1)], {
     stdio: "inherit",
-    env: { ...process.env, UV_THREADPOOL_SIZE: "64" },
+    env: { ...process.env, UV_THREADPOOL_SIZE: String(LIVE_DEFAULTS.threadPool) },
   });
   process.exit(r.status ?? (r.signal ? 128 + 2 : EXIT.INPUT));
 }

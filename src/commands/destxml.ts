@@ -61,7 +61,7 @@ export function rewriteForHost(
   file: string,
   domain: DomainInfo,
   devices: DeviceReport[],
-  host: Pick<HostReport, "assignments">,
+  host: Pick<HostReport, "assignments"> & Partial<Pick<HostReport, "host" | "hostUuid">>,
 ): string {
   const byId = new Map(host.assignments.map((a) => [a.device, a.target]));
   const reports = new Map(devices.map((d) => [d.id, d]));
@@ -113,7 +113,11 @@ export function rewriteForHost(
     if (ids) i.pciIds = ids;
     return i;
   });
-  out = setPlanMetadata(out, meta);
+  out = setPlanMetadata(
+    out,
+    meta,
+    host.host !== undefined ? { host: host.host, hostUuid: host.hostUuid ?? null } : undefined,
+  );
   assertOnlySourcesChanged(doc, out, file);
   return out;
 }

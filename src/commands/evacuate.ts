@@ -1,4 +1,5 @@
 /** `hdplan evacuate` (cli.md). */
+import { LIVE_DEFAULTS } from "../targets/live-defaults.js";
 import { EXIT, InputError } from "../errors.js";
 import { DEFAULT_SOLVER_TIME_S, type EvacShard, placeAll } from "../matching/evacuate.js";
 import { evacuationShardsOnWorkers } from "../parallel/pool.js";
@@ -65,7 +66,7 @@ export async function runEvacuate(opts: EvacuateOptions, io: Io): Promise<number
   if (specs.length === 0) throw new InputError("no candidate hosts: pass --host TARGET or --hosts-file FILE");
   assertUniqueKnownKeys(specs);
   const timeoutMs = numberOpt(opts.timeout, "timeout", 30, 0.001) * 1000;
-  const concurrency = Math.floor(numberOpt(opts.concurrency, "concurrency", 8, 1));
+  const concurrency = Math.floor(numberOpt(opts.concurrency, "concurrency", LIVE_DEFAULTS.hosts, 1));
   const solver = solverOpt(opts.solver);
   const solverTimeS = numberOpt(opts.solverTime, "solver-time", DEFAULT_SOLVER_TIME_S, 0.01);
   const input: EvacSetupInput = {

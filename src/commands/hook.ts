@@ -11,7 +11,8 @@
  * leaves either nothing or the whole document on stdout.
  */
 import { spawn } from "node:child_process";
-import { existsSync } from "node:fs";
+import { appendFileSync, existsSync } from "node:fs";
+import { join } from "node:path";
 import { buildHostCandidates } from "../candidates/destination.js";
 import { isVfio } from "../candidates/source.js";
 import type { AssignmentTarget, HostCandidates } from "../candidates/types.js";
@@ -21,7 +22,7 @@ import { errorMessage } from "../errors.js";
 import type { AssignedDevice, DescriptorData, DomainInfo, PlannerDeviceMeta } from "../model.js";
 import { matchDevices } from "../matching/match.js";
 import { parentAddressOf } from "../output/mdevplan.js";
-import { assertOnlySourcesChanged, setMdevUuid, setPciSource } from "../output/rewrite.js";
+import { assertOnlySourcesChanged, markPlanChecked, setMdevUuid, setPciSource } from "../output/rewrite.js";
 import { type HostReport, type PlanContext, prepareSources, reportHost } from "../pipeline.js";
 import { vendorDescriptorFor } from "../candidates/vendor.js";
 import { HookLock, readReservations, writeReservation } from "../hook/reserve.js";
@@ -244,12 +245,34 @@ function rewrite(xml: string, domain: DomainInfo, report: HostReport): { xml: st
   return { xml: out, notes };
 }
 
+/**
+ * --write-dest-xml records the host an XML was planned for. Refuse XML planned
+ * for another host (the mistake of passing hostA.xml to host B): its sources
+ * name hostA's devices. The libvirt host UUID is the evidence; a record with a
+ * UUID on a host whose snapshot has none cannot be verified and is refused
+ * (fail-closed). A record with a host key only (test driver, dump directories:
+ * no UUID known) is not compared: host keys are operator-chosen names.
+ */
+export function plannedForOtherHost(domain: DomainInfo, host: HookHost): string | null {
+  const pf = domain.plannedFor;
+  if (!pf?.hostUuid) return null;
+  const inv = host.inv;
+  const planned = `${pf.host ?? "?"} (libvirt host UUID ${pf.hostUuid})`;
+  if (!inv.hostUuid) {
+    return `planned-for-other-host: the XML was planned for host ${planned} and this host's snapshot records no host UUID, so it cannot be verified (refresh the snapshot: hdplan inventory -o ...)`;
+  }
+  if (inv.hostUuid === pf.hostUuid) return null;
+  return `planned-for-other-host: the XML was planned for host ${planned}, this is ${inv.hostname ?? inv.key} (${inv.hostUuid}): pass the --write-dest-xml file written for this host`;
+}
+
 /** The work of `migrate begin -` (throws Unreadable/InputError on input it cannot read). */
 async function migrateBegin(guest: string, io: HookIo, env: HookEnv, deadline: number): Promise<HookOutcome> {
   const xml = await readStdinAsync(io);
   if (xml.trim() === "") throw new Unreadable("empty domain XML on stdin");
   const domain = readDomain(xml, "<stdin>");
   const host = loadHookHost(env, guest);
+  const other = plannedForOtherHost(domain, host);
+  if (other) return { code: 1, stdout: "", stderr: [`refused: ${other}`] };
   const lock = new HookLock(env.stateDir);
   if (!(await lock.acquire(deadline))) throw new TimeoutError(`lock ${lock.path} busy`);
   try {
@@ -265,7 +288,13 @@ async function migrateBegin(guest: string, io: HookIo, env: HookEnv, deadline: n
       writeReservation(env.stateDir, guest, null);
       return { code: 1, stdout: "", stderr: lines.map((l) => `refused: ${l}`) };
     }
-    const { xml: out, notes } = rewrite(xml, domain, report);
+    const rewritten = rewrite(xml, domain, report);
+    const notes = rewritten.notes;
+    // XML with a planned-for record (--write-dest-xml) carries the hook's verdict
+    // to the destination: checked-on-host on the plan element.
+    const out = domain.plannedFor
+      ? markPlanChecked(rewritten.xml, host.inv.hostUuid ?? host.inv.key)
+      : rewritten.xml;
     assertOnlySourcesChanged(xml, out, "<stdin>");
     const ids = report.assignments.flatMap((a) => resourceIds(a.target));
     const now = Date.now();
@@ -276,9 +305,12 @@ async function migrateBegin(guest: string, io: HookIo, env: HookEnv, deadline: n
       now,
     );
     const changed = out !== xml;
-    const msg = changed
-      ? `allowed: rewrote host-side sources (${report.assignments.map((a) => `${a.device} -> ${a.target.uuid ?? a.target.address ?? a.target.name}`).join(", ")})`
-      : "allowed: every device is available as named";
+    const msg =
+      rewritten.xml !== xml
+        ? `allowed: rewrote host-side sources (${report.assignments.map((a) => `${a.device} -> ${a.target.uuid ?? a.target.address ?? a.target.name}`).join(", ")})`
+        : changed
+          ? "allowed: every device is available as named (marked checked-on-host in the hdplan metadata)"
+          : "allowed: every device is available as named";
     return { code: 0, stdout: changed ? out : "", stderr: [msg, ...notes.map((n) => `note: ${n}`)] };
   } finally {
     lock.release();
@@ -305,14 +337,26 @@ function toSyslog(line: string): void {
   }
 }
 
+/** Append to STATE_DIR/hook.log (libvirt drops a successful hook's stderr); best effort. */
+function toLogFile(env: HookEnv, line: string): void {
+  if (process.env.HDPLAN_HOOK_LOGFILE === "0") return;
+  try {
+    appendFileSync(join(env.stateDir, "hook.log"), `${new Date().toISOString()} ${line}\n`);
+  } catch {
+    // logging must never affect the verdict
+  }
+}
+
 export async function runHook(argv: string[], io: HookIo): Promise<number> {
   const [guest = "", op = "", subop = ""] = argv;
   if (op !== "migrate" || subop !== "begin") return 0;
   const env = hookEnv();
   const log = (s: string) => {
-    const line = `hdplan-hook: ${guest}: ${s}`;
+    // Time since the process started (node start-up included): the hook's cost.
+    const line = `hdplan-hook: ${guest}: ${s} [${Math.round(performance.now())} ms]`;
     io.stderr(`${line}\n`);
     toSyslog(line);
+    toLogFile(env, line);
   };
   const failOpen = (why: string): number => {
     if (env.strict) {

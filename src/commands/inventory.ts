@@ -118,6 +118,7 @@ export async function buildSnapshot(
     createdAt: now.toISOString(),
     connect: opts.connect,
     ...(host.hostname !== undefined ? { hostname: host.hostname } : {}),
+    ...(host.hostUuid !== undefined ? { hostUuid: host.hostUuid } : {}),
     versions: orderedVersions(versions),
     nodeDevices: host.nodeDevices.map((d) => ({ xml: d.xml })),
     domains: host.domains.map((d) => ({ xml: d.xml, active: d.active, persistent: d.persistent })),

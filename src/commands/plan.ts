@@ -1,4 +1,5 @@
 /** `hdplan plan` and `hdplan check` (cli.md). */
+import { LIVE_DEFAULTS } from "../targets/live-defaults.js";
 import { EXIT, InputError } from "../errors.js";
 import { planToJson } from "../output/json.js";
 import { ANSI_STYLE, NO_STYLE, planToTable } from "../output/table.js";
@@ -82,7 +83,7 @@ async function planStreaming(
 ): Promise<PlanResult> {
   const specs = hostSpecs(opts);
   if (specs.length === 0) throw new InputError("no candidate hosts: pass --host TARGET or --hosts-file FILE");
-  const concurrency = Math.floor(numberOpt(opts.concurrency, "concurrency", 8, 1));
+  const concurrency = Math.floor(numberOpt(opts.concurrency, "concurrency", LIVE_DEFAULTS.hosts, 1));
   assertUniqueKnownKeys(specs);
   const sourceRaw = opts.source ? await readSource(opts.source, timeoutMs) : null;
   const input: PlanSetupInput = {

@@ -134,6 +134,7 @@ export function buildInventory(raw: RawHost): HostInventory {
     target: raw.target,
     kind: raw.kind,
     hostname: raw.hostname ?? null,
+    hostUuid: raw.hostUuid ?? null,
     versions: raw.versions,
     devices,
     byName,

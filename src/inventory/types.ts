@@ -22,6 +22,8 @@ export interface HostInventory {
   target: string;
   kind: RawHost["kind"];
   hostname: string | null;
+  /** libvirt's host UUID, when the target recorded one. */
+  hostUuid: string | null;
   versions: HostVersions;
   devices: NodeDevice[];
   byName: Map<string, NodeDevice>;

@@ -108,6 +108,17 @@ export class Connection {
     return { type, version: versionString(Number(out[0])) };
   }
 
+  /**
+   * The host UUID libvirt reports in its capabilities (<host><uuid>: SMBIOS, or
+   * libvirtd.conf host_uuid); null when it reports none (the test driver).
+   */
+  async hostUuid(): Promise<string | null> {
+    const caps = (await this.call("virConnectGetCapabilities", [this.ptr], isNull)) as string;
+    const host = /<host>([\s\S]*?)<\/host>/.exec(caps)?.[1] ?? "";
+    const m = /^\s*<uuid>\s*([0-9a-fA-F-]{32,36})\s*<\/uuid>/.exec(host);
+    return m ? m[1]!.toLowerCase() : null;
+  }
+
   private async listAll(name: ReadonlySymbol, target: unknown, flags: number): Promise<Ptr[]> {
     const out: unknown[] = [null];
     const n = (await this.call(name, [target, out, flags], isNeg)) as number;

@@ -27,6 +27,7 @@
  * pool thread (UV_THREADPOOL_SIZE, default 4, shared with fs/dns/zlib) busy and keeps
  * the event loop alive: the CLI must call process.exit() when it is done.
  */
+import { LIVE_DEFAULTS } from "../targets/live-defaults.js";
 import type { LibraryHandle, TypeObject } from "koffi";
 
 type Koffi = typeof import("koffi");
@@ -47,6 +48,7 @@ export const READONLY_PROTOTYPES = {
   virConnectGetLibVersion: "int virConnectGetLibVersion(virConnect *conn, _Out_ unsigned long *libVer)",
   virConnectGetType: "const char *virConnectGetType(virConnect *conn)",
   virConnectGetVersion: "int virConnectGetVersion(virConnect *conn, _Out_ unsigned long *hvVer)",
+  virConnectGetCapabilities: "HeapStr virConnectGetCapabilities(virConnect *conn)",
   virConnectListAllNodeDevices:
     "int virConnectListAllNodeDevices(virConnect *conn, _Out_ void **devices, unsigned int flags)",
   virNodeDeviceLookupByName: "virNodeDevice *virNodeDeviceLookupByName(virConnect *conn, const char *name)",
@@ -195,15 +197,37 @@ let inFlight = 0;
 let openedReadOnly = 0;
 let openedReadWrite = 0;
 
-/** Run a bound function on koffi's worker pool, counting it as in flight until it returns. */
+/** Calls waiting for a koffi slot (at most LIVE_DEFAULTS.maxNativeCalls are handed to koffi at once). */
+const waiting: (() => void)[] = [];
+let started = 0;
+
+/**
+ * Run a bound function on koffi's worker pool, counting it as in flight until
+ * it returns. Beyond maxNativeCalls running, calls wait here in order: koffi
+ * throws past its max_async_calls instead of queueing.
+ */
 function runAsync(f: { async: (...a: unknown[]) => void }, args: unknown[]): Promise<unknown> {
   inFlight++;
   return new Promise((resolve, reject) => {
-    f.async(...args, (err: unknown, res: unknown) => {
-      inFlight--;
-      if (err) reject(err);
-      else resolve(res);
-    });
+    const go = () => {
+      started++;
+      try {
+        f.async(...args, (err: unknown, res: unknown) => {
+          inFlight--;
+          started--;
+          waiting.shift()?.();
+          if (err) reject(err);
+          else resolve(res);
+        });
+      } catch (e) {
+        inFlight--;
+        started--;
+        waiting.shift()?.();
+        reject(e);
+      }
+    };
+    if (started < LIVE_DEFAULTS.maxNativeCalls) go();
+    else waiting.push(go);
   });
 }
 
@@ -377,8 +401,15 @@ async function doLoad(): Promise<Libvirt> {
       const candidates = openErrors.filter((e) => e.seq > mark);
       let pick = candidates[0];
       const hints = uriHints(uri);
-      const matched = candidates.find((c) => hints.some((h) => c.err.message.includes(h)));
-      if (matched) pick = matched;
+      // Most specific hint first ("127.0.0.1:2" before "127.0.0.1"): with several
+      // opens failing at once, the bare host would match every one of them.
+      for (const h of hints) {
+        const matched = candidates.find((c) => c.err.message.includes(h));
+        if (matched) {
+          pick = matched;
+          break;
+        }
+      }
       if (!pick) return new LibvirtError(op, 0, 0, `${op} failed (no libvirt error reported)`);
       openErrors.splice(openErrors.indexOf(pick), 1);
       return new LibvirtError(op, pick.err.code, pick.err.domain, pick.err.message);

@@ -2,8 +2,8 @@ import type { HostReport, PlanResult } from "../pipeline.js";
 import { mdevCreationSteps } from "./mdevplan.js";
 
 /** Public JSON shape of cli.md (internal ranking fields removed). */
-export function publicHost(h: HostReport): Omit<HostReport, "capacityLeft" | "freePciLeft"> {
-  const { capacityLeft: _c, freePciLeft: _f, ...rest } = h;
+export function publicHost(h: HostReport): Omit<HostReport, "capacityLeft" | "freePciLeft" | "hostUuid"> {
+  const { capacityLeft: _c, freePciLeft: _f, hostUuid: _u, ...rest } = h;
   return rest;
 }
 

@@ -292,9 +292,25 @@ export interface PlanMetaDevice {
   descriptor: DescriptorData | null;
 }
 
+/** The host an XML was planned for (--write-dest-xml): host key and libvirt host UUID when known. */
+export interface PlannedFor {
+  host: string;
+  hostUuid?: string | null;
+}
+
 /** The <hdplan:plan> element (no leading indentation, inner lines indented from `indent`). */
-export function planMetadataElement(devices: PlanMetaDevice[], indent = "    ", step = "  "): string {
-  const lines = [`<hdplan:plan xmlns:hdplan="${HDPLAN_NS}">`];
+export function planMetadataElement(
+  devices: PlanMetaDevice[],
+  indent = "    ",
+  step = "  ",
+  plannedFor?: PlannedFor,
+): string {
+  let planAttrs = "";
+  if (plannedFor) {
+    planAttrs += ` planned-for-host="${escapeXmlAttr(plannedFor.host)}"`;
+    if (plannedFor.hostUuid) planAttrs += ` planned-for-host-uuid="${escapeXmlAttr(plannedFor.hostUuid)}"`;
+  }
+  const lines = [`<hdplan:plan xmlns:hdplan="${HDPLAN_NS}"${planAttrs}>`];
   for (const d of devices) {
     let attrs = `id="${escapeXmlAttr(d.id)}" kind="${d.kind}"`;
     if (d.guestAddress !== null) attrs += ` guest-address="${escapeXmlAttr(d.guestAddress)}"`;
@@ -339,7 +355,7 @@ const BEFORE_METADATA = ["name", "uuid", "genid", "title", "description"];
  * Insert or replace the hdplan <hdplan:plan> element inside <metadata>;
  * create <metadata> after <name>/<uuid>/<genid>/<title>/<description> when missing.
  */
-export function setPlanMetadata(text: string, devices: PlanMetaDevice[]): string {
+export function setPlanMetadata(text: string, devices: PlanMetaDevice[], plannedFor?: PlannedFor): string {
   const root = domainRoot(text);
   const metas = kids(root, "metadata");
   if (metas.length > 1)
@@ -355,11 +371,15 @@ export function setPlanMetadata(text: string, devices: PlanMetaDevice[]): string
     if (existing) {
       const ind = lineIndent(text, existing.start) || mdIndent + step;
       return applyEdits(text, [
-        { start: existing.start, end: existing.end, text: planMetadataElement(devices, ind, step) },
+        {
+          start: existing.start,
+          end: existing.end,
+          text: planMetadataElement(devices, ind, step, plannedFor),
+        },
       ]);
     }
     const ind = mdIndent + step;
-    const el = planMetadataElement(devices, ind, step);
+    const el = planMetadataElement(devices, ind, step, plannedFor);
     if (md.selfClosing) {
       return applyEdits(text, [
         { start: md.start, end: md.end, text: `<metadata>\n${ind}${el}\n${mdIndent}</metadata>` },
@@ -376,10 +396,24 @@ export function setPlanMetadata(text: string, devices: PlanMetaDevice[]): string
   if (!last) throw new RewriteError("<domain> has no <name>: cannot place <metadata>");
   const ind = lineIndent(text, last.start);
   const step = ind.length > 0 ? ind : "  ";
-  const el = planMetadataElement(devices, ind + step, step);
+  const el = planMetadataElement(devices, ind + step, step, plannedFor);
   return applyEdits(text, [
     { start: last.end, end: last.end, text: `\n${ind}<metadata>\n${ind}${step}${el}\n${ind}</metadata>` },
   ]);
+}
+
+/**
+ * The hook's mark on the <hdplan:plan> element of an XML it allowed:
+ * checked-on-host="<libvirt host UUID or host key>". The destination then runs
+ * XML that shows the hook's verdict (`virsh dumpxml`). Unchanged text when the
+ * XML has no hdplan plan element.
+ */
+export function markPlanChecked(text: string, checkedOn: string): string {
+  const root = domainRoot(text);
+  const md = kids(root, "metadata")[0];
+  const plan = md?.children.find((c) => isHdplanPlan(text, c, md, root));
+  if (!plan) return text;
+  return applyEdits(text, setAttrsEdits(text, plan, [["checked-on-host", checkedOn]]));
 }
 
 /** Metadata record of one device of `text` (ids, guest addresses as that document has them). */

@@ -28,10 +28,11 @@ import {
   VIR_FROM,
 } from "../libvirt/ffi.js";
 import { uriHostKey } from "./keys.js";
+import { LIVE_DEFAULTS } from "./live-defaults.js";
 
 export interface LiveOptions {
   timeoutMs: number;
-  /** Node device / domain XML reads in flight per host (default 4). */
+  /** Node device / domain XML reads in flight per host (default LIVE_DEFAULTS.callsPerHost). */
   concurrency?: number;
   /** @internal test seam: how to open the connection (default openReadOnly). */
   connect?: (uri: string) => Promise<Connection>;
@@ -136,12 +137,13 @@ async function withConnection<T>(
 
 export async function readLiveHost(uri: string, key: string, opts: LiveOptions): Promise<RawHost> {
   const connect = opts.connect ?? openReadOnly;
-  const concurrency = opts.concurrency ?? 4;
+  const concurrency = opts.concurrency ?? LIVE_DEFAULTS.callsPerHost;
   return withConnection(uri, key, opts.timeoutMs, connect, async (conn) => {
     const warnings: Reason[] = [];
     const hostname = await conn.hostname();
     const libvirt = await conn.libVersion();
     const hv = await conn.hypervisor();
+    const hostUuid = await conn.hostUuid();
 
     const nodeDevices: RawNodeDevice[] = [];
     for (const d of await conn.readNodeDevices(0, concurrency)) {
@@ -197,6 +199,7 @@ export async function readLiveHost(uri: string, key: string, opts: LiveOptions):
       vendorAttrs: [],
       warnings,
     };
+    if (hostUuid) host.hostUuid = hostUuid;
     return host;
   });
 }

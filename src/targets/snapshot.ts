@@ -101,6 +101,7 @@ export function parseSnapshot(text: string, file: string): HostSnapshot {
   };
   if (typeof j.hostname === "string") snap.hostname = j.hostname;
   if (j.schemaVersion === 2 && j.facts !== undefined) snap.facts = parseFacts(j.facts, file);
+  if (typeof j.hostUuid === "string") snap.hostUuid = j.hostUuid.toLowerCase();
   if (snap.nodeDevices.length === 0) fail(file, "it has no node devices");
   return snap;
 }
@@ -160,6 +161,7 @@ export function snapshotToRawHost(snap: HostSnapshot, key: string, target: strin
   };
   if (snap.facts) raw.facts = snap.facts;
   if (snap.hostname) raw.hostname = snap.hostname;
+  if (snap.hostUuid) raw.hostUuid = snap.hostUuid;
   return raw;
 }
 

@@ -85,6 +85,7 @@ export function readDomainElement(el: XmlElement, file: string): DomainInfo {
   let novaManaged = false;
   let plannerMetadata: PlannerDeviceMeta[] = [];
   let planSeen = false;
+  let plannedFor: DomainInfo["plannedFor"];
   for (const m of metadata?.children ?? []) {
     const ms = extendScope(mdScope, m);
     const r = resolveName(ms, m);
@@ -92,11 +93,16 @@ export function readDomainElement(el: XmlElement, file: string): DomainInfo {
     if (r.local === "plan" && r.ns === HDPLAN_NS && !planSeen) {
       planSeen = true;
       plannerMetadata = readPlan(m, ms, file);
+      const host = m.attrs["planned-for-host"] ?? null;
+      const hostUuid = m.attrs["planned-for-host-uuid"]?.toLowerCase() ?? null;
+      if (host !== null || hostUuid !== null) plannedFor = { host, hostUuid };
     }
   }
 
   const features = readFeatures(el, scope);
-  return { name, uuid, hypervisorType, devices, novaManaged, plannerMetadata, features };
+  const info: DomainInfo = { name, uuid, hypervisorType, devices, novaManaged, plannerMetadata, features };
+  if (plannedFor) info.plannedFor = plannedFor;
+  return info;
 }
 
 /**

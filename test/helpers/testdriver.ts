@@ -1,7 +1,7 @@
 /**
  * Host files for libvirt's built-in test driver (`test:///ABS/PATH/host.xml`).
  *
- * Format accepted by libvirt 9.0: a <node> root with inline <device>, <domain
+ * Format accepted by libvirt 9.0 and 11.3: a <node> root with inline <device>, <domain
  * type='test'> and <network> elements. Notes:
  * - no "computer" device may be given (the driver makes its own; a custom one
  *   fails with "no system UUID supplied");
@@ -9,7 +9,8 @@
  * - domains start running unless <test:runstate>5</test:runstate> (shut off);
  *   <test:transient/> makes them transient (namespace
  *   http://libvirt.org/schemas/domain/test/1.0);
- * - virConnectListAllNodeDevices rejects the ACTIVE/INACTIVE flags;
+ * - virConnectListAllNodeDevices rejects the ACTIVE/INACTIVE flags in 9.0 and
+ *   accepts them in 11.3 (hdplan lists with flags 0 on every version);
  * - virNetworkListAllPorts is unsupported (VIR_ERR_NO_SUPPORT).
  */
 import { spawnSync } from "node:child_process";

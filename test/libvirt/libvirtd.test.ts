@@ -10,7 +10,9 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { runInventory } from "../../src/commands/inventory.js";
+import { gateReasons, versionAtLeast } from "../../src/candidates/versions.js";
 import { readLiveHost } from "../../src/targets/live.js";
+import { hdplan } from "../helpers/cli.js";
 
 const ENABLED = process.env.HDPLAN_LIBVIRTD === "1";
 if (!ENABLED)
@@ -63,8 +65,11 @@ describe.skipIf(!ENABLED)("real libvirtd", () => {
   test("readLiveHost reads udev node devices, the defined domain and QEMU versions", async () => {
     const h = await readLiveHost(URI, "local", { timeoutMs: 30_000 });
     expect(h.versions.hypervisorType).toBe("QEMU");
-    expect(h.versions.hypervisorVersion).toMatch(/^7\.2\.\d+$/);
+    // CI installs QEMU 10.0 from bookworm-backports (docs/libvirt-versions.md).
+    expect(h.versions.hypervisorVersion).toMatch(/^\d+\.\d+\.\d+$/);
     expect(h.versions.libvirt).toMatch(/^\d+\.\d+\.\d+$/);
+    // capabilities <host><uuid>: the planned-for record of --write-dest-xml.
+    expect(h.hostUuid).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/);
     const pci = h.nodeDevices.filter((d) => d.xml.includes("<capability type='pci'>"));
     expect(pci.length).toBeGreaterThan(0);
     // Real udev devices carry <driver> (the test driver drops it).
@@ -74,6 +79,44 @@ describe.skipIf(!ENABLED)("real libvirtd", () => {
     expect(dom[0]!.persistent).toBe(true);
     expect(dom[0]!.active).toBe(false);
     expect(dom[0]!.xml).toContain("<hostdev");
+  });
+
+  test("a destination read over the RPC socket with QEMU >= 10 gets no version-gate reason", async () => {
+    const h = await readLiveHost(URI, "local", { timeoutMs: 30_000 });
+    // The CI daemon is libvirt 11.3 / QEMU 10.0 (bookworm-backports): above every gate.
+    expect(versionAtLeast(h.versions.hypervisorVersion, "10.0.0")).toBe(true);
+    expect(versionAtLeast(h.versions.libvirt, "11.0.0")).toBe(true);
+    const opts = { assumeVersions: false };
+    expect(gateReasons("mdev", h.versions, "local", opts)).toEqual([]);
+    expect(gateReasons("pci-variant", h.versions, "local", opts, "mlx5_vfio_pci")).toEqual([]);
+    // The same read with this machine's kernel (as inventory records it) still passes.
+    const r = await runInventory({ connect: URI, timeoutMs: 30_000 });
+    const snap = JSON.parse(r.stdout);
+    expect(gateReasons("pci-variant", snap.versions, "local", opts, "mlx5_vfio_pci")).toEqual([]);
+  });
+
+  test("plan with the real daemon as destination: reasons are about devices, none about versions", () => {
+    const r = hdplan([
+      "plan",
+      "--domain",
+      "xml-samples/domains/vm-vgpu.xml",
+      "--source",
+      "xml-samples/hosts/src-host",
+      "--host",
+      `real=${URI}`,
+      "--format",
+      "json",
+    ]);
+    const out = JSON.parse(r.stdout);
+    const host = out.hosts.find((x: { host: string }) => x.host === "real");
+    expect(host.error).toBeNull();
+    const codes = host.unassigned.flatMap((u: { reasons: { code: string }[] }) =>
+      u.reasons.map((x) => x.code),
+    );
+    expect(codes.length).toBeGreaterThan(0); // this machine has no NVIDIA vGPU
+    for (const gate of ["libvirt-too-old", "qemu-too-old", "versions-unknown", "gates-not-applied"])
+      expect(codes).not.toContain(gate);
+    expect(host.warnings.map((w: { code: string }) => w.code)).not.toContain("gates-not-applied");
   });
 
   test("inventory of a local URI records the kernel version", async () => {
