@@ -1,4 +1,4 @@
-import { existsSync, readdirSync, readFileSync } from "node:fs";
+import { readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { rewriteForHost, writeDestinationXml } from "../../src/commands/destxml.js";
@@ -15,6 +15,7 @@ import {
 import type { HostReport, PlanResult } from "../../src/pipeline.js";
 import { readDomain } from "../../src/xml/domain.js";
 import { domainXml } from "../helpers/build.js";
+import { assertCorpus, corpusRequired } from "../helpers/corpus.js";
 import { tempDir } from "../helpers/dump.js";
 
 const SRC = "c2177883-f1bb-47f0-914d-32a22e3a8804";
@@ -103,9 +104,9 @@ describe("rewrite functions", () => {
   });
 });
 
-const CORPUS = "/work/shared/corpus/libvirt/domain";
-describe.skipIf(!existsSync(CORPUS))("rewrite on libvirt corpus domains", () => {
+describe.runIf(corpusRequired("domain"))("rewrite on libvirt corpus domains", () => {
   it("rewrites every mdev/pci/interface source and only that", () => {
+    const CORPUS = assertCorpus("domain");
     let n = 0;
     for (const f of readdirSync(CORPUS).filter((x) => x.endsWith(".xml"))) {
       const text = readFileSync(join(CORPUS, f), "utf8");
