@@ -7,6 +7,7 @@ import { mkdirSync, renameSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { InputError } from "../errors.js";
 import type { AssignedDevice, DescriptorData, DomainInfo } from "../model.js";
+import { planToJson } from "../output/json.js";
 import { mdevCreationSteps } from "../output/mdevplan.js";
 import {
   type PlanMetaDevice,
@@ -113,6 +114,32 @@ function writeAtomic(path: string, text: string): void {
   renameSync(tmp, path);
 }
 
+/** A host read through libvirt (not a dump directory or snapshot). */
+export function isLiveTarget(target: string): boolean {
+  return target.includes("://");
+}
+
+/**
+ * What to run before `virsh migrate` when the host must create mdevs: the
+ * `hdplan prepare` line for a host read live (its URI is known), otherwise the
+ * mdevctl lines to run on the host itself (a file target has no URI to
+ * prepare through).
+ */
+export function mdevNextSteps(h: HostReport, planPath: string): string[] {
+  const steps = mdevCreationSteps(h);
+  if (steps.length === 0) return [];
+  if (isLiveTarget(h.target)) {
+    return [
+      `  first create ${steps.length} mdev(s) on ${h.host}:`,
+      `  hdplan prepare --host ${shellQuote(h.target)} --plan ${shellQuote(planPath)} --connect-rw`,
+    ];
+  }
+  return [
+    `  first create ${steps.length} mdev(s) on ${h.host} (read from ${h.target}, so run these there; --explain shows the virsh form):`,
+    ...steps.map((st) => `  ${st.mdevctl}`),
+  ];
+}
+
 function destinationUri(h: HostReport): string {
   if (/^qemu(\+ssh|\+tls|\+tcp)?:\/\/[^/]+\/system/.test(h.target)) return h.target;
   return `qemu+ssh://${h.hostname ?? h.host}/system`;
@@ -142,11 +169,16 @@ export function writeDestinationXml(
       "note: libvirt returns the migratable XML only on a read-write connection and hdplan plan stays read-only, so the destination XML is written from the live XML; for the exact migratable form run 'virsh dumpxml --migratable NAME > vm.xml' and pass --domain vm.xml",
     );
   }
+  // The plan itself, for `hdplan prepare --plan DIR/plan.json` (the same JSON
+  // as --format json).
+  const planPath = join(dir, "plan.json");
+  writeAtomic(planPath, planToJson(result));
   const full = result.hosts.filter((h) => h.status === "full");
   if (full.length === 0) {
-    lines.push(`--write-dest-xml: no fully compatible host; nothing written to ${dir}`);
+    lines.push(`--write-dest-xml: no fully compatible host; wrote only ${planPath}`);
     return lines;
   }
+  lines.push(`wrote ${planPath}`);
   for (const h of full) {
     const xmlPath = join(dir, `${h.host}.xml`);
     const persistentPath = join(dir, `${h.host}.persistent.xml`);
@@ -158,12 +190,7 @@ export function writeDestinationXml(
       );
     }
     lines.push(`${h.host}: wrote ${xmlPath}${inactive ? ` and ${persistentPath}` : ""}`);
-    const steps = mdevCreationSteps(h);
-    if (steps.length) {
-      lines.push(
-        `  first create ${steps.length} mdev(s) on ${h.host}: hdplan prepare --host ${shellQuote(h.target)} --plan PLAN.json --connect-rw (or the steps of --explain)`,
-      );
-    }
+    lines.push(...mdevNextSteps(h, planPath));
     const cmd = ["virsh", "migrate", "--live", "--persistent", "--xml", shellQuote(xmlPath)];
     if (inactive) cmd.push("--persistent-xml", shellQuote(persistentPath));
     cmd.push(shellQuote(domain.name), shellQuote(destinationUri(h)));
