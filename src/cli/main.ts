@@ -53,9 +53,16 @@ function fail(e: unknown): Promise<never> {
   return finish(e instanceof InputError || e instanceof HostError ? code : EXIT.INPUT);
 }
 
-function planOptions(cmd: Command): Command {
+function planOptions(cmd: Command, o: { evacuate?: boolean } = {}): Command {
+  if (o.evacuate)
+    cmd.option(
+      "--domain <NAME>",
+      "only this domain of --source (name, UUID or dump file name; repeatable)",
+      collect,
+    );
+  else
+    cmd.option("--domain <FILE|-|NAME>", "domain XML file, - for stdin, or a name/UUID defined on --source");
   return cmd
-    .option("--domain <FILE|-|NAME>", "domain XML file, - for stdin, or a name/UUID on a live --source")
     .option("--source <TARGET>", "the host the VM runs on now")
     .option("--host <TARGET>", "candidate host (repeatable; KEY=TARGET names it)", collect)
     .option("--hosts-file <FILE>", "one target per line, # comments")
@@ -99,6 +106,7 @@ export function buildProgram(io: Io): Command {
       .command("evacuate")
       .description("place every domain of --source on the other hosts at once")
       .option("--include-inactive", "also place defined domains that are not running"),
+    { evacuate: true },
   ).action(async (o) => {
     const { runEvacuate } = await import("../commands/evacuate.js");
     await finish(await runEvacuate(o, io));

@@ -3,13 +3,16 @@ import { EXIT, InputError } from "../errors.js";
 import { type EvacShard, placeAll } from "../matching/evacuate.js";
 import { evacuationShardsOnWorkers } from "../parallel/pool.js";
 import { type EvacSetupInput, setupEvacuation } from "../parallel/setup.js";
+import { deviceReports, prepareSources } from "../pipeline.js";
 import { reason } from "../reasons.js";
+import { type EvacuationPlacement, writeEvacuationXml } from "./destxml.js";
 import { pad, reasonLines } from "../output/table.js";
 import {
   type CommonOptions,
   type Io,
   assertUniqueKnownKeys,
   assertUniqueReadKeys,
+  domainFromSource,
   formatOpt,
   hostFailureLine,
   hostSpecs,
@@ -20,6 +23,9 @@ import {
 
 export interface EvacuateOptions extends CommonOptions {
   includeInactive?: boolean;
+  /** Only these domains (name, UUID or dump file name); repeatable. */
+  domain?: string[];
+  writeDestXml?: string;
 }
 
 /**
@@ -51,12 +57,13 @@ export async function runEvacuate(opts: EvacuateOptions, io: Io): Promise<number
     includeInactive: !!opts.includeInactive,
     assumeVersions: !!opts.assumeVersions,
     explain: !!opts.explain,
+    ...(opts.domain?.length ? { onlyDomains: opts.domain } : {}),
   };
   // Hosts stream in: each one's candidates for every VM are built as it is
   // read, then its parsed devices are dropped (memory flat on big fleets).
   // Many file targets are split into shards, one per worker thread, each
   // holding its hosts' candidates; placement then asks every shard.
-  const { evac, source, domains, consume } = setupEvacuation(input);
+  const { evac, source, domains, selector, consume } = setupEvacuation(input);
   const shards: EvacShard[] = [evac];
   let close = async () => {};
   const results = await readHostsSplit<{ key: string; target: string }>(
@@ -79,6 +86,34 @@ export async function runEvacuate(opts: EvacuateOptions, io: Io): Promise<number
     res = await placeAll(shards, evac.vmInfo());
   } finally {
     await close();
+  }
+  if (opts.writeDestXml) {
+    const targets = new Map(results.flatMap((r) => (r.ok ? [[r.host.key, r.host.target] as const] : [])));
+    const placed: EvacuationPlacement[] = [];
+    for (const p of res.placements) {
+      const domain = domains.find((d) => d.uuid === p.uuid);
+      if (!p.host || !domain) continue;
+      const { sources } = prepareSources({
+        domain,
+        source,
+        selector,
+        opts: { assumeVersions: !!opts.assumeVersions, explain: true },
+      });
+      placed.push({
+        domain,
+        dt: domainFromSource(p.uuid, input.sourceRaw),
+        devices: deviceReports(sources, true),
+        host: {
+          host: p.host,
+          target: targets.get(p.host) ?? p.host,
+          hostname: null,
+          assignments: p.assignments,
+        },
+        warnings: p.warnings,
+      });
+    }
+    const lines = writeEvacuationXml(opts.writeDestXml, placed);
+    if (format === "table" && lines.length) io.stderr(`${lines.join("\n")}\n`);
   }
   const failed = results.flatMap((r) => (r.ok ? [] : [r]));
   const good = results.filter((r) => r.ok && r.host.key !== source.key);

@@ -4,12 +4,14 @@ import { planToJson } from "../output/json.js";
 import { ANSI_STYLE, NO_STYLE, planToTable } from "../output/table.js";
 import { evaluateOnWorkers } from "../parallel/pool.js";
 import { type Evaluated, type PlanSetupInput, setupPlanner } from "../parallel/setup.js";
+import type { RawHost } from "../model.js";
 import type { PlanResult } from "../pipeline.js";
 import { reason } from "../reasons.js";
 import { readDomain } from "../xml/domain.js";
 import {
   type CommonOptions,
   type Io,
+  assertDomainOnSource,
   assertUniqueKnownKeys,
   assertUniqueReadKeys,
   exitForPlan,
@@ -19,7 +21,7 @@ import {
   loadDomainText,
   numberOpt,
   readHostsSplit,
-  readSource,
+  sourceReader,
 } from "./common.js";
 
 export interface PlanOptions extends CommonOptions {
@@ -38,9 +40,12 @@ export async function runPlan(opts: PlanOptions, io: Io, mode: "plan" | "check")
     throw new InputError("check takes exactly one --host (use plan to rank several)");
   }
   const timeoutMs = numberOpt(opts.timeout, "timeout", 30, 0.001) * 1000;
-  const dt = await loadDomainText(opts.domain, opts.source, io, timeoutMs);
+  const getSource = sourceReader(opts.source, timeoutMs);
+  const dt = await loadDomainText(opts.domain, opts.source, io, timeoutMs, getSource);
   const domain = readDomain(dt.text, dt.file);
-  const result = await planStreaming(opts, io, dt, timeoutMs);
+  const sourceRaw = await getSource();
+  if (sourceRaw) assertDomainOnSource(domain, sourceRaw);
+  const result = await planStreaming(opts, io, dt, timeoutMs, sourceRaw);
   if (opts.writeDestXml) {
     const { writeDestinationXml } = await import("./destxml.js");
     const lines = writeDestinationXml(opts.writeDestXml, result, domain, dt);
@@ -76,12 +81,12 @@ async function planStreaming(
   io: Io,
   dt: { text: string; file: string },
   timeoutMs: number,
+  sourceRaw: RawHost | null,
 ): Promise<PlanResult> {
   const specs = hostSpecs(opts);
   if (specs.length === 0) throw new InputError("no candidate hosts: pass --host TARGET or --hosts-file FILE");
   const concurrency = Math.floor(numberOpt(opts.concurrency, "concurrency", 8, 1));
   assertUniqueKnownKeys(specs);
-  const sourceRaw = opts.source ? await readSource(opts.source, timeoutMs) : null;
   const input: PlanSetupInput = {
     domainText: dt.text,
     domainFile: dt.file,

@@ -107,7 +107,7 @@ export function mdevStepFor(
 }
 
 /** Every mdev this host must create for the plan, in assignment order. */
-export function mdevCreationSteps(host: HostReport): MdevStep[] {
+export function mdevCreationSteps(host: Pick<HostReport, "assignments">): MdevStep[] {
   const out: MdevStep[] = [];
   for (const a of host.assignments) {
     const t = a.target;

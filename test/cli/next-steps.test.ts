@@ -177,7 +177,7 @@ describe.runIf(RUN)("the dump-directory recipe of docs/targets.md", () => {
     const p = hdplan([
       "plan",
       "--domain",
-      join(dump, "domains/test.xml"),
+      "test",
       "--source",
       dump,
       "--host",
