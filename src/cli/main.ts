@@ -139,11 +139,19 @@ export function buildProgram(io: Io): Command {
     .argument("<SOURCE.conf>")
     .argument("<DESTINATION.conf>")
     .addOption(new Option("--format <FORMAT>", "table or json").default("table"))
+    .option("--base <FILE>", "apply overlay files to this device descriptor, as plan does (both sides)")
+    .option("--source-base <FILE>", "base descriptor of the source side (default: --base)")
+    .option("--destination-base <FILE>", "base descriptor of the destination side (default: --base)")
     .action(async (src, dst, o) => {
       const { runCompat } = await import("../commands/compat.js");
       if (o.format !== "table" && o.format !== "json")
         throw new InputError(`--format must be table or json (got ${o.format})`);
-      const r = runCompat(src, dst, { format: o.format });
+      const r = runCompat(src, dst, {
+        format: o.format,
+        base: o.base,
+        sourceBase: o.sourceBase,
+        destinationBase: o.destinationBase,
+      });
       if (r.stdout) io.stdout(r.stdout);
       if (r.stderr) io.stderr(r.stderr);
       await finish(r.exitCode);
