@@ -1,7 +1,8 @@
 #!/usr/bin/env node
 /** hdplan entry point: thin commander wiring; commands live in src/commands. */
 import { spawnSync } from "node:child_process";
-import { readFileSync } from "node:fs";
+import { readFileSync, realpathSync } from "node:fs";
+import { fileURLToPath } from "node:url";
 import { Command, CommanderError, Option } from "commander";
 import { type Io, readStdin } from "../commands/common.js";
 import { EXIT, HostError, InputError, errorMessage } from "../errors.js";
@@ -21,7 +22,7 @@ function makeIo(): Io {
 
 let debug = false;
 
-function packageVersion(): string {
+export function packageVersion(): string {
   try {
     const pkg = JSON.parse(readFileSync(new URL("../../package.json", import.meta.url), "utf8")) as {
       version?: string;
@@ -72,7 +73,11 @@ function planOptions(cmd: Command, o: { evacuate?: boolean } = {}): Command {
     .option("--explain", "show per host and device the chosen target or every reason")
     .option("--write-dest-xml <DIR>", "write destination XML for fully compatible hosts")
     .option("--concurrency <N>", "hosts queried at once (live targets)", "8")
-    .option("--timeout <SECONDS>", "per-host limit for live queries", "30");
+    .option("--timeout <SECONDS>", "per-host limit for live queries", "30")
+    .option(
+      "--quiet",
+      "print only the answer (plan: the best host; check: the verdict); no progress or notes",
+    );
 }
 
 export function buildProgram(io: Io): Command {
@@ -83,7 +88,12 @@ export function buildProgram(io: Io): Command {
     .version(packageVersion(), "-V, --version", "print the hdplan version")
     .option("--debug", "print stack traces on errors")
     .exitOverride()
-    .configureOutput({ writeErr: (s) => io.stderr(s), writeOut: (s) => io.stdout(s) })
+    .configureOutput({
+      writeErr: (s) => io.stderr(s),
+      writeOut: (s) => io.stdout(s),
+      // one prefix for every error, commander's own included ("hdplan: error: unknown option ...")
+      outputError: (s, write) => write(`hdplan: ${s}`),
+    })
     .showSuggestionAfterError(true);
   program.hook("preAction", (cmd) => {
     debug = !!cmd.opts().debug;
@@ -178,6 +188,17 @@ export function buildProgram(io: Io): Command {
       const { runPrepare } = await import("../commands/prepare.js");
       await finish(await runPrepare(o, io));
     });
+  program
+    .command("completion")
+    .description("print a shell completion script: hdplan completion bash > /etc/bash_completion.d/hdplan")
+    .argument("<SHELL>", "bash, zsh or fish")
+    .action(async (shell: string) => {
+      const { SHELLS, completionScript } = await import("./docgen.js");
+      if (!(SHELLS as readonly string[]).includes(shell))
+        throw new InputError(`completion: unknown shell ${shell} (bash, zsh or fish)`);
+      io.stdout(completionScript(program, shell as (typeof SHELLS)[number]));
+      await finish(EXIT.OK);
+    });
   return program;
 }
 
@@ -191,7 +212,7 @@ function reexecWithLargerPool(): void {
   if (process.env.UV_THREADPOOL_SIZE || process.env.HDPLAN_NO_REEXEC) return;
   const args = process.argv.slice(2);
   const cmd = args[0];
-  if (cmd === "hook" || cmd === "compat") return;
+  if (cmd === "hook" || cmd === "compat" || cmd === "completion") return;
   const hf = args.indexOf("--hosts-file");
   let hostsFile = "";
   try {
@@ -227,5 +248,16 @@ async function main(): Promise<void> {
   }
 }
 
-process.on("unhandledRejection", (e) => void fail(e));
-void main();
+/** Run only as the program (not when scripts/man-page.mjs imports buildProgram). */
+function invokedAsProgram(): boolean {
+  try {
+    return realpathSync(process.argv[1] ?? "") === fileURLToPath(import.meta.url);
+  } catch {
+    return false;
+  }
+}
+
+if (invokedAsProgram()) {
+  process.on("unhandledRejection", (e) => void fail(e));
+  void main();
+}

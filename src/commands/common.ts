@@ -22,6 +22,8 @@ export interface CommonOptions {
   format?: string;
   concurrency?: string | number;
   timeout?: string | number;
+  /** Only the answer on stdout; no progress bar or notes on stderr. */
+  quiet?: boolean;
 }
 
 export interface Io {
@@ -51,12 +53,34 @@ export function hostSpecs(opts: CommonOptions): TargetSpec[] {
   return specs;
 }
 
-export function progress(io: Io, total: number): ((done: number, total: number) => void) | undefined {
-  if (!io.isTTY || total <= 3) return undefined;
+/** The progress bar appears only for runs longer than this. */
+export const PROGRESS_DELAY_MS = 1000;
+
+/**
+ * A progress bar on a terminal for runs over PROGRESS_DELAY_MS that clears
+ * its line when done (nothing is left in the scrollback). `now` is the clock
+ * (tests pass their own).
+ */
+export function progress(
+  io: Io,
+  total: number,
+  quiet = false,
+  now: () => number = Date.now,
+): ((done: number, total: number) => void) | undefined {
+  if (!io.isTTY || quiet || total <= 3) return undefined;
+  const start = now();
+  let shown = false;
   return (done, n) => {
+    if (done >= n) {
+      if (shown) io.stderr("\r\x1b[2K");
+      shown = false;
+      return;
+    }
+    if (now() - start < PROGRESS_DELAY_MS) return;
     const w = 30;
     const f = Math.round((done / n) * w);
-    io.stderr(`\r[${"#".repeat(f)}${" ".repeat(w - f)}] ${done}/${n} hosts${done === n ? "\n" : ""}`);
+    io.stderr(`\r[${"#".repeat(f)}${" ".repeat(w - f)}] ${done}/${n} hosts`);
+    shown = true;
   };
 }
 
@@ -304,14 +328,14 @@ export async function readSource(arg: string, timeoutMs: number): Promise<RawHos
 export async function readHostsSplit<T>(
   specs: TargetSpec[],
   io: Io,
-  opts: { timeoutMs: number; concurrency: number; consume: (h: RawHost) => T },
+  opts: { timeoutMs: number; concurrency: number; consume: (h: RawHost) => T; quiet?: boolean },
   onWorkers: (
     fileSpecs: TargetSpec[],
     n: number,
     onProgress?: (done: number, total: number) => void,
   ) => Promise<HostResult<T>[]>,
 ): Promise<HostResult<T>[]> {
-  const onProgress = progress(io, specs.length);
+  const onProgress = progress(io, specs.length, !!opts.quiet);
   const fileIdx = specs.flatMap((s, i) => (s.kind === "path" ? [i] : []));
   const n = workersAvailable() ? workerCount(fileIdx.length) : 0;
   if (n < 2) return readTargets<T>(specs, { ...opts, ...(onProgress ? { onProgress } : {}) });

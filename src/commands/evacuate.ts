@@ -69,7 +69,7 @@ export async function runEvacuate(opts: EvacuateOptions, io: Io): Promise<number
   const results = await readHostsSplit<{ key: string; target: string }>(
     specs,
     io,
-    { timeoutMs, concurrency, consume },
+    { timeoutMs, concurrency, consume, quiet: !!opts.quiet },
     async (files, n, onProgress) => {
       const w = await evacuationShardsOnWorkers(files, n, input, timeoutMs, onProgress);
       shards.push(...w.shards);
@@ -113,7 +113,7 @@ export async function runEvacuate(opts: EvacuateOptions, io: Io): Promise<number
       });
     }
     const lines = writeEvacuationXml(opts.writeDestXml, placed);
-    if (format === "table" && lines.length) io.stderr(`${lines.join("\n")}\n`);
+    if (format === "table" && !opts.quiet && lines.length) io.stderr(`${lines.join("\n")}\n`);
   }
   const failed = results.flatMap((r) => (r.ok ? [] : [r]));
   const good = results.filter((r) => r.ok && r.host.key !== source.key);
@@ -144,6 +144,9 @@ export async function runEvacuate(opts: EvacuateOptions, io: Io): Promise<number
         2,
       )}\n`,
     );
+  } else if (opts.quiet) {
+    // only the answer: one "domain host" line per domain ("-" when unplaced)
+    io.stdout(res.placements.map((p) => `${p.domain} ${p.host ?? "-"}\n`).join(""));
   } else {
     const lines = [`Evacuate ${source.key}: ${domains.length} domain(s) with assigned devices`, ""];
     const rows = [["DOMAIN", "DEVICES", "FEASIBLE", "HOST", "NOTE"]];

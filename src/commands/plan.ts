@@ -1,7 +1,7 @@
 /** `hdplan plan` and `hdplan check` (cli.md). */
 import { EXIT, InputError } from "../errors.js";
 import { planToJson } from "../output/json.js";
-import { ANSI_STYLE, NO_STYLE, planToTable } from "../output/table.js";
+import { ANSI_STYLE, NO_STYLE, checkToLines, checkVerdict, planToTable } from "../output/table.js";
 import { evaluateOnWorkers } from "../parallel/pool.js";
 import { type Evaluated, type PlanSetupInput, setupPlanner } from "../parallel/setup.js";
 import type { RawHost } from "../model.js";
@@ -29,6 +29,26 @@ export interface PlanOptions extends CommonOptions {
   writeDestXml?: string;
 }
 
+/**
+ * stdout of plan/check: JSON; the ranked table (plan) or virt-host-validate
+ * style lines (check); with --quiet only the answer: the best host key (plan,
+ * empty line when none) or the verdict word (check).
+ */
+function renderPlan(
+  result: PlanResult,
+  mode: "plan" | "check",
+  format: "table" | "json",
+  opts: PlanOptions,
+  io: Io,
+): string {
+  if (format === "json") return planToJson(result);
+  const style = io.color ? ANSI_STYLE : NO_STYLE;
+  if (opts.quiet) return `${mode === "check" ? checkVerdict(result) : (result.best ?? "")}\n`;
+  return mode === "check"
+    ? checkToLines(result, !!opts.explain, style)
+    : planToTable(result, !!opts.explain, style);
+}
+
 export interface PlanRun {
   result: PlanResult;
   exitCode: number;
@@ -49,13 +69,9 @@ export async function runPlan(opts: PlanOptions, io: Io, mode: "plan" | "check")
   if (opts.writeDestXml) {
     const { writeDestinationXml } = await import("./destxml.js");
     const lines = writeDestinationXml(opts.writeDestXml, result, domain, dt);
-    if (format === "table") io.stderr(lines.join("\n") + (lines.length ? "\n" : ""));
+    if (format === "table" && !opts.quiet) io.stderr(lines.join("\n") + (lines.length ? "\n" : ""));
   }
-  io.stdout(
-    format === "json"
-      ? planToJson(result)
-      : planToTable(result, !!opts.explain, io.color ? ANSI_STYLE : NO_STYLE),
-  );
+  io.stdout(renderPlan(result, mode, format, opts, io));
   const code =
     mode === "check"
       ? result.hosts[0]!.status === "full"
@@ -99,7 +115,7 @@ async function planStreaming(
   const results = await readHostsSplit<Evaluated>(
     specs,
     io,
-    { timeoutMs, concurrency, consume },
+    { timeoutMs, concurrency, consume, quiet: !!opts.quiet },
     (files, n, onProgress) => evaluateOnWorkers(files, n, input, timeoutMs, planner, onProgress),
   );
   assertUniqueReadKeys(

@@ -88,7 +88,7 @@ export async function runPrepare(
   const plan = readPreparePlan(opts.plan, opts.host);
   if (!opts.connectRw) {
     io.stderr(
-      `hdplan prepare: refusing to write to ${opts.host} without --connect-rw. It would create ${plan.steps.length} mdev(s) for ${plan.domain}:\n`,
+      `hdplan: error: prepare refuses to write to ${opts.host} without --connect-rw; it would create ${plan.steps.length} mdev(s) for ${plan.domain}:\n`,
     );
     for (const s of plan.steps)
       io.stderr(`  ${s.device}: ${s.mdevType} on ${s.parent} uuid ${s.uuid} (${s.mdevctl})\n`);
