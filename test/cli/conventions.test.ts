@@ -230,7 +230,8 @@ describe("package contents (npm pack --dry-run)", () => {
       "xml-samples/descriptors/t4-relaxed.conf",
     ])
       expect(files, f).toContain(f);
-    for (const f of files) expect(f, f).not.toMatch(/^(test|src)\/|^scripts\/(bench|gen-fleet|leak-check)|regenerate|\.test\./);
+    for (const f of files)
+      expect(f, f).not.toMatch(/^(test|src)\/|^scripts\/(bench|gen-fleet|leak-check)|regenerate|\.test\./);
     expect(BIN).toContain("dist/cli/main.js");
   });
 });
