@@ -228,6 +228,7 @@ describe("package contents (npm pack --dry-run)", () => {
       "xml-samples/hosts.txt",
       "xml-samples/domains/vm-mixed.xml",
       "xml-samples/descriptors/t4-relaxed.conf",
+      "contrib/ansible/hdplan-plan.yml",
     ])
       expect(files, f).toContain(f);
     for (const f of files)
