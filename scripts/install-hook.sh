@@ -3,9 +3,13 @@
 # snapshot fresh (cli.md `hook`).
 #
 #   scripts/install-hook.sh [--prefix DIR] [--dry-run] [--node PATH] [--connect URI]
+#                           [--descriptors DIR] [--host-key KEY]
 #
-# --prefix DIR  install under DIR instead of / (for packaging and tests)
-# --dry-run     print what would be done, change nothing
+# --prefix DIR       install under DIR instead of / (for packaging and tests)
+# --dry-run          print what would be done, change nothing
+# --descriptors DIR  operator descriptor folder the hook uses (the same files
+#                    as plan --descriptors; DIR/<host key>/ for this host)
+# --host-key KEY     this host's key as plan names it (default: hostname -s)
 #
 # Installs:
 #   /etc/libvirt/hooks/qemu.d/hdplan            sh wrapper: exec node .../dist/cli/main.js hook "$@"
@@ -19,6 +23,8 @@ PREFIX=""
 DRY=0
 NODE="$(command -v node || echo /usr/bin/node)"
 CONNECT="qemu:///system"
+DESCRIPTORS=""
+HOST_KEY="$(hostname -s 2>/dev/null || hostname)"
 HERE="$(cd "$(dirname "$0")/.." && pwd)"
 MAIN="$HERE/dist/cli/main.js"
 
@@ -28,7 +34,9 @@ while [ $# -gt 0 ]; do
     --dry-run) DRY=1; shift ;;
     --node) NODE="${2:?--node needs a path}"; shift 2 ;;
     --connect) CONNECT="${2:?--connect needs a URI}"; shift 2 ;;
-    -h|--help) sed -n '2,16p' "$0"; exit 0 ;;
+    --descriptors) DESCRIPTORS="${2:?--descriptors needs a directory}"; shift 2 ;;
+    --host-key) HOST_KEY="${2:?--host-key needs a key}"; shift 2 ;;
+    -h|--help) sed -n '2,21p' "$0"; exit 0 ;;
     *) echo "install-hook: unknown option $1" >&2; exit 2 ;;
   esac
 done
@@ -49,7 +57,18 @@ write() { # write FILE MODE (content on stdin)
   fi
 }
 
-[ -f "$MAIN" ] || [ "$DRY" = 1 ] || { echo "install-hook: $MAIN not found; run 'npm run build' first" >&2; exit 2; }
+[ -f "$MAIN" ] || [ "$DRY" = 1 ] || { echo "install-hook: error: $MAIN not found; run 'npm run build' first" >&2; exit 2; }
+case "$HOST_KEY" in
+  ""|*[!A-Za-z0-9._-]*) echo "install-hook: error: host key '$HOST_KEY' must be letters, digits, '.', '_' or '-' (pass --host-key)" >&2; exit 2 ;;
+esac
+if [ -n "$DESCRIPTORS" ] && [ ! -d "$PREFIX$DESCRIPTORS" ] && [ ! -d "$DESCRIPTORS" ]; then
+  echo "install-hook: warning: descriptor folder $PREFIX$DESCRIPTORS does not exist yet: until it does the hook cannot read it and allows migrations with a warning (refuses with HDPLAN_HOOK_STRICT=1); copy the planner's folder there" >&2
+fi
+ENV_LINES="export HDPLAN_HOOK_HOST_KEY=\"\${HDPLAN_HOOK_HOST_KEY:-$HOST_KEY}\""
+if [ -n "$DESCRIPTORS" ]; then
+  ENV_LINES="$ENV_LINES
+export HDPLAN_HOOK_DESCRIPTORS=\"\${HDPLAN_HOOK_DESCRIPTORS:-$DESCRIPTORS}\""
+fi
 
 run mkdir -p "$HOOK_DIR" "$STATE_DIR" "$UNIT_DIR"
 
@@ -60,6 +79,8 @@ write "$HOOK_DIR/hdplan" 0755 <<EOT
 # other call (libvirt runs the hook for each operation) exits here, without
 # starting node: the hook's cost stays on migrate begin.
 [ "\$2" = migrate ] && [ "\$3" = begin ] || exit 0
+# This host's key and descriptor folder, as the planner names them:
+$ENV_LINES
 exec "$NODE" "$MAIN" hook "\$@"
 EOT
 
@@ -91,5 +112,9 @@ if [ -z "$PREFIX" ]; then
   run systemctl enable --now hdplan-inventory.timer
 fi
 
-echo "installed the hdplan hook in $HOOK_DIR/hdplan"
-echo "restart libvirtd (or virtqemud) so it picks up the hook: systemctl restart libvirtd (or virtqemud)"
+if [ "$DRY" = 1 ]; then
+  echo "dry run: nothing was installed; without --dry-run this installs the hdplan hook in $HOOK_DIR/hdplan (host key $HOST_KEY)"
+else
+  echo "installed the hdplan hook in $HOOK_DIR/hdplan (host key $HOST_KEY${DESCRIPTORS:+, descriptors $DESCRIPTORS})"
+  echo "restart libvirtd (or virtqemud) so it picks up the hook: systemctl restart libvirtd (or virtqemud)"
+fi

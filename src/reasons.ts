@@ -1,7 +1,7 @@
 /**
  * Every reason code hdplan emits, in one place. Codes are a public interface
  * (cli.md): stable kebab-case, never renamed. `advice` is what the operator
- * can do; the README table is generated from this list (scripts/reason-table).
+ * can do; docs/reasons.md is generated from this list (node scripts/reason-table.mjs --write).
  */
 export interface Reason {
   code: ReasonCode;

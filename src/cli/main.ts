@@ -1,7 +1,8 @@
 #!/usr/bin/env node
 /** hdplan entry point: thin commander wiring; commands live in src/commands. */
 import { spawnSync } from "node:child_process";
-import { readFileSync } from "node:fs";
+import { readFileSync, realpathSync } from "node:fs";
+import { fileURLToPath } from "node:url";
 import { Command, CommanderError, Option } from "commander";
 import { type Io, readStdin } from "../commands/common.js";
 import { EXIT, HostError, InputError, errorMessage } from "../errors.js";
@@ -22,7 +23,7 @@ function makeIo(): Io {
 
 let debug = false;
 
-function packageVersion(): string {
+export function packageVersion(): string {
   try {
     const pkg = JSON.parse(readFileSync(new URL("../../package.json", import.meta.url), "utf8")) as {
       version?: string;
@@ -54,9 +55,16 @@ function fail(e: unknown): Promise<never> {
   return finish(e instanceof InputError || e instanceof HostError ? code : EXIT.INPUT);
 }
 
-function planOptions(cmd: Command): Command {
+function planOptions(cmd: Command, o: { evacuate?: boolean } = {}): Command {
+  if (o.evacuate)
+    cmd.option(
+      "--domain <NAME>",
+      "only this domain of --source (name, UUID or dump file name; repeatable)",
+      collect,
+    );
+  else
+    cmd.option("--domain <FILE|-|NAME>", "domain XML file, - for stdin, or a name/UUID defined on --source");
   return cmd
-    .option("--domain <FILE|-|NAME>", "domain XML file, - for stdin, or a name/UUID on a live --source")
     .option("--source <TARGET>", "the host the VM runs on now")
     .option("--host <TARGET>", "candidate host (repeatable; KEY=TARGET names it)", collect)
     .option("--hosts-file <FILE>", "one target per line, # comments")
@@ -66,7 +74,11 @@ function planOptions(cmd: Command): Command {
     .option("--explain", "show per host and device the chosen target or every reason")
     .option("--write-dest-xml <DIR>", "write destination XML for fully compatible hosts")
     .option("--concurrency <N>", "hosts queried at once (live targets)", String(LIVE_DEFAULTS.hosts))
-    .option("--timeout <SECONDS>", "per-host limit for live queries", "30");
+    .option("--timeout <SECONDS>", "per-host limit for live queries", "30")
+    .option(
+      "--quiet",
+      "print only the answer (plan: the best host; check: the verdict); no progress or notes",
+    );
 }
 
 export function buildProgram(io: Io): Command {
@@ -77,7 +89,12 @@ export function buildProgram(io: Io): Command {
     .version(packageVersion(), "-V, --version", "print the hdplan version")
     .option("--debug", "print stack traces on errors")
     .exitOverride()
-    .configureOutput({ writeErr: (s) => io.stderr(s), writeOut: (s) => io.stdout(s) })
+    .configureOutput({
+      writeErr: (s) => io.stderr(s),
+      writeOut: (s) => io.stdout(s),
+      // one prefix for every error, commander's own included ("hdplan: error: unknown option ...")
+      outputError: (s, write) => write(`hdplan: ${s}`),
+    })
     .showSuggestionAfterError(true);
   program.hook("preAction", (cmd) => {
     debug = !!cmd.opts().debug;
@@ -102,6 +119,7 @@ export function buildProgram(io: Io): Command {
       .option("--include-inactive", "also place defined domains that are not running")
       .option("--solver <ENGINE>", "highs (exact, default) or greedy (docs/placement.md)")
       .option("--solver-time <SECONDS>", "time limit of the highs solver (default 5)"),
+    { evacuate: true },
   ).action(async (o) => {
     const { runEvacuate } = await import("../commands/evacuate.js");
     await finish(await runEvacuate(o, io));
@@ -151,11 +169,19 @@ export function buildProgram(io: Io): Command {
     .argument("<SOURCE.conf>")
     .argument("<DESTINATION.conf>")
     .addOption(new Option("--format <FORMAT>", "table or json").default("table"))
+    .option("--base <FILE>", "apply overlay files to this device descriptor, as plan does (both sides)")
+    .option("--source-base <FILE>", "base descriptor of the source side (default: --base)")
+    .option("--destination-base <FILE>", "base descriptor of the destination side (default: --base)")
     .action(async (src, dst, o) => {
       const { runCompat } = await import("../commands/compat.js");
       if (o.format !== "table" && o.format !== "json")
         throw new InputError(`--format must be table or json (got ${o.format})`);
-      const r = runCompat(src, dst, { format: o.format });
+      const r = runCompat(src, dst, {
+        format: o.format,
+        base: o.base,
+        sourceBase: o.sourceBase,
+        destinationBase: o.destinationBase,
+      });
       if (r.stdout) io.stdout(r.stdout);
       if (r.stderr) io.stderr(r.stderr);
       await finish(r.exitCode);
@@ -182,6 +208,17 @@ export function buildProgram(io: Io): Command {
       const { runPrepare } = await import("../commands/prepare.js");
       await finish(await runPrepare(o, io));
     });
+  program
+    .command("completion")
+    .description("print a shell completion script: hdplan completion bash > /etc/bash_completion.d/hdplan")
+    .argument("<SHELL>", "bash, zsh or fish")
+    .action(async (shell: string) => {
+      const { SHELLS, completionScript } = await import("./docgen.js");
+      if (!(SHELLS as readonly string[]).includes(shell))
+        throw new InputError(`completion: unknown shell ${shell} (bash, zsh or fish)`);
+      io.stdout(completionScript(program, shell as (typeof SHELLS)[number]));
+      await finish(EXIT.OK);
+    });
   return program;
 }
 
@@ -195,7 +232,7 @@ function reexecWithLargerPool(): void {
   if (process.env.UV_THREADPOOL_SIZE || process.env.HDPLAN_NO_REEXEC) return;
   const args = process.argv.slice(2);
   const cmd = args[0];
-  if (cmd === "hook" || cmd === "compat") return;
+  if (cmd === "hook" || cmd === "compat" || cmd === "completion") return;
   const hf = args.indexOf("--hosts-file");
   let hostsFile = "";
   try {
@@ -231,5 +268,16 @@ async function main(): Promise<void> {
   }
 }
 
-process.on("unhandledRejection", (e) => void fail(e));
-void main();
+/** Run only as the program (not when scripts/man-page.mjs imports buildProgram). */
+function invokedAsProgram(): boolean {
+  try {
+    return realpathSync(process.argv[1] ?? "") === fileURLToPath(import.meta.url);
+  } catch {
+    return false;
+  }
+}
+
+if (invokedAsProgram()) {
+  process.on("unhandledRejection", (e) => void fail(e));
+  void main();
+}

@@ -1,14 +1,16 @@
 /** Shared plumbing of plan / check / evacuate: read targets, build inventories, load descriptors. */
-import { existsSync } from "node:fs";
+import { statSync } from "node:fs";
 import { EXIT, HostError, InputError, oneLine } from "../errors.js";
 import { buildInventory } from "../inventory/build.js";
-import type { RawHost } from "../model.js";
+import { domainMatches, notDefinedOnSource } from "../inventory/select.js";
+import type { DomainInfo, RawDomain, RawHost } from "../model.js";
 import type { HostInput } from "../pipeline.js";
 import { reason } from "../reasons.js";
 import { decodeUtf8, MAX_INPUT_FILE_BYTES, readBounded, readTextFile } from "../targets/dump.js";
 import { type HostResult, preKey, readTargets } from "../targets/index.js";
 import { workerCount, workersAvailable } from "../parallel/pool.js";
 import { type TargetSpec, assertUniqueKeys, parseTargetSpec, readHostsFileText } from "../targets/keys.js";
+import { readDomain } from "../xml/domain.js";
 
 export interface CommonOptions {
   host?: string[];
@@ -20,6 +22,8 @@ export interface CommonOptions {
   format?: string;
   concurrency?: string | number;
   timeout?: string | number;
+  /** Only the answer on stdout; no progress bar or notes on stderr. */
+  quiet?: boolean;
 }
 
 export interface Io {
@@ -49,12 +53,34 @@ export function hostSpecs(opts: CommonOptions): TargetSpec[] {
   return specs;
 }
 
-export function progress(io: Io, total: number): ((done: number, total: number) => void) | undefined {
-  if (!io.isTTY || total <= 3) return undefined;
+/** The progress bar appears only for runs longer than this. */
+export const PROGRESS_DELAY_MS = 1000;
+
+/**
+ * A progress bar on a terminal for runs over PROGRESS_DELAY_MS that clears
+ * its line when done (nothing is left in the scrollback). `now` is the clock
+ * (tests pass their own).
+ */
+export function progress(
+  io: Io,
+  total: number,
+  quiet = false,
+  now: () => number = Date.now,
+): ((done: number, total: number) => void) | undefined {
+  if (!io.isTTY || quiet || total <= 3) return undefined;
+  const start = now();
+  let shown = false;
   return (done, n) => {
+    if (done >= n) {
+      if (shown) io.stderr("\r\x1b[2K");
+      shown = false;
+      return;
+    }
+    if (now() - start < PROGRESS_DELAY_MS) return;
     const w = 30;
     const f = Math.round((done / n) * w);
-    io.stderr(`\r[${"#".repeat(f)}${" ".repeat(w - f)}] ${done}/${n} hosts${done === n ? "\n" : ""}`);
+    io.stderr(`\r[${"#".repeat(f)}${" ".repeat(w - f)}] ${done}/${n} hosts`);
+    shown = true;
   };
 }
 
@@ -94,15 +120,110 @@ export interface DomainText {
   inactiveXml?: string | null;
 }
 
+/** Reads --source once, when first needed (a name lookup or the plan itself). */
+export type SourceReader = () => Promise<RawHost | null>;
+
+export function sourceReader(source: string | undefined, timeoutMs: number): SourceReader {
+  let p: Promise<RawHost | null> | undefined;
+  return () => {
+    p ??= source ? readSource(source, timeoutMs) : Promise.resolve(null);
+    return p;
+  };
+}
+
+/** A domain file is anything that exists and is not a directory (pipes and devices included). */
+function isDomainFile(p: string): boolean {
+  try {
+    return !statSync(p).isDirectory();
+  } catch {
+    return false;
+  }
+}
+
+interface SourceDomain {
+  raw: RawDomain;
+  info: DomainInfo;
+}
+
+/** The source's domains that parse (a domain that does not is reported when the source is built). */
+function sourceDomains(raw: RawHost): { domains: SourceDomain[]; unreadable: number } {
+  const domains: SourceDomain[] = [];
+  let unreadable = 0;
+  for (const rd of raw.domains) {
+    try {
+      domains.push({ raw: rd, info: readDomain(rd.xml, rd.origin) });
+    } catch {
+      unreadable++;
+    }
+  }
+  return { domains, unreadable };
+}
+
+function notDefinedOn(id: string, raw: RawHost, domains: SourceDomain[]): InputError {
+  return notDefinedOnSource(
+    id,
+    raw.target,
+    domains.map((d) => d.info.name),
+  );
+}
+
+/**
+ * Look a domain up by name, UUID or file name in a source read from files (a
+ * dump directory's domains/ or a snapshot): the live XML, and the inactive
+ * definition when the snapshot recorded one (null: transient; a dump
+ * directory cannot tell, so it stays unknown).
+ */
+export function domainFromSource(id: string, raw: RawHost): DomainText {
+  const { domains } = sourceDomains(raw);
+  const hits = domains.filter((d) => domainMatches(id, d.info, d.raw.origin));
+  const uuids = new Set(hits.map((d) => d.info.uuid));
+  if (hits.length === 0) {
+    if (domains.length === 0)
+      throw new InputError(
+        `${id}: no such domain XML file, and source ${raw.target} has no domain data to look it up in`,
+        id,
+      );
+    throw notDefinedOn(id, raw, domains);
+  }
+  if (uuids.size > 1)
+    throw new InputError(
+      `${id}: more than one domain on source ${raw.target} matches (${hits.map((h) => h.raw.origin).join(", ")}); pass the UUID`,
+    );
+  const live = hits.find((d) => d.raw.active) ?? hits[0]!;
+  const dt: DomainText = { text: live.raw.xml, file: live.raw.origin };
+  if (raw.kind !== "dump") {
+    const inactive = hits.find((d) => d !== live && !d.raw.active && d.raw.persistent);
+    dt.inactiveXml = inactive
+      ? inactive.raw.xml
+      : live.raw.persistent && !live.raw.active
+        ? live.raw.xml
+        : null;
+  }
+  return dt;
+}
+
+/**
+ * A domain given as a file must be one the source defines (same UUID or
+ * name) when the source has domain data at all: otherwise every device would
+ * be "unknown on the source" without saying why.
+ */
+export function assertDomainOnSource(domain: DomainInfo, raw: RawHost): void {
+  const { domains, unreadable } = sourceDomains(raw);
+  if (domains.length === 0 || unreadable > 0) return;
+  if (domains.some((d) => d.info.uuid === domain.uuid || d.info.name === domain.name)) return;
+  throw notDefinedOn(domain.name, raw, domains);
+}
+
 export async function loadDomainText(
   domain: string | undefined,
   source: string | undefined,
   io: Io,
   timeoutMs: number,
+  readSourceHost?: SourceReader,
 ): Promise<DomainText> {
   if (!domain) throw new InputError("missing --domain FILE|-|NAME");
   if (domain === "-") return { text: io.stdin(), file: "<stdin>" };
-  if (existsSync(domain)) return { text: readTextFile(domain), file: domain };
+  if (isDomainFile(domain)) return { text: readTextFile(domain), file: domain };
   if (source?.includes("://")) {
     const spec = parseTargetSpec(source, "--source");
     const live = await import("../targets/live.js");
@@ -114,8 +235,10 @@ export async function loadDomainText(
       inactiveXml: d.inactiveXml,
     };
   }
+  const raw = source && readSourceHost ? await readSourceHost() : null;
+  if (raw) return domainFromSource(domain, raw);
   throw new InputError(
-    `${domain}: no such domain XML file (a domain name is looked up only on a live --source URI)`,
+    `${domain}: no such domain XML file (a domain name is looked up on --source: a live URI, a snapshot or a dump directory)`,
     domain,
   );
 }
@@ -200,14 +323,14 @@ export async function readSource(arg: string, timeoutMs: number): Promise<RawHos
 export async function readHostsSplit<T>(
   specs: TargetSpec[],
   io: Io,
-  opts: { timeoutMs: number; concurrency: number; consume: (h: RawHost) => T },
+  opts: { timeoutMs: number; concurrency: number; consume: (h: RawHost) => T; quiet?: boolean },
   onWorkers: (
     fileSpecs: TargetSpec[],
     n: number,
     onProgress?: (done: number, total: number) => void,
   ) => Promise<HostResult<T>[]>,
 ): Promise<HostResult<T>[]> {
-  const onProgress = progress(io, specs.length);
+  const onProgress = progress(io, specs.length, !!opts.quiet);
   const fileIdx = specs.flatMap((s, i) => (s.kind === "path" ? [i] : []));
   const n = workersAvailable() ? workerCount(fileIdx.length) : 0;
   if (n < 2) return readTargets<T>(specs, { ...opts, ...(onProgress ? { onProgress } : {}) });

@@ -7,6 +7,7 @@ import { mkdirSync, renameSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { InputError } from "../errors.js";
 import type { AssignedDevice, DescriptorData, DomainInfo } from "../model.js";
+import { planToJson } from "../output/json.js";
 import { mdevCreationSteps } from "../output/mdevplan.js";
 import {
   type PlanMetaDevice,
@@ -128,9 +129,91 @@ function writeAtomic(path: string, text: string): void {
   renameSync(tmp, path);
 }
 
-function destinationUri(h: HostReport): string {
+/** What the destination XML of one host needs to know about it. */
+export type PlacedHost = Pick<HostReport, "host" | "target" | "hostname" | "assignments">;
+
+/** A host read through libvirt (not a dump directory or snapshot). */
+export function isLiveTarget(target: string): boolean {
+  return target.includes("://");
+}
+
+/**
+ * What to run before `virsh migrate` when the host must create mdevs: the
+ * `hdplan prepare` line for a host read live (its URI is known), otherwise the
+ * mdevctl lines to run on the host itself (a file target has no URI to
+ * prepare through).
+ */
+export function mdevNextSteps(h: PlacedHost, planPath: string): string[] {
+  const steps = mdevCreationSteps(h);
+  if (steps.length === 0) return [];
+  if (isLiveTarget(h.target)) {
+    return [
+      `  first create ${steps.length} mdev(s) on ${h.host}:`,
+      `  hdplan prepare --host ${shellQuote(h.target)} --plan ${shellQuote(planPath)} --connect-rw`,
+    ];
+  }
+  return [
+    `  first create ${steps.length} mdev(s) on ${h.host} (read from ${h.target}, so run these there; --explain shows the virsh form):`,
+    ...steps.map((st) => `  ${st.mdevctl}`),
+  ];
+}
+
+function destinationUri(h: PlacedHost): string {
   if (/^qemu(\+ssh|\+tls|\+tcp)?:\/\/[^/]+\/system/.test(h.target)) return h.target;
   return `qemu+ssh://${h.hostname ?? h.host}/system`;
+}
+
+function makeDir(dir: string): void {
+  try {
+    mkdirSync(dir, { recursive: true });
+  } catch (e) {
+    throw new InputError(
+      `--write-dest-xml ${dir}: cannot create directory (${(e as NodeJS.ErrnoException).code ?? e})`,
+      dir,
+    );
+  }
+}
+
+const MIGRATABLE_NOTE =
+  "note: libvirt returns the migratable XML only on a read-write connection and hdplan stays read-only, so the destination XML is written from the live XML; for the exact migratable form run 'virsh dumpxml --migratable NAME > vm.xml' and pass --domain vm.xml";
+
+/**
+ * Write one domain's destination XML for one full host (`base` + `.xml`, and
+ * `.persistent.xml` when the inactive definition is known) and return the
+ * printed next steps: mdevs to create, then `virsh migrate`.
+ */
+function writeForHost(
+  base: string,
+  h: PlacedHost,
+  domain: DomainInfo,
+  devices: DeviceReport[],
+  dt: DomainText,
+  planPath: string,
+): string[] {
+  const doc = dt.migratableXml ?? dt.text;
+  const docFile = dt.migratableXml ? `${dt.file} (migratable XML)` : dt.file;
+  const inactive = dt.inactiveXml ?? null;
+  const xmlPath = `${base}.xml`;
+  const persistentPath = `${base}.persistent.xml`;
+  writeAtomic(xmlPath, rewriteForHost(doc, docFile, domain, devices, h));
+  if (inactive) {
+    writeAtomic(
+      persistentPath,
+      rewriteForHost(inactive, `${dt.file} (inactive definition)`, domain, devices, h),
+    );
+  }
+  const lines = [`${h.host}: wrote ${xmlPath}${inactive ? ` and ${persistentPath}` : ""}`];
+  lines.push(...mdevNextSteps(h, planPath));
+  const cmd = ["virsh", "migrate", "--live", "--persistent", "--xml", shellQuote(xmlPath)];
+  if (inactive) cmd.push("--persistent-xml", shellQuote(persistentPath));
+  cmd.push(shellQuote(domain.name), shellQuote(destinationUri(h)));
+  lines.push(`  ${cmd.join(" ")}`);
+  if (!inactive) {
+    lines.push(
+      "  note: the inactive definition is unknown (domain read from a file or dump directory), so no --persistent-xml: the destination's stored definition would keep the source's devices; dump it with 'virsh dumpxml --inactive' or use a snapshot or live --source",
+    );
+  }
+  return lines;
 }
 
 export function writeDestinationXml(
@@ -140,54 +223,65 @@ export function writeDestinationXml(
   dt: DomainText,
 ): string[] {
   refuseNova(domain, "--write-dest-xml");
-  try {
-    mkdirSync(dir, { recursive: true });
-  } catch (e) {
-    throw new InputError(
-      `--write-dest-xml ${dir}: cannot create directory (${(e as NodeJS.ErrnoException).code ?? e})`,
-      dir,
-    );
-  }
-  const base = dt.migratableXml ?? dt.text;
-  const baseFile = dt.migratableXml ? `${dt.file} (migratable XML)` : dt.file;
-  const inactive = dt.inactiveXml ?? null;
+  makeDir(dir);
   const lines: string[] = [];
-  if (!dt.migratableXml && dt.inactiveXml !== undefined) {
-    lines.push(
-      "note: libvirt returns the migratable XML only on a read-write connection and hdplan plan stays read-only, so the destination XML is written from the live XML; for the exact migratable form run 'virsh dumpxml --migratable NAME > vm.xml' and pass --domain vm.xml",
-    );
-  }
+  if (!dt.migratableXml && dt.inactiveXml !== undefined) lines.push(MIGRATABLE_NOTE);
+  // The plan itself, for `hdplan prepare --plan DIR/plan.json` (the same JSON
+  // as --format json).
+  const planPath = join(dir, "plan.json");
+  writeAtomic(planPath, planToJson(result));
   const full = result.hosts.filter((h) => h.status === "full");
   if (full.length === 0) {
-    lines.push(`--write-dest-xml: no fully compatible host; nothing written to ${dir}`);
+    lines.push(`--write-dest-xml: no fully compatible host; wrote only ${planPath}`);
     return lines;
   }
-  for (const h of full) {
-    const xmlPath = join(dir, `${h.host}.xml`);
-    const persistentPath = join(dir, `${h.host}.persistent.xml`);
-    writeAtomic(xmlPath, rewriteForHost(base, baseFile, domain, result.devices, h));
-    if (inactive) {
-      writeAtomic(
-        persistentPath,
-        rewriteForHost(inactive, `${dt.file} (inactive definition)`, domain, result.devices, h),
-      );
+  lines.push(`wrote ${planPath}`);
+  for (const h of full)
+    lines.push(...writeForHost(join(dir, h.host), h, domain, result.devices, dt, planPath));
+  return lines;
+}
+
+/** One placed domain of `evacuate --write-dest-xml`. */
+export interface EvacuationPlacement {
+  domain: DomainInfo;
+  dt: DomainText;
+  devices: DeviceReport[];
+  host: PlacedHost;
+  warnings: unknown[];
+}
+
+/**
+ * `evacuate --write-dest-xml DIR`: per placement, `DIR/<domain>.<host>.xml`
+ * (+ `.persistent.xml`) and `DIR/<domain>.plan.json` — a plan with that one
+ * host, which `hdplan prepare --plan` reads — and the printed next steps.
+ */
+export function writeEvacuationXml(dir: string, placed: EvacuationPlacement[]): string[] {
+  makeDir(dir);
+  const lines: string[] = [];
+  for (const p of placed) {
+    if (p.domain.novaManaged) {
+      lines.push(`${p.domain.name}: ${NOVA_REFUSAL} (--write-dest-xml skipped it)`);
+      continue;
     }
-    lines.push(`${h.host}: wrote ${xmlPath}${inactive ? ` and ${persistentPath}` : ""}`);
-    const steps = mdevCreationSteps(h);
-    if (steps.length) {
-      lines.push(
-        `  first create ${steps.length} mdev(s) on ${h.host}: hdplan prepare --host ${shellQuote(h.target)} --plan PLAN.json --connect-rw (or the steps of --explain)`,
-      );
-    }
-    const cmd = ["virsh", "migrate", "--live", "--persistent", "--xml", shellQuote(xmlPath)];
-    if (inactive) cmd.push("--persistent-xml", shellQuote(persistentPath));
-    cmd.push(shellQuote(domain.name), shellQuote(destinationUri(h)));
-    lines.push(`  ${cmd.join(" ")}`);
-    if (!inactive) {
-      lines.push(
-        "  note: the inactive definition is unknown (domain read from a file), so no --persistent-xml: the destination's stored definition would keep the source's devices; dump it with 'virsh dumpxml --inactive' or pass a live --source",
-      );
-    }
+    const planPath = join(dir, `${p.domain.name}.plan.json`);
+    const plan = {
+      schemaVersion: 1,
+      domain: { name: p.domain.name, uuid: p.domain.uuid },
+      hosts: [{ host: p.host.host, target: p.host.target, status: "full", assignments: p.host.assignments }],
+      warnings: p.warnings,
+    };
+    writeAtomic(planPath, `${JSON.stringify(plan, null, 2)}\n`);
+    lines.push(`${p.domain.name}: wrote ${planPath}`);
+    lines.push(
+      ...writeForHost(
+        join(dir, `${p.domain.name}.${p.host.host}`),
+        p.host,
+        p.domain,
+        p.devices,
+        p.dt,
+        planPath,
+      ),
+    );
   }
   return lines;
 }

@@ -4,13 +4,16 @@ import { EXIT, InputError } from "../errors.js";
 import { DEFAULT_SOLVER_TIME_S, type EvacShard, placeAll } from "../matching/evacuate.js";
 import { evacuationShardsOnWorkers } from "../parallel/pool.js";
 import { type EvacSetupInput, setupEvacuation } from "../parallel/setup.js";
+import { deviceReports, prepareSources } from "../pipeline.js";
 import { reason } from "../reasons.js";
+import { type EvacuationPlacement, writeEvacuationXml } from "./destxml.js";
 import { pad, reasonLines } from "../output/table.js";
 import {
   type CommonOptions,
   type Io,
   assertUniqueKnownKeys,
   assertUniqueReadKeys,
+  domainFromSource,
   formatOpt,
   hostFailureLine,
   hostSpecs,
@@ -24,6 +27,9 @@ export interface EvacuateOptions extends CommonOptions {
   /** highs (default) or greedy (docs/placement.md). */
   solver?: string;
   solverTime?: string | number;
+  /** Only these domains (name, UUID or dump file name); repeatable. */
+  domain?: string[];
+  writeDestXml?: string;
 }
 
 function solverOpt(v: string | undefined): "highs" | "greedy" {
@@ -75,18 +81,19 @@ export async function runEvacuate(opts: EvacuateOptions, io: Io): Promise<number
     includeInactive: !!opts.includeInactive,
     assumeVersions: !!opts.assumeVersions,
     explain: !!opts.explain,
+    ...(opts.domain?.length ? { onlyDomains: opts.domain } : {}),
   };
   // Hosts stream in: each one's candidates for every VM are built as it is
   // read, then its parsed devices are dropped (memory flat on big fleets).
   // Many file targets are split into shards, one per worker thread, each
   // holding its hosts' candidates; placement then asks every shard.
-  const { evac, source, domains, consume } = setupEvacuation(input);
+  const { evac, source, domains, selector, consume } = setupEvacuation(input);
   const shards: EvacShard[] = [evac];
   let close = async () => {};
   const results = await readHostsSplit<{ key: string; target: string; isSource?: boolean }>(
     specs,
     io,
-    { timeoutMs, concurrency, consume },
+    { timeoutMs, concurrency, consume, quiet: !!opts.quiet },
     async (files, n, onProgress) => {
       const w = await evacuationShardsOnWorkers(files, n, input, timeoutMs, onProgress);
       shards.push(...w.shards);
@@ -109,6 +116,34 @@ export async function runEvacuate(opts: EvacuateOptions, io: Io): Promise<number
     io.stderr(
       `hdplan: placement: ${res.solver.engine}${res.solver.optimal ? " optimal" : ""}, ${st.options} VM/host options, ${st.columns} columns, ${st.rows} rows, model+solve ${st.seconds.toFixed(3)} s (${st.rounds.map((x) => `width ${x.width}: ${x.seconds.toFixed(3)} s`).join(", ")})\n`,
     );
+  }
+  if (opts.writeDestXml) {
+    const targets = new Map(results.flatMap((r) => (r.ok ? [[r.host.key, r.host.target] as const] : [])));
+    const placed: EvacuationPlacement[] = [];
+    for (const p of res.placements) {
+      const domain = domains.find((d) => d.uuid === p.uuid);
+      if (!p.host || !domain) continue;
+      const { sources } = prepareSources({
+        domain,
+        source,
+        selector,
+        opts: { assumeVersions: !!opts.assumeVersions, explain: true },
+      });
+      placed.push({
+        domain,
+        dt: domainFromSource(p.uuid, input.sourceRaw),
+        devices: deviceReports(sources, true),
+        host: {
+          host: p.host,
+          target: targets.get(p.host) ?? p.host,
+          hostname: null,
+          assignments: p.assignments,
+        },
+        warnings: p.warnings,
+      });
+    }
+    const lines = writeEvacuationXml(opts.writeDestXml, placed);
+    if (format === "table" && !opts.quiet && lines.length) io.stderr(`${lines.join("\n")}\n`);
   }
   const failed = results.flatMap((r) => (r.ok ? [] : [r]));
   const good = results.filter((r) => r.ok && !r.host.isSource);
@@ -150,6 +185,9 @@ export async function runEvacuate(opts: EvacuateOptions, io: Io): Promise<number
         2,
       )}\n`,
     );
+  } else if (opts.quiet) {
+    // only the answer: one "domain host" line per domain ("-" when unplaced)
+    io.stdout(res.placements.map((p) => `${p.domain} ${p.host ?? "-"}\n`).join(""));
   } else {
     const lines = [`Evacuate ${source.key}: ${domains.length} domain(s) with assigned devices`, ""];
     const rows = [["DOMAIN", "DEVICES", "FEASIBLE", "HOST", "NOTE"]];

@@ -137,7 +137,7 @@ export async function runInventory(opts: InventoryOptions): Promise<CommandResul
   let stderr = "";
   try {
     const host = await buildSnapshot(opts, new Date(), (m) => {
-      stderr += `hdplan inventory: warning: ${m}\n`;
+      stderr += `hdplan: warning: ${m}\n`;
     });
     const json = `${JSON.stringify(host, null, 2)}\n`;
     if (opts.out) {
@@ -151,7 +151,7 @@ export async function runInventory(opts: InventoryOptions): Promise<CommandResul
     return { exitCode: EXIT.OK, stdout: json, stderr };
   } catch (e) {
     if (e instanceof HostError || e instanceof InputError) {
-      stderr += `hdplan inventory: ${e.message}\n`;
+      stderr += `hdplan: error: ${e.message}\n`;
       return { exitCode: e.exitCode, stdout: "", stderr };
     }
     throw e;

@@ -2,15 +2,17 @@
 import { LIVE_DEFAULTS } from "../targets/live-defaults.js";
 import { EXIT, InputError } from "../errors.js";
 import { planToJson } from "../output/json.js";
-import { ANSI_STYLE, NO_STYLE, planToTable } from "../output/table.js";
+import { ANSI_STYLE, NO_STYLE, checkToLines, checkVerdict, planToTable } from "../output/table.js";
 import { evaluateOnWorkers } from "../parallel/pool.js";
 import { type Evaluated, type PlanSetupInput, setupPlanner } from "../parallel/setup.js";
+import type { RawHost } from "../model.js";
 import type { PlanResult } from "../pipeline.js";
 import { reason } from "../reasons.js";
 import { readDomain } from "../xml/domain.js";
 import {
   type CommonOptions,
   type Io,
+  assertDomainOnSource,
   assertUniqueKnownKeys,
   assertUniqueReadKeys,
   exitForPlan,
@@ -20,12 +22,32 @@ import {
   loadDomainText,
   numberOpt,
   readHostsSplit,
-  readSource,
+  sourceReader,
 } from "./common.js";
 
 export interface PlanOptions extends CommonOptions {
   domain?: string;
   writeDestXml?: string;
+}
+
+/**
+ * stdout of plan/check: JSON; the ranked table (plan) or virt-host-validate
+ * style lines (check); with --quiet only the answer: the best host key (plan,
+ * empty line when none) or the verdict word (check).
+ */
+function renderPlan(
+  result: PlanResult,
+  mode: "plan" | "check",
+  format: "table" | "json",
+  opts: PlanOptions,
+  io: Io,
+): string {
+  if (format === "json") return planToJson(result);
+  const style = io.color ? ANSI_STYLE : NO_STYLE;
+  if (opts.quiet) return `${mode === "check" ? checkVerdict(result) : (result.best ?? "")}\n`;
+  return mode === "check"
+    ? checkToLines(result, !!opts.explain, style)
+    : planToTable(result, !!opts.explain, style);
 }
 
 export interface PlanRun {
@@ -40,20 +62,21 @@ export async function runPlan(opts: PlanOptions, io: Io, mode: "plan" | "check")
     throw new InputError("check takes exactly one --host (use plan to rank several)");
   }
   const timeoutMs = numberOpt(opts.timeout, "timeout", 30, 0.001) * 1000;
-  const dt = await loadDomainText(opts.domain, opts.source, io, timeoutMs);
+  const getSource = sourceReader(opts.source, timeoutMs);
+  const dt = await loadDomainText(opts.domain, opts.source, io, timeoutMs, getSource);
   const domain = readDomain(dt.text, dt.file);
-  const result = await planStreaming(opts, io, dt, timeoutMs);
+  const sourceRaw = await getSource();
+  if (sourceRaw) assertDomainOnSource(domain, sourceRaw);
+  const result = await planStreaming(opts, io, dt, timeoutMs, sourceRaw);
   if (opts.writeDestXml) {
     const { writeDestinationXml } = await import("./destxml.js");
     const lines = writeDestinationXml(opts.writeDestXml, result, domain, dt);
-    if (format === "table") io.stderr(lines.join("\n") + (lines.length ? "\n" : ""));
+    if (format === "table" && !opts.quiet) io.stderr(lines.join("\n") + (lines.length ? "\n" : ""));
   }
   io.stdout(
     html
       ? (await import("../output/html.js")).planToHtml(result)
-      : format === "json"
-        ? planToJson(result)
-        : planToTable(result, !!opts.explain, io.color ? ANSI_STYLE : NO_STYLE),
+      : renderPlan(result, mode, format, opts, io),
   );
   const code =
     mode === "check"
@@ -80,12 +103,12 @@ async function planStreaming(
   io: Io,
   dt: { text: string; file: string },
   timeoutMs: number,
+  sourceRaw: RawHost | null,
 ): Promise<PlanResult> {
   const specs = hostSpecs(opts);
   if (specs.length === 0) throw new InputError("no candidate hosts: pass --host TARGET or --hosts-file FILE");
   const concurrency = Math.floor(numberOpt(opts.concurrency, "concurrency", LIVE_DEFAULTS.hosts, 1));
   assertUniqueKnownKeys(specs);
-  const sourceRaw = opts.source ? await readSource(opts.source, timeoutMs) : null;
   const input: PlanSetupInput = {
     domainText: dt.text,
     domainFile: dt.file,
@@ -98,7 +121,7 @@ async function planStreaming(
   const results = await readHostsSplit<Evaluated>(
     specs,
     io,
-    { timeoutMs, concurrency, consume },
+    { timeoutMs, concurrency, consume, quiet: !!opts.quiet },
     (files, n, onProgress) => evaluateOnWorkers(files, n, input, timeoutMs, planner, onProgress),
   );
   assertUniqueReadKeys(

@@ -7,6 +7,7 @@ import { EXIT, InputError, errorMessage } from "../errors.js";
 import type { AssignmentTarget } from "../candidates/types.js";
 import { type MdevStep, mdevStepFor } from "../output/mdevplan.js";
 import { readTextFile } from "../targets/dump.js";
+import { uriHostKey } from "../targets/keys.js";
 import type { Io } from "./common.js";
 import { NOVA_REFUSAL } from "./destxml.js";
 import { isLocalUri } from "./inventory.js";
@@ -58,7 +59,17 @@ export function readPreparePlan(path: string, hostArg: string): PreparePlan {
     throw new InputError(`${name} ${NOVA_REFUSAL} (prepare refused)`, path);
   }
   const hosts = o.hosts as PlanHost[];
-  const h = hosts.find((x) => x && (x.target === hostArg || x.host === hostArg));
+  // --host may be the plan's target, its host key, or a URI whose host key is
+  // the plan's (a plan from snapshots/host2.json, prepared on qemu+ssh://root@host2/system).
+  let uriKey: string | null = null;
+  try {
+    uriKey = hostArg.includes("://") ? uriHostKey(hostArg) : null;
+  } catch {
+    uriKey = null;
+  }
+  const h =
+    hosts.find((x) => x && (x.target === hostArg || x.host === hostArg)) ??
+    (uriKey ? hosts.find((x) => x && x.host === uriKey) : undefined);
   if (!h) {
     throw new InputError(
       `${path}: no host ${hostArg} in the plan (hosts: ${hosts.map((x) => x?.host).join(", ") || "none"}); pass --host as the plan names it`,
@@ -97,7 +108,7 @@ export async function runPrepare(
   const plan = readPreparePlan(opts.plan, opts.host);
   if (!opts.connectRw) {
     io.stderr(
-      `hdplan prepare: refusing to write to ${opts.host} without --connect-rw. It would create ${plan.steps.length} mdev(s) for ${plan.domain}:\n`,
+      `hdplan: error: prepare refuses to write to ${opts.host} without --connect-rw; it would create ${plan.steps.length} mdev(s) for ${plan.domain}:\n`,
     );
     for (const s of plan.steps)
       io.stderr(`  ${s.device}: ${s.mdevType} on ${s.parent} uuid ${s.uuid} (${s.mdevctl})\n`);

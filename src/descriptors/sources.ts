@@ -277,3 +277,18 @@ export function fromVendorAttrs(v: VendorAttrs, deviceApi?: string): DescriptorD
   if (section.software_version === undefined && sw) section.software_version = sw;
   return { self, compatible: [section] };
 }
+
+/**
+ * Apply one operator file to a base descriptor the way DescriptorSelector does
+ * for a device in `plan`: the file's identity keys must equal the base's
+ * (else null: the file does not apply), its other self keys are added, its
+ * COMPATIBLE sections (if any) replace the base's. Used by `hdplan compat --base`.
+ */
+export function applyDescriptorFile(base: DescriptorData, file: DescriptorData): DescriptorData | null {
+  const f: DescriptorFile = { path: "", hostKey: null, descriptor: file, identity: identityOf(file) };
+  if (!applies(f, base.self)) return null;
+  const identity = new Set<string>(IDENTITY_KEYS);
+  const extra: Record<string, string> = {};
+  for (const [k, v] of Object.entries(file.self)) if (!identity.has(k)) extra[k] = v;
+  return overlay(base, { self: extra, compatible: file.compatible });
+}

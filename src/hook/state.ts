@@ -32,6 +32,12 @@ export interface HookEnv {
   strict: boolean;
   ttlMs: number;
   descriptors: string | null;
+  /**
+   * This host's key, as `plan` names it (the host part of its URI, its
+   * snapshot or dump directory name): selects DIR/<key>/ descriptor files.
+   * scripts/install-hook.sh records it (--host-key, default `hostname -s`).
+   */
+  hostKey: string | null;
 }
 
 export function hookEnv(env: NodeJS.ProcessEnv = process.env): HookEnv {
@@ -50,6 +56,7 @@ export function hookEnv(env: NodeJS.ProcessEnv = process.env): HookEnv {
     strict: env.HDPLAN_HOOK_STRICT === "1",
     ttlMs: num(env.HDPLAN_HOOK_RESERVATION_TTL, 300) * 1000,
     descriptors: env.HDPLAN_HOOK_DESCRIPTORS || null,
+    hostKey: env.HDPLAN_HOOK_HOST_KEY || null,
   };
 }
 
@@ -93,7 +100,26 @@ export function readDomainDirs(dirs: string[], guest: string): RawDomain[] {
   return out;
 }
 
-function readHostTarget(target: string): RawHost {
+/**
+ * The key plan would give this host: HDPLAN_HOOK_HOST_KEY (what the installer
+ * configured), else a dump directory's name, else this machine's short
+ * hostname (the host part of a qemu+ssh://root@HOST/system URI).
+ */
+export function hookHostKey(target: string, configured: string | null, isDir: boolean): string {
+  if (configured) return validateKey(configured, "HDPLAN_HOOK_HOST_KEY");
+  const candidates = [isDir ? basename(target.replace(/\/+$/, "")) : "", hostname().split(".")[0] ?? ""];
+  for (const c of candidates) {
+    if (!c) continue;
+    try {
+      return validateKey(c, "host key");
+    } catch {
+      // try the next one
+    }
+  }
+  return "localhost";
+}
+
+function readHostTarget(target: string, configuredKey: string | null): RawHost {
   if (target.includes("://")) {
     throw new InputError(
       `HDPLAN_HOOK_HOST=${target} is a libvirt URI; the hook never calls libvirt: point it at a snapshot (hdplan inventory -o FILE) or a dump directory`,
@@ -108,12 +134,7 @@ function readHostTarget(target: string): RawHost {
       target,
     );
   }
-  let key = hostname().split(".")[0] || "localhost";
-  try {
-    key = validateKey(key, "hostname");
-  } catch {
-    key = "localhost";
-  }
+  const key = hookHostKey(target, configuredKey, st.isDirectory());
   return st.isDirectory() ? readDumpDir(target, key, target) : readSnapshotFile(target, key, target);
 }
 
@@ -222,7 +243,7 @@ export interface HookHost {
 
 /** Read the host state (throws InputError on input it cannot read). */
 export function loadHookHost(env: HookEnv, guest: string): HookHost {
-  const raw = readHostTarget(env.host);
+  const raw = readHostTarget(env.host, env.hostKey);
   raw.domains.push(...readDomainDirs(env.domainDirs, guest));
   // The incoming guest's own definition (a retry, a snapshot taken mid-migration) is not "in use".
   raw.domains = raw.domains.filter((d) => /<name>\s*([^<]*?)\s*<\/name>/.exec(d.xml)?.[1] !== guest);

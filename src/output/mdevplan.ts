@@ -15,7 +15,7 @@ export interface MdevStep {
   mdevType: string;
   uuid: string;
   attrs: { name: string; value: string }[];
-  /** Node device XML for `virsh nodedev-define FILE` (then `virsh nodedev-start mdev_UUID_PARENT`). */
+  /** Node device XML for `virsh nodedev-define FILE` (then `virsh nodedev-start mdev_UUID_PARENTADDR`). */
   nodedevXml: string;
   virsh: string[];
   mdevctl: string;
@@ -31,9 +31,19 @@ export function parentAddressOf(parent: string): string {
   return parent;
 }
 
-/** libvirt names a defined mdev node device mdev_<uuid with _>_<parent name>. */
+/**
+ * The node device name libvirt gives a defined mdev: "mdev_<uuid>_<parent
+ * address>" with every non-alphanumeric character replaced by "_", where the
+ * parent address is the PCI address (0000:3b:00.0), the CCW address
+ * (0.0.0052) or "matrix" — not the parent's node device name. libvirt
+ * src/node_device/node_device_driver.c: mdevGenerateDeviceName() calls
+ * nodeDeviceGenerateName(def, "mdev", uuid, mdev.parent_addr), and
+ * parent_addr comes from nodeDeviceObjFormatAddress(). The corpus file
+ * mdevctl/mdev_c60cc60c_c60c_c60c_c60c_c60cc60cc60c_update.xml shows one
+ * (parent css_0_0_0052, name mdev_c60cc60c_…_0_0_0052).
+ */
 export function mdevNodeDeviceName(uuid: string, parent: string): string {
-  return `mdev_${uuid.replace(/-/g, "_")}_${parent}`;
+  return `mdev_${uuid}_${parentAddressOf(parent)}`.replace(/[^A-Za-z0-9]/g, "_");
 }
 
 export function mdevNodedevXml(
@@ -97,7 +107,7 @@ export function mdevStepFor(
 }
 
 /** Every mdev this host must create for the plan, in assignment order. */
-export function mdevCreationSteps(host: HostReport): MdevStep[] {
+export function mdevCreationSteps(host: Pick<HostReport, "assignments">): MdevStep[] {
   const out: MdevStep[] = [];
   for (const a of host.assignments) {
     const t = a.target;

@@ -150,3 +150,53 @@ export function planToTable(r: PlanResult, explain: boolean, st: Style = NO_STYL
   }
   return `${lines.join("\n")}\n`;
 }
+
+/** check's one-word verdict: PASS (every device, no warnings), WARN (every device, check the warnings), FAIL. */
+export type CheckVerdict = "PASS" | "WARN" | "FAIL";
+
+export function checkVerdict(r: PlanResult): CheckVerdict {
+  const h = r.hosts[0];
+  if (h?.status !== "full") return "FAIL";
+  const warned =
+    r.warnings.length > 0 || h.warnings.length > 0 || r.devices.some((d) => d.warnings.length > 0);
+  return warned ? "WARN" : "PASS";
+}
+
+function firstReason(rs: Reason[]): string {
+  const r = rs[0];
+  if (!r) return "";
+  const more = rs.length > 1 ? `; +${rs.length - 1} more` : "";
+  return `${r.code}: ${r.message}${more}`;
+}
+
+/**
+ * `hdplan check` in virt-host-validate's style: one "hdplan: Checking …"
+ * line per assigned device and per warning, ending PASS, WARN (…) or FAIL
+ * (…), then the one-word verdict.
+ */
+export function checkToLines(r: PlanResult, explain: boolean, st: Style = NO_STYLE): string {
+  const h = r.hosts[0]!;
+  const lines: string[] = [];
+  const mark = (v: CheckVerdict, why = "") =>
+    (v === "PASS" ? st.green : v === "WARN" ? st.yellow : st.red)(v) + (why ? ` (${why})` : "");
+  const line = (what: string, v: CheckVerdict, why = "") =>
+    lines.push(`hdplan: Checking ${what} ... ${mark(v, why)}`);
+  if (h.status === "error" && h.error) {
+    line(`host ${h.host} can be read`, "FAIL", `${h.error.code}: ${h.error.message}`);
+  } else {
+    const unassigned = new Map(h.unassigned.map((u) => [u.device, u.reasons]));
+    for (const d of r.devices) {
+      const what = `${d.id} ${d.summary} on ${h.host}`;
+      const rs = unassigned.get(d.id);
+      if (rs) {
+        line(what, "FAIL", firstReason(rs));
+        if (explain) lines.push(...reasonLines(rs, "    "));
+      } else if (d.warnings.length) line(what, "WARN", firstReason(d.warnings));
+      else line(what, "PASS");
+    }
+    for (const w of h.warnings) line(`host ${h.host}`, "WARN", `${w.code}: ${w.message}`);
+  }
+  for (const w of r.warnings) line(`migration of ${r.domain.name}`, "WARN", `${w.code}: ${w.message}`);
+  lines.push(mark(checkVerdict(r)));
+  return `${lines.join("\n")}\n`;
+}

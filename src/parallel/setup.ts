@@ -6,6 +6,7 @@ import {
   loadDescriptorDir,
 } from "../descriptors/sources.js";
 import { buildInventory } from "../inventory/build.js";
+import { selectDomains } from "../inventory/select.js";
 import type { HostInventory } from "../inventory/types.js";
 import type { DomainInfo, RawHost } from "../model.js";
 import { Evacuation, domainsToMove } from "../matching/evacuate.js";
@@ -65,12 +66,16 @@ export interface EvacSetupInput {
   includeInactive: boolean;
   assumeVersions: boolean;
   explain: boolean;
+  /** evacuate --domain: only these domains (name, UUID or dump file name). */
+  onlyDomains?: string[];
 }
 
 export interface EvacSetup {
   evac: Evacuation;
   source: HostInventory;
   domains: DomainInfo[];
+  /** The source's descriptor selection (for the destination XML's metadata). */
+  selector: DescriptorSelector;
   /** Build a host's inventory, add every VM's candidates on it, drop the rest. */
   consume: (raw: RawHost) => { key: string; target: string; isSource?: boolean };
 }
@@ -82,7 +87,10 @@ export function setupEvacuation(inp: EvacSetupInput): EvacSetup {
     ...globalFiles,
     ...descriptorFilesFromTexts(source.descriptorFiles, source.key),
   ]);
-  const domains = domainsToMove(source, inp.includeInactive);
+  const movable = domainsToMove(source, inp.includeInactive);
+  const domains = inp.onlyDomains?.length
+    ? selectDomains(source, movable, inp.onlyDomains, inp.includeInactive)
+    : movable;
   const evac = new Evacuation(domains, source, baseSel, {
     assumeVersions: inp.assumeVersions,
     explain: inp.explain,
@@ -94,5 +102,5 @@ export function setupEvacuation(inp: EvacSetupInput): EvacSetup {
     evac.addHost(inv, hostFiles.length ? new DescriptorSelector([...globalFiles, ...hostFiles]) : baseSel);
     return { key: inv.key, target: inv.target };
   };
-  return { evac, source, domains, consume };
+  return { evac, source, domains, selector: baseSel, consume };
 }

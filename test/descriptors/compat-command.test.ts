@@ -3,6 +3,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { runCompat } from "../../src/commands/compat.js";
+import { hdplan } from "../helpers/cli.js";
 import { SEED } from "./fixtures.js";
 
 const tmp = mkdtempSync(join(tmpdir(), "hdplan-compat-"));
@@ -66,5 +67,64 @@ describe("runCompat", () => {
     expect(b.exitCode).toBe(2);
     expect(b.stderr).toContain(`${bad}:3:6: unknown placeholder type 'float'`);
     expect(b.stderr.trim().split("\n")).toHaveLength(1);
+  });
+});
+
+describe("compat and overlay files, as plan applies them", () => {
+  const BASE = "xml-samples/base-descriptors/t4-nvidia-558.conf";
+  const RELAXED = "xml-samples/descriptors/t4-relaxed.conf";
+  const OLD = "xml-samples/descriptors/host-e/t4-driver-17.0.conf";
+
+  it("a bare overlay is not compared (exit 2: it says it is an overlay and how to compare it)", () => {
+    const r = hdplan(["compat", RELAXED, OLD]);
+    expect(r.code).toBe(2);
+    expect(r.stdout).toBe("");
+    expect(r.stderr).toMatch(
+      /^hdplan: error: xml-samples\/descriptors\/t4-relaxed\.conf: is an overlay descriptor .*--base FILE/,
+    );
+  });
+
+  it("with --base it gives plan's verdicts: the relaxed file accepts itself; host-e's 17.0 refuses 17.1 (version-minor-too-old)", () => {
+    const same = hdplan(["compat", "--base", BASE, RELAXED, RELAXED, "--format", "json"]);
+    expect(same.code).toBe(0);
+    expect(JSON.parse(same.stdout).source.base).toBe(BASE);
+    const old = hdplan(["compat", "--base", BASE, RELAXED, OLD, "--format", "json"]);
+    expect(old.code).toBe(1);
+    const codes = JSON.parse(old.stdout).reasons.map((x: { code: string }) => x.code);
+    expect(codes).toEqual(["version-minor-too-old"]);
+    // plan on the sample fleet says the same for host-e
+    const plan = hdplan([
+      "plan",
+      "--domain",
+      "vm-vgpu",
+      "--source",
+      "xml-samples/hosts/src-host",
+      "--host",
+      "xml-samples/hosts/host-e",
+      "--descriptors",
+      "xml-samples/descriptors",
+      "--format",
+      "json",
+    ]);
+    const nested = JSON.parse(plan.stdout).hosts[0].unassigned[0].reasons[0];
+    expect(nested.code).toBe("descriptor-mismatch");
+    expect(JSON.stringify(nested)).toContain("version-minor-too-old");
+    // the board variant 10de:1eb9 (host-h) is accepted by the relaxed section
+    const b9 = file(
+      "t4-1eb9.conf",
+      "device_api=vfio-pci\ndevice_type=pci\ndevice_id=10de1eb9\nmdev_type=nvidia-558\n",
+    );
+    expect(hdplan(["compat", "--base", BASE, "--destination-base", b9, RELAXED, RELAXED]).code).toBe(0);
+    // without the relaxed file (bare bases) the board variant is refused, as plan says for host-h
+    const bare = hdplan(["compat", BASE, b9, "--format", "json"]);
+    expect(bare.code).toBe(1);
+    expect(JSON.parse(bare.stdout).reasons[0].code).toBe("field-mismatch");
+  });
+
+  it("a file whose identity keys do not match the base does not apply (exit 2), as plan would not use it", () => {
+    const other = file("other.conf", "mdev_type=nvidia-559\nsoftware_version=17.1.0\n");
+    const r = hdplan(["compat", "--base", BASE, other, RELAXED]);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/does not apply to the source base/);
   });
 });

@@ -85,3 +85,14 @@ describe("prepare", () => {
     expect(out.stderr).toMatch(/mdev0: creating mdev .* failed: .*(not supported|virNodeDeviceDefineXML)/);
   }, 30_000);
 });
+
+describe("prepare --host URI for a plan read from files", () => {
+  it("matches the plan host whose key is the URI's host part", () => {
+    const p = planFile();
+    writeFileSync(p, readFileSync(p, "utf8").replace("test:///tmp/hostA.xml", "snapshots/hostA.json"));
+    expect(readPreparePlan(p, "qemu+ssh://root@hostA/system").host.host).toBe("hostA");
+    expect(() => readPreparePlan(p, "qemu+ssh://root@hostB/system")).toThrow(
+      /no host qemu\+ssh:\/\/root@hostB\/system/,
+    );
+  });
+});

@@ -1,9 +1,9 @@
-import { existsSync, readdirSync, readFileSync } from "node:fs";
+import { readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { rewriteForHost, writeDestinationXml } from "../../src/commands/destxml.js";
 import { InputError } from "../../src/errors.js";
-import { mdevCreationSteps, parentAddressOf } from "../../src/output/mdevplan.js";
+import { mdevCreationSteps, mdevNodeDeviceName, parentAddressOf } from "../../src/output/mdevplan.js";
 import {
   RewriteError,
   assertOnlySourcesChanged,
@@ -14,7 +14,9 @@ import {
 } from "../../src/output/rewrite.js";
 import type { HostReport, PlanResult } from "../../src/pipeline.js";
 import { readDomain } from "../../src/xml/domain.js";
+import { readNodeDevices } from "../../src/xml/nodedev.js";
 import { domainXml } from "../helpers/build.js";
+import { assertCorpus, corpusRequired } from "../helpers/corpus.js";
 import { tempDir } from "../helpers/dump.js";
 
 const SRC = "c2177883-f1bb-47f0-914d-32a22e3a8804";
@@ -103,9 +105,9 @@ describe("rewrite functions", () => {
   });
 });
 
-const CORPUS = "/work/shared/corpus/libvirt/domain";
-describe.skipIf(!existsSync(CORPUS))("rewrite on libvirt corpus domains", () => {
+describe.runIf(corpusRequired("domain"))("rewrite on libvirt corpus domains", () => {
   it("rewrites every mdev/pci/interface source and only that", () => {
+    const CORPUS = assertCorpus("domain");
     let n = 0;
     for (const f of readdirSync(CORPUS).filter((x) => x.endsWith(".xml"))) {
       const text = readFileSync(join(CORPUS, f), "utf8");
@@ -239,7 +241,10 @@ describe("--write-dest-xml", () => {
       migratableXml: x,
       inactiveXml: inactive,
     });
-    expect(readdirSync(dir).sort()).toEqual(["hostA.persistent.xml", "hostA.xml"]);
+    expect(readdirSync(dir).sort()).toEqual(["hostA.persistent.xml", "hostA.xml", "plan.json"]);
+    expect(
+      JSON.parse(readFileSync(join(dir, "plan.json"), "utf8")).hosts.map((h: { host: string }) => h.host),
+    ).toEqual(["hostA", "hostB"]);
     const live = readFileSync(join(dir, "hostA.xml"), "utf8");
     const pers = readFileSync(join(dir, "hostA.persistent.xml"), "utf8");
     assertOnlySourcesChanged(x, live);
@@ -265,7 +270,7 @@ describe("--write-dest-xml", () => {
     r.devices[0]!.id = "hostdev0";
     r.devices[1]!.id = "hostdev1";
     const lines = writeDestinationXml(dir, r, readDomain(x, "x"), { text: x, file: "x" });
-    expect(readdirSync(dir)).toEqual(["hostA.xml"]);
+    expect(readdirSync(dir).sort()).toEqual(["hostA.xml", "plan.json"]);
     const cmd = lines.find((l) => l.includes("virsh migrate"))!;
     expect(cmd).not.toContain("--persistent-xml");
     expect(lines.join("\n")).toMatch(/inactive definition is unknown/);
@@ -307,8 +312,23 @@ describe("mdev creation plan", () => {
       `<device>\n  <parent>pci_0000_3b_00_0</parent>\n  <capability type='mdev'>\n    <type id='nvidia-558'/>\n    <uuid>${DST}</uuid>\n  </capability>\n</device>\n`,
     );
     expect(s.mdevctl).toBe(`mdevctl start -u ${DST} -p 0000:3b:00.0 -t nvidia-558`);
-    expect(s.virsh[1]).toBe(`virsh nodedev-start mdev_${DST.replace(/-/g, "_")}_pci_0000_3b_00_0`);
+    // libvirt's name: mdev_<uuid>_<parent address>, no "pci_" (mdevGenerateDeviceName)
+    expect(s.virsh[1]).toBe(`virsh nodedev-start mdev_${DST.replace(/-/g, "_")}_0000_3b_00_0`);
+    expect(mdevNodeDeviceName(DST, "ap_matrix")).toBe(`mdev_${DST.replace(/-/g, "_")}_matrix`);
     expect(parentAddressOf("css_0_0_0023")).toBe("0.0.0023");
     expect(readDomain(`<domain type='kvm'><name>x</name></domain>`, "x").devices).toEqual([]);
+  });
+});
+
+describe.runIf(corpusRequired("mdevctl"))("mdev node device names on the libvirt corpus", () => {
+  it("libvirt's defined-mdev name (mdev_<uuid>_<parent address>) is what mdevNodeDeviceName gives", () => {
+    const dir = assertCorpus("mdevctl");
+    const devs = readNodeDevices(
+      readFileSync(join(dir, "mdev_c60cc60c_c60c_c60c_c60c_c60cc60cc60c_update.xml"), "utf8"),
+      "update.xml",
+    );
+    const d = devs[0]!;
+    expect(d.name).toBe("mdev_c60cc60c_c60c_c60c_c60c_c60cc60cc60c_0_0_0052");
+    expect(mdevNodeDeviceName(d.mdev!.uuid!, d.parent!)).toBe(d.name);
   });
 });

@@ -1,5 +1,5 @@
 import { type ChildProcess, spawn } from "node:child_process";
-import { existsSync, mkdirSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterEach, beforeAll, describe, expect, it } from "vitest";
 import { type HookIo, runHook } from "../../src/commands/hook.js";
@@ -293,11 +293,19 @@ describe("hook (as libvirt runs it)", () => {
   });
 
   it("never loads koffi or libvirt", async () => {
+    // The loader runs on its own thread; a stderr line from it can be lost
+    // when the process exits, so it records every module it resolves in a
+    // file with a synchronous write before answering (a deterministic signal).
     const dir = tempDir("hdplan-loader-");
+    const seen = join(dir, "seen.log");
     writeFileSync(
       join(dir, "loader.mjs"),
-      `export async function resolve(spec, ctx, next) {
-  if (spec === "koffi" || /libvirt\\/|targets\\/live\\.js/.test(spec)) { process.stderr.write("FORBIDDEN " + spec + "\\n"); throw new Error("forbidden " + spec); }
+      `import { appendFileSync } from "node:fs";
+const LOG = process.env.HDPLAN_TEST_LOADER_LOG;
+export async function resolve(spec, ctx, next) {
+  const bad = spec === "koffi" || /libvirt\\/|targets\\/live\\.js/.test(spec);
+  appendFileSync(LOG, (bad ? "FORBIDDEN " : "ok ") + spec + "\\n");
+  if (bad) throw new Error("forbidden " + spec);
   return next(spec, ctx);
 }\n`,
     );
@@ -306,24 +314,30 @@ describe("hook (as libvirt runs it)", () => {
       `import { register } from "node:module";\nregister("./loader.mjs", import.meta.url);\n`,
     );
     const d = dest({ avail: 0, existing: [FREE] });
-    const run = (args: string[], input: string) =>
+    const run = (args: string[], input: string, log: string) =>
       collect(
         spawn(process.execPath, ["--import", join(dir, "register.mjs"), ...args], {
           cwd: ROOT,
-          env: { ...process.env, ...envFor(d) },
+          env: { ...process.env, ...envFor(d), HDPLAN_TEST_LOADER_LOG: log },
         }),
         input,
       );
-    const r = await run([BIN, "hook", "vm1", "migrate", "begin", "-"], incoming());
-    expect(r.stderr).not.toMatch(/FORBIDDEN/);
+    const readLog = (f: string) => (existsSync(f) ? readFileSync(f, "utf8") : "");
+    const r = await run([BIN, "hook", "vm1", "migrate", "begin", "-"], incoming(), seen);
     expect(r.code).toBe(0);
     expect(readDomain(r.stdout, "out").devices[0]!.mdevUuid).toBe(FREE);
-    // control: the loader does catch a libvirt load
-    const c = await run(
+    const log = readLog(seen);
+    // the loader saw the hook's own modules, and none of libvirt's
+    expect(log).toMatch(/^ok .*commands\/hook\.js$/m);
+    expect(log).not.toMatch(/FORBIDDEN/);
+    // control: the same loader does catch a libvirt load
+    const control = join(dir, "control.log");
+    await run(
       ["-e", `import("${ROOT}/dist/libvirt/ffi.js").then(m => m.loadLibvirt()).catch(() => {})`],
       "",
+      control,
     );
-    expect(c.stderr).toMatch(/FORBIDDEN/);
+    expect(readLog(control)).toMatch(/^FORBIDDEN .*libvirt\/ffi\.js$/m);
   });
 
   it("two concurrent hooks for one free mdev: exactly one gets it", async () => {

@@ -1,21 +1,22 @@
 /**
  * Corpus tests against libvirt's own test data (read in place from
- * ../shared/corpus/libvirt; never copied into the repository). Skipped when
- * the folder is missing (CI checkouts without ../shared).
+ * ../shared/corpus/libvirt beside the checkout, or $HDPLAN_CORPUS; never
+ * copied into the repository). Skipped outside CI when the folder is missing;
+ * under CI=1 a missing folder fails them (test/helpers/corpus.ts).
  */
-import { existsSync, readdirSync, readFileSync } from "node:fs";
-import { join, resolve } from "node:path";
+import { readdirSync, readFileSync } from "node:fs";
+import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { InputError } from "../../src/errors.js";
 import type { NodeDevice } from "../../src/model.js";
 import { readDomain } from "../../src/xml/domain.js";
 import { readNetwork } from "../../src/xml/network.js";
 import { readNodeDevices } from "../../src/xml/nodedev.js";
+import { assertCorpus, corpusDir, corpusRequired } from "../helpers/corpus.js";
 
-const ROOT = resolve(process.env.HDPLAN_CORPUS ?? "/work/shared/corpus/libvirt");
-const dir = (d: string) => join(ROOT, d);
+const dir = corpusDir;
 const xmlFiles = (d: string) =>
-  readdirSync(dir(d))
+  readdirSync(assertCorpus(d))
     .filter((f) => f.endsWith(".xml"))
     .sort();
 const read = (d: string, f: string) => readFileSync(join(dir(d), f), "utf8");
@@ -29,7 +30,7 @@ const NEGATIVE_DOMAINS = new Set([
   "net-hostdev-fail.xml",
 ]);
 
-describe.skipIf(!existsSync(dir("domain")))("corpus: domain/", () => {
+describe.runIf(corpusRequired("domain"))("corpus: domain/", () => {
   it("reads every domain file (negative ones: a read or an InputError)", () => {
     let read_ok = 0;
     let rejected = 0;
@@ -131,7 +132,7 @@ describe.skipIf(!existsSync(dir("domain")))("corpus: domain/", () => {
   });
 });
 
-describe.skipIf(!existsSync(dir("nodedev")))("corpus: nodedev/", () => {
+describe.runIf(corpusRequired("nodedev"))("corpus: nodedev/", () => {
   const all = new Map<string, NodeDevice[]>();
   it("reads every node device file", () => {
     for (const f of xmlFiles("nodedev")) {
@@ -228,7 +229,7 @@ describe.skipIf(!existsSync(dir("nodedev")))("corpus: nodedev/", () => {
   });
 });
 
-describe.skipIf(!existsSync(dir("nodedev-invalid")))("corpus: nodedev-invalid/", () => {
+describe.runIf(corpusRequired("nodedev-invalid"))("corpus: nodedev-invalid/", () => {
   it("rejects every file with InputError (devno out of range)", () => {
     let n = 0;
     for (const f of xmlFiles("nodedev-invalid")) {
@@ -241,7 +242,7 @@ describe.skipIf(!existsSync(dir("nodedev-invalid")))("corpus: nodedev-invalid/",
   });
 });
 
-describe.skipIf(!existsSync(dir("network")))("corpus: network/", () => {
+describe.runIf(corpusRequired("network"))("corpus: network/", () => {
   it("reads every network file", () => {
     let n = 0;
     for (const f of xmlFiles("network")) {
@@ -260,7 +261,7 @@ describe.skipIf(!existsSync(dir("network")))("corpus: network/", () => {
   });
 });
 
-describe.skipIf(!existsSync(dir("mdevctl")))("corpus: mdevctl/ (node device XML)", () => {
+describe.runIf(corpusRequired("mdevctl"))("corpus: mdevctl/ (node device XML)", () => {
   it("reads every node device XML file", () => {
     let files = 0;
     let devices = 0;
