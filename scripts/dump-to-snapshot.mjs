@@ -2,8 +2,10 @@
 /**
  * dump-to-snapshot.mjs — convert hdplan dump directories (nodedev/, domains/,
  * networks/, host.json) into host snapshot JSON files, the format `hdplan
- * inventory` writes (src/targets/snapshot.ts, schemaVersion 1). Plain Node
- * ESM, no dependencies.
+ * inventory` writes (src/targets/snapshot.ts, schemaVersion 2). Plain Node
+ * ESM; the dump's sys/ subset and devlink-dev-info.json (docs/dump-sys.md) are
+ * read by hdplan's own reader from dist/ (built by npm ci), the same code as a
+ * dump directory target, so the snapshot plans exactly as the dump does.
  *
  * Usage:
  *   node scripts/dump-to-snapshot.mjs --out DIR [--hosts-file FILE] [--write-hosts-file FILE]
@@ -26,7 +28,11 @@
  */
 import { existsSync, mkdirSync, readFileSync, readdirSync, statSync, writeFileSync } from "node:fs";
 import { basename, join, resolve } from "node:path";
-import { pathToFileURL } from "node:url";
+import { fileURLToPath, pathToFileURL } from "node:url";
+
+const { readDumpFacts } = await import(
+  pathToFileURL(join(fileURLToPath(new URL(".", import.meta.url)), "..", "dist", "targets", "dump.js")).href
+);
 
 function listXml(dir) {
   let names;
@@ -75,7 +81,7 @@ export function dumpDirToSnapshot(dir, { createdAt = new Date().toISOString() } 
   if (hv.version != null) versions.hypervisorVersion = String(hv.version);
   if (hostJson.kernelVersion != null) versions.kernel = String(hostJson.kernelVersion);
   const snap = {
-    schemaVersion: 1,
+    schemaVersion: 2,
     kind: "hdplan-host-snapshot",
     createdAt,
     connect: pathToFileURL(abs).href,
@@ -92,6 +98,8 @@ export function dumpDirToSnapshot(dir, { createdAt = new Date().toISOString() } 
   }));
   snap.networks = listXml(join(abs, "networks")).map((p) => ({ xml: readFileSync(p, "utf8"), active: true }));
   snap.vendorAttrs = [];
+  const facts = readDumpFacts(abs);
+  if (facts) snap.facts = facts;
   return snap;
 }
 

@@ -53,6 +53,23 @@ describe.runIf(RUN)("README walkthrough on the libvirt test driver", () => {
     mkdirSync(bin);
     writeFileSync(join(bin, "hdplan"), `#!/bin/sh\nexec "${process.execPath}" "${BIN}" "$@"\n`);
     chmodSync(join(bin, "hdplan"), 0o755);
+    // "ssh root@HOST CMD" runs CMD on that host: its libvirt is the test-driver
+    // file, its /sys a fake tree with the NVIDIA vGPU manager's module version.
+    for (const h of ["host1", "host2", "host3"]) {
+      mkdirSync(join(td, `${h}-root`, "sys", "module", "nvidia"), { recursive: true });
+      writeFileSync(join(td, `${h}-root`, "sys", "module", "nvidia", "version"), "550.127.05\n");
+    }
+    writeFileSync(
+      join(bin, "ssh"),
+      [
+        "#!/bin/sh",
+        "host=${1#*@}; shift",
+        `cmd=$(printf '%s ' "$@" | sed "s#qemu:///system#test://${td}/$host.xml --sysfs-root ${td}/$host-root#")`,
+        'exec sh -c "$cmd"',
+        "",
+      ].join("\n"),
+    );
+    chmodSync(join(bin, "ssh"), 0o755);
     const env = { ...process.env, PATH: `${bin}:${process.env.PATH}`, NO_COLOR: "1" };
     const live = (s: string) => s.replace(/qemu\+ssh:\/\/root@(\$h|host\d)\/system/g, `test://${td}/$1.xml`);
     const sh = (script: string) => spawnSync("sh", ["-c", live(script)], { cwd: dir, env, encoding: "utf8" });

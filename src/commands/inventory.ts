@@ -112,6 +112,10 @@ export async function buildSnapshot(
   if (isLocalUri(opts.connect)) versions.kernel = release();
   const vendorAttrs = opts.sysfsRoot ? await readVendorAttrs(opts.sysfsRoot) : [];
   const facts = readFacts(opts);
+  if (!facts)
+    onWarning(
+      `${opts.connect} is not this host, so its /sys was not read: NVIDIA vGPU manager version, mlx5 firmware/PSID and SR-IOV vGPU VF types stay unknown (NVIDIA vGPUs cannot be full); run 'hdplan inventory --connect qemu:///system' on the host itself, or pass --sysfs-root with a copy of its sys/ (docs/dump-sys.md)`,
+    );
   const snap: HostSnapshot = {
     schemaVersion: 2,
     kind: "hdplan-host-snapshot",

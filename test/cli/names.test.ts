@@ -60,7 +60,7 @@ describe("plan --domain NAME on a dump directory or snapshot", () => {
     const r = planJson("vm-nope", snap);
     expect(r.code).toBe(2);
     expect(r.stderr).toBe(
-      `hdplan: error: domain vm-nope is not defined on source ${snap} (it defines vm-gvtg, vm-mixed, vm-net, vm-passthrough-gpu, vm-vf, vm-vgpu); pass the --source the VM runs on\n`,
+      `hdplan: error: domain vm-nope is not defined on source ${snap} (it defines vm-gvtg, vm-mixed, vm-net, vm-passthrough-gpu, vm-vf, vm-vgpu, vm-viommu); pass the --source the VM runs on\n`,
     );
   });
 });

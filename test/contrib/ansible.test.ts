@@ -5,7 +5,7 @@
  * ansible-playbook is installed, and always under CI (.ci/run installs it).
  */
 import { spawnSync } from "node:child_process";
-import { existsSync, readFileSync, readdirSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
 import { BIN, ROOT } from "../helpers/cli.js";
@@ -48,6 +48,14 @@ beforeAll(() => {
     full: writeTestHost(dir, "full", [gpu(8)]),
     nocap: writeTestHost(dir, "nocap", [gpu(0)]),
   };
+  // Each host's /sys (a fake tree with the NVIDIA vGPU manager's module
+  // version), as inventory on a real host would read it.
+  const sysArgs = (k: string) => {
+    const root = join(dir, `${k}-root`);
+    mkdirSync(join(root, "sys", "module", "nvidia"), { recursive: true });
+    writeFileSync(join(root, "sys", "module", "nvidia", "version"), "550.127.05\n");
+    return `hdplan_inventory_args='["--sysfs-root", "${root}"]'`;
+  };
   const py =
     spawnSync("sh", ["-c", "command -v python3"], { encoding: "utf8" }).stdout.trim() || "/usr/bin/python3";
   inventory = join(dir, "inventory.ini");
@@ -55,10 +63,10 @@ beforeAll(() => {
     inventory,
     [
       "[all_hv]",
-      ...Object.entries(hosts).map(([k, uri]) => `${k} hdplan_connect=${uri}`),
+      ...Object.entries(hosts).map(([k, uri]) => `${k} hdplan_connect=${uri} ${sysArgs(k)}`),
       "[no_full]",
-      `src hdplan_connect=${hosts.src}`,
-      `nocap hdplan_connect=${hosts.nocap}`,
+      `src hdplan_connect=${hosts.src} ${sysArgs("src")}`,
+      `nocap hdplan_connect=${hosts.nocap} ${sysArgs("nocap")}`,
       "[all:vars]",
       "ansible_connection=local",
       `ansible_python_interpreter=${py}`,

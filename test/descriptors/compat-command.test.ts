@@ -73,7 +73,7 @@ describe("runCompat", () => {
 describe("compat and overlay files, as plan applies them", () => {
   const BASE = "xml-samples/base-descriptors/t4-nvidia-558.conf";
   const RELAXED = "xml-samples/descriptors/t4-relaxed.conf";
-  const OLD = "xml-samples/descriptors/host-e/t4-driver-17.0.conf";
+  const OLD = "xml-samples/descriptors/host-e/t4-release-550.144.conf";
 
   it("a bare overlay is not compared (exit 2: it says it is an overlay and how to compare it)", () => {
     const r = hdplan(["compat", RELAXED, OLD]);
@@ -84,14 +84,14 @@ describe("compat and overlay files, as plan applies them", () => {
     );
   });
 
-  it("with --base it gives plan's verdicts: the relaxed file accepts itself; host-e's 17.0 refuses 17.1 (version-minor-too-old)", () => {
+  it("with --base it gives plan's verdicts: the relaxed file accepts itself; host-e's 550.144 release range refuses src-host's 550.127.05 (version-out-of-range)", () => {
     const same = hdplan(["compat", "--base", BASE, RELAXED, RELAXED, "--format", "json"]);
     expect(same.code).toBe(0);
     expect(JSON.parse(same.stdout).source.base).toBe(BASE);
     const old = hdplan(["compat", "--base", BASE, RELAXED, OLD, "--format", "json"]);
     expect(old.code).toBe(1);
     const codes = JSON.parse(old.stdout).reasons.map((x: { code: string }) => x.code);
-    expect(codes).toEqual(["version-minor-too-old"]);
+    expect(codes).toEqual(["version-out-of-range"]);
     // plan on the sample fleet says the same for host-e
     const plan = hdplan([
       "plan",
@@ -107,12 +107,12 @@ describe("compat and overlay files, as plan applies them", () => {
       "json",
     ]);
     const nested = JSON.parse(plan.stdout).hosts[0].unassigned[0].reasons[0];
-    expect(nested.code).toBe("descriptor-mismatch");
-    expect(JSON.stringify(nested)).toContain("version-minor-too-old");
+    expect(nested.code).toBe("vgpu-manager-version-mismatch");
+    expect(JSON.stringify(nested)).toContain("version-out-of-range");
     // the board variant 10de:1eb9 (host-h) is accepted by the relaxed section
     const b9 = file(
       "t4-1eb9.conf",
-      "device_api=vfio-pci\ndevice_type=pci\ndevice_id=10de1eb9\nmdev_type=nvidia-558\n",
+      "device_api=vfio-pci\ndevice_type=pci\ndevice_id=10de1eb9\nmdev_type=nvidia-558\nsoftware_version=550.127.05\n",
     );
     expect(hdplan(["compat", "--base", BASE, "--destination-base", b9, RELAXED, RELAXED]).code).toBe(0);
     // without the relaxed file (bare bases) the board variant is refused, as plan says for host-h
