@@ -141,6 +141,8 @@ export function readHostsFileText(text: string, file: string): TargetSpec[] {
 export interface HostIdentity {
   key: string;
   target: string;
+  /** libvirt's host UUID (capabilities), when it was read (live, snapshots). */
+  hostUuid?: string | null;
 }
 
 function normTarget(t: string): string {
@@ -149,13 +151,17 @@ function normTarget(t: string): string {
 }
 
 /**
- * Whether `h` is the source host: the same key, or the same path (resolved)
- * or URI. Returns what matched, or null. Not used: libvirt hostnames (the
- * test driver and snapshots taken from it all report the machine's own
- * hostname) and the libvirt host UUID (not read by hdplan yet).
+ * Whether `h` is the source host: the same key, the same path (resolved) or
+ * URI, or the same libvirt host UUID (libvirt itself refuses a migration to a
+ * host with the source's host_uuid: "Attempt to migrate guest to the same
+ * host", src/qemu/qemu_migration_cookie.c). Returns what matched, or null.
+ * Not used: libvirt hostnames (the test driver and snapshots taken from it all
+ * report the machine's own hostname).
  */
 export function sameHostAs(source: HostIdentity, h: HostIdentity): string | null {
   if (h.key === source.key) return `the same host key "${h.key}"`;
   if (normTarget(h.target) === normTarget(source.target)) return `the same target ${h.target}`;
+  const su = source.hostUuid?.toLowerCase();
+  if (su && su === h.hostUuid?.toLowerCase()) return `the same libvirt host UUID ${su}`;
   return null;
 }

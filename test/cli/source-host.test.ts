@@ -1,8 +1,9 @@
 /** The source is never a destination (compat.md §7): plan, check and evacuate. */
-import { writeFileSync } from "node:fs";
+import { spawnSync } from "node:child_process";
+import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { hdplan } from "../helpers/cli.js";
+import { ROOT, hdplan } from "../helpers/cli.js";
 import { tempDir } from "../helpers/dump.js";
 import { libvirtAvailable, standardHost } from "../helpers/testdriver.js";
 
@@ -17,6 +18,45 @@ function hostsFileWithSource(): string {
 }
 
 describe("the source host among the candidates", () => {
+  it("plan: another snapshot of the source (another key and path, the same libvirt host UUID) is 'source'", () => {
+    const dir = tempDir("hdplan-srcuuid-");
+    const conv = spawnSync(
+      process.execPath,
+      ["scripts/dump-to-snapshot.mjs", "--out", dir, SRC, "xml-samples/hosts/host-a"],
+      { cwd: ROOT, encoding: "utf8" },
+    );
+    expect(conv.status, conv.stderr).toBe(0);
+    const uuid = "5a1b2c3d-0000-4000-8000-00000000abcd";
+    const withUuid = (from: string, to: string, u: string) => {
+      const j = JSON.parse(readFileSync(join(dir, from), "utf8"));
+      writeFileSync(join(dir, to), JSON.stringify({ ...j, hostUuid: u }));
+      return join(dir, to);
+    };
+    const src = withUuid("src-host.json", "src-host.json", uuid);
+    const again = withUuid("src-host.json", "yesterday.json", uuid.toUpperCase());
+    const other = withUuid("host-a.json", "host-a.json", "5a1b2c3d-0000-4000-8000-00000000ffff");
+    const r = hdplan([
+      "plan",
+      "--domain",
+      VM,
+      "--source",
+      src,
+      "--host",
+      again,
+      "--host",
+      other,
+      "--format",
+      "json",
+    ]);
+    expect(r.code, r.stderr).toBe(0);
+    const j = JSON.parse(r.stdout);
+    const by = Object.fromEntries(j.hosts.map((h: { host: string }) => [h.host, h]));
+    expect(by.yesterday.status).toBe("source");
+    expect(JSON.stringify(by.yesterday.warnings)).toContain(`the same libvirt host UUID ${uuid}`);
+    expect(by["host-a"].status).toBe("full");
+    expect(j.best).toBe("host-a");
+  });
+
   it("plan: a cluster-wide hosts file with the source lists it as 'source', unranked, never best", () => {
     const r = hdplan([
       "plan",

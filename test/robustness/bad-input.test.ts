@@ -763,7 +763,7 @@ describe("very large input", () => {
       env: lowHeap,
     });
     expectCleanFailure(r, [2], [big, "MiB"], "100 MB --domain");
-    expect(r.ms).toBeLessThan(5000);
+    expect(r.ms).toBeLessThan(20_000);
     count("domain XML");
   });
 
@@ -861,7 +861,7 @@ describe("--hosts-file with 10,000 lines", () => {
     const f = file("dups.txt", () => tiny);
     const r = await hdplanAsync(["plan", "--domain", F.vm, "--source", F.src, "--hosts-file", f]);
     expectCleanFailure(r, [2], ['duplicate host key "tiny"'], "dups");
-    expect(r.ms).toBeLessThan(5000);
+    expect(r.ms).toBeLessThan(20_000);
     const e = await hdplanAsync(["evacuate", "--source", F.src, "--hosts-file", f]);
     expectCleanFailure(e, [2], ['duplicate host key "tiny"'], "dups evacuate");
     count("hosts-file", 2);
@@ -882,7 +882,7 @@ describe("--hosts-file with 10,000 lines", () => {
     const comments = file("comments.txt", () => "   # nothing here");
     const r4 = await hdplanAsync(["plan", "--domain", F.vm, "--source", F.src, "--hosts-file", comments]);
     expectCleanFailure(r4, [2], ["no candidate hosts"], "only comments");
-    for (const r of [r1, r2, r3, r4]) expect(r.ms).toBeLessThan(5000);
+    for (const r of [r1, r2, r3, r4]) expect(r.ms).toBeLessThan(20_000);
     count("hosts-file", 4);
   });
 });

@@ -492,7 +492,7 @@ describe("descriptors: a result or a clean InputError", () => {
         bump(stats.runs, "matcher");
         const t0 = Date.now();
         const r = accepts(dest, src);
-        expect(Date.now() - t0).toBeLessThan(2000);
+        expect(Date.now() - t0).toBeLessThan(10_000);
         expect(typeof r.ok).toBe("boolean");
         if (!r.ok) {
           expect(r.reasons.length).toBeGreaterThan(0);
