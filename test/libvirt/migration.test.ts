@@ -7,7 +7,15 @@
  * is tiny (64 MiB, no disk), KVM when /dev/kvm opens, else TCG.
  */
 import { spawnSync } from "node:child_process";
-import { accessSync, constants, existsSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import {
+  accessSync,
+  constants,
+  copyFileSync,
+  existsSync,
+  readFileSync,
+  rmSync,
+  writeFileSync,
+} from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { hdplan } from "../helpers/cli.js";
@@ -186,6 +194,23 @@ describe.skipIf(!ENABLED)("real live migration with the hdplan hook on the desti
         destDir,
       ]);
       expect(p.code, p.stderr).toBe(0);
+      // The source is never a destination (src is listed as `source`, no XML):
+      // the XML "planned for src" is what a plan run the other way round
+      // writes (the guest has no assigned device, and dst defines no domain).
+      expect(existsSync(join(destDir, "src.xml"))).toBe(false);
+      const q = hdplan([
+        "plan",
+        "--domain",
+        join(WORK, "vm.xml"),
+        "--source",
+        DST,
+        "--host",
+        `src=${SRC}`,
+        "--write-dest-xml",
+        join(WORK, "dest-other"),
+      ]);
+      expect(q.code, q.stderr).toBe(0);
+      copyFileSync(join(WORK, "dest-other", "src.xml"), join(destDir, "src.xml"));
     }, 120_000);
 
     test("the metadata names the host key and libvirt host UUID", () => {
