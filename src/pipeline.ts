@@ -18,6 +18,7 @@ import { rankHosts } from "./ranking/rank.js";
 import { sameHostAs } from "./targets/keys.js";
 import { type Reason, reason } from "./reasons.js";
 import { vendorDescriptorFor } from "./candidates/vendor.js";
+import { type QemuAnswer, applyQemuAnswer } from "./candidates/qemu.js";
 
 export interface PlanOptions extends GateOptions {
   explain: boolean;
@@ -33,6 +34,8 @@ export interface DeviceReport {
   descriptor?: { origin: string | null; self: Record<string, string> | null; compatible: number };
   /** --explain: the version-gate rules that decided on the source (floor or backport row). */
   gates?: string[];
+  /** --explain with --ask-qemu: hdplan's and QEMU's answers side by side. */
+  qemu?: string;
   /** Internal (not in the JSON): the full source descriptor, for --write-dest-xml metadata. */
   sourceDescriptor?: DescriptorData | null;
   /** Internal (not in the JSON): the source PF's firmware/PSID (mlx5), for the metadata. */
@@ -71,6 +74,8 @@ export interface PlanResult {
   hosts: HostReport[];
   best: string | null;
   warnings: Reason[];
+  /** `plan --ask-qemu`: what QEMU answered to query-migrate on the source. */
+  qemu?: QemuAnswer;
 }
 
 export type HostInput =
@@ -82,6 +87,8 @@ export interface PlanContext {
   source: HostInventory | null;
   selector: DescriptorSelector;
   opts: PlanOptions;
+  /** `plan --ask-qemu`: QEMU's answer, applied to the source devices (src/candidates/qemu.ts). */
+  qemu?: QemuAnswer;
 }
 
 /** Per-host evaluation state, reused by evacuate. */
@@ -90,7 +97,11 @@ export interface HostEvaluation {
   match: MatchOutput;
 }
 
-export function prepareSources(ctx: PlanContext): { sources: SourceDevice[]; vmWarnings: Reason[] } {
+export function prepareSources(ctx: PlanContext): {
+  sources: SourceDevice[];
+  vmWarnings: Reason[];
+  vmBlockers: Reason[];
+} {
   const sources = resolveSourceDevices({
     domain: ctx.domain,
     source: ctx.source,
@@ -98,6 +109,8 @@ export function prepareSources(ctx: PlanContext): { sources: SourceDevice[]; vmW
     gateOpts: ctx.opts,
   });
   const vmWarnings: Reason[] = applyWholeVmRules(ctx.domain, sources);
+  // After hdplan's own rules, so that --explain can compare both answers.
+  const vmBlockers = ctx.qemu ? applyQemuAnswer(sources, ctx.qemu) : [];
   const vfio = sources.filter(isVfio);
   if (vfio.length > 0) {
     vmWarnings.push(
@@ -112,7 +125,7 @@ export function prepareSources(ctx: PlanContext): { sources: SourceDevice[]; vmW
       ),
     );
   }
-  return { sources, vmWarnings };
+  return { sources, vmWarnings, vmBlockers };
 }
 
 export function hostWarnings(inv: HostInventory, sources: SourceDevice[]): Reason[] {
@@ -303,6 +316,7 @@ export function deviceReports(sources: SourceDevice[], explain: boolean): Device
         compatible: s.descriptor?.compatible.length ?? 0,
       };
       if (s.gateNotes?.length) d.gates = s.gateNotes;
+      if (s.qemuNote) d.qemu = s.qemuNote;
     }
     return d;
   });
@@ -330,7 +344,7 @@ export interface DescriptorUsage {
 }
 
 export function createPlanner(ctx: PlanContext): Planner {
-  const { sources, vmWarnings } = prepareSources(ctx);
+  const { sources, vmWarnings, vmBlockers } = prepareSources(ctx);
   const multiVfio = sources.filter(isVfio).length > 1;
   const uuidTaken = new Set<string>();
   const selectors = new Set<DescriptorSelector>([ctx.selector]);
@@ -346,7 +360,13 @@ export function createPlanner(ctx: PlanContext): Planner {
       const cands = buildHostCandidates(inv, sources, { selector, gateOpts: ctx.opts, multiVfio });
       const match = matchDevices({ devices: cands.devices, resources: cands.resources });
       if (tracking(selector)) touchAll(selector, inv);
-      return reportHost(ctx, inv, sources, cands, match, new Map(), uuidTaken);
+      const report = reportHost(ctx, inv, sources, cands, match, new Map(), uuidTaken);
+      // QEMU blocks a VM without assigned devices: no device carries the blocker, so the VM does.
+      if (vmBlockers.length > 0) {
+        report.status = "none";
+        report.unassigned.push({ device: ctx.domain.name, reasons: vmBlockers });
+      }
+      return report;
     },
     error(h) {
       return errorHost(h, sources.length);
@@ -391,6 +411,7 @@ export function createPlanner(ctx: PlanContext): Planner {
         hosts: ranked,
         best: ranked.find((h) => h.status === "full")?.host ?? null,
         warnings: [...vmWarnings, ...unused],
+        ...(ctx.qemu ? { qemu: ctx.qemu } : {}),
       };
     },
   };

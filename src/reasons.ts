@@ -250,6 +250,11 @@ export const REASON_CODES = {
     advice:
       "Run `hdplan inventory` on the host or add the PF's infiniband/*/fw_ver and board_id (or devlink-dev-info.json) to the dump.",
   },
+  "qemu-blocked": {
+    level: "device",
+    advice:
+      "QEMU itself reports this migration blocker (plan --ask-qemu, query-migrate blocked-reasons); remove what QEMU names or use cold migration.",
+  },
 } as const satisfies Record<string, CodeInfo>;
 
 export type ReasonCode = keyof typeof REASON_CODES;

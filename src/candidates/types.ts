@@ -17,6 +17,8 @@ export interface SourceDevice {
   gateDriver?: string;
   /** Which gate rules decided on the source (floor or backport row), for --explain. */
   gateNotes?: string[];
+  /** `plan --ask-qemu`: how hdplan's and QEMU's answers compare, for --explain. */
+  qemuNote?: string;
   /** Transient teaming: QEMU unplugs it; no migration support needed. */
   transient: boolean;
   /** The source device's descriptor (self used for matching) and where it came from. */

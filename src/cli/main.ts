@@ -100,12 +100,16 @@ export function buildProgram(io: Io): Command {
     debug = !!cmd.opts().debug;
   });
 
-  planOptions(program.command("plan").description("rank candidate hosts for one domain")).action(
-    async (o) => {
+  planOptions(program.command("plan").description("rank candidate hosts for one domain"))
+    .option(
+      "--ask-qemu",
+      "also ask the running VM's QEMU on --source for its migration blockers (QMP query-migrate; live --source, needs --connect-rw; libvirt taints the domain custom-monitor)",
+    )
+    .option("--connect-rw", "allow the read-write libvirt connection --ask-qemu needs")
+    .action(async (o) => {
       const { runPlan } = await import("../commands/plan.js");
       await finish(await runPlan(o, io, "plan"));
-    },
-  );
+    });
   planOptions(program.command("check").description("can exactly one --host take every device?")).action(
     async (o) => {
       const { runPlan } = await import("../commands/plan.js");

@@ -9,6 +9,9 @@ import type { RawHost } from "../model.js";
 import type { PlanResult } from "../pipeline.js";
 import { reason } from "../reasons.js";
 import { readDomain } from "../xml/domain.js";
+import { parseTargetSpec } from "../targets/keys.js";
+import { isQemu } from "../candidates/versions.js";
+import type { QemuAnswer } from "../candidates/qemu.js";
 import {
   type CommonOptions,
   type Io,
@@ -28,6 +31,27 @@ import {
 export interface PlanOptions extends CommonOptions {
   domain?: string;
   writeDestXml?: string;
+  /** plan --ask-qemu (with --connect-rw): QMP query-migrate on the running source VM. */
+  askQemu?: boolean;
+  connectRw?: boolean;
+}
+
+/**
+ * --ask-qemu's preconditions, checked before any host is read (exit 2): a
+ * read-write connection the operator allowed, to a live --source.
+ */
+export function checkAskQemu(opts: PlanOptions): void {
+  if (opts.connectRw && !opts.askQemu)
+    throw new InputError("--connect-rw is only used by plan --ask-qemu; plan reads hosts read-only");
+  if (!opts.askQemu) return;
+  if (!opts.connectRw)
+    throw new InputError(
+      "--ask-qemu needs --connect-rw: virDomainQemuMonitorCommand needs a read-write libvirt connection, and libvirt marks the domain tainted 'custom-monitor'",
+    );
+  if (!opts.source || parseTargetSpec(opts.source, "--source").kind !== "uri")
+    throw new InputError(
+      `--ask-qemu needs a live libvirt --source URI where the VM runs (got ${opts.source ? `'${opts.source}', a file` : "no --source"})`,
+    );
 }
 
 /**
@@ -61,13 +85,26 @@ export async function runPlan(opts: PlanOptions, io: Io, mode: "plan" | "check")
   if (mode === "check" && hostSpecs(opts).length !== 1) {
     throw new InputError("check takes exactly one --host (use plan to rank several)");
   }
+  checkAskQemu(opts);
   const timeoutMs = numberOpt(opts.timeout, "timeout", 30, 0.001) * 1000;
   const getSource = sourceReader(opts.source, timeoutMs);
   const dt = await loadDomainText(opts.domain, opts.source, io, timeoutMs, getSource);
   const domain = readDomain(dt.text, dt.file);
   const sourceRaw = await getSource();
   if (sourceRaw) assertDomainOnSource(domain, sourceRaw);
-  const result = await planStreaming(opts, io, dt, timeoutMs, sourceRaw);
+  let qemu: QemuAnswer | undefined;
+  if (opts.askQemu) {
+    const { askQemuMigrate } = await import("../targets/live.js");
+    const v = sourceRaw?.versions;
+    const qemuVersion = v && isQemu(v) ? (v.hypervisorVersion ?? null) : null;
+    qemu = await askQemuMigrate(
+      parseTargetSpec(opts.source!, "--source").target,
+      domain.name,
+      qemuVersion,
+      timeoutMs,
+    );
+  }
+  const result = await planStreaming(opts, io, dt, timeoutMs, sourceRaw, qemu);
   if (opts.writeDestXml) {
     const { writeDestinationXml } = await import("./destxml.js");
     const lines = writeDestinationXml(opts.writeDestXml, result, domain, dt);
@@ -104,6 +141,7 @@ async function planStreaming(
   dt: { text: string; file: string },
   timeoutMs: number,
   sourceRaw: RawHost | null,
+  qemu?: QemuAnswer,
 ): Promise<PlanResult> {
   const specs = hostSpecs(opts);
   if (specs.length === 0) throw new InputError("no candidate hosts: pass --host TARGET or --hosts-file FILE");
@@ -116,6 +154,7 @@ async function planStreaming(
     ...(opts.descriptors ? { descriptorsDir: opts.descriptors } : {}),
     assumeVersions: !!opts.assumeVersions,
     explain: !!opts.explain,
+    ...(qemu ? { qemu } : {}),
   };
   const { planner, source, consume } = setupPlanner(input);
   const results = await readHostsSplit<Evaluated>(

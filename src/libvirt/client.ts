@@ -14,6 +14,7 @@ import {
   type Libvirt,
   LibvirtError,
   loadLibvirt,
+  loadQemuMonitor,
   loadWritable,
   type Ptr,
   type ReadonlySymbol,
@@ -230,6 +231,40 @@ export class Connection {
         }
       }
       return { name, active, persistent, xml };
+    } finally {
+      this.lv.fn.virDomainFree(dom);
+    }
+  }
+
+  /**
+   * Send one QMP command to a running domain through libvirt-qemu.so.0's
+   * virDomainQemuMonitorCommand (read-write connections only; libvirt taints
+   * the domain "custom-monitor"). Returns QEMU's JSON answer as text; null when
+   * the domain is not defined.
+   */
+  async qemuMonitorCommand(nameOrUuid: string, cmd: string): Promise<string | null> {
+    if (this.readOnly)
+      throw new LibvirtError(
+        "virDomainQemuMonitorCommand",
+        VIR_ERR.OPERATION_DENIED,
+        0,
+        "needs a read-write connection",
+      );
+    const q = await loadQemuMonitor();
+    let dom: Ptr;
+    try {
+      dom = (await this.call("virDomainLookupByName", [this.ptr, nameOrUuid], isNull)) as Ptr;
+    } catch (e) {
+      if (e instanceof LibvirtError && (e.code === VIR_ERR.NO_DOMAIN || e.code === VIR_ERR.INVALID_ARG))
+        return null;
+      throw e;
+    }
+    try {
+      if (this.state !== "open") throw new AbandonedError("virDomainQemuMonitorCommand");
+      const out: unknown[] = [null];
+      const r = await q.callAsync("virDomainQemuMonitorCommand", dom, cmd, out, 0);
+      if (isNeg(r)) throw this.lv.takeConnError(this.id, "virDomainQemuMonitorCommand");
+      return q.takeString(out[0] as Ptr);
     } finally {
       this.lv.fn.virDomainFree(dom);
     }

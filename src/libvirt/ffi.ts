@@ -453,3 +453,62 @@ export async function loadWritable(): Promise<WritableLibvirt> {
   };
   return writable;
 }
+
+/** libvirt-qemu.so.0: QEMU-specific calls, a separate library from libvirt.so.0. */
+export const LIBVIRT_QEMU_SONAME = "libvirt-qemu.so.0";
+
+/**
+ * Bound only by loadQemuMonitor() (`plan --ask-qemu`). virDomainQemuMonitorCommand
+ * (libvirt-qemu.h) needs a read-write connection, and libvirt marks the domain
+ * tainted "custom-monitor" when it runs.
+ */
+export const QEMU_PROTOTYPES = {
+  virDomainQemuMonitorCommand:
+    "int virDomainQemuMonitorCommand(virDomain *domain, const char *cmd, _Out_ void **result, unsigned int flags)",
+} as const;
+export type QemuSymbol = keyof typeof QEMU_PROTOTYPES;
+
+export interface QemuMonitorLibvirt {
+  callAsync(name: QemuSymbol, ...args: unknown[]): Promise<unknown>;
+  /** Decode a C string libvirt allocated and free it with libc free(). */
+  takeString(p: Ptr): string;
+}
+
+let qemuMonitor: QemuMonitorLibvirt | null = null;
+
+/** Bind libvirt-qemu.so.0's monitor call, lazily (only `plan --ask-qemu` calls this). */
+export async function loadQemuMonitor(): Promise<QemuMonitorLibvirt> {
+  if (qemuMonitor) return qemuMonitor;
+  const base = await loadLibvirt();
+  let lib: LibraryHandle;
+  try {
+    lib = base.koffi.load(LIBVIRT_QEMU_SONAME);
+  } catch (e) {
+    throw new LibvirtMissingError(
+      `${LIBVIRT_QEMU_SONAME} not found (${(e as Error).message.split("\n")[0] ?? "dlopen failed"}); it ships with libvirt0 (Debian/Ubuntu) or libvirt-libs (Fedora/RHEL)`,
+    );
+  }
+  let libc: LibraryHandle;
+  try {
+    libc = base.koffi.load("libc.so.6");
+  } catch {
+    libc = base.koffi.load(null);
+  }
+  const free = libc.func("void free(void *ptr)");
+  const fn = {} as Bound<QemuSymbol>;
+  for (const [name, proto] of Object.entries(QEMU_PROTOTYPES)) fn[name as QemuSymbol] = lib.func(proto);
+  qemuMonitor = {
+    callAsync(name, ...args) {
+      return runAsync(fn[name], args);
+    },
+    takeString(p) {
+      if (!p) return "";
+      try {
+        return base.koffi.decode(p, "char", -1) as string;
+      } finally {
+        free(p);
+      }
+    },
+  };
+  return qemuMonitor;
+}

@@ -53,6 +53,16 @@ export function planToTable(r: PlanResult, explain: boolean, st: Style = NO_STYL
       `Plan for ${r.domain.name} (${r.devices.length} assigned device${r.devices.length === 1 ? "" : "s"})`,
     ) + (r.source.host ? ` from ${r.source.host}` : ""),
   );
+  if (r.qemu) {
+    const q = r.qemu;
+    lines.push(
+      q.blocked || q.reasons.length
+        ? st.red(
+            `  QEMU (query-migrate): blocked: ${q.reasons.length ? q.reasons.join("; ") : "no reason given"}`,
+          )
+        : "  QEMU (query-migrate): no migration blocker",
+    );
+  }
   for (const d of r.devices) {
     const flag = d.blockers.length ? st.red(` BLOCKED: ${codes(d.blockers)}`) : "";
     lines.push(`  ${d.id.padEnd(12)} ${d.summary}${flag}`);
@@ -60,6 +70,7 @@ export function planToTable(r: PlanResult, explain: boolean, st: Style = NO_STYL
       lines.push(...reasonLines(d.blockers, "      "));
       lines.push(...reasonLines(d.warnings, "      warning "));
       for (const g of d.gates ?? []) lines.push(st.dim(`      gate: ${g}`));
+      if (d.qemu) lines.push(`      qemu: ${d.qemu}`);
       if (d.descriptor) {
         const self = d.descriptor.self
           ? Object.entries(d.descriptor.self)

@@ -13,6 +13,7 @@ import { Evacuation, domainsToMove } from "../matching/evacuate.js";
 import { type HostReport, type Planner, createPlanner } from "../pipeline.js";
 import { sameHostAs } from "../targets/keys.js";
 import { readDomain } from "../xml/domain.js";
+import type { QemuAnswer } from "../candidates/qemu.js";
 
 export interface PlanSetupInput {
   domainText: string;
@@ -21,6 +22,8 @@ export interface PlanSetupInput {
   descriptorsDir?: string;
   assumeVersions: boolean;
   explain: boolean;
+  /** `plan --ask-qemu`: QEMU's answer for the domain on the source. */
+  qemu?: QemuAnswer;
 }
 
 export interface Evaluated {
@@ -49,6 +52,7 @@ export function setupPlanner(inp: PlanSetupInput): PlanSetup {
     source,
     selector: baseSel,
     opts: { assumeVersions: inp.assumeVersions, explain: inp.explain },
+    ...(inp.qemu ? { qemu: inp.qemu } : {}),
   });
   const consume = (raw: RawHost): Evaluated => {
     const inv =

@@ -28,6 +28,7 @@ import {
   VIR_FROM,
 } from "../libvirt/ffi.js";
 import { uriHostKey } from "./keys.js";
+import { type QemuAnswer, QUERY_MIGRATE, parseQueryMigrate } from "../candidates/qemu.js";
 import { LIVE_DEFAULTS } from "./live-defaults.js";
 
 export interface LiveOptions {
@@ -242,5 +243,24 @@ export async function lookupLiveDomain(
       active: found.active,
       persistent: found.persistent,
     };
+  });
+}
+
+/**
+ * `plan --ask-qemu`: QMP query-migrate on the running domain through
+ * virDomainQemuMonitorCommand (libvirt-qemu.so.0, read-write connection;
+ * libvirt taints the domain "custom-monitor"). See src/candidates/qemu.ts.
+ */
+export async function askQemuMigrate(
+  uri: string,
+  domain: string,
+  qemuVersion: string | null,
+  timeoutMs: number,
+  connect: (uri: string) => Promise<Connection> = openReadWrite,
+): Promise<QemuAnswer> {
+  return withConnection(uri, liveHostKey(uri) ?? "", timeoutMs, connect, async (conn) => {
+    const text = await conn.qemuMonitorCommand(domain, QUERY_MIGRATE);
+    if (text === null) throw new InputError(`domain ${domain} not found on ${uri}`);
+    return parseQueryMigrate(text, uri, domain, qemuVersion);
   });
 }
