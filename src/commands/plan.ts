@@ -116,12 +116,13 @@ async function planStreaming(
     ...(opts.descriptors ? { descriptorsDir: opts.descriptors } : {}),
     assumeVersions: !!opts.assumeVersions,
     explain: !!opts.explain,
+    cache: opts.cache !== false,
   };
   const { planner, source, consume } = setupPlanner(input);
   const results = await readHostsSplit<Evaluated>(
     specs,
     io,
-    { timeoutMs, concurrency, consume, quiet: !!opts.quiet },
+    { timeoutMs, concurrency, consume, quiet: !!opts.quiet, cache: input.cache },
     (files, n, onProgress) => evaluateOnWorkers(files, n, input, timeoutMs, planner, onProgress),
   );
   assertUniqueReadKeys(

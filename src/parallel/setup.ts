@@ -21,6 +21,8 @@ export interface PlanSetupInput {
   descriptorsDir?: string;
   assumeVersions: boolean;
   explain: boolean;
+  /** Read file targets through the inventory cache (workers too). */
+  cache?: boolean;
 }
 
 export interface Evaluated {
@@ -66,6 +68,8 @@ export interface EvacSetupInput {
   includeInactive: boolean;
   assumeVersions: boolean;
   explain: boolean;
+  /** Read file targets through the inventory cache (workers too). */
+  cache?: boolean;
   /** evacuate --domain: only these domains (name, UUID or dump file name). */
   onlyDomains?: string[];
 }
