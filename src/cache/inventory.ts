@@ -62,10 +62,10 @@ export const cacheStats = { hits: 0, misses: 0, writes: 0, rejected: 0 };
 export function cacheDir(env: NodeJS.ProcessEnv = process.env): string | null {
   const xdg = env.XDG_CACHE_HOME;
   // The XDG spec: a relative path is invalid and is ignored.
-  if (xdg && xdg.startsWith("/")) return join(xdg, "hdplan");
+  if (xdg?.startsWith("/")) return join(xdg, "hdplan");
   // No HOME: no cache (not a guess from the password database).
   const home = env.HOME;
-  if (!home || !home.startsWith("/")) return null;
+  if (!home?.startsWith("/")) return null;
   return join(home, ".cache", "hdplan");
 }
 

@@ -177,6 +177,9 @@ describe("inventory cache: staleness cannot leak", () => {
     const f = join(hosts["host-a"]!, "host.json");
     // Whole seconds, so the replacement can carry exactly the same mtime.
     utimesSync(f, 1_700_000_000, 1_700_000_000);
+    // The directory's mtime too (a rename changes it): only ctime and inode tell.
+    const dir = hosts["host-a"]!;
+    utimesSync(dir, 1_700_000_000, 1_700_000_000);
     const st = statSync(f, { bigint: true });
     afterChange(
       "host-a",
@@ -189,6 +192,7 @@ describe("inventory cache: staleness cannot leak", () => {
         writeFileSync(`${f}.new`, next);
         utimesSync(`${f}.new`, 1_700_000_000, 1_700_000_000);
         renameSync(`${f}.new`, f);
+        utimesSync(dir, 1_700_000_000, 1_700_000_000);
         const now = statSync(f, { bigint: true });
         expect(now.mtimeNs).toBe(st.mtimeNs);
         expect(now.size).toBe(st.size);
@@ -359,7 +363,7 @@ describe("inventory cache: bad cache files are never trusted", () => {
     expect(ref.stdout.length).toBeGreaterThan(100);
     const blocker = join(work, "not-a-dir");
     writeFileSync(blocker, "x");
-    for (const env of [
+    for (const env of <Record<string, string>[]>[
       { XDG_CACHE_HOME: blocker }, // mkdir fails: ENOTDIR
       { XDG_CACHE_HOME: "", HOME: "" }, // nowhere to cache
       { XDG_CACHE_HOME: "relative/dir", HOME: "" }, // XDG: relative paths are ignored
