@@ -78,7 +78,8 @@ function planOptions(cmd: Command, o: { evacuate?: boolean } = {}): Command {
     .option(
       "--quiet",
       "print only the answer (plan: the best host; check: the verdict); no progress or notes",
-    );
+    )
+    .option("--no-cache", "read every dump directory and snapshot afresh (docs/cache.md)");
 }
 
 export function buildProgram(io: Io): Command {
@@ -141,6 +142,7 @@ export function buildProgram(io: Io): Command {
     .option("--explain", "list every placement and reason")
     .option("--concurrency <N>", "hosts queried at once (live targets)", "8")
     .option("--timeout <SECONDS>", "per-host limit for live queries", "30")
+    .option("--no-cache", "read every dump directory and snapshot afresh (docs/cache.md)")
     .action(async (o) => {
       const { runHeadroom } = await import("../commands/headroom.js");
       await finish(await runHeadroom(o, io));

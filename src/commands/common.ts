@@ -24,6 +24,8 @@ export interface CommonOptions {
   timeout?: string | number;
   /** Only the answer on stdout; no progress bar or notes on stderr. */
   quiet?: boolean;
+  /** false with --no-cache: file targets are read afresh (docs/cache.md). */
+  cache?: boolean;
 }
 
 export interface Io {
@@ -323,7 +325,13 @@ export async function readSource(arg: string, timeoutMs: number): Promise<RawHos
 export async function readHostsSplit<T>(
   specs: TargetSpec[],
   io: Io,
-  opts: { timeoutMs: number; concurrency: number; consume: (h: RawHost) => T; quiet?: boolean },
+  opts: {
+    timeoutMs: number;
+    concurrency: number;
+    consume: (h: RawHost) => T;
+    quiet?: boolean;
+    cache?: boolean;
+  },
   onWorkers: (
     fileSpecs: TargetSpec[],
     n: number,

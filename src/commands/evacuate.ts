@@ -81,6 +81,7 @@ export async function runEvacuate(opts: EvacuateOptions, io: Io): Promise<number
     includeInactive: !!opts.includeInactive,
     assumeVersions: !!opts.assumeVersions,
     explain: !!opts.explain,
+    cache: opts.cache !== false,
     ...(opts.domain?.length ? { onlyDomains: opts.domain } : {}),
   };
   // Hosts stream in: each one's candidates for every VM are built as it is
@@ -93,7 +94,7 @@ export async function runEvacuate(opts: EvacuateOptions, io: Io): Promise<number
   const results = await readHostsSplit<{ key: string; target: string; isSource?: boolean }>(
     specs,
     io,
-    { timeoutMs, concurrency, consume, quiet: !!opts.quiet },
+    { timeoutMs, concurrency, consume, quiet: !!opts.quiet, cache: input.cache },
     async (files, n, onProgress) => {
       const w = await evacuationShardsOnWorkers(files, n, input, timeoutMs, onProgress);
       shards.push(...w.shards);

@@ -123,6 +123,7 @@ export async function computeHeadroom(
   const results = await readTargets(specs, {
     timeoutMs,
     concurrency,
+    cache: opts.cache !== false,
     ...(onProgress ? { onProgress } : {}),
     consume: (raw) => {
       const inv = buildInventory(raw);

@@ -155,12 +155,13 @@ async function planStreaming(
     assumeVersions: !!opts.assumeVersions,
     explain: !!opts.explain,
     ...(qemu ? { qemu } : {}),
+    cache: opts.cache !== false,
   };
   const { planner, source, consume } = setupPlanner(input);
   const results = await readHostsSplit<Evaluated>(
     specs,
     io,
-    { timeoutMs, concurrency, consume, quiet: !!opts.quiet },
+    { timeoutMs, concurrency, consume, quiet: !!opts.quiet, cache: input.cache },
     (files, n, onProgress) => evaluateOnWorkers(files, n, input, timeoutMs, planner, onProgress),
   );
   assertUniqueReadKeys(

@@ -8,9 +8,13 @@ import { reason } from "../reasons.js";
 import { readDomain } from "../xml/domain.js";
 import { readNetwork, readNetworkPort } from "../xml/network.js";
 import { readNodeDevices } from "../xml/nodedev.js";
+import { prebuiltInventory } from "../cache/inventory.js";
 import type { HostInventory, HostNetwork } from "./types.js";
 
 export function buildInventory(raw: RawHost): HostInventory {
+  // Read through the inventory cache (src/cache/inventory.ts): already built.
+  const pre = prebuiltInventory(raw);
+  if (pre) return pre;
   const warnings = [...raw.warnings];
   const devices: NodeDevice[] = [];
   for (const nd of raw.nodeDevices) {

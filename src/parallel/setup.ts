@@ -24,6 +24,8 @@ export interface PlanSetupInput {
   explain: boolean;
   /** `plan --ask-qemu`: QEMU's answer for the domain on the source. */
   qemu?: QemuAnswer;
+  /** Read file targets through the inventory cache (workers too). */
+  cache?: boolean;
 }
 
 export interface Evaluated {
@@ -70,6 +72,8 @@ export interface EvacSetupInput {
   includeInactive: boolean;
   assumeVersions: boolean;
   explain: boolean;
+  /** Read file targets through the inventory cache (workers too). */
+  cache?: boolean;
   /** evacuate --domain: only these domains (name, UUID or dump file name). */
   onlyDomains?: string[];
 }

@@ -38,6 +38,7 @@ export type FromWorker =
 let plan: PlanSetup | null = null;
 let evac: EvacSetup | null = null;
 let timeoutMs = 30000;
+let cache = false;
 const port = parentPort!;
 
 function consume(raw: Parameters<PlanSetup["consume"]>[0]): unknown {
@@ -49,11 +50,12 @@ port.on("message", async (m: ToWorker) => {
   try {
     if (m.type === "init") {
       timeoutMs = m.timeoutMs;
+      cache = !!m.input.cache;
       if (m.job === "plan") plan = setupPlanner(m.input);
       else evac = setupEvacuation(m.input);
     } else if (m.type === "host") {
       try {
-        const raw = await readTarget(m.spec, { timeoutMs });
+        const raw = await readTarget(m.spec, { timeoutMs, cache });
         port.postMessage({ type: "result", index: m.index, value: consume(raw) } satisfies FromWorker);
       } catch (e) {
         if (e instanceof HostError) {

@@ -2,12 +2,16 @@
 import { statSync } from "node:fs";
 import { HostError, InputError, errorMessage } from "../errors.js";
 import type { RawHost } from "../model.js";
+import { readCached } from "../cache/inventory.js";
+import { buildInventory } from "../inventory/build.js";
 import { isDumpDir, readDumpDir } from "./dump.js";
 import { type TargetSpec, pathHostKey, uriHostKey, validateKey } from "./keys.js";
 import { readSnapshotFile } from "./snapshot.js";
 
 export interface ReadOptions {
   timeoutMs: number;
+  /** Read dump directories and snapshots through the inventory cache (docs/cache.md). */
+  cache?: boolean;
 }
 
 export type HostResult<T = RawHost> =
@@ -43,8 +47,17 @@ export async function readTarget(spec: TargetSpec, opts: ReadOptions): Promise<R
       path,
     );
   }
-  if (st.isDirectory() && isDumpDir(path)) return readDumpDir(path, key!, spec.target);
-  if (st.isFile()) return readSnapshotFile(path, key!, spec.target);
+  const read = (): RawHost | null =>
+    st.isDirectory() && isDumpDir(path)
+      ? readDumpDir(path, key!, spec.target)
+      : st.isFile()
+        ? readSnapshotFile(path, key!, spec.target)
+        : null;
+  if (opts.cache && (st.isDirectory() || st.isFile())) {
+    return readCached(spec.target, key!, () => read()!, buildInventory);
+  }
+  const raw = read();
+  if (raw) return raw;
   throw new InputError(`${path}: not a dump directory or snapshot file`, path);
 }
 

@@ -1,0 +1,332 @@
+/**
+ * Inventory cache (docs/cache.md): a repeated plan over dump directories and
+ * snapshot files reads no XML. One entry per host target under
+ * $XDG_CACHE_HOME/hdplan (default ~/.cache/hdplan) holds the built
+ * HostInventory (what planning uses), keyed by a fingerprint of every file
+ * and directory listing under the target: path, type, size, mtime and ctime
+ * in nanoseconds, inode, device and mode. Any difference is a miss.
+ *
+ * Never trusted blindly: an entry is used only when its magic, checksum,
+ * format version, hdplan version, V8 version, target, key and fingerprint
+ * all match, and the file is owned by this user; anything else is ignored
+ * and rewritten. Any cache failure (read-only dir, no HOME) just means no
+ * cache: the plan reads the files.
+ */
+import { createHash } from "node:crypto";
+import {
+  closeSync,
+  fstatSync,
+  lstatSync,
+  mkdirSync,
+  openSync,
+  readFileSync,
+  readdirSync,
+  readlinkSync,
+  realpathSync,
+  renameSync,
+  statSync,
+  unlinkSync,
+  writeSync,
+} from "node:fs";
+import { join, resolve, sep } from "node:path";
+import { deserialize, serialize } from "node:v8";
+import type { HostInventory } from "../inventory/types.js";
+import type { RawHost } from "../model.js";
+
+/** Bump when the entry layout or anything stored in HostInventory changes. */
+export const CACHE_FORMAT = 1;
+const MAGIC = Buffer.from("HDPLAN-INVENTORY-CACHE\n", "latin1");
+/** A dump tree bigger than this is not cached (the walk would cost too much). */
+const MAX_TREE_ENTRIES = 20000;
+
+let hdplanVersion: string | undefined;
+function version(): string {
+  if (hdplanVersion === undefined) {
+    try {
+      const pkg = JSON.parse(readFileSync(new URL("../../package.json", import.meta.url), "utf8")) as {
+        version?: string;
+      };
+      hdplanVersion = pkg.version ?? "unknown";
+    } catch {
+      hdplanVersion = "unknown";
+    }
+  }
+  return hdplanVersion;
+}
+
+/** Counters of this thread (tests read them to prove a hit happened). */
+export const cacheStats = { hits: 0, misses: 0, writes: 0, rejected: 0 };
+
+/** $XDG_CACHE_HOME/hdplan, else ~/.cache/hdplan; null when neither can be found. */
+export function cacheDir(env: NodeJS.ProcessEnv = process.env): string | null {
+  const xdg = env.XDG_CACHE_HOME;
+  // The XDG spec: a relative path is invalid and is ignored.
+  if (xdg?.startsWith("/")) return join(xdg, "hdplan");
+  // No HOME: no cache (not a guess from the password database).
+  const home = env.HOME;
+  if (!home?.startsWith("/")) return null;
+  return join(home, ".cache", "hdplan");
+}
+
+function statLine(rel: string, st: import("node:fs").BigIntStats): string {
+  return `${rel}\0${st.mode}\0${st.size}\0${st.mtimeNs}\0${st.ctimeNs}\0${st.ino}\0${st.dev}`;
+}
+
+/**
+ * Every path under `root` (real path) with its stat and, for directories, its
+ * listing (the entries that follow it). A symlink is recorded with its text
+ * and the stat of what it points to; one that leaves the tree (or dangles)
+ * makes the host uncacheable (null): the reader could read a file we do not
+ * watch.
+ */
+function walkTree(root: string, out: string[]): boolean {
+  const stack: string[] = [""];
+  while (stack.length) {
+    const rel = stack.pop()!;
+    const abs = rel ? join(root, rel) : root;
+    let names: string[];
+    try {
+      names = readdirSync(abs).sort();
+    } catch {
+      return false;
+    }
+    out.push(`D${rel}\0${names.join("/")}`);
+    for (const name of names) {
+      if (out.length > MAX_TREE_ENTRIES) return false;
+      const r = rel ? `${rel}/${name}` : name;
+      const p = join(root, r);
+      let st: import("node:fs").BigIntStats;
+      try {
+        st = lstatSync(p, { bigint: true });
+      } catch {
+        return false;
+      }
+      out.push(statLine(r, st));
+      if (st.isSymbolicLink()) {
+        let real: string;
+        let target: import("node:fs").BigIntStats;
+        try {
+          out.push(`L${r}\0${readlinkSync(p)}`);
+          real = realpathSync(p);
+          target = statSync(real, { bigint: true });
+        } catch {
+          return false;
+        }
+        if (real !== root && !real.startsWith(root + sep)) return false;
+        // Inside the tree: the target is walked on its own; record what it is now.
+        out.push(statLine(`>${r}`, target));
+      } else if (st.isDirectory()) stack.push(r);
+    }
+  }
+  return true;
+}
+
+/**
+ * The fingerprint of a target, or null when it cannot be cached. The path as
+ * given and its real path are both part of it (origins in the inventory use
+ * the path as given; a re-pointed symlink is a different host).
+ */
+export function fingerprint(target: string): string | null {
+  let real: string;
+  let st: import("node:fs").BigIntStats;
+  let lst: import("node:fs").BigIntStats;
+  try {
+    lst = lstatSync(target, { bigint: true });
+    real = realpathSync(target);
+    st = statSync(real, { bigint: true });
+  } catch {
+    return null;
+  }
+  const lines = [`T${resolve(target)}`, `R${real}`, statLine(".link", lst), statLine(".", st)];
+  if (st.isDirectory()) {
+    if (!walkTree(real, lines)) return null;
+  } else if (!st.isFile()) return null;
+  return lines.join("\n");
+}
+
+export function entryPath(dir: string, target: string, key: string): string {
+  const h = createHash("sha256")
+    .update(`${resolve(target)}\0${target}\0${key}`)
+    .digest("hex");
+  return join(dir, `${h.slice(0, 40)}.v${CACHE_FORMAT}`);
+}
+
+interface Entry {
+  format: number;
+  hdplan: string;
+  v8: string;
+  target: string;
+  key: string;
+  fingerprint: string;
+  inventory: HostInventory;
+}
+
+/** The cached inventory for this target and fingerprint, or null (missing, stale, foreign, corrupt). */
+function load(file: string, target: string, key: string, fp: string): HostInventory | null {
+  let buf: Buffer;
+  try {
+    const fd = openSync(file, "r");
+    try {
+      const st = fstatSync(fd);
+      // Only our own regular files: another user's planted entry is not trusted.
+      if (!st.isFile() || (process.getuid && st.uid !== process.getuid())) return null;
+      buf = readFileSync(fd);
+    } finally {
+      closeSync(fd);
+    }
+  } catch {
+    return null; // missing: an ordinary miss
+  }
+  const reject = () => {
+    cacheStats.rejected++;
+    return null;
+  };
+  const head = MAGIC.length + 32;
+  if (buf.length <= head || !buf.subarray(0, MAGIC.length).equals(MAGIC)) return reject();
+  const payload = buf.subarray(head);
+  const sum = createHash("sha256").update(payload).digest();
+  if (!sum.equals(buf.subarray(MAGIC.length, head))) return reject();
+  let e: Entry;
+  try {
+    e = deserialize(payload) as Entry;
+  } catch {
+    return reject();
+  }
+  if (
+    !e ||
+    typeof e !== "object" ||
+    e.format !== CACHE_FORMAT ||
+    e.hdplan !== version() ||
+    e.v8 !== process.versions.v8 ||
+    e.target !== target ||
+    e.key !== key ||
+    e.fingerprint !== fp ||
+    !e.inventory ||
+    typeof e.inventory !== "object" ||
+    !(e.inventory.byName instanceof Map) ||
+    !Array.isArray(e.inventory.devices)
+  ) {
+    return reject();
+  }
+  return e.inventory;
+}
+
+/** Newest mtime/ctime (ns) in a fingerprint. */
+function newestStamp(fp: string): bigint {
+  let max = 0n;
+  for (const line of fp.split("\n")) {
+    const f = line.split("\0");
+    if (f.length !== 7) continue;
+    for (const v of [f[3]!, f[4]!]) {
+      const n = BigInt(v);
+      if (n > max) max = n;
+    }
+  }
+  return max;
+}
+
+/**
+ * Write an entry atomically (temp file + rename). Not written when an input
+ * was changed in the same filesystem clock tick as the write ("racy clean",
+ * as git calls it): a later change in that tick could keep every stamp.
+ */
+function store(dir: string, file: string, entry: Entry): void {
+  let tmp: string | undefined;
+  try {
+    mkdirSync(dir, { recursive: true, mode: 0o700 });
+    const payload = serialize(entry);
+    const sum = createHash("sha256").update(payload).digest();
+    tmp = `${file}.${process.pid}.${Math.random().toString(36).slice(2)}.tmp`;
+    const fd = openSync(tmp, "wx", 0o600);
+    let stamp: bigint;
+    try {
+      writeSync(fd, MAGIC);
+      writeSync(fd, sum);
+      writeSync(fd, payload);
+      // No fsync: a file cut short by a crash fails its checksum and is rewritten.
+      stamp = fstatSync(fd, { bigint: true }).mtimeNs;
+    } finally {
+      closeSync(fd);
+    }
+    if (newestStamp(entry.fingerprint) >= stamp) {
+      unlinkSync(tmp);
+      return;
+    }
+    renameSync(tmp, file);
+    tmp = undefined;
+    cacheStats.writes++;
+  } catch {
+    // No cache this time (read-only, full, missing dir): the plan goes on.
+  } finally {
+    if (tmp) {
+      try {
+        unlinkSync(tmp);
+      } catch {
+        // already gone
+      }
+    }
+  }
+}
+
+/** Inventories that came from the cache (or were built on a miss), by the RawHost that stands for them. */
+const prebuilt = new WeakMap<RawHost, HostInventory>();
+
+/** buildInventory's short cut: the inventory this RawHost stands for, when the cache gave one. */
+export function prebuiltInventory(raw: RawHost): HostInventory | undefined {
+  return prebuilt.get(raw);
+}
+
+/**
+ * Read a file target through the cache. `read` reads it (a miss), `build`
+ * builds its inventory. On a hit the RawHost carries no XML: only
+ * buildInventory (which returns the cached inventory) may look inside it.
+ */
+export function readCached(
+  target: string,
+  key: string,
+  read: () => RawHost,
+  build: (raw: RawHost) => HostInventory,
+): RawHost {
+  const dir = cacheDir();
+  const fp = dir ? fingerprint(target) : null;
+  if (!dir || fp === null) return read();
+  const file = entryPath(dir, target, key);
+  const inv = load(file, target, key, fp);
+  if (inv) {
+    cacheStats.hits++;
+    const raw: RawHost = {
+      key: inv.key,
+      target: inv.target,
+      kind: inv.kind,
+      versions: inv.versions,
+      nodeDevices: [],
+      domains: [],
+      networks: [],
+      descriptorFiles: inv.descriptorFiles,
+      vendorAttrs: inv.vendorAttrs,
+      warnings: [],
+      facts: inv.facts,
+    };
+    if (inv.hostname !== null) raw.hostname = inv.hostname;
+    if (inv.hostUuid !== null) raw.hostUuid = inv.hostUuid;
+    prebuilt.set(raw, inv);
+    return raw;
+  }
+  cacheStats.misses++;
+  const raw = read();
+  const built = build(raw);
+  // Written only when nothing changed while it was read.
+  if (fingerprint(target) === fp) {
+    store(dir, file, {
+      format: CACHE_FORMAT,
+      hdplan: version(),
+      v8: process.versions.v8,
+      target,
+      key,
+      fingerprint: fp,
+      inventory: built,
+    });
+  }
+  prebuilt.set(raw, built);
+  return raw;
+}

@@ -1,0 +1,385 @@
+/**
+ * The inventory cache (docs/cache.md) never lets a stale answer through: after
+ * every kind of change to a dump directory or snapshot, the cached plan's JSON
+ * equals the --no-cache plan's, and the host's entry was rewritten. A cache
+ * file that is corrupt, truncated or foreign is ignored and rewritten; a cache
+ * directory that cannot be written never fails the plan.
+ */
+import { spawnSync } from "node:child_process";
+import { createHash } from "node:crypto";
+import {
+  appendFileSync,
+  cpSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  readdirSync,
+  renameSync,
+  rmSync,
+  statSync,
+  truncateSync,
+  utimesSync,
+  writeFileSync,
+} from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { deserialize, serialize } from "node:v8";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { entryPath } from "../../src/cache/inventory.js";
+import { ROOT, hdplan } from "../helpers/cli.js";
+
+const MAGIC = Buffer.from("HDPLAN-INVENTORY-CACHE\n", "latin1");
+const SAMPLES = join(ROOT, "xml-samples");
+
+let work: string;
+let cache: string;
+let hostsFile: string;
+const hosts: Record<string, string> = {};
+
+function planArgs(extra: string[] = []): string[] {
+  return [
+    "plan",
+    "--domain",
+    join(SAMPLES, "domains/vm-mixed.xml"),
+    "--source",
+    join(SAMPLES, "hosts/src-host"),
+    "--hosts-file",
+    hostsFile,
+    "--descriptors",
+    join(SAMPLES, "descriptors"),
+    "--format",
+    "json",
+    "--explain",
+    ...extra,
+  ];
+}
+
+function run(extra: string[] = [], env: Record<string, string> = {}) {
+  return hdplan(planArgs(extra), { env: { XDG_CACHE_HOME: cache, HDPLAN_WORKERS: "0", ...env } });
+}
+
+/** Cached run and --no-cache run: same code, same JSON. Returns the JSON. */
+function same(env: Record<string, string> = {}): string {
+  const c = run([], env);
+  const n = run(["--no-cache"], env);
+  expect(c.stderr).toBe(n.stderr);
+  expect(c.code).toBe(n.code);
+  expect(c.stdout).toBe(n.stdout);
+  expect(c.stdout.length).toBeGreaterThan(100);
+  return c.stdout;
+}
+
+function entry(name: string): string {
+  return entryPath(join(cache, "hdplan"), hosts[name]!, name);
+}
+
+/** inode + ctime of the host's entry: changes when the entry is rewritten. */
+function stamp(name: string): string {
+  const st = statSync(entry(name), { bigint: true });
+  return `${st.ino}/${st.ctimeNs}`;
+}
+
+/** A change must be seen: the cached run equals --no-cache and the entry was rewritten. */
+function afterChange(name: string, change: () => void, expectOutputChange: boolean): void {
+  const before = same();
+  const s0 = stamp(name);
+  change();
+  const after = same();
+  expect(stamp(name)).not.toBe(s0);
+  if (expectOutputChange) expect(after).not.toBe(before);
+}
+
+beforeAll(() => {
+  work = mkdtempSync(join(tmpdir(), "hdplan-cache-"));
+  cache = join(work, "cache");
+  for (const h of ["host-a", "host-b"]) {
+    hosts[h] = join(work, h);
+    cpSync(join(SAMPLES, "hosts", h), hosts[h]!, { recursive: true });
+  }
+  // host-e's dump under another key, carrying its descriptor in the dump
+  // (descriptors/) instead of the global directory.
+  hosts["dump-e"] = join(work, "dump-e");
+  cpSync(join(SAMPLES, "hosts/host-e"), hosts["dump-e"]!, { recursive: true });
+  mkdirSync(join(hosts["dump-e"]!, "descriptors"));
+  cpSync(
+    join(SAMPLES, "descriptors/host-e/t4-release-550.144.conf"),
+    join(hosts["dump-e"]!, "descriptors/t4.conf"),
+  );
+  // A snapshot target, from host-b's dump.
+  const r = spawnSync(
+    process.execPath,
+    [
+      join(ROOT, "scripts/dump-to-snapshot.mjs"),
+      "--out",
+      join(work, "snaps"),
+      "--created-at",
+      "2026-01-01T00:00:00Z",
+      join(SAMPLES, "hosts/host-c"),
+    ],
+    { encoding: "utf8" },
+  );
+  expect(r.status, r.stderr).toBe(0);
+  hosts["host-c"] = join(work, "snaps/host-c.json");
+  hostsFile = join(work, "hosts.txt");
+  writeFileSync(hostsFile, `${Object.values(hosts).join("\n")}\n`);
+});
+
+afterAll(() => {
+  rmSync(work, { recursive: true, force: true });
+});
+
+describe("inventory cache: staleness cannot leak", () => {
+  it("a cold run writes one entry per file target; a warm run keeps them and answers the same", () => {
+    const cold = same();
+    for (const h of Object.keys(hosts)) expect(existsSync(entry(h))).toBe(true);
+    const stamps = Object.keys(hosts).map(stamp);
+    expect(run().stdout).toBe(cold);
+    // A hit does not rewrite the entry.
+    expect(Object.keys(hosts).map(stamp)).toEqual(stamps);
+  });
+
+  it("a valid entry is what the warm run uses (the XML is not read)", () => {
+    same();
+    const file = entry("host-b");
+    const buf = readFileSync(file);
+    const e = deserialize(buf.subarray(MAGIC.length + 32)) as { inventory: { hostname: string } };
+    e.inventory.hostname = "planted-by-test.example";
+    writeFileSync(file, entryBytes(e));
+    expect(run().stdout).toContain("planted-by-test.example");
+    // Any change to the host makes it read afresh again.
+    utimesSync(join(hosts["host-b"]!, "host.json"), new Date(), new Date(Date.now() - 5000));
+    expect(run().stdout).not.toContain("planted-by-test.example");
+  });
+
+  it("edit and remove: node device files", () => {
+    const f = join(hosts["host-a"]!, "nodedev/mdev_3b9d7e21_0c5a_4f6e_8d14_a2f6c9e0b735.xml");
+    // No IOMMU group: the mdev is defined but not shown active (reserved).
+    afterChange(
+      "host-a",
+      () => writeFileSync(f, readFileSync(f, "utf8").replace(/<iommuGroup[^>]*>/, "")),
+      true,
+    );
+    afterChange("host-a", () => rmSync(join(hosts["host-a"]!, "nodedev/pci_0000_19_00_3.xml")), true);
+  });
+
+  it("edit: host.json (content)", () => {
+    const f = join(hosts["host-a"]!, "host.json");
+    afterChange("host-a", () => writeFileSync(f, readFileSync(f, "utf8").replace("10.10.0", "8.0.0")), true);
+  });
+
+  it("touch: mtime only, same content", () => {
+    const f = join(hosts["host-a"]!, "nodedev/computer.xml");
+    afterChange("host-a", () => utimesSync(f, new Date(), new Date(Date.now() - 3600_000)), false);
+  });
+
+  it("replace: same size and mtime, new inode (ctime and inode are in the key)", () => {
+    const f = join(hosts["host-a"]!, "host.json");
+    // Whole seconds, so the replacement can carry exactly the same mtime.
+    utimesSync(f, 1_700_000_000, 1_700_000_000);
+    // The directory's mtime too (a rename changes it): only ctime and inode tell.
+    const dir = hosts["host-a"]!;
+    utimesSync(dir, 1_700_000_000, 1_700_000_000);
+    const st = statSync(f, { bigint: true });
+    afterChange(
+      "host-a",
+      () => {
+        const text = readFileSync(f, "utf8");
+        const next = text.includes("8.0.0")
+          ? text.replace("8.0.0", "9.0.0")
+          : text.replace("10.10.0", "10.11.0");
+        expect(next.length).toBe(text.length);
+        writeFileSync(`${f}.new`, next);
+        utimesSync(`${f}.new`, 1_700_000_000, 1_700_000_000);
+        renameSync(`${f}.new`, f);
+        utimesSync(dir, 1_700_000_000, 1_700_000_000);
+        const now = statSync(f, { bigint: true });
+        expect(now.mtimeNs).toBe(st.mtimeNs);
+        expect(now.size).toBe(st.size);
+        expect(now.ino).not.toBe(st.ino);
+      },
+      true,
+    );
+  });
+
+  it("add and remove: a domain", () => {
+    const d = join(hosts["host-b"]!, "domains");
+    mkdirSync(d, { recursive: true });
+    const src = readdirSync(join(hosts["host-a"]!, "domains"))[0]!;
+    afterChange("host-b", () => cpSync(join(hosts["host-a"]!, "domains", src), join(d, "copied.xml")), true);
+    afterChange("host-b", () => rmSync(join(d, "copied.xml")), true);
+  });
+
+  it("add and remove: a network", () => {
+    const d = join(hosts["host-b"]!, "networks");
+    mkdirSync(d, { recursive: true });
+    const src = readdirSync(join(hosts["host-a"]!, "networks"))[0]!;
+    afterChange("host-b", () => cpSync(join(hosts["host-a"]!, "networks", src), join(d, "net.xml")), false);
+    afterChange("host-b", () => rmSync(join(d, "net.xml")), false);
+  });
+
+  it("add and remove: a node device file", () => {
+    const f = join(hosts["dump-e"]!, "nodedev/extra.xml");
+    afterChange("dump-e", () => cpSync(join(hosts["host-a"]!, "nodedev/pci_0000_30_00_0.xml"), f), false);
+    afterChange("dump-e", () => rmSync(f), false);
+  });
+
+  it("edit, remove and add back: a descriptor in the dump", () => {
+    const f = join(hosts["dump-e"]!, "descriptors/t4.conf");
+    const text = readFileSync(f, "utf8");
+    afterChange("dump-e", () => rmSync(f), true);
+    afterChange("dump-e", () => writeFileSync(f, text), true);
+    afterChange("dump-e", () => appendFileSync(f, "\n# a comment\n"), false);
+  });
+
+  it("sys/: edit a fact, add and remove files", () => {
+    const v = join(hosts["host-a"]!, "sys/module/nvidia/version");
+    afterChange("host-a", () => writeFileSync(v, "999.1.2\n"), false);
+    afterChange("host-a", () => rmSync(join(hosts["host-a"]!, "sys/module"), { recursive: true }), false);
+    afterChange(
+      "host-a",
+      () => {
+        mkdirSync(join(hosts["host-a"]!, "sys/module/nvidia"), { recursive: true });
+        writeFileSync(v, "550.144.03\n");
+      },
+      false,
+    );
+  });
+
+  it("devlink-dev-info.json: add and remove", () => {
+    const f = join(hosts["host-a"]!, "devlink-dev-info.json");
+    afterChange(
+      "host-a",
+      () =>
+        writeFileSync(
+          f,
+          JSON.stringify({
+            info: {
+              "pci/0000:19:00.0": {
+                versions: { fixed: { "fw.psid": "MT_1" }, running: { "fw.version": "1.2.3" } },
+              },
+            },
+          }),
+        ),
+      false,
+    );
+    afterChange("host-a", () => rmSync(f), false);
+  });
+
+  it("snapshot file: edit in place, touch, replace", () => {
+    const f = hosts["host-c"]!;
+    afterChange(
+      "host-c",
+      () => writeFileSync(f, readFileSync(f, "utf8").replace('"hostname":"', '"hostname":"x')),
+      true,
+    );
+    afterChange("host-c", () => utimesSync(f, new Date(), new Date(Date.now() - 60_000)), false);
+    afterChange(
+      "host-c",
+      () => {
+        writeFileSync(`${f}.new`, readFileSync(f, "utf8").replace('"hostname":"x', '"hostname":"y'));
+        renameSync(`${f}.new`, f);
+      },
+      true,
+    );
+  });
+
+  it("0 and 2 workers give the same output, cold and warm, with and without the cache", () => {
+    rmSync(cache, { recursive: true, force: true });
+    const outs = [
+      run([], { HDPLAN_WORKERS: "2" }), // cold, on workers
+      run([], { HDPLAN_WORKERS: "2" }), // warm, on workers
+      run([], { HDPLAN_WORKERS: "0" }), // warm, main thread
+      run(["--no-cache"], { HDPLAN_WORKERS: "2" }),
+      run(["--no-cache"], { HDPLAN_WORKERS: "0" }),
+    ];
+    for (const o of outs) {
+      expect(o.code).toBe(outs[0]!.code);
+      expect(o.stdout).toBe(outs[0]!.stdout);
+    }
+    // The workers wrote the entries.
+    for (const h of Object.keys(hosts)) expect(existsSync(entry(h))).toBe(true);
+  });
+});
+
+function entryBytes(e: unknown): Buffer {
+  const payload = serialize(e);
+  return Buffer.concat([MAGIC, createHash("sha256").update(payload).digest(), payload]);
+}
+
+describe("inventory cache: bad cache files are never trusted", () => {
+  const planted = (mutate: (e: Record<string, unknown>) => void) => {
+    same();
+    const file = entry("host-b");
+    const e = deserialize(readFileSync(file).subarray(MAGIC.length + 32)) as Record<string, unknown>;
+    (e.inventory as { hostname: string }).hostname = "planted-by-test.example";
+    mutate(e);
+    writeFileSync(file, entryBytes(e));
+    const out = same();
+    expect(out).not.toContain("planted-by-test.example");
+    // Rewritten: a valid entry again.
+    expect(readFileSync(file).subarray(0, MAGIC.length).equals(MAGIC)).toBe(true);
+    expect(readFileSync(file).toString("latin1")).not.toContain("planted-by-test");
+  };
+
+  it("another format version", () => planted((e) => (e.format = 0)));
+  it("another hdplan version", () => planted((e) => (e.hdplan = "0.0.0-other")));
+  it("another V8", () => planted((e) => (e.v8 = "1.0")));
+  it("another target (a hash collision or a copied file)", () => planted((e) => (e.target = "/elsewhere")));
+  it("a stale fingerprint", () => planted((e) => (e.fingerprint = `${e.fingerprint}x`)));
+  it("no inventory", () => planted((e) => delete e.inventory));
+
+  it("corrupt, truncated, foreign and empty files", () => {
+    const file = entry("host-b");
+    const cases: (() => void)[] = [
+      () => writeFileSync(file, "not a cache file at all\n"),
+      () => truncateSync(file, Math.floor(statSync(file).size / 2)),
+      () => {
+        const b = readFileSync(file);
+        b[b.length - 10] = b[b.length - 10]! ^ 0xff; // one flipped byte: the checksum fails
+        writeFileSync(file, b);
+      },
+      () => writeFileSync(file, Buffer.concat([MAGIC, Buffer.alloc(32), serialize({ format: 1 })])),
+      () => writeFileSync(file, ""),
+    ];
+    for (const spoil of cases) {
+      same();
+      spoil();
+      same();
+      const b = readFileSync(file);
+      expect(b.subarray(0, MAGIC.length).equals(MAGIC)).toBe(true);
+      const payload = b.subarray(MAGIC.length + 32);
+      expect(
+        createHash("sha256")
+          .update(payload)
+          .digest()
+          .equals(b.subarray(MAGIC.length, MAGIC.length + 32)),
+      ).toBe(true);
+    }
+  });
+
+  it("a cache directory that cannot be made, or no HOME, never fails the plan", () => {
+    const ref = run(["--no-cache"]);
+    expect(ref.stdout.length).toBeGreaterThan(100);
+    const blocker = join(work, "not-a-dir");
+    writeFileSync(blocker, "x");
+    for (const env of <Record<string, string>[]>[
+      { XDG_CACHE_HOME: blocker }, // mkdir fails: ENOTDIR
+      { XDG_CACHE_HOME: "", HOME: "" }, // nowhere to cache
+      { XDG_CACHE_HOME: "relative/dir", HOME: "" }, // XDG: relative paths are ignored
+    ]) {
+      const r = run([], env);
+      expect(r.stderr).toBe(ref.stderr);
+      expect(r.code).toBe(ref.code);
+      expect(r.stdout).toBe(ref.stdout);
+    }
+    expect(existsSync(join(ROOT, "relative"))).toBe(false);
+  });
+
+  it("the default directory is $HOME/.cache/hdplan", () => {
+    const home = join(work, "home");
+    mkdirSync(home);
+    expect(run([], { XDG_CACHE_HOME: "", HOME: home }).stdout).toBe(run(["--no-cache"]).stdout);
+    expect(readdirSync(join(home, ".cache/hdplan")).length).toBe(Object.keys(hosts).length);
+  });
+});
