@@ -290,7 +290,7 @@ export class Evacuation {
       return ranked.slice(0, k).map((o): OptionSummary => {
         wanted.add(o.host);
         const c = vm.cands.get(o.host)!;
-        const open = this.openResources(o.host, c);
+        const open = openResources(c, this.usedOf(o.host), this.locksOf(o.host));
         return {
           ...o,
           groups: groupDevices(
@@ -322,19 +322,6 @@ export class Evacuation {
       hosts.push({ key: h.key, resources: [...res.values()], locks: [...this.locksOf(h.key)] });
     }
     return { options, hosts };
-  }
-
-  /** Resources of a VM's candidates on a host that still have a unit and an open GPU type. */
-  private openResources(hostKey: string, c: HostCandidates): Set<string> {
-    const u = this.usedOf(hostKey);
-    const l = this.locksOf(hostKey);
-    const open = new Set<string>();
-    for (const r of c.resources.values()) {
-      if (r.capacity - (u.get(r.id) ?? 0) <= 0) continue;
-      if (r.gpu && r.mdevType && l.has(r.gpu) && l.get(r.gpu) !== r.mdevType) continue;
-      open.add(r.id);
-    }
-    return open;
   }
 
   /**
@@ -448,6 +435,21 @@ export function checkAssignment(
   if (m.assignment.size !== nDevices)
     throw new Error(`placement: ${vmName} would be placed without all its devices`);
   return { m, take };
+}
+
+/** Resources of a VM's candidates on a host that still have a unit and an open GPU type. */
+export function openResources(
+  c: HostCandidates,
+  used: Map<string, number>,
+  locks: Map<string, string>,
+): Set<string> {
+  const open = new Set<string>();
+  for (const r of c.resources.values()) {
+    if (r.capacity - (used.get(r.id) ?? 0) <= 0) continue;
+    if (r.gpu && r.mdevType && locks.has(r.gpu) && locks.get(r.gpu) !== r.mdevType) continue;
+    open.add(r.id);
+  }
+  return open;
 }
 
 /** Take the units and GPU type locks of a checked assignment. */

@@ -35,6 +35,7 @@ import type { Reason } from "../reasons.js";
 import {
   checkAssignment,
   domainsToMove,
+  openResources,
   type EvacShard,
   type OptionSummary,
   type Placement,
@@ -606,7 +607,7 @@ export class SimShard implements EvacShard {
       return this.bestOptions(i, k).map((o): OptionSummary => {
         wanted.add(o.hi);
         const c = this.model.compose(vm, o.hi);
-        const open = this.openResources(o.hi, c);
+        const open = openResources(c, this.usedOf(o.hi), this.locksOf(o.hi));
         return {
           host: o.rep.host,
           created: o.created,
@@ -650,19 +651,6 @@ export class SimShard implements EvacShard {
       });
     }
     return { options, hosts };
-  }
-
-  /** Resources of a VM's candidates on a host that still have a unit and an open GPU type. */
-  private openResources(hi: number, c: HostCandidates): Set<string> {
-    const u = this.usedOf(hi);
-    const l = this.locksOf(hi);
-    const open = new Set<string>();
-    for (const r of c.resources.values()) {
-      if (r.capacity - (u.get(r.id) ?? 0) <= 0) continue;
-      if (r.gpu && r.mdevType && l.has(r.gpu) && l.get(r.gpu) !== r.mdevType) continue;
-      open.add(r.id);
-    }
-    return open;
   }
 
   /** Place a VM with an exact engine's assignment, checked against this host's candidates (evacuate's checkAssignment). */
