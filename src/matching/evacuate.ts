@@ -133,6 +133,60 @@ function slim(inv: HostInventory): HostInventory {
   };
 }
 
+/**
+ * What placements have taken on a shard's hosts: units per resource and GPU
+ * type locks per host (keyed by host key or index), mdev UUIDs; mark() and
+ * rollback() return to an earlier state (the exact engine's trial commits).
+ */
+export class Taken<K> {
+  private readonly used = new Map<K, Map<string, number>>();
+  private readonly locks = new Map<K, Map<string, string>>();
+  readonly uuids = new Set<string>();
+  private saved: {
+    used: [K, [string, number][]][];
+    locks: [K, [string, string][]][];
+    uuids: string[];
+  } | null = null;
+
+  usedOf(k: K): Map<string, number> {
+    let u = this.used.get(k);
+    if (!u) {
+      u = new Map();
+      this.used.set(k, u);
+    }
+    return u;
+  }
+
+  locksOf(k: K): Map<string, string> {
+    let l = this.locks.get(k);
+    if (!l) {
+      l = new Map();
+      this.locks.set(k, l);
+    }
+    return l;
+  }
+
+  /** Remember what is taken now (rollback returns to it). */
+  mark(): void {
+    this.saved = {
+      used: [...this.used].map(([k, m]) => [k, [...m]]),
+      locks: [...this.locks].map(([k, m]) => [k, [...m]]),
+      uuids: [...this.uuids],
+    };
+  }
+
+  /** Undo everything taken since mark(). */
+  rollback(): void {
+    if (!this.saved) return;
+    this.used.clear();
+    for (const [k, m] of this.saved.used) this.used.set(k, new Map(m));
+    this.locks.clear();
+    for (const [k, m] of this.saved.locks) this.locks.set(k, new Map(m));
+    this.uuids.clear();
+    for (const x of this.saved.uuids) this.uuids.add(x);
+  }
+}
+
 /** Incremental evacuation: hosts are added as they are read (and slimmed), then placed. */
 export class Evacuation {
   private readonly vms: VmState[];
@@ -174,9 +228,8 @@ export class Evacuation {
   }
 
   // ---- the shard interface (this host set; worker threads hold one each) ----
-  private readonly used = new Map<string, Map<string, number>>();
-  private readonly locks = new Map<string, Map<string, string>>();
-  private readonly uuidTaken = new Set<string>();
+  private readonly taken = new Taken<string>();
+  private readonly uuidTaken = this.taken.uuids;
 
   vmInfo(): VmInfo[] {
     return this.vms.map((vm) => ({ name: vm.domain.name, uuid: vm.domain.uuid, devices: vm.sources.length }));
@@ -206,21 +259,11 @@ export class Evacuation {
   }
 
   private usedOf(key: string): Map<string, number> {
-    let u = this.used.get(key);
-    if (!u) {
-      u = new Map();
-      this.used.set(key, u);
-    }
-    return u;
+    return this.taken.usedOf(key);
   }
 
   private locksOf(key: string): Map<string, string> {
-    let l = this.locks.get(key);
-    if (!l) {
-      l = new Map();
-      this.locks.set(key, l);
-    }
-    return l;
+    return this.taken.locksOf(key);
   }
 
   /** The best host of this set that can still take every device of the VM, or null. */
@@ -343,30 +386,12 @@ export class Evacuation {
     return rep;
   }
 
-  private saved: {
-    used: [string, [string, number][]][];
-    locks: [string, [string, string][]][];
-    uuids: string[];
-  } | null = null;
-
-  /** Remember what is taken now (rollback returns to it). */
   mark(): void {
-    this.saved = {
-      used: [...this.used].map(([k, m]) => [k, [...m]]),
-      locks: [...this.locks].map(([k, m]) => [k, [...m]]),
-      uuids: [...this.uuidTaken],
-    };
+    this.taken.mark();
   }
 
-  /** Undo every commit since mark(). */
   rollback(): void {
-    if (!this.saved) return;
-    this.used.clear();
-    for (const [k, m] of this.saved.used) this.used.set(k, new Map(m));
-    this.locks.clear();
-    for (const [k, m] of this.saved.locks) this.locks.set(k, new Map(m));
-    this.uuidTaken.clear();
-    for (const x of this.saved.uuids) this.uuidTaken.add(x);
+    this.taken.rollback();
   }
 
   capacityLeft(): Record<string, Record<string, number>> {

@@ -36,6 +36,7 @@ import {
   checkAssignment,
   domainsToMove,
   openResources,
+  Taken,
   type EvacShard,
   type OptionSummary,
   type Placement,
@@ -480,9 +481,8 @@ export class FleetModel {
 
 /** One simulation's shard: the fleet model minus the hosts down, with its own capacity state. */
 export class SimShard implements EvacShard {
-  private readonly used = new Map<number, Map<string, number>>();
-  private readonly locks = new Map<number, Map<string, string>>();
-  private readonly uuidTaken = new Set<string>();
+  private readonly taken = new Taken<number>();
+  private readonly uuidTaken = this.taken.uuids;
   /** hosts a commit changed, in commit order */
   private readonly touched: number[] = [];
 
@@ -493,21 +493,11 @@ export class SimShard implements EvacShard {
   ) {}
 
   private usedOf(hi: number): Map<string, number> {
-    let u = this.used.get(hi);
-    if (!u) {
-      u = new Map();
-      this.used.set(hi, u);
-    }
-    return u;
+    return this.taken.usedOf(hi);
   }
 
   private locksOf(hi: number): Map<string, string> {
-    let l = this.locks.get(hi);
-    if (!l) {
-      l = new Map();
-      this.locks.set(hi, l);
-    }
-    return l;
+    return this.taken.locksOf(hi);
   }
 
   private vm(i: number): FleetVm {
@@ -669,34 +659,20 @@ export class SimShard implements EvacShard {
     return rep;
   }
 
-  private saved: {
-    used: [number, [string, number][]][];
-    locks: [number, [string, string][]][];
-    uuids: string[];
-    touched: number[];
-  } | null = null;
+  private savedTouched: number[] | null = null;
 
   /** Remember what is taken now (rollback returns to it). */
   mark(): void {
-    this.saved = {
-      used: [...this.used].map(([k, m]) => [k, [...m]]),
-      locks: [...this.locks].map(([k, m]) => [k, [...m]]),
-      uuids: [...this.uuidTaken],
-      touched: [...this.touched],
-    };
+    this.taken.mark();
+    this.savedTouched = [...this.touched];
   }
 
   /** Undo every commit since mark(). */
   rollback(): void {
-    if (!this.saved) return;
-    this.used.clear();
-    for (const [k, m] of this.saved.used) this.used.set(k, new Map(m));
-    this.locks.clear();
-    for (const [k, m] of this.saved.locks) this.locks.set(k, new Map(m));
-    this.uuidTaken.clear();
-    for (const x of this.saved.uuids) this.uuidTaken.add(x);
+    if (!this.savedTouched) return;
+    this.taken.rollback();
     this.touched.length = 0;
-    this.touched.push(...this.saved.touched);
+    this.touched.push(...this.savedTouched);
   }
 
   /** Only the hosts whose capacity this simulation changed (the others are as read). */
