@@ -180,6 +180,8 @@ export function domainFromSource(id: string, raw: RawHost): DomainText {
   const hits = domains.filter((d) => domainMatches(id, d.info, d.raw.origin));
   const uuids = new Set(hits.map((d) => d.info.uuid));
   if (hits.length === 0) {
+    // A path (has a directory part or ends in .xml) is a file the operator meant, not a name.
+    if (/[\\/]|\.xml$/i.test(id)) throw new InputError(`${id}: no such domain XML file`, id);
     if (domains.length === 0)
       throw new InputError(
         `${id}: no such domain XML file, and source ${raw.target} has no domain data to look it up in`,

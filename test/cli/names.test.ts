@@ -65,6 +65,14 @@ describe("plan --domain NAME on a dump directory or snapshot", () => {
   });
 });
 
+describe("a --domain path that does not exist", () => {
+  it("says the file does not exist, not that the source lacks a domain of that name (exit 2)", () => {
+    const r = planJson("xml-samples/domains/no-such-vm.xml", `${S}/src-host`);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toBe("hdplan: error: xml-samples/domains/no-such-vm.xml: no such domain XML file\n");
+  });
+});
+
 describe("a wrong --source", () => {
   it("a domain file the source does not define: exit 2 naming both, not source-device-unknown", () => {
     const r = planJson("xml-samples/domains/vm-vgpu.xml", `${S}/host-b`);
