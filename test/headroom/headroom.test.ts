@@ -128,7 +128,7 @@ describe("headroom on the samples", () => {
     const table = hdplan(["headroom", ...hosts.flatMap((h) => ["--host", h]), ...DESC]);
     expect(table.code).toBe(0);
     expect(table.stdout).toContain("No simulated loss strands a domain.");
-  }, 60000);
+  }, 180000);
 
   it("exit 4 (fail-closed) when a host cannot be read, naming it", () => {
     const r = hdplan([

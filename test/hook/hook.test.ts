@@ -381,7 +381,7 @@ export async function resolve(spec, ctx, next) {
       }
     }
     expect(complete).toBeLessThanOrEqual(24);
-  }, 60_000);
+  }, 120_000);
 });
 
 function collect(
