@@ -15,17 +15,7 @@ import {
   writeTestHost,
 } from "../../scripts/fixtures/testdriver.mjs";
 
-export {
-  GPU,
-  TEST_NS,
-  hostdevNetwork,
-  mdevDevice,
-  nodeXml,
-  pciDevice,
-  pciName,
-  testDomain,
-  writeTestHost,
-} from "../../scripts/fixtures/testdriver.mjs";
+export * from "../../scripts/fixtures/testdriver.mjs";
 export type { DomainSpec, PciSpec } from "../../scripts/fixtures/testdriver.mjs";
 
 export const NIC_PF = "0000:5e:00.0";
