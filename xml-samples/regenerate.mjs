@@ -1,12 +1,14 @@
 #!/usr/bin/env node
 /**
  * Writes the sample fleet in xml-samples/ (hosts/, domains/, hosts.txt) from
- * the device builders of scripts/gen-fleet.mjs. The files are committed; run
- * this only after changing it:   node xml-samples/regenerate.mjs
- * (README.md and descriptors/ are written by hand.) Deterministic.
+ * the fixture builders of scripts/fixtures/ (shared with gen-fleet and the
+ * tests). The files are committed; run this only after changing it:
+ *   node xml-samples/regenerate.mjs [OUTDIR]
+ * (default OUTDIR: xml-samples/; test/samples.test.ts writes a copy elsewhere
+ * and compares). README.md and descriptors/ are written by hand. Deterministic.
  */
 import { mkdirSync, writeFileSync } from "node:fs";
-import { dirname, join } from "node:path";
+import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import {
   domainXml,
@@ -26,7 +28,7 @@ import { pciStr } from "../scripts/fixtures/pci.mjs";
 import { makeRng } from "../scripts/fixtures/rng.mjs";
 import { mlx5FirmwareFiles, nvidiaVersionFile, vgpuVfFiles } from "../scripts/fixtures/sys.mjs";
 
-const ROOT = dirname(fileURLToPath(import.meta.url));
+const ROOT = process.argv[2] ? resolve(process.argv[2]) : dirname(fileURLToPath(import.meta.url));
 
 // --- identities used by the sample VMs (all live on src-host) -------------
 const U = {
