@@ -13,17 +13,7 @@
  */
 import { solvePlacement } from "../dist/placement/milp.js";
 import { groupDevices } from "../dist/placement/problem.js";
-
-function rng(seed) {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { mulberry32 as rng } from "./fixtures/rng.mjs";
 
 export function problem(nVms, nHosts, tight, seed) {
   const r = rng(seed);

@@ -9,17 +9,12 @@ import { spawnSync } from "node:child_process";
 import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
+import { nvidiaVersionFile, writeSys } from "../scripts/fixtures/sys.mjs";
+import { MANAGER_VERSION } from "./helpers/build.js";
 import { BIN, ROOT } from "./helpers/cli.js";
 import { tempDir } from "./helpers/dump.js";
 import { shellWords } from "./helpers/shell.js";
-import {
-  GPU,
-  libvirtAvailable,
-  mdevDevice,
-  pciDevice,
-  testDomain,
-  writeTestHost,
-} from "./helpers/testdriver.js";
+import { libvirtAvailable, writeT4Hosts } from "./helpers/testdriver.js";
 
 const RUN = libvirtAvailable();
 const readme = readFileSync(join(ROOT, "README.md"), "utf8");
@@ -33,32 +28,16 @@ describe.runIf(RUN)("README walkthrough on the libvirt test driver", () => {
   it("every step runs as printed", () => {
     const dir = tempDir("hdplan-walk-");
     const td = join(dir, "td");
-    const gpu = (avail: number) =>
-      pciDevice({
-        address: GPU,
-        vendor: "10de",
-        product: "1eb8",
-        cls: "0x030200",
-        mdevTypes: [{ id: "nvidia-558", available: avail }],
-      });
-    const uuid = "c2177883-f1bb-47f0-914d-32a22e3a8804";
-    writeTestHost(td, "host1", [
-      gpu(7),
-      mdevDevice(uuid, GPU, "nvidia-558"),
-      testDomain({ name: "vm1", uuid: "a1b2c3d4-0000-4000-8000-00000000000a", mdevs: [uuid] }),
-    ]);
-    writeTestHost(td, "host2", [gpu(8)]);
-    writeTestHost(td, "host3", [gpu(0)]);
+    const vm = { name: "vm1", uuid: "a1b2c3d4-0000-4000-8000-00000000000a" };
+    writeT4Hosts(td, { host1: { available: 7, vm }, host2: 8, host3: 0 });
     const bin = join(dir, "bin");
     mkdirSync(bin);
     writeFileSync(join(bin, "hdplan"), `#!/bin/sh\nexec "${process.execPath}" "${BIN}" "$@"\n`);
     chmodSync(join(bin, "hdplan"), 0o755);
     // "ssh root@HOST CMD" runs CMD on that host: its libvirt is the test-driver
     // file, its /sys a fake tree with the NVIDIA vGPU manager's module version.
-    for (const h of ["host1", "host2", "host3"]) {
-      mkdirSync(join(td, `${h}-root`, "sys", "module", "nvidia"), { recursive: true });
-      writeFileSync(join(td, `${h}-root`, "sys", "module", "nvidia", "version"), "550.127.05\n");
-    }
+    for (const h of ["host1", "host2", "host3"])
+      writeSys(join(td, `${h}-root`), [nvidiaVersionFile(MANAGER_VERSION)]);
     writeFileSync(
       join(bin, "ssh"),
       [

@@ -1,6 +1,20 @@
 /** The bundled sample fleet (xml-samples/) gives the outcomes its README promises. */
+import { spawnSync } from "node:child_process";
+import { readFileSync, readdirSync, statSync } from "node:fs";
+import { join, relative } from "node:path";
 import { describe, expect, it } from "vitest";
-import { hdplan, SAMPLE_PLAN_ARGS } from "./helpers/cli.js";
+import { hdplan, ROOT, SAMPLE_PLAN_ARGS } from "./helpers/cli.js";
+import { tempDir } from "./helpers/dump.js";
+
+/** Every file below dir (relative path -> text). */
+function tree(dir: string, root = dir, out: Record<string, string> = {}): Record<string, string> {
+  for (const n of readdirSync(dir)) {
+    const p = join(dir, n);
+    if (statSync(p).isDirectory()) tree(p, root, out);
+    else out[relative(root, p)] = readFileSync(p, "utf8");
+  }
+  return out;
+}
 
 const base = [
   "--source",
@@ -27,6 +41,22 @@ function plan(vm: string, extra: string[] = []) {
 }
 
 describe("xml-samples", () => {
+  it("regenerate.mjs (the fixture builders) writes the committed hosts/, domains/ and hosts.txt byte for byte", () => {
+    const out = tempDir("hdplan-samples-");
+    const r = spawnSync(process.execPath, [join(ROOT, "xml-samples/regenerate.mjs"), out], {
+      encoding: "utf8",
+    });
+    expect(r.stderr).toBe("");
+    expect(r.status).toBe(0);
+    const made = tree(out);
+    expect(Object.keys(made).length).toBeGreaterThan(100);
+    const committed = tree(join(ROOT, "xml-samples"));
+    const want = Object.fromEntries(
+      Object.entries(committed).filter(([k]) => /^(hosts|domains)\/|^hosts\.txt$/.test(k)),
+    );
+    expect(made).toEqual(want);
+  });
+
   it("vm-mixed: every outcome of the sample fleet", () => {
     const { r, j, codes, status } = plan("vm-mixed", ["--descriptors", "xml-samples/descriptors"]);
     expect(r.code).toBe(0);

@@ -1,29 +1,34 @@
 #!/usr/bin/env node
 /**
  * Writes the sample fleet in xml-samples/ (hosts/, domains/, hosts.txt) from
- * the device builders of scripts/gen-fleet.mjs. The files are committed; run
- * this only after changing it:   node xml-samples/regenerate.mjs
- * (README.md and descriptors/ are written by hand.) Deterministic.
+ * the fixture builders of scripts/fixtures/ (shared with gen-fleet and the
+ * tests). The files are committed; run this only after changing it:
+ *   node xml-samples/regenerate.mjs [OUTDIR]
+ * (default OUTDIR: xml-samples/; test/samples.test.ts writes a copy elsewhere
+ * and compares). README.md and descriptors/ are written by hand. Deterministic.
  */
-import { mkdirSync, rmSync, writeFileSync } from "node:fs";
-import { dirname, join } from "node:path";
+import { mkdirSync, writeFileSync } from "node:fs";
+import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import {
-  HostBuilder,
-  HW,
   domainXml,
-  drmDevice,
+  hostdevInterface,
   hostdevNetworkXml,
-  makeRng,
-  mdevDevice,
-  mdevTypesCap,
-  pciAddrXml,
-  pciStr,
-  pfCap,
-  vfsCap,
-} from "../scripts/gen-fleet.mjs";
+  mdevHostdev,
+  networkInterface,
+  pciHostdev,
+  sampleVmXml as vmXml,
+  vgpuVfHostdev,
+  virtioBridge,
+} from "../scripts/fixtures/domain.mjs";
+import { hostJson, writeDumpDir } from "../scripts/fixtures/dump.mjs";
+import { HostBuilder } from "../scripts/fixtures/host.mjs";
+import { HW, L40S_TYPES } from "../scripts/fixtures/nodedev.mjs";
+import { pciStr } from "../scripts/fixtures/pci.mjs";
+import { makeRng } from "../scripts/fixtures/rng.mjs";
+import { mlx5FirmwareFiles, nvidiaVersionFile, vgpuVfFiles } from "../scripts/fixtures/sys.mjs";
 
-const ROOT = dirname(fileURLToPath(import.meta.url));
+const ROOT = process.argv[2] ? resolve(process.argv[2]) : dirname(fileURLToPath(import.meta.url));
 
 // --- identities used by the sample VMs (all live on src-host) -------------
 const U = {
@@ -51,286 +56,44 @@ function buildHost(key, seed, spec) {
   const rng = makeRng(seed);
   const b = new HostBuilder(rng);
   b.base({ product: spec.product ?? "PowerEdge R750xa" });
-  const extra = { domains: [], networks: [] };
-  if (spec.igpu) {
-    // Xeon E-2100-class iGPU with GVT-g: the mdev types sit on the iGPU itself.
-    const a = { bus: 0, slot: 2, fn: 0 };
-    const path = `/sys/devices/pci0000:00/0000:00:02.0`;
-    b.pci({
-      addr: a,
-      path,
-      driver: "i915",
-      cls: "0x030000",
-      vendor: HW.intel,
-      product: ["591d", "HD Graphics P630"],
-      caps: mdevTypesCap([
-        { id: "i915-GVTg_V5_4", name: "GVTg_V5_4", avail: 1 },
-        { id: "i915-GVTg_V5_8", name: "GVTg_V5_8", avail: 1 },
-      ]),
-      numa: 0,
-    });
-    b.add("drm_card1", drmDevice({ name: "drm_card1", parent: "pci_0000_00_02_0", path: `${path}/drm/card1` }));
-    b.add(
-      "drm_renderD128",
-      drmDevice({ name: "drm_renderD128", parent: "pci_0000_00_02_0", path: `${path}/drm/renderD128`, type: "render" }),
-    );
-    b.add(
-      `mdev_${spec.igpu.uuid.replace(/-/g, "_")}`,
-      mdevDevice({
-        uuid: spec.igpu.uuid,
-        parent: "pci_0000_00_02_0",
-        parentPath: path,
-        type: "i915-GVTg_V5_8",
-        iommuGroup: b.iommu++,
-        driver: "intel_vgpu_mdev",
-      }),
-    );
-  }
+  if (spec.igpu) b.addGvtgIgpu(spec.igpu);
   for (const g of spec.gpus) b.addGpu(g);
-  const l40s = spec.l40s ? addL40s(b, spec.l40s) : null;
+  const l40s = spec.l40s ? b.addSriovVgpu({ vfCount: spec.l40s.vfs.length }) : null;
   const nics = spec.nics.map((n) => b.addNic({ maxVfs: 16, ...n }));
   b.addNvme();
   b.addUsbDevice(["5591", "Ultra Line Series"], ["0781", "SanDisk Corp."], 8, 6, 80, "usb-storage");
   b.addNoise(spec.noise ?? 12);
+  const networks = [];
   if (spec.pool) {
     const vfs = nics[spec.pool.nic].vfs.slice(0, spec.pool.count).map((v) => v.addr);
-    extra.networks.push({ name: "sriov-pool", xml: hostdevNetworkXml({ name: "sriov-pool", uuid: spec.pool.uuid, vfs }) });
+    networks.push({ name: "sriov-pool", xml: hostdevNetworkXml({ name: "sriov-pool", uuid: spec.pool.uuid, vfs }) });
   }
-  const dir = join(ROOT, "hosts", key);
-  rmSync(dir, { recursive: true, force: true });
-  mkdirSync(join(dir, "nodedev"), { recursive: true });
-  for (const f of b.files(6)) writeFileSync(join(dir, "nodedev", f.file), f.xml);
   const domSpec = typeof spec.domains === "function" ? spec.domains(nics) : (spec.domains ?? []);
-  const doms = [...domSpec.map((d) => ({ name: d.name, xml: domainXml(d) })), ...(spec.rawDomains ?? [])];
-  if (doms.length) {
-    mkdirSync(join(dir, "domains"), { recursive: true });
-    for (const d of doms) writeFileSync(join(dir, "domains", `${d.name}.xml`), d.xml);
-  }
-  if (extra.networks.length) {
-    mkdirSync(join(dir, "networks"), { recursive: true });
-    for (const n of extra.networks) writeFileSync(join(dir, "networks", `${n.name}.xml`), n.xml);
-  }
+  const domains = [...domSpec.map((d) => ({ name: d.name, xml: domainXml(d) })), ...(spec.rawDomains ?? [])];
   // sys/: the partial copy of /sys hdplan reads (docs/dump-sys.md): the NVIDIA
-  // vGPU manager version and each ConnectX PF's firmware and PSID.
-  const sysFile = (rel, text) => {
-    const p = join(dir, "sys", ...rel.split("/"));
-    mkdirSync(dirname(p), { recursive: true });
-    writeFileSync(p, `${text}\n`);
-  };
-  if (spec.manager !== null) sysFile("module/nvidia/version", spec.manager ?? MANAGER);
-  nics.forEach((n, i) => {
-    const a = n.pf.addr;
-    const hex = (x, w) => x.toString(16).padStart(w, "0");
-    const pf = `0000:${hex(a.bus, 2)}:${hex(a.slot, 2)}.${a.fn}`;
-    const fw = spec.firmware ?? FIRMWARE;
-    sysFile(`bus/pci/devices/${pf}/infiniband/mlx5_${i}/fw_ver`, fw.version);
-    sysFile(`bus/pci/devices/${pf}/infiniband/mlx5_${i}/board_id`, fw.psid);
+  // vGPU manager version, each ConnectX PF's firmware and PSID, and the
+  // NVIDIA SR-IOV vGPU VFs' nvidia/current_vgpu_type and creatable_vgpu_types (compat.md §8).
+  const sys = [];
+  if (spec.manager !== null) sys.push(nvidiaVersionFile(spec.manager ?? MANAGER));
+  nics.forEach((n, i) => sys.push(...mlx5FirmwareFiles(pciStr(n.pf.addr), i, spec.firmware ?? FIRMWARE)));
+  l40s?.vfs.forEach((addr, i) => {
+    const vf = spec.l40s.vfs[i];
+    sys.push(...vgpuVfFiles(pciStr(addr), vf.current, vf.creatable.map((id) => ({ id, name: L40S_TYPES[id] }))));
   });
-  // NVIDIA SR-IOV vGPU VFs: nvidia/current_vgpu_type and creatable_vgpu_types (compat.md §8).
-  if (l40s) {
-    l40s.vfs.forEach((addr, i) => {
-      const vf = spec.l40s.vfs[i];
-      const d = `bus/pci/devices/${pciStr(addr)}/nvidia`;
-      sysFile(`${d}/current_vgpu_type`, String(vf.current));
-      const lines = ["ID : vGPU Name", ...vf.creatable.map((id) => `${id} : ${L40S_TYPES[id]}`)];
-      sysFile(`${d}/creatable_vgpu_types`, lines.join("\n"));
-    });
-  }
-  if (spec.versions) {
-    const v = spec.versions;
-    const hj = {
-      hostname: `${key}.lab.example`,
-      libvirtVersion: v[0],
-      hypervisor: { type: "QEMU", version: v[1] },
-      kernelVersion: v[2],
-    };
-    writeFileSync(join(dir, "host.json"), `${JSON.stringify(hj, null, 2)}\n`);
-  }
+  const v = spec.versions;
+  writeDumpDir(join(ROOT, "hosts", key), {
+    clean: true,
+    nodedev: b.files(6),
+    domains,
+    networks,
+    sys,
+    host: v && hostJson(`${key}.lab.example`, { libvirt: v[0], hypervisorType: "QEMU", hypervisorVersion: v[1], kernel: v[2] }),
+  });
   return nics;
 }
 
 // --- NVIDIA SR-IOV vGPU (vendor-specific VFIO framework, compat.md §8) ----------
-const L40S = ["26b9", "AD102GL [L40S]"];
-/** Illustrative L40S time-sliced types (1155 as in NVIDIA's examples). */
-const L40S_TYPES = { 1153: "NVIDIA L40S-8Q", 1154: "NVIDIA L40S-12Q", 1155: "NVIDIA L40S-24Q", 1156: "NVIDIA L40S-48Q" };
 const ALL_L40S = [1153, 1154, 1155, 1156];
-/** An L40S PF on `nvidia` with its VFs on `nvidia` too (VF functions 4..7). */
-function addL40s(b, spec) {
-  const { parent, ep, base, numa } = b.rootPort({ numa: 0, speed: 16, width: 16 });
-  const vfs = spec.vfs.map((_, i) => ({ bus: ep.bus, slot: 0, fn: 4 + i }));
-  const pcie = { speed: 16, width: 16 };
-  b.pci({ addr: ep, parent, path: `${base}/${pciStr(ep)}`, driver: "nvidia", cls: "0x030200", vendor: HW.nvidia, product: L40S, caps: vfsCap(vfs, 32), numa, pcie });
-  for (const addr of vfs) {
-    b.pci({ addr, parent, path: `${base}/${pciStr(addr)}`, driver: "nvidia", cls: "0x030200", vendor: HW.nvidia, product: L40S, caps: pfCap(ep), numa, pcie });
-  }
-  return { pf: ep, vfs };
-}
-
-// --- sample VM live XML --------------------------------------------------------
-function vmXml({ name, uuid, id, mem = 16, vcpus = 8, interfaces = "", hostdevs = "", video = "virtio", viommu = false }) {
-  const kib = mem * 1024 * 1024;
-  const ports = [];
-  for (let i = 1; i <= 12; i++) {
-    const slot = 2 + Math.floor((i - 1) / 8);
-    const fn = (i - 1) % 8;
-    ports.push(`    <controller type='pci' index='${i}' model='pcie-root-port'>
-      <model name='pcie-root-port'/>
-      <target chassis='${i}' port='0x${(0x10 + i - 1).toString(16)}'/>
-      <alias name='pci.${i}'/>
-      <address type='pci' domain='0x0000' bus='0x00' slot='0x0${slot}' function='0x${fn}'${fn === 0 ? " multifunction='on'" : ""}/>
-    </controller>`);
-  }
-  return `<domain type='kvm' id='${id}'>
-  <name>${name}</name>
-  <uuid>${uuid}</uuid>
-  <metadata>
-    <libosinfo:libosinfo xmlns:libosinfo="http://libosinfo.org/xmlns/libvirt/domain/1.0">
-      <libosinfo:os id="http://ubuntu.com/ubuntu/22.04"/>
-    </libosinfo:libosinfo>
-  </metadata>
-  <memory unit='KiB'>${kib}</memory>
-  <currentMemory unit='KiB'>${kib}</currentMemory>
-  <vcpu placement='static'>${vcpus}</vcpu>
-  <resource>
-    <partition>/machine</partition>
-  </resource>
-  <os>
-    <type arch='x86_64' machine='pc-q35-9.0'>hvm</type>
-    <loader readonly='yes' type='pflash'>/usr/share/OVMF/OVMF_CODE_4M.fd</loader>
-    <nvram template='/usr/share/OVMF/OVMF_VARS_4M.fd'>/var/lib/libvirt/qemu/nvram/${name}_VARS.fd</nvram>
-    <boot dev='hd'/>
-  </os>
-  <features>
-    <acpi/>
-    <apic/>
-    <vmport state='off'/>
-${viommu ? "    <ioapic driver='qemu'/>\n" : ""}  </features>
-  <cpu mode='host-passthrough' check='none' migratable='on'/>
-  <clock offset='utc'>
-    <timer name='rtc' tickpolicy='catchup'/>
-    <timer name='pit' tickpolicy='delay'/>
-    <timer name='hpet' present='no'/>
-  </clock>
-  <on_poweroff>destroy</on_poweroff>
-  <on_reboot>restart</on_reboot>
-  <on_crash>destroy</on_crash>
-  <pm>
-    <suspend-to-mem enabled='no'/>
-    <suspend-to-disk enabled='no'/>
-  </pm>
-  <devices>
-    <emulator>/usr/bin/qemu-system-x86_64</emulator>
-    <disk type='file' device='disk'>
-      <driver name='qemu' type='qcow2' cache='none' io='native' discard='unmap'/>
-      <source file='/var/lib/libvirt/images/${name}.qcow2' index='1'/>
-      <backingStore/>
-      <target dev='vda' bus='virtio'/>
-      <alias name='virtio-disk0'/>
-      <address type='pci' domain='0x0000' bus='0x04' slot='0x00' function='0x0'/>
-    </disk>
-    <controller type='usb' index='0' model='qemu-xhci' ports='15'>
-      <alias name='usb'/>
-      <address type='pci' domain='0x0000' bus='0x02' slot='0x00' function='0x0'/>
-    </controller>
-    <controller type='pci' index='0' model='pcie-root'>
-      <alias name='pcie.0'/>
-    </controller>
-${ports.join("\n")}
-    <controller type='sata' index='0'>
-      <alias name='ide'/>
-      <address type='pci' domain='0x0000' bus='0x00' slot='0x1f' function='0x2'/>
-    </controller>
-    <controller type='virtio-serial' index='0'>
-      <alias name='virtio-serial0'/>
-      <address type='pci' domain='0x0000' bus='0x03' slot='0x00' function='0x0'/>
-    </controller>
-${interfaces}    <serial type='pty'>
-      <source path='/dev/pts/${id + 2}'/>
-      <target type='isa-serial' port='0'>
-        <model name='isa-serial'/>
-      </target>
-      <alias name='serial0'/>
-    </serial>
-    <console type='pty' tty='/dev/pts/${id + 2}'>
-      <source path='/dev/pts/${id + 2}'/>
-      <target type='serial' port='0'/>
-      <alias name='serial0'/>
-    </console>
-    <channel type='unix'>
-      <source mode='bind' path='/run/libvirt/qemu/channel/${id}-${name}/org.qemu.guest_agent.0'/>
-      <target type='virtio' name='org.qemu.guest_agent.0' state='connected'/>
-      <alias name='channel0'/>
-      <address type='virtio-serial' controller='0' bus='0' port='1'/>
-    </channel>
-    <input type='mouse' bus='ps2'>
-      <alias name='input0'/>
-    </input>
-    <input type='keyboard' bus='ps2'>
-      <alias name='input1'/>
-    </input>
-    <graphics type='vnc' port='${5900 + id}' autoport='yes' listen='127.0.0.1'>
-      <listen type='address' address='127.0.0.1'/>
-    </graphics>
-    <audio id='1' type='none'/>
-    <video>
-      <model type='${video}' heads='1' primary='yes'/>
-      <alias name='video0'/>
-      <address type='pci' domain='0x0000' bus='0x00' slot='0x01' function='0x0'/>
-    </video>
-${hostdevs}    <watchdog model='itco' action='reset'>
-      <alias name='watchdog0'/>
-    </watchdog>
-    <memballoon model='virtio'>
-      <alias name='balloon0'/>
-      <address type='pci' domain='0x0000' bus='0x05' slot='0x00' function='0x0'/>
-    </memballoon>
-    <rng model='virtio'>
-      <backend model='random'>/dev/urandom</backend>
-      <alias name='rng0'/>
-      <address type='pci' domain='0x0000' bus='0x06' slot='0x00' function='0x0'/>
-    </rng>
-${viommu ? "    <iommu model='intel'>\n      <driver intremap='on' caching_mode='on'/>\n      <alias name='iommu0'/>\n    </iommu>\n" : ""}  </devices>
-  <seclabel type='dynamic' model='apparmor' relabel='yes'>
-    <label>libvirt-${uuid}</label>
-    <imagelabel>libvirt-${uuid}</imagelabel>
-  </seclabel>
-  <seclabel type='dynamic' model='dac' relabel='yes'>
-    <label>+64055:+994</label>
-    <imagelabel>+64055:+994</imagelabel>
-  </seclabel>
-</domain>
-`;
-}
-
-const guestBus = (n) => `<address type='pci' domain='0x0000' bus='0x${n.toString(16).padStart(2, "0")}' slot='0x00' function='0x0'/>`;
-
-const mdevHostdev = (uuid, alias, bus) => `    <hostdev mode='subsystem' type='mdev' managed='no' model='vfio-pci' display='off'>
-      <source>
-        <address uuid='${uuid}'/>
-      </source>
-      <alias name='${alias}'/>
-      ${guestBus(bus)}
-    </hostdev>
-`;
-const pciHostdev = (addr, alias, bus) => `    <hostdev mode='subsystem' type='pci' managed='yes'>
-      <driver name='vfio'/>
-      <source>
-        ${pciAddrXml(addr)}
-      </source>
-      <alias name='${alias}'/>
-      ${guestBus(bus)}
-    </hostdev>
-`;
-const virtioBridge = (mac, dev, bus) => `    <interface type='bridge'>
-      <mac address='${mac}'/>
-      <source bridge='br-tenant'/>
-      <target dev='${dev}'/>
-      <model type='virtio'/>
-      <teaming type='persistent'/>
-      <alias name='ua-virtio0'/>
-      ${guestBus(bus)}
-    </interface>
-`;
 
 const VMS = {
   "vm-mixed": vmXml({
@@ -339,17 +102,9 @@ const VMS = {
     id: 3,
     mem: 32,
     vcpus: 16,
-    interfaces: `${virtioBridge("52:54:00:3a:7c:10", "vnet7", 0x01)}    <interface type='hostdev' managed='yes'>
-      <mac address='52:54:00:3a:7c:10'/>
-      <driver name='vfio'/>
-      <source>
-        ${pciAddrXml(SRC_VF(3), " type='pci'")}
-      </source>
-      <teaming type='transient' persistent='ua-virtio0'/>
-      <alias name='hostdev3'/>
-      ${guestBus(0x0a)}
-    </interface>
-`,
+    interfaces:
+      virtioBridge("52:54:00:3a:7c:10", "vnet7", 0x01) +
+      hostdevInterface("52:54:00:3a:7c:10", SRC_VF(3), "hostdev3", 0x0a),
     hostdevs:
       mdevHostdev(U.mixed0, "hostdev0", 0x07) + mdevHostdev(U.mixed1, "hostdev1", 0x08) + pciHostdev(SRC_VF(2), "hostdev2", 0x09),
   }),
@@ -369,15 +124,9 @@ const VMS = {
     name: "vm-net",
     uuid: "e6b4d1a8-3f2c-4d97-b0e5-7a1c9f4d2b58",
     id: 6,
-    interfaces: `${virtioBridge("52:54:00:91:e4:2b", "vnet9", 0x01)}    <interface type='network'>
-      <mac address='52:54:00:91:e4:2b'/>
-      <source network='sriov-pool'/>
-      <model type='virtio'/>
-      <teaming type='transient' persistent='ua-virtio0'/>
-      <alias name='hostdev0'/>
-      ${guestBus(0x07)}
-    </interface>
-`,
+    interfaces:
+      virtioBridge("52:54:00:91:e4:2b", "vnet9", 0x01) +
+      networkInterface("52:54:00:91:e4:2b", "sriov-pool", "hostdev0", 0x07),
   }),
   // An mlx5 VF behind a guest vIOMMU: QEMU blocks its migration (viommu-blocks-migration).
   "vm-viommu": vmXml({
@@ -584,7 +333,7 @@ const vgpuSrcVfs = [
     uuid: VGPU_VM_UUID,
     id: 9,
     mem: 32,
-    hostdevs: pciHostdev(vf0, "hostdev0", 0x07).replace("managed='yes'", "managed='no'"),
+    hostdevs: vgpuVfHostdev(vf0, "hostdev0", 0x07),
   });
   writeFileSync(join(ROOT, "domains", "vm-sriov-vgpu.xml"), vm);
   buildHost("vgpu-src", 21, {

@@ -12,14 +12,7 @@ import { readDomain } from "../../src/xml/domain.js";
 import { BIN, ROOT, hdplan } from "../helpers/cli.js";
 import { tempDir } from "../helpers/dump.js";
 import { shellWords } from "../helpers/shell.js";
-import {
-  GPU,
-  libvirtAvailable,
-  mdevDevice,
-  pciDevice,
-  testDomain,
-  writeTestHost,
-} from "../helpers/testdriver.js";
+import { libvirtAvailable, writeT4Hosts } from "../helpers/testdriver.js";
 
 const RUN = libvirtAvailable();
 const SAMPLE = [
@@ -115,26 +108,11 @@ describe.runIf(RUN)("printed next steps on the samples (file targets)", () => {
 });
 
 describe.runIf(RUN)("printed next steps on live targets (test driver)", () => {
-  const SRC_UUID = "c2177883-f1bb-47f0-914d-32a22e3a8804";
   const VM = { name: "vm1", uuid: "a1b2c3d4-0000-4000-8000-000000000009" };
   let src = "";
   let dst = "";
   beforeAll(() => {
-    const dir = tempDir("hdplan-next-");
-    const gpu = (avail: number) =>
-      pciDevice({
-        address: GPU,
-        vendor: "10de",
-        product: "1eb8",
-        cls: "0x030200",
-        mdevTypes: [{ id: "nvidia-558", available: avail }],
-      });
-    src = writeTestHost(dir, "src", [
-      gpu(7),
-      mdevDevice(SRC_UUID, GPU, "nvidia-558"),
-      testDomain({ ...VM, mdevs: [SRC_UUID] }),
-    ]);
-    dst = writeTestHost(dir, "dst", [gpu(8)]);
+    ({ src, dst } = writeT4Hosts(tempDir("hdplan-next-"), { src: { available: 7, vm: VM }, dst: 8 }));
   });
 
   it("--write-dest-xml prints a prepare line with the URI; running it reads DIR/plan.json and reaches libvirt", () => {

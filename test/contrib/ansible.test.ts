@@ -5,24 +5,18 @@
  * ansible-playbook is installed, and always under CI (.ci/run installs it).
  */
 import { spawnSync } from "node:child_process";
-import { existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from "node:fs";
+import { existsSync, readFileSync, readdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
+import { nvidiaVersionFile, writeSys } from "../../scripts/fixtures/sys.mjs";
+import { MANAGER_VERSION } from "../helpers/build.js";
 import { BIN, ROOT } from "../helpers/cli.js";
 import { tempDir } from "../helpers/dump.js";
-import {
-  GPU,
-  libvirtAvailable,
-  mdevDevice,
-  pciDevice,
-  testDomain,
-  writeTestHost,
-} from "../helpers/testdriver.js";
+import { libvirtAvailable, writeT4Hosts } from "../helpers/testdriver.js";
 
 const HAVE = spawnSync("sh", ["-c", "command -v ansible-playbook"]).status === 0;
 const RUN = (HAVE || !!process.env.CI) && libvirtAvailable();
 const PLAYBOOK = join(ROOT, "contrib/ansible/hdplan-plan.yml");
-const SRC_UUID = "c2177883-f1bb-47f0-914d-32a22e3a8804";
 const VM = { name: "vm1", uuid: "a1b2c3d4-0000-4000-8000-000000000009" };
 
 let dir = "";
@@ -31,29 +25,11 @@ let inventory = "";
 beforeAll(() => {
   if (!RUN) return;
   dir = tempDir("hdplan-ansible-");
-  const gpu = (avail: number) =>
-    pciDevice({
-      address: GPU,
-      vendor: "10de",
-      product: "1eb8",
-      cls: "0x030200",
-      mdevTypes: [{ id: "nvidia-558", available: avail }],
-    });
-  const hosts: Record<string, string> = {
-    src: writeTestHost(dir, "src", [
-      gpu(7),
-      mdevDevice(SRC_UUID, GPU, "nvidia-558"),
-      testDomain({ ...VM, mdevs: [SRC_UUID] }),
-    ]),
-    full: writeTestHost(dir, "full", [gpu(8)]),
-    nocap: writeTestHost(dir, "nocap", [gpu(0)]),
-  };
+  const hosts = writeT4Hosts(dir, { src: { available: 7, vm: VM }, full: 8, nocap: 0 });
   // Each host's /sys (a fake tree with the NVIDIA vGPU manager's module
   // version), as inventory on a real host would read it.
   const sysArgs = (k: string) => {
-    const root = join(dir, `${k}-root`);
-    mkdirSync(join(root, "sys", "module", "nvidia"), { recursive: true });
-    writeFileSync(join(root, "sys", "module", "nvidia", "version"), "550.127.05\n");
+    const root = writeSys(join(dir, `${k}-root`), [nvidiaVersionFile(MANAGER_VERSION)]);
     return `hdplan_inventory_args='["--sysfs-root", "${root}"]'`;
   };
   const py =

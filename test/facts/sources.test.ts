@@ -5,9 +5,10 @@
  * docs/dump-sys.md recipe, and the hook refusing on the planner metadata.
  */
 import { spawnSync } from "node:child_process";
-import { chmodSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from "node:fs";
+import { chmodSync, readFileSync, readdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
+import { mlx5FirmwareFiles, nvidiaVersionFile, vgpuVfFiles, writeSys } from "../../scripts/fixtures/sys.mjs";
 import { readHostFacts } from "../../src/facts/read.js";
 import { readDumpFacts } from "../../src/targets/dump.js";
 import { domainXml, gpu, mdevDev, nic } from "../helpers/build.js";
@@ -21,16 +22,9 @@ const GPU = "0000:3b:00.0";
 const PF = "0000:5e:00.0";
 const VFS = ["0000:5e:00.2", "0000:5e:00.3"];
 
-function writeFile(p: string, text: string): void {
-  mkdirSync(join(p, ".."), { recursive: true });
-  writeFileSync(p, text);
-}
-
 /** The PF's infiniband attributes in a root (dump dir or fake sysfs root). */
 function firmware(root: string, version: string, psid = "MT_0000000359"): void {
-  const d = join(root, "sys/bus/pci/devices", PF, "infiniband/mlx5_0");
-  writeFile(join(d, "fw_ver"), `${version}\n`);
-  writeFile(join(d, "board_id"), `${psid}\n`);
+  writeSys(root, mlx5FirmwareFiles(PF, 0, { version, psid }));
 }
 
 const srcDevices = [gpu(GPU, 2), mdevDev({ uuid: A, parentAddr: GPU, type: "nvidia-558" }), ...nic(PF, VFS)];
@@ -148,7 +142,7 @@ describe("vendor facts in snapshots", () => {
     const td = join(dir, "dst.xml");
     writeFileSync(td, nodeXml(dstDevices));
     const root = join(dir, "root");
-    writeFile(join(root, "sys/module/nvidia/version"), "550.90.07\n");
+    writeSys(root, [nvidiaVersionFile("550.90.07")]);
     firmware(root, "22.41.1000");
     const snap = join(dir, "dst.json");
     const inv = hdplan(["inventory", "--connect", `test://${td}`, "--sysfs-root", root, "-o", snap]);
@@ -243,15 +237,16 @@ describe("docs/dump-sys.md recipe", () => {
     expect(block).toBeTruthy();
     const dir = tempDir("hdplan-recipe-");
     const sys = join(dir, "fake-root");
-    writeFile(join(sys, "sys/module/nvidia/version"), "550.127.05\n");
-    writeFile(join(sys, "sys/module/nvidia/refcnt"), "3\n"); // not read, not copied
     firmware(sys, "22.41.1000");
-    writeFile(join(sys, "sys/bus/pci/devices", PF, "infiniband/mlx5_0/hca_type"), "MT4125\n");
-    writeFile(join(sys, "sys/bus/pci/devices/0000:3b:00.0/vendor"), "0x10de\n");
-    const vfDir = join(sys, "sys/bus/pci/devices/0000:81:00.4/nvidia");
-    writeFile(join(vfDir, "current_vgpu_type"), "0\n");
-    writeFile(join(vfDir, "creatable_vgpu_types"), "ID : vGPU Name\n1155 : NVIDIA L40S-24Q\n");
-    writeFile(join(vfDir, "vgpu_params"), "x\n"); // not read, not copied
+    writeSys(sys, [
+      nvidiaVersionFile("550.127.05"),
+      ...vgpuVfFiles("0000:81:00.4", 0, [{ id: 1155, name: "NVIDIA L40S-24Q" }]),
+      // not read, not copied:
+      { rel: "module/nvidia/refcnt", text: "3" },
+      { rel: `bus/pci/devices/${PF}/infiniband/mlx5_0/hca_type`, text: "MT4125" },
+      { rel: "bus/pci/devices/0000:3b:00.0/vendor", text: "0x10de" },
+      { rel: "bus/pci/devices/0000:81:00.4/nvidia/vgpu_params", text: "x" },
+    ]);
     const devlink = join(dir, "devlink");
     const info = { info: { [`pci/${PF}`]: { versions: { fixed: { "fw.psid": "MT_0000000359" } } } } };
     writeFileSync(devlink, `#!/bin/sh\necho '${JSON.stringify(info)}'\n`);
@@ -312,7 +307,7 @@ describe("the hook checks vendor versions with the planner metadata", () => {
     expect(ok.code).toBe(0);
     // live sysfs on the destination says: older manager, older NIC firmware
     const live = join(dir, "live");
-    writeFile(join(live, "sys/module/nvidia/version"), "550.90.07\n");
+    writeSys(live, [nvidiaVersionFile("550.90.07")]);
     firmware(live, "22.39.1002");
     const r = hdplan(["hook", "vm1", "migrate", "begin", "-"], { input: xml, env: env(live) });
     expect(r.code).toBe(1);

@@ -4,12 +4,12 @@
  * --source THAT-HOST --host EVERY-OTHER-HOST` by hand, on the samples and on
  * generated fleets; exit codes; --fail N combinations and their bound.
  */
-import { spawnSync } from "node:child_process";
 import { mkdtempSync, readdirSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ROOT, hdplan } from "../helpers/cli.js";
+import { genFleet } from "../helpers/fleet.js";
 
 interface Sim {
   down: string[];
@@ -161,16 +161,10 @@ describe("headroom on generated fleets", () => {
   beforeAll(() => {
     dir = mkdtempSync(join(tmpdir(), "hdplan-headroom-"));
     // Tight capacity (1 GPU, 8 VFs, 5 guests a host) so that losses strand domains for capacity too.
-    const g = spawnSync(
-      process.execPath,
-      [
-        join(ROOT, "scripts/gen-fleet.mjs"),
-        ...["--out", dir, "--hosts", "20", "--domains-per-host", "5", "--gpus-per-host", "1"],
-        ...["--nics-per-host", "1", "--vfs-per-nic", "8", "--old-fraction", "0.1", "--seed", "5"],
-      ],
-      { encoding: "utf8" },
-    );
-    expect(g.status).toBe(0);
+    genFleet(dir, [
+      ...["--hosts", "20", "--domains-per-host", "5", "--gpus-per-host", "1"],
+      ...["--nics-per-host", "1", "--vfs-per-nic", "8", "--old-fraction", "0.1", "--seed", "5"],
+    ]);
     targets = readdirSync(join(dir, "hosts"))
       .sort()
       .map((h) => join(dir, "hosts", h));
@@ -199,16 +193,10 @@ describe("headroom on generated fleets", () => {
   it("live targets (libvirt test driver) give evacuate's answers too; duplicate keys exit 2", () => {
     const td = mkdtempSync(join(tmpdir(), "hdplan-headroom-td-"));
     try {
-      const g = spawnSync(
-        process.execPath,
-        [
-          join(ROOT, "scripts/gen-fleet.mjs"),
-          ...["--out", td, "--hosts", "6", "--domains-per-host", "4", "--gpus-per-host", "1"],
-          ...["--nics-per-host", "1", "--vfs-per-nic", "6", "--seed", "3", "--format", "testdriver"],
-        ],
-        { encoding: "utf8" },
-      );
-      expect(g.status).toBe(0);
+      genFleet(td, [
+        ...["--hosts", "6", "--domains-per-host", "4", "--gpus-per-host", "1"],
+        ...["--nics-per-host", "1", "--vfs-per-nic", "6", "--seed", "3", "--format", "testdriver"],
+      ]);
       const uris = readdirSync(join(td, "testdriver"))
         .sort()
         .map((f) => `test://${join(td, "testdriver", f)}`);

@@ -9,7 +9,7 @@ import { describe, expect, it } from "vitest";
 import type { HeadroomResult } from "../../src/commands/headroom.js";
 import { headroomToHtml } from "../../src/output/html.js";
 import { reason } from "../../src/reasons.js";
-import { ROOT, hdplan } from "../helpers/cli.js";
+import { ROOT, SAMPLE_PLAN_ARGS, hdplan } from "../helpers/cli.js";
 import { dumpDom, screenshot } from "./browser.js";
 
 const OUT = join(ROOT, "tmp/test-output/headroom");
@@ -138,16 +138,7 @@ describe("HTML reports in headless Chromium", () => {
   }, 240000);
 
   it("plan --format html: hosts x devices with reasons, the same counts as the JSON", () => {
-    const args = [
-      "plan",
-      "--domain",
-      "xml-samples/domains/vm-mixed.xml",
-      "--source",
-      "xml-samples/hosts/src-host",
-      "--hosts-file",
-      "xml-samples/hosts.txt",
-      ...DESC,
-    ];
+    const args = SAMPLE_PLAN_ARGS;
     const json = JSON.parse(hdplan([...args, "--format", "json"]).stdout);
     const r = hdplan([...args, "--format", "html"]);
     expect(r.code).toBe(0);

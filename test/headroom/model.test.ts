@@ -4,7 +4,6 @@
  * in pristine order + touched hosts matched again) equal the minimum over
  * every host still up, matched now, as Evacuation computes it.
  */
-import { spawnSync } from "node:child_process";
 import { mkdtempSync, readdirSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -16,6 +15,7 @@ import type { HostReport } from "../../src/pipeline.js";
 import { compareHosts } from "../../src/ranking/rank.js";
 import { readTarget } from "../../src/targets/index.js";
 import { parseTargetSpec } from "../../src/targets/keys.js";
+import { genFleet } from "../helpers/fleet.js";
 import { ROOT } from "../helpers/cli.js";
 
 async function model(dirs: string[], descriptors?: string): Promise<FM> {
@@ -74,16 +74,10 @@ describe("fleet model shortcuts", () => {
   let dir = "";
   beforeAll(() => {
     dir = mkdtempSync(join(tmpdir(), "hdplan-model-"));
-    const g = spawnSync(
-      process.execPath,
-      [
-        join(ROOT, "scripts/gen-fleet.mjs"),
-        ...["--out", dir, "--hosts", "12", "--domains-per-host", "6", "--gpus-per-host", "1"],
-        ...["--nics-per-host", "1", "--vfs-per-nic", "8", "--old-fraction", "0", "--seed", "9"],
-      ],
-      { encoding: "utf8" },
-    );
-    expect(g.status).toBe(0);
+    genFleet(dir, [
+      ...["--hosts", "12", "--domains-per-host", "6", "--gpus-per-host", "1"],
+      ...["--nics-per-host", "1", "--vfs-per-nic", "8", "--old-fraction", "0", "--seed", "9"],
+    ]);
   });
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
 

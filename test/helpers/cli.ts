@@ -25,15 +25,20 @@ export function hdplan(
   return { code: r.status, stdout: r.stdout, stderr: r.stderr };
 }
 
-/** What `npm start` runs: vm-mixed against the sample fleet with its descriptors. */
-export const SAMPLE_PLAN_ARGS = [
-  "plan",
-  "--domain",
-  "xml-samples/domains/vm-mixed.xml",
+/** The sample fleet (xml-samples/): its source, its targets and its descriptors. */
+export const SAMPLE_FLEET_ARGS = [
   "--source",
   "xml-samples/hosts/src-host",
   "--hosts-file",
   "xml-samples/hosts.txt",
   "--descriptors",
   "xml-samples/descriptors",
+];
+
+/** What `npm start` runs: vm-mixed against the sample fleet with its descriptors. */
+export const SAMPLE_PLAN_ARGS = [
+  "plan",
+  "--domain",
+  "xml-samples/domains/vm-mixed.xml",
+  ...SAMPLE_FLEET_ARGS,
 ];

@@ -1,157 +1,23 @@
 /**
- * Host files for libvirt's built-in test driver (`test:///ABS/PATH/host.xml`).
- *
- * Format accepted by libvirt 9.0 and 11.3: a <node> root with inline <device>, <domain
- * type='test'> and <network> elements. Notes:
- * - no "computer" device may be given (the driver makes its own; a custom one
- *   fails with "no system UUID supplied");
- * - <driver> of node devices is dropped when the XML is formatted;
- * - domains start running unless <test:runstate>5</test:runstate> (shut off);
- *   <test:transient/> makes them transient (namespace
- *   http://libvirt.org/schemas/domain/test/1.0);
- * - virConnectListAllNodeDevices rejects the ACTIVE/INACTIVE flags in 9.0 and
- *   accepts them in 11.3 (hdplan lists with flags 0 on every version);
- * - virNetworkListAllPorts is unsupported (VIR_ERR_NO_SUPPORT).
+ * Host files for libvirt's built-in test driver (`test:///ABS/PATH/host.xml`):
+ * the builders are scripts/fixtures/testdriver.mjs (its header lists what the
+ * driver accepts); this module keeps the tests' import path and adds the
+ * standard host and the libvirt probe.
  */
 import { spawnSync } from "node:child_process";
-import { existsSync, mkdirSync, writeFileSync } from "node:fs";
-import { join } from "node:path";
+import { existsSync } from "node:fs";
+import {
+  GPU,
+  hostdevNetwork,
+  mdevDevice,
+  pciDevice,
+  testDomain,
+  writeTestHost,
+} from "../../scripts/fixtures/testdriver.mjs";
 
-export const TEST_NS = "http://libvirt.org/schemas/domain/test/1.0";
+export * from "../../scripts/fixtures/testdriver.mjs";
+export type { DomainSpec, PciSpec } from "../../scripts/fixtures/testdriver.mjs";
 
-export function pciName(addr: string): string {
-  return `pci_${addr.replace(/[:.]/g, "_")}`;
-}
-
-function parseAddr(addr: string) {
-  const m = /^([0-9a-f]{4}):([0-9a-f]{2}):([0-9a-f]{2})\.([0-7])$/i.exec(addr);
-  if (!m) throw new Error(`bad PCI address ${addr}`);
-  return { domain: m[1]!, bus: m[2]!, slot: m[3]!, fn: m[4]! };
-}
-
-function addrEl(addr: string): string {
-  const a = parseAddr(addr);
-  return `<address domain='0x${a.domain}' bus='0x${a.bus}' slot='0x${a.slot}' function='0x${a.fn}'/>`;
-}
-
-export interface PciSpec {
-  address: string;
-  vendor: string;
-  product: string;
-  cls?: string;
-  mdevTypes?: { id: string; name?: string; available: number }[];
-  virtFunctions?: string[];
-  physFunction?: string;
-  /** IOMMU group number; default one group per function (from the address); null: no <iommuGroup>. */
-  iommuGroup?: number | null;
-}
-
-export function pciDevice(p: PciSpec): string {
-  const a = parseAddr(p.address);
-  const types = p.mdevTypes?.length
-    ? `<capability type='mdev_types'>${p.mdevTypes
-        .map(
-          (t) =>
-            `<type id='${t.id}'><name>${t.name ?? t.id}</name><deviceAPI>vfio-pci</deviceAPI><availableInstances>${t.available}</availableInstances></type>`,
-        )
-        .join("")}</capability>`
-    : "";
-  const vfs = p.virtFunctions
-    ? `<capability type='virt_functions' maxCount='${Math.max(8, p.virtFunctions.length)}'>${p.virtFunctions.map(addrEl).join("")}</capability>`
-    : "";
-  const pf = p.physFunction ? `<capability type='phys_function'>${addrEl(p.physFunction)}</capability>` : "";
-  const groupNo =
-    p.iommuGroup === undefined
-      ? Number.parseInt(a.bus, 16) * 32 + Number.parseInt(a.slot, 16) * 8 + Number.parseInt(a.fn, 16)
-      : p.iommuGroup;
-  const group = groupNo === null ? "" : `<iommuGroup number='${groupNo}'>${addrEl(p.address)}</iommuGroup>`;
-  return `  <device>
-    <name>${pciName(p.address)}</name>
-    <parent>computer</parent>
-    <capability type='pci'>
-      <class>${p.cls ?? "0x030200"}</class>
-      <domain>${Number.parseInt(a.domain, 16)}</domain><bus>${Number.parseInt(a.bus, 16)}</bus><slot>${Number.parseInt(a.slot, 16)}</slot><function>${Number.parseInt(a.fn, 16)}</function>
-      <product id='0x${p.product}'>product ${p.product}</product>
-      <vendor id='0x${p.vendor}'>vendor ${p.vendor}</vendor>
-      ${pf}${vfs}${types}${group}
-    </capability>
-  </device>
-`;
-}
-
-export function mdevDevice(uuid: string, parentAddr: string, type: string): string {
-  return `  <device>
-    <name>mdev_${uuid.replace(/-/g, "_")}_${parentAddr.replace(/[:.]/g, "_")}</name>
-    <parent>${pciName(parentAddr)}</parent>
-    <capability type='mdev'>
-      <type id='${type}'/>
-      <uuid>${uuid}</uuid>
-      <iommuGroup number='${100 + (Number.parseInt(uuid.slice(0, 2), 16) % 100)}'/>
-    </capability>
-  </device>
-`;
-}
-
-export interface DomainSpec {
-  name: string;
-  uuid: string;
-  state?: "running" | "shutoff";
-  transient?: boolean;
-  mdevs?: string[];
-  pci?: string[];
-  networks?: string[];
-}
-
-export function testDomain(d: DomainSpec): string {
-  const hostdevs = [
-    ...(d.mdevs ?? []).map(
-      (u) =>
-        `<hostdev mode='subsystem' type='mdev' model='vfio-pci'><source><address uuid='${u}'/></source></hostdev>`,
-    ),
-    ...(d.pci ?? []).map(
-      (a) => `<hostdev mode='subsystem' type='pci' managed='yes'><source>${addrEl(a)}</source></hostdev>`,
-    ),
-    ...(d.networks ?? []).map((n) => `<interface type='network'><source network='${n}'/></interface>`),
-  ].join("\n      ");
-  return `  <domain type='test' xmlns:test='${TEST_NS}'>
-    <name>${d.name}</name>
-    <uuid>${d.uuid}</uuid>
-    <memory>1048576</memory>
-    <vcpu>1</vcpu>
-    <os><type>hvm</type></os>
-    <devices>
-      ${hostdevs}
-    </devices>
-    ${d.state === "shutoff" ? "<test:runstate>5</test:runstate>" : ""}
-    ${d.transient ? "<test:transient/>" : ""}
-  </domain>
-`;
-}
-
-export function hostdevNetwork(name: string, uuid: string, functions: string[]): string {
-  return `  <network>
-    <name>${name}</name>
-    <uuid>${uuid}</uuid>
-    <forward mode='hostdev' managed='yes'>
-      ${functions.map((f) => addrEl(f).replace("<address ", "<address type='pci' ")).join("\n      ")}
-    </forward>
-  </network>
-`;
-}
-
-export function nodeXml(parts: string[]): string {
-  return `<?xml version="1.0"?>\n<node>\n${parts.join("")}</node>\n`;
-}
-
-/** Write `name.xml` into dir and return its test:/// URI. */
-export function writeTestHost(dir: string, name: string, parts: string[]): string {
-  mkdirSync(dir, { recursive: true });
-  const file = join(dir, `${name}.xml`);
-  writeFileSync(file, nodeXml(parts));
-  return `test://${file}`;
-}
-
-export const GPU = "0000:3b:00.0";
 export const NIC_PF = "0000:5e:00.0";
 export const VFS = ["0000:5e:00.2", "0000:5e:00.3", "0000:5e:00.4"];
 export const MDEV_UUID = "c2177883-f1bb-47f0-914d-32a22e3a8804";

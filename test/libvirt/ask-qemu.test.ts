@@ -14,54 +14,23 @@
  * its migration with the same words (qemu_migration.c qemuMigrationSrcIsAllowed).
  */
 import { spawnSync } from "node:child_process";
-import { accessSync, constants, existsSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
+import { tinyGuestXml as guestXml } from "../../scripts/fixtures/testdriver.mjs";
 import { hdplan } from "../helpers/cli.js";
+import { DIR, DST, MIGRATION_ENABLED as ENABLED, SRC, kvmUsable, virsh } from "../helpers/daemons.js";
 
-const ENABLED = process.env.HDPLAN_MIGRATION === "1";
 if (!ENABLED)
   console.info(
     "[hdplan tests] --ask-qemu real-QEMU tests skipped (set HDPLAN_MIGRATION=1 after scripts/migration-daemons.sh start)",
   );
 
-const DIR = process.env.HDPLAN_MIG_DIR || "/tmp/hdplan-mig";
-const PORT = process.env.HDPLAN_MIG_PORT || "16599";
-const SRC = `qemu:///system?socket=${DIR}/src/run/libvirt-sock`;
-const DST = `qemu+tcp://127.0.0.1:${PORT}/system`;
 const WORK = join(DIR, "work-ask-qemu");
 const PLAIN = "hdplan-askqemu-plain";
 const SHM = "hdplan-askqemu-shm";
 const SHM_NAME = "hdplan-askqemu";
 const IVSHMEM = "Migration is disabled when using feature 'peer mode' in device 'ivshmem'";
-
-function virsh(uri: string, ...args: string[]) {
-  const r = spawnSync("virsh", ["-q", "-c", uri, ...args], { encoding: "utf8", timeout: 120_000 });
-  return { status: r.status, stdout: r.stdout ?? "", stderr: r.stderr ?? "" };
-}
-
-function kvmUsable(): boolean {
-  try {
-    accessSync("/dev/kvm", constants.R_OK | constants.W_OK);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-function guestXml(name: string, type: string, devices = ""): string {
-  return `<domain type='${type}'>
-  <name>${name}</name>
-  <memory unit='MiB'>64</memory>
-  <vcpu>1</vcpu>
-  <os><type arch='x86_64' machine='pc'>hvm</type></os>
-  <devices>
-    <emulator>/usr/bin/qemu-system-x86_64</emulator>
-    <memballoon model='none'/>${devices}
-  </devices>
-</domain>
-`;
-}
 
 const plan = (guest: string, ...extra: string[]) =>
   hdplan(["plan", "--domain", guest, "--source", SRC, "--host", `dst=${DST}`, ...extra], {

@@ -7,39 +7,23 @@
  * is tiny (64 MiB, no disk), KVM when /dev/kvm opens, else TCG.
  */
 import { spawnSync } from "node:child_process";
-import {
-  accessSync,
-  constants,
-  copyFileSync,
-  existsSync,
-  readFileSync,
-  rmSync,
-  writeFileSync,
-} from "node:fs";
+import { copyFileSync, existsSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
+import { tinyGuestXml } from "../../scripts/fixtures/testdriver.mjs";
 import { hdplan } from "../helpers/cli.js";
+import { DIR, DST, MIGRATION_ENABLED as ENABLED, SRC, kvmUsable, virsh } from "../helpers/daemons.js";
 
-const ENABLED = process.env.HDPLAN_MIGRATION === "1";
 if (!ENABLED)
   console.info(
     "[hdplan tests] migration tests skipped (set HDPLAN_MIGRATION=1 after scripts/migration-daemons.sh start)",
   );
 
-const DIR = process.env.HDPLAN_MIG_DIR || "/tmp/hdplan-mig";
-const PORT = process.env.HDPLAN_MIG_PORT || "16599";
-const SRC = `qemu:///system?socket=${DIR}/src/run/libvirt-sock`;
-const DST = `qemu+tcp://127.0.0.1:${PORT}/system`;
 const SRC_UUID = "5a0c1e5e-0000-4000-8000-00000000000a";
 const DST_UUID = "5a0c1e5e-0000-4000-8000-00000000000b";
 const GUEST = "hdplan-mig-guest";
 const HOOK_LOG = join(DIR, "dst/hdplan-run/hook.log");
 const WORK = join(DIR, "work");
-
-function virsh(uri: string, ...args: string[]) {
-  const r = spawnSync("virsh", ["-q", "-c", uri, ...args], { encoding: "utf8", timeout: 120_000 });
-  return { status: r.status, stdout: r.stdout ?? "", stderr: r.stderr ?? "" };
-}
 
 /** `virsh migrate --live` from one daemon to the other, loopback only; wall time in ms. */
 function migrate(from: string, to: string, ...extra: string[]) {
@@ -77,15 +61,6 @@ function hookMs(line: string): number {
 
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 
-function kvmUsable(): boolean {
-  try {
-    accessSync("/dev/kvm", constants.R_OK | constants.W_OK);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
 describe.skipIf(!ENABLED)("real live migration with the hdplan hook on the destination", () => {
   const qemuPids: number[] = [];
 
@@ -117,18 +92,7 @@ describe.skipIf(!ENABLED)("real live migration with the hdplan hook on the desti
     expect(inv.code, inv.stderr).toBe(0);
     const type = kvmUsable() ? "kvm" : "qemu";
     console.info(`[migration] guest type ${type}`);
-    const xml = `<domain type='${type}'>
-  <name>${GUEST}</name>
-  <memory unit='MiB'>64</memory>
-  <vcpu>1</vcpu>
-  <os><type arch='x86_64' machine='pc'>hvm</type></os>
-  <devices>
-    <emulator>/usr/bin/qemu-system-x86_64</emulator>
-    <memballoon model='none'/>
-  </devices>
-</domain>
-`;
-    writeFileSync(join(WORK, "guest.xml"), xml);
+    writeFileSync(join(WORK, "guest.xml"), tinyGuestXml(GUEST, type));
     const c = virsh(SRC, "create", join(WORK, "guest.xml"));
     expect(c.status, c.stderr).toBe(0);
     const pid = guestPid("src");

@@ -9,7 +9,7 @@ import { beforeAll, describe, expect, it } from "vitest";
 import { type HostdevSpec, domainXml, gpu, hostdevNetworkXml, mdevDev, nic } from "../helpers/build.js";
 import { hdplan } from "../helpers/cli.js";
 import { tempDir, writeDump } from "../helpers/dump.js";
-import { libvirtAvailable, nodeXml } from "../helpers/testdriver.js";
+import { libvirtAvailable, writeTestHost } from "../helpers/testdriver.js";
 
 const RUN = libvirtAvailable();
 const A = "4b20d080-1b54-4048-85b3-a6a62d165c01";
@@ -84,10 +84,11 @@ describe.skipIf(!RUN)("plan on live libvirt (test driver)", () => {
     writeFileSync(join(desc, "cx6-vf.conf"), DESCRIPTOR);
     writeFileSync(join(desc, "t4-manager.conf"), MANAGER_DESCRIPTOR);
     for (const [key, h] of Object.entries(fleet())) {
-      const file = join(dir, "td", `${key}.xml`);
-      mkdirSync(join(dir, "td"), { recursive: true });
-      writeFileSync(file, nodeXml([...h.devices, ...(h.domains ?? []), ...(h.networks ?? [])]));
-      uris[key] = `test://${file}`;
+      uris[key] = writeTestHost(join(dir, "td"), key, [
+        ...h.devices,
+        ...(h.domains ?? []),
+        ...(h.networks ?? []),
+      ]);
       // Same fleet as dump directories, as libvirt's test driver shows it:
       // no <driver>, versions of the test driver.
       dumps[key] = writeDump(join(dir, "dump"), key, {

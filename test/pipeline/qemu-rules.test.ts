@@ -14,7 +14,7 @@ import { readDomain } from "../../src/xml/domain.js";
 import { NEW_QEMU, addrEl, gpu, mdevDev, nic, pciDev, rawHost } from "../helpers/build.js";
 import { hdplan } from "../helpers/cli.js";
 import { tempDir, writeDump } from "../helpers/dump.js";
-import { libvirtAvailable, nodeXml } from "../helpers/testdriver.js";
+import { libvirtAvailable, writeTestHost } from "../helpers/testdriver.js";
 
 const Q = "http://libvirt.org/schemas/domain/qemu/1.0";
 const UUID = "c7a5fdbd-cdaf-9455-926a-d65c16db1809";
@@ -421,18 +421,16 @@ describe.skipIf(!RUN)("CLI: libvirt test driver", () => {
       ["viommu", domViommu, "viommu-blocks-migration"],
       ["model", domModel, "dirty-tracking-unavailable"],
     ] as const) {
-      const src = join(dir, `${name}-src.xml`);
-      const dst = join(dir, `${name}-dst.xml`);
-      writeFileSync(src, nodeXml([...devices, dom]));
-      writeFileSync(dst, nodeXml(devices));
+      const src = writeTestHost(dir, `${name}-src`, [...devices, dom]);
+      const dst = writeTestHost(dir, `${name}-dst`, devices);
       const r = hdplan([
         "plan",
         "--domain",
         "vm1",
         "--source",
-        `test://${src}`,
+        src,
         "--host",
-        `test://${dst}`,
+        dst,
         "--descriptors",
         desc,
         "--format",
@@ -454,22 +452,19 @@ describe.skipIf(!RUN)("CLI: libvirt test driver", () => {
     const desc = join(dir, "desc");
     mkdirSync(desc);
     writeFileSync(join(desc, "vf.conf"), "device_api=vfio-pci\ndevice_id=15b3101e\nmigratable=1\n");
-    const src = join(dir, "src.xml");
-    const dst = join(dir, "dst.xml");
-    const ok = join(dir, "ok.xml");
-    writeFileSync(src, nodeXml([...withGroups, vm({ type: "test" })]));
-    writeFileSync(dst, nodeXml(noGroups));
-    writeFileSync(ok, nodeXml(withGroups));
+    const src = writeTestHost(dir, "src", [...withGroups, vm({ type: "test" })]);
+    const dst = writeTestHost(dir, "dst", noGroups);
+    const ok = writeTestHost(dir, "ok", withGroups);
     const r = hdplan([
       "plan",
       "--domain",
       "vm1",
       "--source",
-      `test://${src}`,
+      src,
       "--host",
-      `test://${dst}`,
+      dst,
       "--host",
-      `test://${ok}`,
+      ok,
       "--descriptors",
       desc,
       "--format",

@@ -1,16 +1,8 @@
 /** evacuate's --solver / --solver-time options and the solver fields of its output. */
 import { describe, expect, it } from "vitest";
-import { hdplan } from "../helpers/cli.js";
+import { SAMPLE_FLEET_ARGS, hdplan } from "../helpers/cli.js";
 
-const EV = [
-  "evacuate",
-  "--source",
-  "xml-samples/hosts/src-host",
-  "--hosts-file",
-  "xml-samples/hosts.txt",
-  "--descriptors",
-  "xml-samples/descriptors",
-];
+const EV = ["evacuate", ...SAMPLE_FLEET_ARGS];
 
 describe("evacuate --solver", () => {
   it("JSON says which engine placed the VMs; highs proves optimality, greedy does not; same placements here", () => {

@@ -27,6 +27,7 @@ import {
   rawHost,
 } from "../helpers/build.js";
 import { exhaustive } from "./exhaustive.js";
+import { mulberry32 as rng } from "../../scripts/fixtures/rng.mjs";
 
 const SRC_GPU_558 = "0000:3b:00.0";
 const SRC_GPU_559 = "0000:3c:00.0";
@@ -34,17 +35,6 @@ const SRC_VFS = ["0000:5e:00.2", "0000:5e:00.3", "0000:5e:00.4"];
 const u = (n: number) => `4b20d080-1b54-4048-85b3-${n.toString().padStart(12, "0")}`;
 const sel = new DescriptorSelector([]);
 const opts = { assumeVersions: false, explain: false };
-
-function rng(seed: number) {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** Source: 30 mdevs of each type on two GPUs, a VF pool network. */
 function source(): HostInventory {

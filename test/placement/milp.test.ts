@@ -8,18 +8,7 @@ import {
   groupDevices,
 } from "../../src/placement/problem.js";
 import { checkPromises, exhaustive, hostMin } from "./exhaustive.js";
-
-/** mulberry32 */
-function rng(seed: number) {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { mulberry32 as rng } from "../../scripts/fixtures/rng.mjs";
 
 const TYPES = ["nvidia-558", "nvidia-559", "nvidia-560"];
 

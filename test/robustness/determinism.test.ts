@@ -10,19 +10,13 @@ import { ROOT } from "../helpers/cli.js";
 import { tempDir } from "../helpers/dump.js";
 import { libvirtAvailable } from "../helpers/testdriver.js";
 import { hdplanAsync, pool, writeTestDriverFleet } from "./util.js";
+import { mulberry32 } from "../../scripts/fixtures/rng.mjs";
 
 const LIVE = libvirtAvailable();
 
 /** Deterministic shuffle (mulberry32). */
 function shuffle<T>(xs: T[], seed: number): T[] {
-  let a = seed >>> 0;
-  const rnd = () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
+  const rnd = mulberry32(seed);
   const out = [...xs];
   for (let i = out.length - 1; i > 0; i--) {
     const j = Math.floor(rnd() * (i + 1));

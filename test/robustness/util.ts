@@ -1,13 +1,13 @@
 /** Shared helpers of the robustness suite (test/robustness/). */
 import { spawn } from "node:child_process";
-import { mkdirSync, writeFileSync } from "node:fs";
+import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { expect } from "vitest";
 import { domainXml, gpu, hostdevNetworkXml, mdevDev, nic } from "../helpers/build.js";
 import { BIN, type CliResult, ROOT } from "../helpers/cli.js";
 import { writeDump } from "../helpers/dump.js";
-import { nodeXml } from "../helpers/testdriver.js";
 import { hangBound } from "../helpers/bounds.js";
+import { writeTestHost } from "../helpers/testdriver.js";
 
 export interface TimedResult extends CliResult {
   ms: number;
@@ -121,12 +121,7 @@ export function writeFleet(dir: string): Fleet {
 
 /** Test-driver host files (`test:///…`) for the same fleet. */
 export function writeTestDriverFleet(dir: string): Record<"src" | "full" | "small" | "nocap", string> {
-  mkdirSync(dir, { recursive: true });
-  const w = (name: string, parts: string[]) => {
-    const f = join(dir, `${name}.xml`);
-    writeFileSync(f, nodeXml(parts));
-    return `test://${f}`;
-  };
+  const w = (name: string, parts: string[]) => writeTestHost(dir, name, parts);
   return {
     src: w("src", [...srcDevices(), vmXml("test", false)]),
     full: w("full", [gpu(GPU_ADDR, 4), ...nic(PF, [VF])]),
