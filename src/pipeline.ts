@@ -6,7 +6,12 @@
 import { buildHostCandidates } from "./candidates/destination.js";
 import { isVfio, resolveSourceDevices } from "./candidates/source.js";
 import { applyWholeVmRules } from "./candidates/vmrules.js";
-import type { AssignmentTarget, HostCandidates, SourceDevice } from "./candidates/types.js";
+import {
+  type AssignmentTarget,
+  type HostCandidates,
+  type SourceDevice,
+  pciAddressOf,
+} from "./candidates/types.js";
 import { type GateOptions, isQemu, versionsKnown } from "./candidates/versions.js";
 import { deriveMdevDescriptor, derivePciDescriptor, mdevTypesOf } from "./descriptors/derive.js";
 import type { DescriptorSelector } from "./descriptors/sources.js";
@@ -211,7 +216,7 @@ export function reportHost(
   }
   let freePciLeft = 0;
   for (const r of cands.resources.values()) {
-    if (r.target.kind === "pci" && !usedHere.has(r.id) && !(used.get(r.id) ?? 0)) freePciLeft++;
+    if (pciAddressOf(r.target) !== null && !usedHere.has(r.id) && !(used.get(r.id) ?? 0)) freePciLeft++;
   }
   const total = sources.length;
   const compatible = assignments.length;

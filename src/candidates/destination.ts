@@ -219,15 +219,7 @@ export function buildHostCandidates(
             mdevType: t.id,
             descriptorOrigin: origin,
             binding: res.binding,
-            target: {
-              kind: "mdev",
-              name: nd.name,
-              parent: parent.name,
-              mdevType: t.id,
-              uuid,
-              create: false,
-              address: null,
-            },
+            target: { kind: "mdev", name: nd.name, parent: parent.name, mdevType: t.id, uuid, create: false },
           });
         }
         const n = t.availableInstances;
@@ -253,7 +245,6 @@ export function buildHostCandidates(
               mdevType: t.id,
               uuid: null,
               create: true,
-              address: null,
             },
           });
         }
@@ -340,16 +331,7 @@ export function buildHostCandidates(
         cost: 0,
         descriptorOrigin: origin,
         binding: res.binding,
-        target: {
-          kind: "pci",
-          name: fn.name,
-          parent: null,
-          mdevType: null,
-          uuid: null,
-          create: false,
-          address: fn.pci!.address,
-          driver: fn.driver,
-        },
+        target: { kind: "pci", name: fn.name, address: fn.pci!.address, driver: fn.driver },
       });
       dc.resources.push(id);
     }
@@ -463,16 +445,7 @@ export function buildHostCandidates(
       id,
       capacity: free,
       cost: 0,
-      target: {
-        kind: "network",
-        name: want.name,
-        parent: null,
-        mdevType: null,
-        uuid: null,
-        create: false,
-        address: null,
-        network: want.name,
-      },
+      target: { kind: "network", network: want.name },
     });
     dc.resources.push(id);
   }
@@ -489,15 +462,7 @@ export function buildHostCandidates(
         id,
         capacity: 1,
         cost: 0,
-        target: {
-          kind: "usb",
-          name: nd.name,
-          parent: nd.parent ?? null,
-          mdevType: null,
-          uuid: null,
-          create: false,
-          address: null,
-        },
+        target: { kind: "usb", name: nd.name, parent: nd.parent ?? null },
       });
       dc.resources.push(id);
     }

@@ -15,7 +15,12 @@ import { appendFileSync, existsSync } from "node:fs";
 import { join } from "node:path";
 import { buildHostCandidates } from "../candidates/destination.js";
 import { isVfio } from "../candidates/source.js";
-import type { AssignmentTarget, HostCandidates } from "../candidates/types.js";
+import {
+  type AssignmentTarget,
+  type HostCandidates,
+  pciAddressOf,
+  targetLabel,
+} from "../candidates/types.js";
 import { migratingDriver } from "../candidates/drivers.js";
 import { deriveMdevDescriptor, derivePciDescriptor, pciDeviceId } from "../descriptors/derive.js";
 import { errorMessage } from "../errors.js";
@@ -121,7 +126,8 @@ function resourceIds(t: AssignmentTarget): string[] {
     if (!t.create) return t.uuid ? [`mdev:${t.uuid}`] : [];
     return [`pool:${t.parent}:${t.mdevType}`, ...(t.uuid ? [`mdev:${t.uuid}`] : [])];
   }
-  if (t.kind === "pci" && t.address) return [`pci:${t.address}`];
+  const addr = pciAddressOf(t);
+  if (addr) return [`pci:${addr}`];
   if (t.kind === "usb" && t.name) return [`usb:${t.name}`];
   return [];
 }
@@ -233,11 +239,13 @@ function rewrite(xml: string, domain: DomainInfo, report: HostReport): { xml: st
           `${dev.id}: mdev ${t.uuid} of type ${t.mdevType} must exist on ${t.parent} before the guest starts: mdevctl start -u ${t.uuid} -p ${parentAddressOf(t.parent ?? "")} -t ${t.mdevType}`,
         );
       }
-    } else if ((dev.kind === "pci" || dev.kind === "interface") && t.kind === "pci" && t.address) {
-      out = setPciSource(out, dev.id, t.address);
-      if (t.vgpuType?.write) {
+    } else if (dev.kind === "pci" || dev.kind === "interface") {
+      const addr = pciAddressOf(t);
+      if (!addr) continue;
+      out = setPciSource(out, dev.id, addr);
+      if (t.kind === "vgpu-vf" && t.write) {
         notes.push(
-          `${dev.id}: VF ${t.address} must carry vGPU type ${t.vgpuType.id} before the guest starts: ${t.vgpuType.write}`,
+          `${dev.id}: VF ${t.vf} must carry vGPU type ${t.typeId} before the guest starts: ${t.write}`,
         );
       }
     }
@@ -307,7 +315,7 @@ async function migrateBegin(guest: string, io: HookIo, env: HookEnv, deadline: n
     const changed = out !== xml;
     const msg =
       rewritten.xml !== xml
-        ? `allowed: rewrote host-side sources (${report.assignments.map((a) => `${a.device} -> ${a.target.uuid ?? a.target.address ?? a.target.name}`).join(", ")})`
+        ? `allowed: rewrote host-side sources (${report.assignments.map((a) => `${a.device} -> ${targetLabel(a.target)}`).join(", ")})`
         : changed
           ? "allowed: every device is available as named (marked checked-on-host in the hdplan metadata)"
           : "allowed: every device is available as named";

@@ -258,23 +258,17 @@ export function vgpuVfCandidates(
       descriptorOrigin: origin,
       ...(res.binding ? { binding: res.binding } : {}),
       target: {
-        kind: "pci",
+        kind: "vgpu-vf",
         name: fn.name,
-        parent: null,
-        mdevType: null,
-        uuid: null,
-        create: !same,
-        address: addr,
+        vf: addr,
         driver: fn.driver,
-        vgpuType: {
-          id: want.typeId,
-          // the destination's own name of the type: a resource (VF, type) must
-          // not depend on which source asks for it (evacuate and headroom share
-          // resources between VMs by id)
-          name: typeName(host, fn, want.typeId),
-          create: !same,
-          write: same ? null : typeWriteCommand(addr, want.typeId),
-        },
+        typeId: want.typeId,
+        // the destination's own name of the type: a resource (VF, type) must
+        // not depend on which source asks for it (evacuate and headroom share
+        // resources between VMs by id)
+        typeName: typeName(host, fn, want.typeId),
+        create: !same,
+        write: same ? null : typeWriteCommand(addr, want.typeId),
       },
     });
   }
