@@ -15,12 +15,7 @@ import { appendFileSync, existsSync } from "node:fs";
 import { join } from "node:path";
 import { buildHostCandidates } from "../candidates/destination.js";
 import { isVfio } from "../candidates/source.js";
-import {
-  type AssignmentTarget,
-  type HostCandidates,
-  pciAddressOf,
-  targetLabel,
-} from "../candidates/types.js";
+import { type HostCandidates, pciAddressOf, targetLabel } from "../candidates/types.js";
 import { migratingDriver } from "../candidates/drivers.js";
 import { deriveMdevDescriptor, derivePciDescriptor, pciDeviceId } from "../descriptors/derive.js";
 import { errorMessage } from "../errors.js";
@@ -30,10 +25,17 @@ import { parentAddressOf } from "../output/mdevplan.js";
 import { assertOnlySourcesChanged, markPlanChecked, setMdevUuid, setPciSource } from "../output/rewrite.js";
 import { type HostReport, type PlanContext, prepareSources, reportHost } from "../pipeline.js";
 import { vendorDescriptorFor } from "../candidates/vendor.js";
-import { HookLock, readReservations, writeReservation } from "../hook/reserve.js";
+import {
+  HookLock,
+  applyReservations as applyReservationEntries,
+  readReservations,
+  reservationEntry,
+  reservationKeys,
+  writeReservation,
+} from "../hook/reserve.js";
 import { type HookEnv, type HookHost, hookEnv, loadHookHost } from "../hook/state.js";
 import { guestAddressKey, readDomain } from "../xml/domain.js";
-import { mdevTypesOf } from "../descriptors/derive.js";
+import { keyId } from "../inventory/keys.js";
 import type { Io } from "./common.js";
 
 /** Device kinds the hook checks; others (network pools, scsi, ...) are left to libvirt. */
@@ -121,35 +123,9 @@ function metaFor(domain: DomainInfo, dev: AssignedDevice): PlannerDeviceMeta | u
   return hits.length === 1 ? hits[0] : undefined;
 }
 
-function resourceIds(t: AssignmentTarget): string[] {
-  if (t.kind === "mdev") {
-    if (!t.create) return t.uuid ? [`mdev:${t.uuid}`] : [];
-    return [`pool:${t.parent}:${t.mdevType}`, ...(t.uuid ? [`mdev:${t.uuid}`] : [])];
-  }
-  const addr = pciAddressOf(t);
-  if (addr) return [`pci:${addr}`];
-  if (t.kind === "usb" && t.name) return [`usb:${t.name}`];
-  return [];
-}
-
 /** Apply other migrations' reservations to the inventory. */
 function applyReservations(host: HookHost, env: HookEnv, guest: string): void {
-  const inv = host.inv;
-  for (const r of readReservations(env.stateDir)) {
-    if (r.guest === guest) continue;
-    const why = `reserved by the incoming migration of ${r.guest} (hdplan hook)`;
-    for (const id of r.ids) {
-      if (id.startsWith("pool:")) {
-        const rest = id.slice(5);
-        const i = rest.lastIndexOf(":");
-        const parent = inv.byName.get(rest.slice(0, i));
-        const t = parent ? mdevTypesOf(parent).find((x) => x.id === rest.slice(i + 1)) : undefined;
-        if (t?.availableInstances !== undefined) t.availableInstances = Math.max(0, t.availableInstances - 1);
-      } else if (!inv.reserved.has(id)) {
-        inv.reserved.set(id, why);
-      }
-    }
-  }
+  applyReservationEntries(host.inv, readReservations(env.stateDir), guest);
 }
 
 interface Decision {
@@ -208,7 +184,13 @@ export function decide(domain: DomainInfo, host: HookHost): Decision {
 function preferCurrent(devs: AssignedDevice[], cands: HostCandidates, assignment: Map<string, string>): void {
   devs.forEach((dev, i) => {
     const cur =
-      dev.kind === "mdev" ? `mdev:${dev.mdevUuid}` : dev.hostAddress ? `pci:${dev.hostAddress}` : null;
+      dev.kind === "mdev"
+        ? dev.mdevUuid
+          ? keyId({ kind: "mdev", uuid: dev.mdevUuid })
+          : null
+        : dev.hostAddress
+          ? keyId({ kind: "pci", address: dev.hostAddress })
+          : null;
     const mine = assignment.get(dev.id);
     if (!cur || !mine || mine === cur || !cands.devices[i]?.resources.includes(cur)) return;
     const holder = [...assignment].find(([, r]) => r === cur)?.[0];
@@ -304,14 +286,9 @@ async function migrateBegin(guest: string, io: HookIo, env: HookEnv, deadline: n
       ? markPlanChecked(rewritten.xml, host.inv.hostUuid ?? host.inv.key)
       : rewritten.xml;
     assertOnlySourcesChanged(xml, out, "<stdin>");
-    const ids = report.assignments.flatMap((a) => resourceIds(a.target));
+    const keys = report.assignments.flatMap((a) => reservationKeys(a.target));
     const now = Date.now();
-    writeReservation(
-      env.stateDir,
-      guest,
-      { guest, pid: process.pid, created: now, expires: now + env.ttlMs, ids },
-      now,
-    );
+    writeReservation(env.stateDir, guest, reservationEntry(guest, keys, now, env.ttlMs), now);
     const changed = out !== xml;
     const msg =
       rewritten.xml !== xml
