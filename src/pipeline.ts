@@ -6,10 +6,16 @@
 import { buildHostCandidates } from "./candidates/destination.js";
 import { isVfio, resolveSourceDevices } from "./candidates/source.js";
 import { applyWholeVmRules } from "./candidates/vmrules.js";
-import type { AssignmentTarget, HostCandidates, SourceDevice } from "./candidates/types.js";
+import {
+  type AssignmentTarget,
+  type HostCandidates,
+  type SourceDevice,
+  pciAddressOf,
+} from "./candidates/types.js";
 import { type GateOptions, isQemu, versionsKnown } from "./candidates/versions.js";
 import { deriveMdevDescriptor, derivePciDescriptor, mdevTypesOf } from "./descriptors/derive.js";
 import type { DescriptorSelector } from "./descriptors/sources.js";
+import { reservedAt } from "./inventory/keys.js";
 import type { HostInventory } from "./inventory/types.js";
 import { type MatchOutput, matchDevices } from "./matching/match.js";
 import { HDPLAN_NS, uuidv5 } from "./matching/uuid.js";
@@ -211,7 +217,7 @@ export function reportHost(
   }
   let freePciLeft = 0;
   for (const r of cands.resources.values()) {
-    if (r.target.kind === "pci" && !usedHere.has(r.id) && !(used.get(r.id) ?? 0)) freePciLeft++;
+    if (pciAddressOf(r.target) !== null && !usedHere.has(r.id) && !(used.get(r.id) ?? 0)) freePciLeft++;
   }
   const total = sources.length;
   const compatible = assignments.length;
@@ -238,7 +244,12 @@ export function reportHost(
 /** cli.md UUID rule: the source UUID when free on the destination, else UUIDv5(domain, device, host). */
 function mdevUuidFor(ctx: PlanContext, inv: HostInventory, s: SourceDevice, taken: Set<string>): string {
   const u = s.mdevUuid;
-  if (u && !inv.mdevByUuid.has(u) && !inv.reserved.has(`mdev:${u}`) && !taken.has(`${inv.key}/${u}`)) {
+  if (
+    u &&
+    !inv.mdevByUuid.has(u) &&
+    !reservedAt(inv.reserved, { kind: "mdev", uuid: u }) &&
+    !taken.has(`${inv.key}/${u}`)
+  ) {
     taken.add(`${inv.key}/${u}`);
     return u;
   }

@@ -34,7 +34,7 @@ import type { HostInventory } from "../inventory/types.js";
 import type { RawHost } from "../model.js";
 
 /** Bump when the entry layout or anything stored in HostInventory changes. */
-export const CACHE_FORMAT = 1;
+export const CACHE_FORMAT = 2; // 2: HostInventory.reserved holds {by, name} (src/inventory/keys.ts)
 const MAGIC = Buffer.from("HDPLAN-INVENTORY-CACHE\n", "latin1");
 /** A dump tree bigger than this is not cached (the walk would cost too much). */
 const MAX_TREE_ENTRIES = 20000;

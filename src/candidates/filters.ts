@@ -2,6 +2,7 @@
  * Filters on destination PCI functions, Kubernetes-scheduler style: each is a
  * small pure function returning null (pass) or a Reason with a stable code.
  */
+import { holderText, inUseText, reservedAt } from "../inventory/keys.js";
 import type { HostInventory } from "../inventory/types.js";
 import type { DescriptorData, NodeDevice } from "../model.js";
 import { type Reason, reason } from "../reasons.js";
@@ -25,13 +26,8 @@ export function isBridge(fn: NodeDevice): boolean {
 }
 
 export const notReserved: PciFilter = (fn, { host }) => {
-  const why = host.reserved.get(`pci:${fn.pci!.address}`);
-  return why
-    ? reason(
-        "pci-device-in-use",
-        `${fn.pci!.address} is ${why.startsWith("handed") ? why : `used by ${why}`}`,
-      )
-    : null;
+  const why = reservedAt(host.reserved, { kind: "pci", address: fn.pci!.address });
+  return why ? reason("pci-device-in-use", `${fn.pci!.address} is ${inUseText(why)}`) : null;
 };
 
 /** Functions of a hostdev network pool are the network's to hand out. */
@@ -82,8 +78,12 @@ export const iommuGroupViable: PciFilter = (fn, { host }) => {
       );
     }
     if (isBridge(other)) continue;
-    const why = host.reserved.get(`pci:${m}`);
-    if (why) return reason("iommu-group-not-viable", `IOMMU group ${g.number} member ${m} is used by ${why}`);
+    const why = reservedAt(host.reserved, { kind: "pci", address: m });
+    if (why)
+      return reason(
+        "iommu-group-not-viable",
+        `IOMMU group ${g.number} member ${m} is used by ${holderText(why)}`,
+      );
     if (isVfioDriver(other.driver)) continue;
     if (other.driver === null) {
       if (host.driversKnown) continue; // unbound

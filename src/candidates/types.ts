@@ -40,18 +40,81 @@ export interface SourceDevice {
   usbIds?: { vendorId: string; productId: string };
 }
 
-export interface AssignmentTarget {
-  kind: "mdev" | "pci" | "network" | "usb";
+/** An mdev: an existing one (create false, name and uuid set) or one to create on `parent`. */
+export interface MdevTarget {
+  kind: "mdev";
+  /** Node device name of an existing mdev; null for one to create. */
   name: string | null;
-  parent: string | null;
-  mdevType: string | null;
+  parent: string;
+  mdevType: string;
+  /** null only on a pool resource, before the plan picks the UUID (src/pipeline.ts). */
   uuid: string | null;
   create: boolean;
-  address: string | null;
-  network?: string;
-  driver?: string | null;
-  /** NVIDIA SR-IOV vGPU VF target (src/vgpuvf): the type it has or gets, and the write to make. */
-  vgpuType?: { id: number; name: string | null; create: boolean; write: string | null };
+}
+
+/** A PCI function passed through (pci hostdev, interface type=hostdev). */
+export interface PciTarget {
+  kind: "pci";
+  name: string;
+  address: string;
+  driver: string | null;
+}
+
+/** An NVIDIA SR-IOV vGPU VF (src/vgpuvf): the type it has or gets, and the write to make. */
+export interface VgpuVfTarget {
+  kind: "vgpu-vf";
+  /** Node device name of the VF. */
+  name: string;
+  /** PCI address of the VF. */
+  vf: string;
+  driver: string | null;
+  typeId: number;
+  typeName: string | null;
+  /** The type must be written first (the VF has type 0). */
+  create: boolean;
+  /** The command that writes it, when create. */
+  write: string | null;
+}
+
+/** A free function of a hostdev network pool. */
+export interface NetworkTarget {
+  kind: "network";
+  network: string;
+}
+
+export interface UsbTarget {
+  kind: "usb";
+  name: string;
+  parent: string | null;
+}
+
+/** Where a device goes on a destination; cli.md's JSON form is src/output/json.ts (targetJson). */
+export type AssignmentTarget = MdevTarget | PciTarget | VgpuVfTarget | NetworkTarget | UsbTarget;
+
+/** The PCI function a target hands the guest (a passed-through function or a vGPU VF), else null. */
+export function pciAddressOf(t: AssignmentTarget): string | null {
+  return t.kind === "pci" ? t.address : t.kind === "vgpu-vf" ? t.vf : null;
+}
+
+/** One word for a target in a log line: the mdev UUID, the PCI address, the network or USB name. */
+export function targetLabel(t: AssignmentTarget): string | null {
+  switch (t.kind) {
+    case "mdev":
+      return t.uuid ?? t.name;
+    case "pci":
+      return t.address;
+    case "vgpu-vf":
+      return t.vf;
+    case "network":
+      return t.network;
+    case "usb":
+      return t.name;
+  }
+}
+
+/** Whether placing on this target creates something (an mdev, a vGPU type). */
+export function createsDevice(t: AssignmentTarget): boolean {
+  return (t.kind === "mdev" || t.kind === "vgpu-vf") && t.create;
 }
 
 /** A unit of destination capacity. */

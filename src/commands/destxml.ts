@@ -7,7 +7,8 @@ import { mkdirSync, renameSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { InputError } from "../errors.js";
 import type { AssignedDevice, DescriptorData, DomainInfo } from "../model.js";
-import { planToJson } from "../output/json.js";
+import { pciAddressOf } from "../candidates/types.js";
+import { assignmentsJson, planToJson } from "../output/json.js";
 import { mdevCreationSteps } from "../output/mdevplan.js";
 import {
   type PlanMetaDevice,
@@ -71,14 +72,10 @@ export function rewriteForHost(
     const p = planDeviceFor(domain, dev);
     const t = p ? byId.get(p.id) : undefined;
     if (!t) continue;
+    const addr = pciAddressOf(t);
     if (dev.kind === "mdev" && t.kind === "mdev" && t.uuid) out = setMdevUuid(out, dev.id, t.uuid);
-    else if (
-      (dev.kind === "pci" || dev.kind === "interface") &&
-      t.kind === "pci" &&
-      t.address &&
-      dev.hostAddress
-    ) {
-      out = setPciSource(out, dev.id, t.address);
+    else if ((dev.kind === "pci" || dev.kind === "interface") && addr && dev.hostAddress) {
+      out = setPciSource(out, dev.id, addr);
     }
   }
   const meta: PlanMetaDevice[] = metaDevicesFor(out, file, (dev) => {
@@ -267,7 +264,14 @@ export function writeEvacuationXml(dir: string, placed: EvacuationPlacement[]): 
     const plan = {
       schemaVersion: 1,
       domain: { name: p.domain.name, uuid: p.domain.uuid },
-      hosts: [{ host: p.host.host, target: p.host.target, status: "full", assignments: p.host.assignments }],
+      hosts: [
+        {
+          host: p.host.host,
+          target: p.host.target,
+          status: "full",
+          assignments: assignmentsJson(p.host.assignments),
+        },
+      ],
       warnings: p.warnings,
     };
     writeAtomic(planPath, `${JSON.stringify(plan, null, 2)}\n`);

@@ -7,6 +7,7 @@ import { type EvacSetupInput, setupEvacuation } from "../parallel/setup.js";
 import { deviceReports, prepareSources } from "../pipeline.js";
 import { reason } from "../reasons.js";
 import { type EvacuationPlacement, writeEvacuationXml } from "./destxml.js";
+import { assignmentsJson } from "../output/json.js";
 import { pad, reasonLines } from "../output/table.js";
 import {
   type CommonOptions,
@@ -169,7 +170,7 @@ export async function runEvacuate(opts: EvacuateOptions, io: Io): Promise<number
             domain: p.domain,
             uuid: p.uuid,
             host: p.host,
-            assignments: p.assignments,
+            assignments: assignmentsJson(p.assignments),
             reasons: p.reasons,
             warnings: p.warnings,
           })),

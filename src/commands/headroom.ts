@@ -4,6 +4,7 @@ import { EXIT, InputError } from "../errors.js";
 import { buildInventory } from "../inventory/build.js";
 import { FleetModel, type Simulation } from "../matching/headroom.js";
 import { headroomToHtml } from "../output/html.js";
+import { assignmentsJson } from "../output/json.js";
 import { pad } from "../output/table.js";
 import { type Reason, reason } from "../reasons.js";
 import { readTargets } from "../targets/index.js";
@@ -291,6 +292,15 @@ export function headroomToTable(r: HeadroomResult, explain: boolean): string {
   return `${lines.join("\n")}\n`;
 }
 
+/** cli.md's JSON form: the simulated placements' targets through the one mapper. */
+function headroomJson(r: HeadroomResult) {
+  const simulations = r.simulations.map((s) => ({
+    ...s,
+    placements: s.placements.map((p) => ({ ...p, assignments: assignmentsJson(p.assignments) })),
+  }));
+  return { ...r, simulations };
+}
+
 export async function runHeadroom(opts: HeadroomOptions, io: Io): Promise<number> {
   const f = opts.format ?? "table";
   if (f !== "table" && f !== "json" && f !== "html")
@@ -298,7 +308,7 @@ export async function runHeadroom(opts: HeadroomOptions, io: Io): Promise<number
   const { result, exitCode, failedLine } = await computeHeadroom(opts, io);
   io.stdout(
     f === "json"
-      ? `${JSON.stringify(result, null, 2)}\n`
+      ? `${JSON.stringify(headroomJson(result), null, 2)}\n`
       : f === "html"
         ? headroomToHtml(result)
         : headroomToTable(result, !!opts.explain),

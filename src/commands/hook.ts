@@ -15,7 +15,7 @@ import { appendFileSync, existsSync } from "node:fs";
 import { join } from "node:path";
 import { buildHostCandidates } from "../candidates/destination.js";
 import { isVfio } from "../candidates/source.js";
-import type { AssignmentTarget, HostCandidates } from "../candidates/types.js";
+import { type HostCandidates, pciAddressOf, targetLabel } from "../candidates/types.js";
 import { migratingDriver } from "../candidates/drivers.js";
 import { deriveMdevDescriptor, derivePciDescriptor, pciDeviceId } from "../descriptors/derive.js";
 import { errorMessage } from "../errors.js";
@@ -25,10 +25,17 @@ import { parentAddressOf } from "../output/mdevplan.js";
 import { assertOnlySourcesChanged, markPlanChecked, setMdevUuid, setPciSource } from "../output/rewrite.js";
 import { type HostReport, type PlanContext, prepareSources, reportHost } from "../pipeline.js";
 import { vendorDescriptorFor } from "../candidates/vendor.js";
-import { HookLock, readReservations, writeReservation } from "../hook/reserve.js";
+import {
+  HookLock,
+  applyReservations as applyReservationEntries,
+  readReservations,
+  reservationEntry,
+  reservationKeys,
+  writeReservation,
+} from "../hook/reserve.js";
 import { type HookEnv, type HookHost, hookEnv, loadHookHost } from "../hook/state.js";
 import { guestAddressKey, readDomain } from "../xml/domain.js";
-import { mdevTypesOf } from "../descriptors/derive.js";
+import { keyId } from "../inventory/keys.js";
 import type { Io } from "./common.js";
 
 /** Device kinds the hook checks; others (network pools, scsi, ...) are left to libvirt. */
@@ -116,34 +123,9 @@ function metaFor(domain: DomainInfo, dev: AssignedDevice): PlannerDeviceMeta | u
   return hits.length === 1 ? hits[0] : undefined;
 }
 
-function resourceIds(t: AssignmentTarget): string[] {
-  if (t.kind === "mdev") {
-    if (!t.create) return t.uuid ? [`mdev:${t.uuid}`] : [];
-    return [`pool:${t.parent}:${t.mdevType}`, ...(t.uuid ? [`mdev:${t.uuid}`] : [])];
-  }
-  if (t.kind === "pci" && t.address) return [`pci:${t.address}`];
-  if (t.kind === "usb" && t.name) return [`usb:${t.name}`];
-  return [];
-}
-
 /** Apply other migrations' reservations to the inventory. */
 function applyReservations(host: HookHost, env: HookEnv, guest: string): void {
-  const inv = host.inv;
-  for (const r of readReservations(env.stateDir)) {
-    if (r.guest === guest) continue;
-    const why = `reserved by the incoming migration of ${r.guest} (hdplan hook)`;
-    for (const id of r.ids) {
-      if (id.startsWith("pool:")) {
-        const rest = id.slice(5);
-        const i = rest.lastIndexOf(":");
-        const parent = inv.byName.get(rest.slice(0, i));
-        const t = parent ? mdevTypesOf(parent).find((x) => x.id === rest.slice(i + 1)) : undefined;
-        if (t?.availableInstances !== undefined) t.availableInstances = Math.max(0, t.availableInstances - 1);
-      } else if (!inv.reserved.has(id)) {
-        inv.reserved.set(id, why);
-      }
-    }
-  }
+  applyReservationEntries(host.inv, readReservations(env.stateDir), guest);
 }
 
 interface Decision {
@@ -202,7 +184,13 @@ export function decide(domain: DomainInfo, host: HookHost): Decision {
 function preferCurrent(devs: AssignedDevice[], cands: HostCandidates, assignment: Map<string, string>): void {
   devs.forEach((dev, i) => {
     const cur =
-      dev.kind === "mdev" ? `mdev:${dev.mdevUuid}` : dev.hostAddress ? `pci:${dev.hostAddress}` : null;
+      dev.kind === "mdev"
+        ? dev.mdevUuid
+          ? keyId({ kind: "mdev", uuid: dev.mdevUuid })
+          : null
+        : dev.hostAddress
+          ? keyId({ kind: "pci", address: dev.hostAddress })
+          : null;
     const mine = assignment.get(dev.id);
     if (!cur || !mine || mine === cur || !cands.devices[i]?.resources.includes(cur)) return;
     const holder = [...assignment].find(([, r]) => r === cur)?.[0];
@@ -233,11 +221,13 @@ function rewrite(xml: string, domain: DomainInfo, report: HostReport): { xml: st
           `${dev.id}: mdev ${t.uuid} of type ${t.mdevType} must exist on ${t.parent} before the guest starts: mdevctl start -u ${t.uuid} -p ${parentAddressOf(t.parent ?? "")} -t ${t.mdevType}`,
         );
       }
-    } else if ((dev.kind === "pci" || dev.kind === "interface") && t.kind === "pci" && t.address) {
-      out = setPciSource(out, dev.id, t.address);
-      if (t.vgpuType?.write) {
+    } else if (dev.kind === "pci" || dev.kind === "interface") {
+      const addr = pciAddressOf(t);
+      if (!addr) continue;
+      out = setPciSource(out, dev.id, addr);
+      if (t.kind === "vgpu-vf" && t.write) {
         notes.push(
-          `${dev.id}: VF ${t.address} must carry vGPU type ${t.vgpuType.id} before the guest starts: ${t.vgpuType.write}`,
+          `${dev.id}: VF ${t.vf} must carry vGPU type ${t.typeId} before the guest starts: ${t.write}`,
         );
       }
     }
@@ -296,18 +286,13 @@ async function migrateBegin(guest: string, io: HookIo, env: HookEnv, deadline: n
       ? markPlanChecked(rewritten.xml, host.inv.hostUuid ?? host.inv.key)
       : rewritten.xml;
     assertOnlySourcesChanged(xml, out, "<stdin>");
-    const ids = report.assignments.flatMap((a) => resourceIds(a.target));
+    const keys = report.assignments.flatMap((a) => reservationKeys(a.target));
     const now = Date.now();
-    writeReservation(
-      env.stateDir,
-      guest,
-      { guest, pid: process.pid, created: now, expires: now + env.ttlMs, ids },
-      now,
-    );
+    writeReservation(env.stateDir, guest, reservationEntry(guest, keys, now, env.ttlMs), now);
     const changed = out !== xml;
     const msg =
       rewritten.xml !== xml
-        ? `allowed: rewrote host-side sources (${report.assignments.map((a) => `${a.device} -> ${a.target.uuid ?? a.target.address ?? a.target.name}`).join(", ")})`
+        ? `allowed: rewrote host-side sources (${report.assignments.map((a) => `${a.device} -> ${targetLabel(a.target)}`).join(", ")})`
         : changed
           ? "allowed: every device is available as named (marked checked-on-host in the hdplan metadata)"
           : "allowed: every device is available as named";

@@ -5,6 +5,7 @@
  */
 import { EXIT, InputError, errorMessage } from "../errors.js";
 import type { AssignmentTarget } from "../candidates/types.js";
+import { targetFromJson } from "../output/json.js";
 import { type MdevStep, mdevStepFor } from "../output/mdevplan.js";
 import { readTextFile } from "../targets/dump.js";
 import { uriHostKey } from "../targets/keys.js";
@@ -17,7 +18,8 @@ interface PlanHost {
   host: string;
   target: string;
   status: string;
-  assignments: { device: string; target: AssignmentTarget }[];
+  /** As the plan file has them (cli.md's JSON form, src/output/json.ts). */
+  assignments: { device: string; target: unknown }[];
 }
 
 export interface PreparePlan {
@@ -83,9 +85,12 @@ export function readPreparePlan(path: string, hostArg: string): PreparePlan {
     );
   }
   const steps: MdevStep[] = [];
+  const assignments: { device: string; target: AssignmentTarget }[] = [];
   for (const a of Array.isArray(h.assignments) ? h.assignments : []) {
-    const t = a?.target;
-    if (t?.kind === "mdev" && t.create) {
+    const raw = a?.target as { kind?: unknown; create?: unknown } | undefined;
+    const t = targetFromJson(raw);
+    if (t) assignments.push({ device: a.device, target: t });
+    if (raw?.kind === "mdev" && raw.create) {
       try {
         steps.push(mdevStepFor(a.device, t));
       } catch (e) {
@@ -93,12 +98,7 @@ export function readPreparePlan(path: string, hostArg: string): PreparePlan {
       }
     }
   }
-  return {
-    domain: name,
-    host: h,
-    steps,
-    vgpuSteps: vgpuWriteSteps(Array.isArray(h.assignments) ? h.assignments : []),
-  };
+  return { domain: name, host: h, steps, vgpuSteps: vgpuWriteSteps(assignments) };
 }
 
 export async function runPrepare(

@@ -11,13 +11,21 @@
  *
  * Reservations: STATE_DIR/reservations.json, written to a temporary file and
  * renamed (atomic), {"schemaVersion":1,"entries":[{guest, pid, created,
- * expires, ids}]}. ids are "mdev:UUID", "pci:ADDR", "usb:NAME", and
- * "pool:PARENT:TYPE" (one instance of that type to be created). Expired
- * entries are dropped on every write.
+ * expires, ids, keys}]}. keys are typed ResourceKey values (src/inventory/
+ * keys.ts): mdev, pci, usb, and pool (one instance of a type to be created);
+ * ids are the same keys as text ("mdev:UUID", "pci:ADDR", "usb:NAME",
+ * "pool:PARENT:TYPE"), still written for a hook of an older hdplan and read
+ * (parseKeyId) from an entry without keys. Expired entries are dropped on
+ * every write.
  */
 import { randomBytes } from "node:crypto";
 import { mkdirSync, readFileSync, renameSync, unlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
+import type { AssignmentTarget } from "../candidates/types.js";
+import { pciAddressOf } from "../candidates/types.js";
+import { mdevTypesOf } from "../descriptors/derive.js";
+import { type ResourceKey, keyId, parseKeyId, reserve } from "../inventory/keys.js";
+import type { HostInventory } from "../inventory/types.js";
 
 export const LOCK_STALE_MS = 30_000;
 export const DEFAULT_TTL_S = 300;
@@ -27,7 +35,60 @@ export interface Reservation {
   pid: number;
   created: number;
   expires: number;
+  /** The keys as text (keyId), for a hook of an older hdplan. */
   ids: string[];
+  /** Absent in files an older hdplan wrote: then read from ids. */
+  keys?: ResourceKey[];
+}
+
+/** What a hook reserves for one assignment: the mdev (and its pool, when created), the function, the USB device. */
+export function reservationKeys(t: AssignmentTarget): ResourceKey[] {
+  if (t.kind === "mdev") {
+    const own: ResourceKey[] = t.uuid ? [{ kind: "mdev", uuid: t.uuid }] : [];
+    return t.create ? [{ kind: "pool", parent: t.parent, mdevType: t.mdevType }, ...own] : own;
+  }
+  const addr = pciAddressOf(t);
+  if (addr) return [{ kind: "pci", address: addr }];
+  if (t.kind === "usb") return [{ kind: "usb", name: t.name }];
+  return [];
+}
+
+/** An entry for `guest` holding `keys`. */
+export function reservationEntry(
+  guest: string,
+  keys: ResourceKey[],
+  now: number,
+  ttlMs: number,
+): Reservation {
+  return { guest, pid: process.pid, created: now, expires: now + ttlMs, ids: keys.map(keyId), keys };
+}
+
+/** The entry's keys: its typed keys, or its ids read back (an older hdplan's entry); unreadable ids are skipped. */
+export function keysOf(e: Reservation): ResourceKey[] {
+  if (Array.isArray(e.keys)) return e.keys;
+  return e.ids.flatMap((id) => {
+    const k = parseKeyId(id);
+    return k ? [k] : [];
+  });
+}
+
+/**
+ * Apply other migrations' reservations to the inventory: a pooled creation
+ * takes one instance of its type, anything else is held by that migration.
+ */
+export function applyReservations(inv: HostInventory, entries: Reservation[], guest: string): void {
+  for (const r of entries) {
+    if (r.guest === guest) continue;
+    for (const k of keysOf(r)) {
+      if (k.kind === "pool") {
+        const parent = inv.byName.get(k.parent);
+        const t = parent ? mdevTypesOf(parent).find((x) => x.id === k.mdevType) : undefined;
+        if (t?.availableInstances !== undefined) t.availableInstances = Math.max(0, t.availableInstances - 1);
+      } else {
+        reserve(inv.reserved, k, { by: "migration", name: r.guest });
+      }
+    }
+  }
 }
 
 function pidAlive(pid: number): boolean {
@@ -119,6 +180,17 @@ export function reservationsPath(dir: string): string {
   return join(dir, "reservations.json");
 }
 
+function isKey(k: unknown): k is ResourceKey {
+  if (!k || typeof k !== "object") return false;
+  // a key is valid when its text form reads back as the same key
+  try {
+    const id = keyId(k as ResourceKey);
+    return JSON.stringify(parseKeyId(id)) === JSON.stringify(k);
+  } catch {
+    return false;
+  }
+}
+
 /** Unexpired entries (an unreadable file counts as empty: it is rewritten on the next write). */
 export function readReservations(dir: string, now = Date.now()): Reservation[] {
   const text = readOr(reservationsPath(dir));
@@ -132,6 +204,7 @@ export function readReservations(dir: string, now = Date.now()): Reservation[] {
         typeof e.guest === "string" &&
         Array.isArray(e.ids) &&
         e.ids.every((x) => typeof x === "string") &&
+        (e.keys === undefined || (Array.isArray(e.keys) && e.keys.every(isKey))) &&
         typeof e.expires === "number" &&
         e.expires > now,
     );

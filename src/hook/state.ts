@@ -6,6 +6,7 @@
  * Never import src/libvirt or src/targets/live.ts (or src/targets/index.ts,
  * which can load it) from here.
  */
+import { reserve } from "../inventory/keys.js";
 import { existsSync, readdirSync, readFileSync, readlinkSync, statSync } from "node:fs";
 import { hostname } from "node:os";
 import { basename, join } from "node:path";
@@ -215,7 +216,7 @@ export function overlaySysfs(inv: HostInventory, root: string): void {
       continue;
     }
     if (!parent) {
-      inv.reserved.set(`mdev:${uuid}`, "live mdev whose parent is not in the host snapshot");
+      reserve(inv.reserved, { kind: "mdev", uuid }, { by: "orphan-mdev", name: uuid }, true);
       continue;
     }
     const nd: NodeDevice = {
@@ -231,7 +232,7 @@ export function overlaySysfs(inv: HostInventory, root: string): void {
   }
   for (const [uuid, nd] of inv.mdevByUuid) {
     if (!live.has(uuid) && nd.mdev?.iommuGroup !== undefined) {
-      inv.reserved.set(`mdev:${uuid}`, "mdev shown active in the snapshot but absent from live sysfs");
+      reserve(inv.reserved, { kind: "mdev", uuid }, { by: "stale-mdev", name: uuid }, true);
     }
   }
 }

@@ -2,6 +2,7 @@
  * RawHost -> HostInventory: parse node devices, domains and networks once,
  * and compute what is reserved under the single rule of compat.md §6.
  */
+import { type Reserved, type ReservedBy, reserve } from "./keys.js";
 import { HostError, InputError } from "../errors.js";
 import type { DomainInfo, NodeDevice, RawHost } from "../model.js";
 import { reason } from "../reasons.js";
@@ -71,7 +72,7 @@ export function buildInventory(raw: RawHost): HostInventory {
     domains.push({ info, active: rd.active, persistent: rd.persistent, origin: rd.origin });
   }
 
-  const reserved = new Map<string, string>();
+  const reserved: Reserved = new Map();
   const networks = new Map<string, HostNetwork>();
   for (const rn of raw.networks) {
     const info = readNetwork(rn.xml, rn.origin);
@@ -86,16 +87,14 @@ export function buildInventory(raw: RawHost): HostInventory {
     networks.set(info.name, { ...info, active: rn.active, handedOut, usedCount: info.connections ?? 0 });
   }
 
-  const reserve = (id: string, why: string) => {
-    if (!reserved.has(id)) reserved.set(id, why);
-  };
   const netRefs = new Map<string, number>();
   for (const d of domains) {
-    const who = `domain ${d.info.name}${d.active ? "" : " (defined)"}`;
+    const who: ReservedBy = { by: d.active ? "domain" : "defined-domain", name: d.info.name };
     for (const dev of d.info.devices) {
       if ((dev.kind === "pci" || dev.kind === "interface") && dev.hostAddress)
-        reserve(`pci:${dev.hostAddress}`, who);
-      if (dev.kind === "mdev" && dev.mdevUuid) reserve(`mdev:${dev.mdevUuid.toLowerCase()}`, who);
+        reserve(reserved, { kind: "pci", address: dev.hostAddress }, who);
+      if (dev.kind === "mdev" && dev.mdevUuid)
+        reserve(reserved, { kind: "mdev", uuid: dev.mdevUuid.toLowerCase() }, who);
       if (dev.kind === "usb") {
         for (const nd of devices) {
           if (!nd.usb) continue;
@@ -107,7 +106,7 @@ export function buildInventory(raw: RawHost): HostInventory {
             u.device !== undefined &&
             nd.usb.bus === Number(u.bus) &&
             nd.usb.device === Number(u.device);
-          if (byId || byAddr) reserve(`usb:${nd.name}`, who);
+          if (byId || byAddr) reserve(reserved, { kind: "usb", name: nd.name }, who);
         }
       }
       if (dev.kind === "network" && dev.network)
@@ -123,13 +122,16 @@ export function buildInventory(raw: RawHost): HostInventory {
   const poolMembers = new Map<string, string>();
   for (const hn of networks.values()) {
     if (hn.forwardMode === "hostdev") for (const a of hn.functions) poolMembers.set(a, hn.name);
-    if (hn.handedOut) for (const a of hn.handedOut) reserve(`pci:${a}`, `handed out by network ${hn.name}`);
+    if (hn.handedOut)
+      for (const a of hn.handedOut)
+        reserve(reserved, { kind: "pci", address: a }, { by: "network", name: hn.name });
   }
   // An mdev that is defined but not active is reserved. Active mdevs carry an
   // IOMMU group; without one we cannot tell, so it is reserved (fail-closed).
   for (const d of devices) {
     if (d.mdev?.uuid && d.mdev.iommuGroup === undefined) {
-      reserve(`mdev:${d.mdev.uuid.toLowerCase()}`, "mdev is defined but not shown active (no IOMMU group)");
+      const uuid = d.mdev.uuid.toLowerCase();
+      reserve(reserved, { kind: "mdev", uuid }, { by: "inactive-mdev", name: uuid });
     }
   }
 

@@ -8,6 +8,7 @@ import type {
   VendorAttrs,
 } from "../model.js";
 import type { Reason } from "../reasons.js";
+import type { Reserved } from "./keys.js";
 
 export interface HostNetwork extends NetworkInfo {
   active: boolean;
@@ -35,11 +36,8 @@ export interface HostInventory {
   netByParent: Map<string, NodeDevice[]>;
   networks: Map<string, HostNetwork>;
   domains: { info: DomainInfo; active: boolean; persistent: boolean; origin: string }[];
-  /**
-   * Reserved resources (compat.md §6): "pci:ADDR", "mdev:UUID", "usb:NAME" ->
-   * why (e.g. "used by domain vm2").
-   */
-  reserved: Map<string, string>;
+  /** Reserved resources (compat.md §6) by keyId (src/inventory/keys.ts): who holds each. */
+  reserved: Reserved;
   /** PCI functions that belong to a hostdev network pool -> network name. */
   poolMembers: Map<string, string>;
   /** Whether the host reports PCI drivers at all (libvirt's test driver drops <driver>). */

@@ -8,7 +8,7 @@
  */
 import { buildHostCandidates } from "../candidates/destination.js";
 import { isVfio } from "../candidates/source.js";
-import type { HostCandidates, SourceDevice } from "../candidates/types.js";
+import { type HostCandidates, type SourceDevice, createsDevice } from "../candidates/types.js";
 import type { DescriptorSelector } from "../descriptors/sources.js";
 import type { HostInventory } from "../inventory/types.js";
 import type { DomainInfo } from "../model.js";
@@ -315,7 +315,7 @@ export class Evacuation {
         if (rep.status !== "full") continue;
         const c = vm.cands.get(h.key)!;
         let created = 0;
-        for (const rid of m.assignment.values()) if (c.resources.get(rid)!.target.create) created++;
+        for (const rid of m.assignment.values()) if (createsDevice(c.resources.get(rid)!.target)) created++;
         ranked.push({
           host: h.key,
           created,
@@ -356,7 +356,7 @@ export class Evacuation {
           res.set(r.id, {
             id: r.id,
             capacity: r.capacity - (u.get(r.id) ?? 0),
-            create: r.target.create,
+            create: createsDevice(r.target),
             ...(r.gpu ? { gpu: r.gpu } : {}),
             ...(r.mdevType ? { mdevType: r.mdevType } : {}),
           });
@@ -637,7 +637,7 @@ function levels(ps: Placement[]): [number, number, number] {
   return [
     placed.length,
     placed.reduce((a, p) => a + p.devices, 0),
-    -placed.reduce((a, p) => a + p.assignments.filter((x) => x.target.create).length, 0),
+    -placed.reduce((a, p) => a + p.assignments.filter((x) => createsDevice(x.target)).length, 0),
   ];
 }
 

@@ -23,7 +23,14 @@
  */
 import { buildHostCandidates } from "../candidates/destination.js";
 import { isVfio } from "../candidates/source.js";
-import type { DeviceCandidates, HostCandidates, Resource, SourceDevice } from "../candidates/types.js";
+import {
+  type DeviceCandidates,
+  type HostCandidates,
+  type Resource,
+  type SourceDevice,
+  createsDevice,
+  pciAddressOf,
+} from "../candidates/types.js";
 import type { GateOptions } from "../candidates/versions.js";
 import { pciDeviceId } from "../descriptors/derive.js";
 import type { DescriptorSelector } from "../descriptors/sources.js";
@@ -117,7 +124,7 @@ export interface HostOption {
 
 function createdBy(c: HostCandidates, m: ReturnType<typeof matchDevices>): number {
   let n = 0;
-  for (const rid of m.assignment.values()) if (c.resources.get(rid)!.target.create) n++;
+  for (const rid of m.assignment.values()) if (createsDevice(c.resources.get(rid)!.target)) n++;
   return n;
 }
 
@@ -140,10 +147,11 @@ export interface Simulation {
 /** Device type of a destination resource, for the per-type views. */
 function resourceType(r: Resource, inv: HostInventory): string {
   const t = r.target;
-  if (t.kind === "mdev") return t.mdevType ?? "mdev";
-  if (t.kind === "pci") return `pci ${fmtId(pciDeviceId(inv.pciByAddr.get(t.address ?? "")))}`;
-  if (t.kind === "network") return `net ${t.network ?? t.name ?? "?"}`;
-  const u = inv.byName.get(t.name ?? "")?.usb;
+  if (t.kind === "mdev") return t.mdevType;
+  if (t.kind === "pci" || t.kind === "vgpu-vf")
+    return `pci ${fmtId(pciDeviceId(inv.pciByAddr.get(pciAddressOf(t) ?? "")))}`;
+  if (t.kind === "network") return `net ${t.network}`;
+  const u = inv.byName.get(t.name)?.usb;
   return `usb ${u?.vendorId ?? "?"}:${u?.productId ?? "?"}`;
 }
 
@@ -628,7 +636,7 @@ export class SimShard implements EvacShard {
           res.set(r.id, {
             id: r.id,
             capacity: r.capacity - (u.get(r.id) ?? 0),
-            create: r.target.create,
+            create: createsDevice(r.target),
             ...(r.gpu ? { gpu: r.gpu } : {}),
             ...(r.mdevType ? { mdevType: r.mdevType } : {}),
           });

@@ -378,11 +378,11 @@ export function headroomToHtml(r: HeadroomResult): string {
 }
 
 function targetText(t: HostReport["assignments"][number]["target"]): string {
-  if (t.kind === "mdev")
-    return `${t.create ? "new" : "existing"} ${t.mdevType ?? "mdev"} on ${t.parent ?? "?"}`;
-  if (t.kind === "pci") return `pci ${t.address ?? "?"}`;
-  if (t.kind === "network") return `network ${t.network ?? t.name ?? "?"}`;
-  return `usb ${t.name ?? "?"}`;
+  if (t.kind === "mdev") return `${t.create ? "new" : "existing"} ${t.mdevType} on ${t.parent}`;
+  if (t.kind === "pci") return `pci ${t.address}`;
+  if (t.kind === "vgpu-vf") return `pci ${t.vf}`;
+  if (t.kind === "network") return `network ${t.network}`;
+  return `usb ${t.name}`;
 }
 
 /** plan / check: hosts x the VM's devices, with reasons. */

@@ -71,10 +71,10 @@ function shq(s: string): string {
 
 export function mdevStepFor(
   device: string,
-  t: AssignmentTarget,
+  t: AssignmentTarget | null,
   attrs: { name: string; value: string }[] = [],
 ): MdevStep {
-  if (t.kind !== "mdev" || !t.create || !t.parent || !t.mdevType || !t.uuid) {
+  if (t?.kind !== "mdev" || !t.create || !t.uuid) {
     throw new Error(`${device}: not an mdev to create (needs parent, type and uuid)`);
   }
   const parentAddress = parentAddressOf(t.parent);
@@ -111,7 +111,7 @@ export function mdevCreationSteps(host: Pick<HostReport, "assignments">): MdevSt
   const out: MdevStep[] = [];
   for (const a of host.assignments) {
     const t = a.target;
-    if (t.kind === "mdev" && t.create && t.parent && t.mdevType && t.uuid) out.push(mdevStepFor(a.device, t));
+    if (t.kind === "mdev" && t.create && t.uuid) out.push(mdevStepFor(a.device, t));
   }
   return out;
 }

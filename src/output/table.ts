@@ -138,10 +138,12 @@ export function planToTable(r: PlanResult, explain: boolean, st: Style = NO_STYL
           t.kind === "mdev"
             ? `${t.create ? "create" : "use existing"} mdev ${t.mdevType} on ${t.parent} uuid ${t.uuid}`
             : t.kind === "pci"
-              ? `PCI function ${t.address}${t.driver ? ` (${t.driver})` : ""}${t.vgpuType ? ` vGPU type ${t.vgpuType.id}${t.vgpuType.name ? ` ${t.vgpuType.name}` : ""}${t.vgpuType.write ? `; first: ${t.vgpuType.write}` : " (already set)"}` : ""}`
-              : t.kind === "network"
-                ? `a free function of network ${t.network}`
-                : `USB device ${t.name}`;
+              ? `PCI function ${t.address}${t.driver ? ` (${t.driver})` : ""}`
+              : t.kind === "vgpu-vf"
+                ? `PCI function ${t.vf}${t.driver ? ` (${t.driver})` : ""} vGPU type ${t.typeId}${t.typeName ? ` ${t.typeName}` : ""}${t.write ? `; first: ${t.write}` : " (already set)"}`
+                : t.kind === "network"
+                  ? `a free function of network ${t.network}`
+                  : `USB device ${t.name}`;
         lines.push(
           `  ${a.device} -> ${what}${a.descriptorOrigin ? st.dim(` [descriptor: ${a.descriptorOrigin}]`) : ""}`,
         );

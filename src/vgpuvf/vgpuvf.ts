@@ -28,9 +28,17 @@ import { accepts } from "../descriptors/match.js";
 import { pciDeviceId } from "../descriptors/derive.js";
 import type { DescriptorSelector } from "../descriptors/sources.js";
 import { managerVersionMismatch, managerVersionUnknown, onlyVersionFails } from "../facts/rules.js";
+import { holderText, keyId, reservedAt } from "../inventory/keys.js";
 import type { HostInventory } from "../inventory/types.js";
 import type { DescriptorData, NodeDevice, VgpuVfFacts } from "../model.js";
 import { type Reason, reason } from "../reasons.js";
+import {
+  type KindCandidates,
+  Rejections,
+  firstFailure,
+  withoutKey,
+  withoutVersion,
+} from "../candidates/kinds/common.js";
 import type { Resource, SourceDevice } from "../candidates/types.js";
 import { typeWriteCommand } from "./read.js";
 
@@ -151,65 +159,67 @@ export function resolveVgpuVfFromMeta(
   }
 }
 
-function without(d: DescriptorData): DescriptorData {
-  const strip = (r: Record<string, string>) => {
-    const o = { ...r };
-    delete o.software_version;
-    return o;
-  };
-  return { self: strip(d.self), compatible: d.compatible.map(strip) };
+/** One VF on the destination, as the filters see it. */
+export interface VfCandidate {
+  host: Pick<HostInventory, "key" | "reserved">;
+  address: string;
+  /** Its nvidia/ facts; undefined when not read. */
+  facts: VgpuVfFacts | undefined;
+  want: { typeId: number; typeName: string | null };
 }
 
+export type VfFilter = (c: VfCandidate) => Reason | null;
+
+/** Fail-closed: a VF whose current and creatable types were not read cannot take a type. */
+export const vfFactsKnown: VfFilter = ({ host, address, facts }) =>
+  facts
+    ? null
+    : reason(
+        "vgpu-type-unknown",
+        `destination ${host.key}: vGPU VF ${address}: current and creatable types unknown; ${HOWTO(address)}`,
+        { host: host.key },
+      );
+
+export const vfNotReserved: VfFilter = ({ host, address }) => {
+  const why = reservedAt(host.reserved, { kind: "pci", address });
+  return why ? reason("pci-device-in-use", `${address} is used by ${holderText(why)}`) : null;
+};
+
+/** The VF carries the type, or carries none (0) and lists it in creatable_vgpu_types (compat.md §8). */
+export const vfTakesType: VfFilter = ({ host, address, facts: f, want }) => {
+  if (!f) return null;
+  if (f.currentType === want.typeId) return null;
+  if (f.currentType === 0 && (f.creatable ?? []).some((t) => t.id === want.typeId)) return null;
+  return reason(
+    "vgpu-type-not-creatable",
+    f.currentType !== 0
+      ? `${host.key}: VF ${address} carries vGPU type ${f.currentType}, not ${want.typeId}`
+      : `${host.key}: VF ${address} cannot create vGPU type ${want.typeId}${want.typeName ? ` (${want.typeName})` : ""}: its creatable_vgpu_types ${f.creatable ? `lists ${f.creatable.map((t) => t.id).join(", ") || "nothing"}` : "was not read"}`,
+  );
+};
+
+export const VGPU_VF_FILTERS: VfFilter[] = [vfFactsKnown, vfNotReserved, vfTakesType];
+
 /** Destination side: the VFs that can take the source's type, best first, or why none can. */
-export function vgpuVfCandidates(
-  host: HostInventory,
-  s: SourceDevice,
-  selector: DescriptorSelector,
-  assumeVersions: boolean,
-): { resources: Resource[]; reasons: Reason[] } {
-  const want = s.vgpuVf!;
-  const self = s.descriptor!.self;
+export const vgpuVfCandidates: KindCandidates = (s, dc, { host, selector, gateOpts, addResource }) => {
+  const want = s.vgpuVf;
+  if (s.need !== "vgpu-vf" || !want || !s.descriptor) return;
+  const self = s.descriptor.self;
   const found: Resource[] = [];
-  const rej = new Map<string, { r: Reason; n: number }>();
-  const add = (r: Reason) => {
-    const e = rej.get(r.code);
-    if (e) e.n++;
-    else rej.set(r.code, { r, n: 1 });
-  };
+  const rej = new Rejections();
   let vfs = 0;
   for (const fn of host.pciByAddr.values()) {
-    if (!isVgpuVf(host, fn)) continue;
+    const pf = fn.pci?.physFunction;
+    if (!pf || !isVgpuVf(host, fn)) continue;
     vfs++;
-    const addr = fn.pci!.address;
+    const addr = fn.pci?.address ?? fn.name;
     const f = vgpuFactsOf(host, addr);
-    if (!f) {
-      add(
-        reason(
-          "vgpu-type-unknown",
-          `destination ${host.key}: vGPU VF ${addr}: current and creatable types unknown; ${HOWTO(addr)}`,
-          { host: host.key },
-        ),
-      );
-      continue;
-    }
-    const why = host.reserved.get(`pci:${addr}`);
-    if (why) {
-      add(reason("pci-device-in-use", `${addr} is used by ${why}`));
+    const fail = firstFailure(VGPU_VF_FILTERS, { host, address: addr, facts: f, want });
+    if (fail || !f) {
+      if (fail) rej.add(fail);
       continue;
     }
     const same = f.currentType === want.typeId;
-    const creatable = f.currentType === 0 && (f.creatable ?? []).some((t) => t.id === want.typeId);
-    if (!same && !creatable) {
-      add(
-        reason(
-          "vgpu-type-not-creatable",
-          f.currentType !== 0
-            ? `${host.key}: VF ${addr} carries vGPU type ${f.currentType}, not ${want.typeId}`
-            : `${host.key}: VF ${addr} cannot create vGPU type ${want.typeId}${want.typeName ? ` (${want.typeName})` : ""}: its creatable_vgpu_types ${f.creatable ? `lists ${f.creatable.map((t) => t.id).join(", ") || "nothing"}` : "was not read"}`,
-        ),
-      );
-      continue;
-    }
     // The type name when the source knows it (the destination's own listing of
     // the id must agree); when the source VF's name is unknown (a typed VF need
     // not list its type), both sides compare the numeric id alone.
@@ -221,11 +231,10 @@ export function vgpuVfCandidates(
     );
     const versionUnknown =
       self.software_version === undefined || descriptor.self.software_version === undefined;
-    const sSelf = { ...self };
-    if (versionUnknown) delete sSelf.software_version;
-    const res = accepts(versionUnknown ? without(descriptor) : descriptor, sSelf);
+    const sSelf = versionUnknown ? withoutKey(self, "software_version") : { ...self };
+    const res = accepts(versionUnknown ? withoutVersion(descriptor) : descriptor, sSelf);
     if (!res.ok) {
-      add(
+      rej.add(
         onlyVersionFails(res.reasons)
           ? managerVersionMismatch(
               host.key,
@@ -242,57 +251,50 @@ export function vgpuVfCandidates(
       );
       continue;
     }
-    if (versionUnknown && !assumeVersions) {
-      add(managerVersionUnknown("destination", host.key, `vGPU VF ${addr}`));
+    if (versionUnknown && !gateOpts.assumeVersions) {
+      rej.add(managerVersionUnknown("destination", host.key, `vGPU VF ${addr}`));
       continue;
     }
     found.push({
       // one resource per (VF, type): the one-type-per-GPU lock below lets only
       // one type of a GPU have capacity, so a VF is never handed out twice
-      id: `vgpuvf:${addr}:${want.typeId}`,
+      id: keyId({ kind: "vgpuvf", vf: addr, typeId: want.typeId }),
       capacity: 1,
       cost: same ? 0 : 1,
       // one vGPU type per physical GPU (compat.md §6/§8): the PF is the GPU
-      gpu: fn.pci!.physFunction!,
+      gpu: pf,
       mdevType: `vgpu:${want.typeId}`,
       descriptorOrigin: origin,
       ...(res.binding ? { binding: res.binding } : {}),
       target: {
-        kind: "pci",
+        kind: "vgpu-vf",
         name: fn.name,
-        parent: null,
-        mdevType: null,
-        uuid: null,
-        create: !same,
-        address: addr,
+        vf: addr,
         driver: fn.driver,
-        vgpuType: {
-          id: want.typeId,
-          // the destination's own name of the type: a resource (VF, type) must
-          // not depend on which source asks for it (evacuate and headroom share
-          // resources between VMs by id)
-          name: typeName(host, fn, want.typeId),
-          create: !same,
-          write: same ? null : typeWriteCommand(addr, want.typeId),
-        },
+        typeId: want.typeId,
+        // the destination's own name of the type: a resource (VF, type) must
+        // not depend on which source asks for it (evacuate and headroom share
+        // resources between VMs by id)
+        typeName: typeName(host, fn, want.typeId),
+        create: !same,
+        write: same ? null : typeWriteCommand(addr, want.typeId),
       },
     });
   }
   found.sort((a, b) => a.cost - b.cost || (a.id < b.id ? -1 : 1));
-  if (found.length > 0) return { resources: found, reasons: [] };
-  if (vfs === 0) {
-    return {
-      resources: [],
-      reasons: [
-        reason(
-          "vgpu-type-not-creatable",
-          `${host.key}: no NVIDIA vGPU VF (a VF on the nvidia driver) on this host`,
-        ),
-      ],
-    };
+  for (const r of found) {
+    addResource(r);
+    dc.resources.push(r.id);
   }
-  const reasons = [...rej.values()].map(({ r, n }) =>
-    n > 1 ? { ...r, message: `${r.message} (and ${n - 1} more like it)`, count: n } : r,
-  );
-  return { resources: [], reasons };
-}
+  if (found.length > 0) return;
+  if (vfs === 0) {
+    dc.reasons.push(
+      reason(
+        "vgpu-type-not-creatable",
+        `${host.key}: no NVIDIA vGPU VF (a VF on the nvidia driver) on this host`,
+      ),
+    );
+    return;
+  }
+  dc.reasons.push(...rej.list());
+};

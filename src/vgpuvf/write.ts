@@ -24,10 +24,9 @@ export interface VgpuWriteStep {
 export function vgpuWriteSteps(assignments: { device: string; target: AssignmentTarget }[]): VgpuWriteStep[] {
   const out: VgpuWriteStep[] = [];
   for (const a of assignments) {
-    const t = a?.target;
-    const v = t?.vgpuType;
-    if (t?.kind !== "pci" || !t.address || !v?.create || !v.write) continue;
-    out.push({ device: a.device, vf: t.address, typeId: v.id, name: v.name, command: v.write });
+    const t = a.target;
+    if (t.kind !== "vgpu-vf" || !t.create || !t.write) continue;
+    out.push({ device: a.device, vf: t.vf, typeId: t.typeId, name: t.typeName, command: t.write });
   }
   return out;
 }

@@ -218,15 +218,7 @@ describe("--write-dest-xml", () => {
     { device: "hostdev0", target: mdevTarget(DST, false) },
     {
       device: "hostdev1",
-      target: {
-        kind: "pci",
-        name: "pci_0000_5e_00_4",
-        parent: null,
-        mdevType: null,
-        uuid: null,
-        create: false,
-        address: "0000:5e:00.4",
-      },
+      target: { kind: "pci", name: "pci_0000_5e_00_4", address: "0000:5e:00.4", driver: null },
     },
   ];
 

@@ -4,6 +4,7 @@
  * in pristine order + touched hosts matched again) equal the minimum over
  * every host still up, matched now, as Evacuation computes it.
  */
+import { createsDevice } from "../../src/candidates/types.js";
 import { mkdtempSync, readdirSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -56,7 +57,7 @@ function check(m: FM): number {
         if (!best || compareHosts(rep, best) < 0) best = rep;
         const c = m.compose(vm, hi);
         let created = 0;
-        for (const rid of mm.assignment.values()) if (c.resources.get(rid)!.target.create) created++;
+        for (const rid of mm.assignment.values()) if (createsDevice(c.resources.get(rid)!.target)) created++;
         opts.push({ created, rep, hi });
       }
       expect(shard.bestFull(vi)?.host ?? null).toBe(best?.host ?? null);

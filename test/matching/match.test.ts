@@ -8,7 +8,7 @@ function res(id: string, capacity: number, extra: Partial<Resource> = {}): Resou
     id,
     capacity,
     cost: 0,
-    target: { kind: "pci", name: id, parent: null, mdevType: null, uuid: null, create: false, address: null },
+    target: { kind: "pci", name: id, address: id, driver: null },
     ...extra,
   };
 }

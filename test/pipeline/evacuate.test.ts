@@ -1,3 +1,4 @@
+import { targetJson } from "../../src/output/json.js";
 import { describe, expect, it } from "vitest";
 import { DescriptorSelector } from "../../src/descriptors/sources.js";
 import { buildInventory } from "../../src/inventory/build.js";
@@ -46,9 +47,10 @@ describe("evacuate", () => {
     const uuids = new Set<string>();
     for (const p of placed) {
       for (const a of p.assignments) {
-        const k = `${p.host}/${a.target.parent}/${a.target.mdevType}`;
+        const t = targetJson(a.target);
+        const k = `${p.host}/${t.parent}/${t.mdevType}`;
         perPool.set(k, (perPool.get(k) ?? 0) + 1);
-        const key = `${p.host}/${a.target.uuid}`;
+        const key = `${p.host}/${t.uuid}`;
         expect(uuids.has(key)).toBe(false);
         uuids.add(key);
       }

@@ -1,3 +1,4 @@
+import { assignmentsJson } from "../../src/output/json.js";
 import { describe, expect, it } from "vitest";
 import { DescriptorSelector } from "../../src/descriptors/sources.js";
 import { buildInventory } from "../../src/inventory/build.js";
@@ -112,12 +113,14 @@ describe("plan: full host", () => {
     expect(h.status).toBe("full");
     expect(h.compatible).toBe(3);
     expect(r.best).toBe("a");
-    const mdevs = h.assignments.filter((a) => a.target.kind === "mdev");
+    const mdevs = assignmentsJson(h.assignments).filter((a) => a.target.kind === "mdev");
     expect(mdevs).toHaveLength(2);
     expect(mdevs.every((m) => m.target.create && m.target.parent === "pci_0000_3b_00_0")).toBe(true);
     // UUID rule: the source UUID is free on the destination, so it is kept.
     expect(mdevs.map((m) => m.target.uuid).sort()).toEqual([A, B]);
-    expect(h.assignments.find((a) => a.device === "pci0")?.target.address).toMatch(/^0000:5e:00\.[23]$/);
+    expect(assignmentsJson(h.assignments).find((a) => a.device === "pci0")?.target.address).toMatch(
+      /^0000:5e:00\.[23]$/,
+    );
   });
 
   it("uses a UUIDv5 when the source UUID exists on the destination", () => {
@@ -130,7 +133,7 @@ describe("plan: full host", () => {
       domains: [domainXml("other", "11111111-2222-3333-4444-555555555555", [{ kind: "mdev", uuid: A }])],
     });
     const h = host(plan(VM, [d]), "a");
-    const m0 = h.assignments.find((a) => a.device === "mdev0")!;
+    const m0 = assignmentsJson(h.assignments).find((a) => a.device === "mdev0")!;
     expect(m0.target.uuid).not.toBe(A);
     expect(m0.target.uuid).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-5[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
   });
@@ -145,7 +148,9 @@ describe("plan: full host", () => {
       ],
     });
     const h = host(plan(VM, [d]), "a");
-    const existing = h.assignments.filter((a) => a.target.kind === "mdev" && !a.target.create);
+    const existing = assignmentsJson(h.assignments).filter(
+      (a) => a.target.kind === "mdev" && !a.target.create,
+    );
     expect(existing).toHaveLength(1);
     expect(existing[0]!.target.uuid).toBe(X);
   });

@@ -5,6 +5,8 @@
  * from buildHostCandidates (not from the shards' summaries), and every
  * placement is checked against the inventories themselves.
  */
+import { targetJson } from "../../src/output/json.js";
+import { createsDevice } from "../../src/candidates/types.js";
 import { describe, expect, it } from "vitest";
 import { buildHostCandidates } from "../../src/candidates/destination.js";
 import { isVfio } from "../../src/candidates/source.js";
@@ -124,7 +126,7 @@ function referenceProblem(src: HostInventory, vms: DomainInfo[], hosts: HostInve
           ph.resources.push({
             id: res.id,
             capacity: res.capacity,
-            create: res.target.create,
+            create: createsDevice(res.target),
             ...(res.gpu ? { gpu: res.gpu } : {}),
             ...(res.mdevType ? { mdevType: res.mdevType } : {}),
           });
@@ -151,7 +153,7 @@ function checkAgainstInventory(res: EvacuationResult, specs: HostSpec[]): void {
     expect(p.assignments.length).toBe(p.devices);
     const spec = specs.find((s) => s.key === p.host)!;
     for (const a of p.assignments) {
-      const t = a.target;
+      const t = targetJson(a.target);
       if (t.kind === "network") {
         vfs.set(p.host, (vfs.get(p.host) ?? 0) + 1);
         expect(vfs.get(p.host)!).toBeLessThanOrEqual(spec.vfs);

@@ -3,6 +3,7 @@
  * nvidia/ files, source identity, destination matching and capacity, the
  * type-write step, the destination XML and the hook.
  */
+import { targetJson } from "../../src/output/json.js";
 import { spawnSync } from "node:child_process";
 import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
@@ -172,10 +173,10 @@ describe("destination matching", () => {
         domains: [used(vf(PF, 4))],
       },
     });
-    const reuse = host(r, "reuse").assignments[0]!.target;
+    const reuse = targetJson(host(r, "reuse").assignments[0]!.target);
     expect(reuse.address).toBe(vf(PF, 5));
     expect(reuse.vgpuType).toEqual({ id: 1155, name: "NVIDIA L40S-24Q", create: false, write: null });
-    const create = host(r, "create").assignments[0]!.target;
+    const create = targetJson(host(r, "create").assignments[0]!.target);
     expect(create.vgpuType?.create).toBe(true);
     expect(create.vgpuType?.write).toBe(
       `echo 1155 > /sys/bus/pci/devices/${create.address}/nvidia/current_vgpu_type`,
@@ -188,7 +189,7 @@ describe("destination matching", () => {
     const r = plan(ONE, source(), {
       create: { devices: gpuWithVfs(PF, 1), facts: facts({ [vf(PF, 4)]: t(0, [1155]) }) },
     });
-    const cmd = host(r, "create").assignments[0]!.target.vgpuType!.write!;
+    const cmd = targetJson(host(r, "create").assignments[0]!.target).vgpuType!.write!;
     const m = /^echo (\d+) > (\/sys\/bus\/pci\/devices\/([0-9a-f:.]+)\/nvidia\/current_vgpu_type)$/.exec(cmd);
     expect(m?.[1]).toBe("1155");
     expect(m?.[3]).toBe(vf(PF, 4));
@@ -250,7 +251,7 @@ describe("destination matching", () => {
     const r = plan(two, src, { onegpu: both([PF]), twogpus: both([PF, PF2]) });
     expect(host(r, "onegpu").compatible).toBe(1);
     expect(host(r, "twogpus").status).toBe("full");
-    const gpus = host(r, "twogpus").assignments.map((a) => a.target.address!.slice(0, 7));
+    const gpus = host(r, "twogpus").assignments.map((a) => targetJson(a.target).address!.slice(0, 7));
     expect(new Set(gpus).size).toBe(2);
   });
 });

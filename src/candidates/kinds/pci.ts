@@ -1,0 +1,102 @@
+/**
+ * PCI passthrough destinations (compat.md §5): functions with the source's
+ * ids whose descriptor accepts the source, then PCI_FILTERS (src/candidates/
+ * filters.ts), then the mlx5 firmware rule (compat.md §7).
+ */
+import { pciDeviceId } from "../../descriptors/derive.js";
+import { accepts } from "../../descriptors/match.js";
+import {
+  type FirmwareFacts,
+  firmwareKnown,
+  firmwareMismatch,
+  firmwareOf,
+  firmwareUnverified,
+} from "../../facts/rules.js";
+import { keyId } from "../../inventory/keys.js";
+import type { HostInventory } from "../../inventory/types.js";
+import type { NodeDevice } from "../../model.js";
+import { type Reason, reason } from "../../reasons.js";
+import { runPciFilters } from "../filters.js";
+import { candidatesFor } from "../hostindex.js";
+import { type KindCandidates, Rejections, descriptorMismatch } from "./common.js";
+
+/** compat.md §7: an mlx5 VF needs the source PF's firmware and PSID (src/facts/rules.ts); null when not checked or equal. */
+export function firmwareMatches(
+  host: HostInventory,
+  fn: NodeDevice,
+  source: { checkFirmware?: boolean; firmware?: FirmwareFacts },
+): Reason | null {
+  if (!source.checkFirmware || !fn.pci) return null;
+  return firmwareMismatch(`${host.key} ${fn.pci.address}`, source.firmware, firmwareOf(host, fn.pci.address));
+}
+
+export const pciCandidates: KindCandidates = (s, dc, { host, idx, addResource, warnings }) => {
+  if (s.need !== "pci" || !s.descriptor) return;
+  const self = s.descriptor.self;
+  const rej = new Rejections();
+  let closest: Reason[] | null = null;
+  let accepted = 0;
+  const fwUnknown = new Set<string>();
+  for (const { fn, descriptor, origin } of candidatesFor(idx.pciByKey, idx.pciWithSections, [
+    self.device_id,
+  ])) {
+    const pci = fn.pci;
+    if (!pci) continue;
+    const res = accepts(descriptor, self);
+    if (!res.ok) {
+      if (pciDeviceId(fn) === self.device_id && (!closest || res.reasons.length < closest.length)) {
+        closest = res.reasons;
+      }
+      continue;
+    }
+    accepted++;
+    const fail =
+      runPciFilters(fn, {
+        host,
+        managed: s.dev.managed === true,
+        needsMigration: !s.transient,
+        descriptor,
+      }) ?? firmwareMatches(host, fn, s);
+    if (fail) {
+      rej.add(fail);
+      continue;
+    }
+    if (s.checkFirmware && firmwareKnown(s.firmware) && !firmwareKnown(firmwareOf(host, pci.address)))
+      fwUnknown.add(pci.physFunction ?? pci.address);
+    const id = keyId({ kind: "pci", address: pci.address });
+    addResource({
+      id,
+      capacity: 1,
+      cost: 0,
+      descriptorOrigin: origin,
+      binding: res.binding,
+      target: { kind: "pci", name: fn.name, address: pci.address, driver: fn.driver },
+    });
+    dc.resources.push(id);
+  }
+  if (fwUnknown.size > 0 && dc.resources.length > 0) {
+    warnings.push(
+      firmwareUnverified(
+        "destination",
+        host.key,
+        `${s.dev.id}'s candidate PF ${[...fwUnknown].sort().join(", ")}`,
+      ),
+    );
+  }
+  if (dc.resources.length > 0) return;
+  if (accepted === 0) {
+    if (closest)
+      dc.reasons.push(
+        descriptorMismatch(
+          `${host.key}: a function with the same ids exists but its descriptor rejects the source`,
+          closest,
+        ),
+      );
+    else
+      dc.reasons.push(
+        reason("pci-device-missing", `${host.key}: no PCI function accepts device ${self.device_id ?? "?"}`),
+      );
+    return;
+  }
+  dc.reasons.push(...rej.list());
+};

@@ -1,0 +1,62 @@
+/** A hand-built HostInventory for filter case tables (only the fields the filters read). */
+import type { ReservedBy } from "../../src/inventory/keys.js";
+import type { HostInventory } from "../../src/inventory/types.js";
+import type { NodeDevice, PciFirmware, VgpuVfFacts } from "../../src/model.js";
+
+export function fakeHost(o: {
+  devices?: NodeDevice[];
+  reserved?: [string, ReservedBy][];
+  poolMembers?: [string, string][];
+  driversKnown?: boolean;
+  firmware?: PciFirmware[];
+  vgpuVfs?: VgpuVfFacts[];
+}): HostInventory {
+  const devices = o.devices ?? [];
+  const pciByAddr = new Map(devices.flatMap((d) => (d.pci ? [[d.pci.address, d] as const] : [])));
+  const netByParent = new Map<string, NodeDevice[]>();
+  for (const d of devices)
+    if (d.net && d.parent) netByParent.set(d.parent, [...(netByParent.get(d.parent) ?? []), d]);
+  return {
+    key: "dst",
+    target: "dst",
+    kind: "dump",
+    hostname: null,
+    hostUuid: null,
+    versions: {},
+    devices,
+    byName: new Map(devices.map((d) => [d.name, d])),
+    pciByAddr,
+    mdevByUuid: new Map(),
+    netByParent,
+    networks: new Map(),
+    domains: [],
+    reserved: new Map(o.reserved ?? []),
+    poolMembers: new Map(o.poolMembers ?? []),
+    driversKnown: o.driversKnown ?? true,
+    descriptorFiles: [],
+    vendorAttrs: [],
+    facts: { firmware: o.firmware ?? [], ...(o.vgpuVfs ? { vgpuVfs: o.vgpuVfs } : {}) },
+    warnings: [],
+  };
+}
+
+export function pciFn(
+  address: string,
+  o: Partial<NonNullable<NodeDevice["pci"]>> & { driver?: string | null } = {},
+): NodeDevice {
+  const { driver = "vfio-pci", ...pci } = o;
+  return {
+    name: `pci_${address.replace(/[:.]/g, "_")}`,
+    driver,
+    caps: ["pci"],
+    pci: {
+      address,
+      vendorId: "15b3",
+      productId: "101e",
+      virtFunctions: [],
+      mdevTypes: [],
+      iommuGroup: { number: 7, members: [address] },
+      ...pci,
+    },
+  };
+}
