@@ -13,22 +13,19 @@
 import { spawn } from "node:child_process";
 import { appendFileSync, existsSync } from "node:fs";
 import { join } from "node:path";
-import { buildHostCandidates } from "../candidates/destination.js";
-import { isVfio } from "../candidates/source.js";
-import type { AssignmentTarget, HostCandidates } from "../candidates/types.js";
+import type { AssignmentTarget } from "../candidates/types.js";
 import { migratingDriver } from "../candidates/drivers.js";
 import { deriveMdevDescriptor, derivePciDescriptor, pciDeviceId } from "../descriptors/derive.js";
 import { errorMessage } from "../errors.js";
 import type { AssignedDevice, DescriptorData, DomainInfo, PlannerDeviceMeta } from "../model.js";
-import { matchDevices } from "../matching/match.js";
 import { parentAddressOf } from "../output/mdevplan.js";
 import { assertOnlySourcesChanged, markPlanChecked, setMdevUuid, setPciSource } from "../output/rewrite.js";
-import { type HostReport, type PlanContext, prepareSources, reportHost } from "../pipeline.js";
+import { type HostReport, evalContext, evaluateHost } from "../matching/evaluate.js";
+import type { HostInventory } from "../inventory/types.js";
 import { vendorDescriptorFor } from "../candidates/vendor.js";
 import { HookLock, readReservations, writeReservation } from "../hook/reserve.js";
 import { type HookEnv, type HookHost, hookEnv, loadHookHost } from "../hook/state.js";
 import { guestAddressKey, readDomain } from "../xml/domain.js";
-import { mdevTypesOf } from "../descriptors/derive.js";
 import type { Io } from "./common.js";
 
 /** Device kinds the hook checks; others (network pools, scsi, ...) are left to libvirt. */
@@ -126,24 +123,30 @@ function resourceIds(t: AssignmentTarget): string[] {
   return [];
 }
 
-/** Apply other migrations' reservations to the inventory. */
-function applyReservations(host: HookHost, env: HookEnv, guest: string): void {
-  const inv = host.inv;
+/**
+ * Other migrations' reservations, as evaluateHost's input (the inventory is
+ * not changed): a reserved device or mdev joins a copy of `reserved` (its
+ * reason names the migration), an instance still to be created in a pool
+ * ("pool:PARENT:TYPE") is a unit used of that pool's resource.
+ */
+export function reservationsOf(
+  inv: HostInventory,
+  env: HookEnv,
+  guest: string,
+): { inv: HostInventory; used: Map<string, number>; by: string[] } {
+  const reserved = new Map(inv.reserved);
+  const used = new Map<string, number>();
+  const by: string[] = [];
   for (const r of readReservations(env.stateDir)) {
     if (r.guest === guest) continue;
+    by.push(r.guest);
     const why = `reserved by the incoming migration of ${r.guest} (hdplan hook)`;
     for (const id of r.ids) {
-      if (id.startsWith("pool:")) {
-        const rest = id.slice(5);
-        const i = rest.lastIndexOf(":");
-        const parent = inv.byName.get(rest.slice(0, i));
-        const t = parent ? mdevTypesOf(parent).find((x) => x.id === rest.slice(i + 1)) : undefined;
-        if (t?.availableInstances !== undefined) t.availableInstances = Math.max(0, t.availableInstances - 1);
-      } else if (!inv.reserved.has(id)) {
-        inv.reserved.set(id, why);
-      }
+      if (id.startsWith("pool:")) used.set(id, (used.get(id) ?? 0) + 1);
+      else if (!reserved.has(id)) reserved.set(id, why);
     }
   }
+  return { inv: { ...inv, reserved }, used, by };
 }
 
 interface Decision {
@@ -152,7 +155,11 @@ interface Decision {
 }
 
 /** Plan the incoming domain against this host, preferring the device it already names. */
-export function decide(domain: DomainInfo, host: HookHost): Decision {
+export function decide(
+  domain: DomainInfo,
+  host: HookHost,
+  reservations?: ReturnType<typeof reservationsOf>,
+): Decision {
   const unidentified: Decision["unidentified"] = [];
   const devices: AssignedDevice[] = [];
   const metas: PlannerDeviceMeta[] = [];
@@ -175,47 +182,25 @@ export function decide(domain: DomainInfo, host: HookHost): Decision {
     metas.push({ ...m, id: dev.id, kind: dev.kind });
   }
   const planDomainInfo: DomainInfo = { ...domain, devices, plannerMetadata: metas };
-  const ctx: PlanContext = {
+  const ctx = evalContext({
     domain: planDomainInfo,
     source: null,
     selector: host.selector,
     opts: { assumeVersions: true, explain: false },
-  };
-  const { sources } = prepareSources(ctx);
-  const multiVfio = sources.filter(isVfio).length > 1;
-  const cands = buildHostCandidates(host.inv, sources, {
-    selector: ctx.selector,
-    gateOpts: ctx.opts,
-    multiVfio,
   });
-  const match = matchDevices({ devices: cands.devices, resources: cands.resources });
-  preferCurrent(
-    sources.map((s) => s.dev),
-    cands,
-    match.assignment,
+  // Keep the device the incoming XML already names when it is a candidate (so nothing changes).
+  const keep = new Map(
+    devices.map((d) => [d.id, { uuid: d.mdevUuid ?? null, address: d.hostAddress ?? null }]),
   );
-  const report = reportHost(ctx, host.inv, sources, cands, match, new Map(), new Set());
-  return { report, unidentified };
-}
-
-/** Keep the device the incoming XML already names when it is a candidate (so nothing changes). */
-function preferCurrent(devs: AssignedDevice[], cands: HostCandidates, assignment: Map<string, string>): void {
-  devs.forEach((dev, i) => {
-    const cur =
-      dev.kind === "mdev" ? `mdev:${dev.mdevUuid}` : dev.hostAddress ? `pci:${dev.hostAddress}` : null;
-    const mine = assignment.get(dev.id);
-    if (!cur || !mine || mine === cur || !cands.devices[i]?.resources.includes(cur)) return;
-    const holder = [...assignment].find(([, r]) => r === cur)?.[0];
-    if (holder === undefined) {
-      assignment.set(dev.id, cur);
-      return;
-    }
-    const j = devs.findIndex((d) => d.id === holder);
-    if (j >= 0 && cands.devices[j]?.resources.includes(mine)) {
-      assignment.set(holder, mine);
-      assignment.set(dev.id, cur);
-    }
+  const taken = reservations ?? { inv: host.inv, used: new Map<string, number>(), by: [] };
+  const report = evaluateHost(ctx, taken.inv, {
+    keep,
+    used: taken.used,
+    takenBy: taken.by.length
+      ? `the incoming migration(s) of ${taken.by.join(", ")} (hdplan hook reservations)`
+      : "earlier placements",
   });
+  return { report, unidentified };
 }
 
 function rewrite(xml: string, domain: DomainInfo, report: HostReport): { xml: string; notes: string[] } {
@@ -276,8 +261,7 @@ async function migrateBegin(guest: string, io: HookIo, env: HookEnv, deadline: n
   const lock = new HookLock(env.stateDir);
   if (!(await lock.acquire(deadline))) throw new TimeoutError(`lock ${lock.path} busy`);
   try {
-    applyReservations(host, env, guest);
-    const { report, unidentified } = decide(domain, host);
+    const { report, unidentified } = decide(domain, host, reservationsOf(host.inv, env, guest));
     const lines = [
       ...unidentified.map((u) => `${u.device}: ${u.message}`),
       ...report.unassigned.map(
