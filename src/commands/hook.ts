@@ -24,6 +24,8 @@ import { type HostReport, evalContext, evaluateHost } from "../matching/evaluate
 import type { HostInventory } from "../inventory/types.js";
 import { vendorDescriptorFor } from "../candidates/vendor.js";
 import { HookLock, readReservations, writeReservation } from "../hook/reserve.js";
+import { readHostFacts } from "../facts/read.js";
+import { vgpuWriteSteps, writeVgpuType } from "../vgpuvf/write.js";
 import { type HookEnv, type HookHost, hookEnv, loadHookHost } from "../hook/state.js";
 import { guestAddressKey, readDomain } from "../xml/domain.js";
 import type { Io } from "./common.js";
@@ -220,14 +222,59 @@ function rewrite(xml: string, domain: DomainInfo, report: HostReport): { xml: st
       }
     } else if ((dev.kind === "pci" || dev.kind === "interface") && t.kind === "pci" && t.address) {
       out = setPciSource(out, dev.id, t.address);
-      if (t.vgpuType?.write) {
-        notes.push(
-          `${dev.id}: VF ${t.address} must carry vGPU type ${t.vgpuType.id} before the guest starts: ${t.vgpuType.write}`,
-        );
-      }
     }
   }
   return { xml: out, notes };
+}
+
+/** HDPLAN_HOOK_CREATE=1: the hook writes the vGPU type of an SR-IOV vGPU VF itself (under the lock). */
+export function hookCreates(env: NodeJS.ProcessEnv = process.env): boolean {
+  return env.HDPLAN_HOOK_CREATE === "1";
+}
+
+/**
+ * The VF vGPU type writes the decision needs (a VF with type 0 that can create
+ * the planned type, compat.md §8): without HDPLAN_HOOK_CREATE=1 each is a
+ * refusal that prints the write to run; with it, the type is written under
+ * live sysfs (HDPLAN_SYSFS_ROOT, src/vgpuvf/write.ts re-reads the VF first),
+ * read back, and a write that did not take is a refusal. Called with the
+ * reservation lock held, so two hooks never write the same VF.
+ */
+export function applyVgpuTypes(
+  report: Pick<HostReport, "assignments">,
+  env: Pick<HookEnv, "sysfsRoot">,
+  create: boolean,
+  write: typeof writeVgpuType = writeVgpuType,
+): { refusals: string[]; notes: string[] } {
+  const refusals: string[] = [];
+  const notes: string[] = [];
+  for (const s of vgpuWriteSteps(report.assignments)) {
+    const what = `VF ${s.vf} has no vGPU type (nvidia/current_vgpu_type 0) and the plan gives it type ${s.typeId}${s.name ? ` (${s.name})` : ""}`;
+    if (!create) {
+      refusals.push(
+        `${s.device}: vgpu-type-not-set: ${what}: run '${s.command}' on this host before migrating, or set HDPLAN_HOOK_CREATE=1 to let the hook write it`,
+      );
+      continue;
+    }
+    if (env.sysfsRoot === "") {
+      refusals.push(
+        `${s.device}: vgpu-type-write-failed: ${what}, but HDPLAN_SYSFS_ROOT is empty (no live sysfs to write): run '${s.command}' on this host`,
+      );
+      continue;
+    }
+    const err = write(env.sysfsRoot, s);
+    const now = readHostFacts(env.sysfsRoot).vgpuVfs?.find((v) => v.address === s.vf)?.currentType;
+    if (err !== null || now !== s.typeId) {
+      refusals.push(
+        `${s.device}: vgpu-type-write-failed: ${err ?? `wrote ${s.typeId} to ${s.vf}/nvidia/current_vgpu_type but it reads back ${now ?? "nothing"}`}`,
+      );
+      continue;
+    }
+    notes.push(
+      `${s.device}: wrote vGPU type ${s.typeId} to VF ${s.vf} (HDPLAN_HOOK_CREATE=1; read back ${now})`,
+    );
+  }
+  return { refusals, notes };
 }
 
 /**
@@ -273,13 +320,19 @@ async function migrateBegin(guest: string, io: HookIo, env: HookEnv, deadline: n
       return { code: 1, stdout: "", stderr: lines.map((l) => `refused: ${l}`) };
     }
     const rewritten = rewrite(xml, domain, report);
-    const notes = rewritten.notes;
     // XML with a planned-for record (--write-dest-xml) carries the hook's verdict
     // to the destination: checked-on-host on the plan element.
     const out = domain.plannedFor
       ? markPlanChecked(rewritten.xml, host.inv.hostUuid ?? host.inv.key)
       : rewritten.xml;
     assertOnlySourcesChanged(xml, out, "<stdin>");
+    // Last, once the XML is known good: VF vGPU type writes (or the refusal naming them).
+    const vgpu = applyVgpuTypes(report, env, hookCreates());
+    if (vgpu.refusals.length > 0) {
+      writeReservation(env.stateDir, guest, null);
+      return { code: 1, stdout: "", stderr: vgpu.refusals.map((l) => `refused: ${l}`) };
+    }
+    const notes = [...rewritten.notes, ...vgpu.notes];
     const ids = report.assignments.flatMap((a) => resourceIds(a.target));
     const now = Date.now();
     writeReservation(

@@ -311,9 +311,15 @@ describe("from plan to migration: destination XML and the hook", () => {
       HDPLAN_HOOK_STATE_DIR: join(dir, `state-${sys ? "live" : "snap"}`),
       HDPLAN_HOOK_SYSLOG: "0",
     });
-    const ok = hdplan(["hook", "vm1", "migrate", "begin", "-"], { input: xml, env: env("") });
-    expect(ok.code).toBe(0);
-    expect(ok.stderr).toContain(`echo 1155 > /sys/bus/pci/devices/${vf(PF, 5)}/nvidia/current_vgpu_type`);
+    // VF .5 still has type 0: without HDPLAN_HOOK_CREATE=1 the hook refuses and prints the write
+    const notSet = hdplan(["hook", "vm1", "migrate", "begin", "-"], { input: xml, env: env("") });
+    expect(notSet.code).toBe(1);
+    expect(notSet.stderr).toContain(
+      `vgpu-type-not-set: VF ${vf(PF, 5)} has no vGPU type (nvidia/current_vgpu_type 0) and the plan gives it type 1155`,
+    );
+    expect(notSet.stderr).toContain(
+      `run 'echo 1155 > /sys/bus/pci/devices/${vf(PF, 5)}/nvidia/current_vgpu_type'`,
+    );
     // live sysfs: meanwhile VF .5 got another type and nothing can create 1155 any more
     const live = join(dir, "live");
     sysOf(live, { [vf(PF, 4)]: [1155, []], [vf(PF, 5)]: [1153, []] });
