@@ -257,7 +257,9 @@ export function vgpuVfCandidates(
       // in heterogeneous mode (reported per GPU, src/vgpuvf/read.ts
       // parseHeterogeneous) sizes mix on the GPU and the lock is the VF's own,
       // so a VF still gets one type, once
-      gpu: (host.facts.vgpuHeterogeneous ?? []).includes(fn.pci!.physFunction!) ? addr : fn.pci!.physFunction!,
+      gpu: (host.facts.vgpuHeterogeneous ?? []).includes(fn.pci!.physFunction!)
+        ? addr
+        : fn.pci!.physFunction!,
       mdevType: `vgpu:${want.typeId}`,
       descriptorOrigin: origin,
       ...(res.binding ? { binding: res.binding } : {}),
