@@ -150,6 +150,9 @@ export interface Simulation {
 function resourceType(r: Resource, inv: HostInventory): string {
   const t = r.target;
   if (t.kind === "mdev") return t.mdevType ?? "mdev";
+  // an SR-IOV vGPU VF counts by the vGPU type id it takes, like an mdev type
+  // (issue #12); the id, not the name: a typed VF need not list its own name
+  if (t.vgpuType) return `vgpu type ${t.vgpuType.id}`;
   if (t.kind === "pci") return `pci ${fmtId(pciDeviceId(inv.pciByAddr.get(t.address ?? "")))}`;
   if (t.kind === "network") return `net ${t.network ?? t.name ?? "?"}`;
   const u = inv.byName.get(t.name ?? "")?.usb;
@@ -167,6 +170,8 @@ function sourceType(s: SourceDevice): string | null {
       return `net ${s.network?.name ?? "?"}`;
     case "usb":
       return `usb ${s.usbIds?.vendorId ?? "?"}:${s.usbIds?.productId ?? "?"}`;
+    case "vgpu-vf":
+      return s.vgpuVf ? `vgpu type ${s.vgpuVf.typeId}` : null;
     default:
       return null;
   }

@@ -264,3 +264,33 @@ describe("SR-IOV vGPU VFs through a snapshot (inventory --sysfs-root, test drive
     expect(p1.hosts[0]!.unassigned[0]!.reasons[0]!.message).toContain("run 'hdplan inventory' on the host");
   });
 });
+
+describe("headroom counts SR-IOV vGPU VF capacity by type id, like mdev types", () => {
+  it("the sample vGPU fleet: free and used VFs of type 1155 per host", () => {
+    const r = hdplan([
+      "headroom",
+      "--host",
+      "xml-samples/hosts/vgpu-src",
+      "--host",
+      "xml-samples/hosts/vgpu-dst-a",
+      "--host",
+      "xml-samples/hosts/vgpu-dst-b",
+      "--format",
+      "json",
+    ]);
+    const j = JSON.parse(r.stdout) as {
+      types: string[];
+      hosts: { host: string; free: Record<string, number>; used: Record<string, number> }[];
+    };
+    expect(j.types).toContain("vgpu type 1155");
+    const by = Object.fromEntries(j.hosts.map((h) => [h.host, h]));
+    // vgpu-src: its VM holds VF .4 (used 1), three type-0 VFs could take 1155
+    expect(by["vgpu-src"]!.used["vgpu type 1155"]).toBe(1);
+    expect(by["vgpu-src"]!.free["vgpu type 1155"]).toBe(3);
+    expect(by["vgpu-dst-a"]!.free["vgpu type 1155"]).toBe(4);
+    // vgpu-dst-b: .5 runs gpu-02 (used), .4 is free with the type, .6/.7 can create nothing
+    expect(by["vgpu-dst-b"]!.free["vgpu type 1155"]).toBe(1);
+    expect(by["vgpu-dst-b"]!.used["vgpu type 1155"]).toBe(1);
+  });
+});
+
