@@ -293,4 +293,3 @@ describe("headroom counts SR-IOV vGPU VF capacity by type id, like mdev types", 
     expect(by["vgpu-dst-b"]!.used["vgpu type 1155"]).toBe(1);
   });
 });
-
