@@ -10,12 +10,13 @@ import { type ChildProcess, spawn, spawnSync } from "node:child_process";
 import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterEach, beforeAll, describe, expect, it } from "vitest";
-import { type HookIo, applyVgpuTypes, runHook } from "../../src/commands/hook.js";
+import { applyVgpuTypes } from "../../src/commands/hook.js";
 import { setPlanMetadata } from "../../src/output/rewrite.js";
 import { readDomain } from "../../src/xml/domain.js";
 import { domainXml, pciDev } from "../helpers/build.js";
 import { BIN, ROOT } from "../helpers/cli.js";
 import { tempDir, writeDump } from "../helpers/dump.js";
+import { hookInProcess, writeVgpuSysfs } from "../helpers/hook.js";
 import buildDist from "../setup/build.js";
 
 const PF = "0000:81:00.0";
@@ -45,15 +46,7 @@ function incoming(guest: string, at: string): string {
 function sysfs(root: string, vfs: Record<string, [number, number[]]>): void {
   mkdirSync(join(root, "sys/module/nvidia"), { recursive: true });
   writeFileSync(join(root, "sys/module/nvidia/version"), "550.127.05\n");
-  for (const [a, [cur, cr]] of Object.entries(vfs)) {
-    const d = join(root, "sys/bus/pci/devices", a, "nvidia");
-    mkdirSync(d, { recursive: true });
-    writeFileSync(join(d, "current_vgpu_type"), `${cur}\n`);
-    writeFileSync(
-      join(d, "creatable_vgpu_types"),
-      ["ID : vGPU Name", ...cr.map((id) => `${id} : ${NAMES[id]}`)].join("\n"),
-    );
-  }
+  writeVgpuSysfs(root, vfs, NAMES);
 }
 
 const currentOf = (root: string, a: string) =>
@@ -93,26 +86,8 @@ afterEach(() => {
   Object.assign(process.env, saved);
 });
 
-async function hook(guest: string, stdin: string, env: Record<string, string>) {
-  for (const k of Object.keys(process.env)) if (k.startsWith("HDPLAN_")) delete process.env[k];
-  Object.assign(process.env, env);
-  let stdout = "";
-  let stderr = "";
-  const io: HookIo = {
-    stdout: (s) => {
-      stdout += s;
-    },
-    stderr: (s) => {
-      stderr += s;
-    },
-    stdin: () => stdin,
-    stdinAsync: async () => stdin,
-    isTTY: false,
-    color: false,
-  };
-  const code = await runHook([guest, "migrate", "begin", "-"], io);
-  return { code, stdout, stderr };
-}
+const hook = (guest: string, stdin: string, env: Record<string, string>) =>
+  hookInProcess([guest, "migrate", "begin", "-"], stdin, env);
 
 describe("hook: SR-IOV vGPU VF, check path", () => {
   it("a VF already carrying the planned type is allowed as named, nothing written", async () => {

@@ -18,6 +18,7 @@ import { readDomain } from "../../src/xml/domain.js";
 import { type HostdevSpec, domainXml, pciDev, rawHost } from "../helpers/build.js";
 import { hdplan } from "../helpers/cli.js";
 import { tempDir, writeDump } from "../helpers/dump.js";
+import { writeVgpuSysfs } from "../helpers/hook.js";
 
 const PF = "0000:81:00.0";
 const PF2 = "0000:82:00.0";
@@ -258,17 +259,7 @@ describe("destination matching", () => {
 describe("from plan to migration: destination XML and the hook", () => {
   it("--write-dest-xml points the hostdev at the chosen VF and keeps managed='no'; the hook checks it", () => {
     const dir = tempDir("hdplan-vgpuvf-cli-");
-    const sysOf = (root: string, vfs: Record<string, [number, number[]]>) => {
-      for (const [a, [cur, cr]] of Object.entries(vfs)) {
-        const d = join(root, "sys/bus/pci/devices", a, "nvidia");
-        mkdirSync(d, { recursive: true });
-        writeFileSync(join(d, "current_vgpu_type"), `${cur}\n`);
-        writeFileSync(
-          join(d, "creatable_vgpu_types"),
-          ["ID : vGPU Name", ...cr.map((id) => `${id} : ${TYPES[id]}`)].join("\n"),
-        );
-      }
-    };
+    const sysOf = (root: string, vfs: Record<string, [number, number[]]>) => writeVgpuSysfs(root, vfs, TYPES);
     const src = writeDump(dir, "src", {
       devices: gpuWithVfs(PF, 2),
       domains: [domainXml("vm1", VM, ONE)],
