@@ -291,6 +291,8 @@ export interface HostFacts {
   firmware: PciFirmware[];
   /** NVIDIA SR-IOV vGPU VFs (compat.md §8); absent = none read. */
   vgpuVfs?: VgpuVfFacts[];
+  /** GPUs (PF addresses) in vGPU heterogeneous mode (src/vgpuvf/read.ts); absent = not read (mode off). */
+  vgpuHeterogeneous?: string[];
 }
 
 /** Snapshot file written by `hdplan inventory` (schemaVersion 2; 1 is still read). */

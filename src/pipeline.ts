@@ -1,34 +1,38 @@
 /**
  * The flow, in one place:
  *   targets -> host inventory -> descriptors -> candidates -> matching -> ranking -> output
- * Pure from here on: hosts are already read; this file only decides.
+ * Pure from here on: hosts are already read; this file only decides. One VM on
+ * one host is src/matching/evaluate.ts (evaluateHost), shared with evacuate,
+ * headroom and the hook; this file adds the source-host rule, descriptor
+ * usage and ranking.
  */
-import { buildHostCandidates } from "./candidates/destination.js";
-import { isVfio, resolveSourceDevices } from "./candidates/source.js";
-import { applyWholeVmRules } from "./candidates/vmrules.js";
-import {
-  type AssignmentTarget,
-  type HostCandidates,
-  type SourceDevice,
-  pciAddressOf,
-} from "./candidates/types.js";
-import { type GateOptions, isQemu, versionsKnown } from "./candidates/versions.js";
 import { deriveMdevDescriptor, derivePciDescriptor, mdevTypesOf } from "./descriptors/derive.js";
 import type { DescriptorSelector } from "./descriptors/sources.js";
 import { reservedAt } from "./inventory/keys.js";
 import type { HostInventory } from "./inventory/types.js";
-import { type MatchOutput, matchDevices } from "./matching/match.js";
-import { HDPLAN_NS, uuidv5 } from "./matching/uuid.js";
-import type { DescriptorData, DomainInfo } from "./model.js";
+import type { SourceDevice } from "./candidates/types.js";
+import { type HostReport, type PlanContext, evalContext, evaluateHost } from "./matching/evaluate.js";
+import type { DescriptorData } from "./model.js";
 import { rankHosts } from "./ranking/rank.js";
 import { sameHostAs } from "./targets/keys.js";
 import { type Reason, reason } from "./reasons.js";
 import { vendorDescriptorFor } from "./candidates/vendor.js";
-import { type QemuAnswer, applyQemuAnswer } from "./candidates/qemu.js";
+import type { QemuAnswer } from "./candidates/qemu.js";
 
-export interface PlanOptions extends GateOptions {
-  explain: boolean;
-}
+export {
+  type EvalContext,
+  type HostEvaluation,
+  type HostReport,
+  type HostState,
+  type PlanContext,
+  type PlanOptions,
+  evalContext,
+  evaluateHost,
+  evaluateHostFull,
+  hostWarnings,
+  prepareSources,
+  reportHost,
+} from "./matching/evaluate.js";
 
 export interface DeviceReport {
   id: string;
@@ -50,28 +54,6 @@ export interface DeviceReport {
   sourceVgpuType?: number;
 }
 
-export interface HostReport {
-  host: string;
-  hostname: string | null;
-  target: string;
-  rank: number | null;
-  /** "source": the --source host itself, listed but never a destination (unranked). */
-  status: "full" | "partial" | "none" | "error" | "source";
-  compatible: number;
-  total: number;
-  assignments: { device: string; target: AssignmentTarget; descriptorOrigin?: string }[];
-  unassigned: { device: string; reasons: Reason[] }[];
-  warnings: Reason[];
-  error: Reason | null;
-  /** --explain: the version-gate rules that decided on this host (floor or backport row). */
-  gates?: string[];
-  /** libvirt host UUID for --write-dest-xml's planned-for record (not part of the JSON contract). */
-  hostUuid?: string;
-  /** Ranking inputs (not part of the JSON contract). */
-  capacityLeft: number;
-  freePciLeft: number;
-}
-
 export interface PlanResult {
   schemaVersion: 1;
   domain: { name: string; uuid: string };
@@ -87,179 +69,6 @@ export interface PlanResult {
 export type HostInput =
   | { ok: true; inv: HostInventory }
   | { ok: false; key: string; target: string; error: Reason };
-
-export interface PlanContext {
-  domain: DomainInfo;
-  source: HostInventory | null;
-  selector: DescriptorSelector;
-  opts: PlanOptions;
-  /** `plan --ask-qemu`: QEMU's answer, applied to the source devices (src/candidates/qemu.ts). */
-  qemu?: QemuAnswer;
-}
-
-/** Per-host evaluation state, reused by evacuate. */
-export interface HostEvaluation {
-  cands: HostCandidates;
-  match: MatchOutput;
-}
-
-export function prepareSources(ctx: PlanContext): {
-  sources: SourceDevice[];
-  vmWarnings: Reason[];
-  vmBlockers: Reason[];
-} {
-  const sources = resolveSourceDevices({
-    domain: ctx.domain,
-    source: ctx.source,
-    selector: ctx.selector,
-    gateOpts: ctx.opts,
-  });
-  const vmWarnings: Reason[] = applyWholeVmRules(ctx.domain, sources);
-  // After hdplan's own rules, so that --explain can compare both answers.
-  const vmBlockers = ctx.qemu ? applyQemuAnswer(sources, ctx.qemu) : [];
-  const vfio = sources.filter(isVfio);
-  if (vfio.length > 0) {
-    vmWarnings.push(
-      reason("postcopy-unavailable", "VFIO devices rule out post-copy migration: do not pass --postcopy"),
-    );
-  }
-  if (ctx.domain.novaManaged) {
-    vmWarnings.push(
-      reason(
-        "nova-managed",
-        `${ctx.domain.name} is managed by OpenStack Nova: migrate it with 'openstack server migrate --live'`,
-      ),
-    );
-  }
-  return { sources, vmWarnings, vmBlockers };
-}
-
-export function hostWarnings(inv: HostInventory, sources: SourceDevice[]): Reason[] {
-  const w: Reason[] = [...inv.warnings];
-  const gated = sources.some((s) => s.gate && s.blockers.length === 0);
-  if (gated && inv.versions.hypervisorType && !isQemu(inv.versions)) {
-    w.push(
-      reason(
-        "gates-not-applied",
-        `${inv.key}: hypervisor ${inv.versions.hypervisorType} is not QEMU; the version gates of compat.md §5 were not applied`,
-      ),
-    );
-  }
-  if (gated && versionsKnown(inv.versions) && isQemu(inv.versions) && !inv.versions.kernel) {
-    w.push(
-      reason(
-        "kernel-version-unverified",
-        `${inv.key}: kernel version not recorded; run 'hdplan inventory' on the host`,
-      ),
-    );
-  }
-  return w;
-}
-
-function capacityReason(s: SourceDevice, hostKey: string, taken: string): Reason {
-  const what = `${hostKey}: every candidate was taken by ${taken}`;
-  if (s.need === "mdev")
-    return reason("mdev-no-capacity", `${what}; not enough free ${s.mdevType} instances`);
-  if (s.need === "network")
-    return reason("network-pool-exhausted", `${what}; not enough free functions in ${s.network?.name}`);
-  return reason("capacity-taken", what);
-}
-
-/** Build a HostReport from candidates and a matching (plan and evacuate share this). */
-export function reportHost(
-  ctx: PlanContext,
-  inv: HostInventory,
-  sources: SourceDevice[],
-  cands: HostCandidates,
-  match: MatchOutput,
-  used: Map<string, number>,
-  uuidTaken: Set<string>,
-): HostReport {
-  const assignments: HostReport["assignments"] = [];
-  const unassigned: HostReport["unassigned"] = [];
-  const byRes = new Map<string, string[]>();
-  for (const [dev, rid] of match.assignment) byRes.set(rid, [...(byRes.get(rid) ?? []), dev]);
-  for (let i = 0; i < sources.length; i++) {
-    const s = sources[i]!;
-    const dc = cands.devices[i]!;
-    const rid = match.assignment.get(s.dev.id);
-    if (rid) {
-      const r = cands.resources.get(rid)!;
-      const target: AssignmentTarget = { ...r.target };
-      if (target.kind === "mdev" && target.create) target.uuid = mdevUuidFor(ctx, inv, s, uuidTaken);
-      const a: HostReport["assignments"][number] = { device: s.dev.id, target };
-      if (r.descriptorOrigin) a.descriptorOrigin = r.descriptorOrigin;
-      assignments.push(a);
-      continue;
-    }
-    if (dc.resources.length > 0) {
-      const takers = [...new Set(dc.resources.flatMap((x) => byRes.get(x) ?? []))];
-      unassigned.push({
-        device: s.dev.id,
-        reasons: [capacityReason(s, inv.key, takers.length ? takers.join(", ") : "earlier placements")],
-      });
-    } else {
-      unassigned.push({ device: s.dev.id, reasons: dc.reasons });
-    }
-  }
-  const warnings = [...hostWarnings(inv, sources), ...cands.warnings];
-  if (match.truncated) {
-    warnings.push(
-      reason("matching-truncated", `${inv.key}: GPU type-choice search bounded; result may not be maximal`),
-    );
-  }
-  let capacityLeft = 0;
-  const usedHere = new Map<string, number>();
-  for (const rid of match.assignment.values()) usedHere.set(rid, (usedHere.get(rid) ?? 0) + 1);
-  for (const rid of usedHere.keys()) {
-    const r = cands.resources.get(rid)!;
-    capacityLeft += r.capacity - (used.get(rid) ?? 0) - usedHere.get(rid)!;
-  }
-  let freePciLeft = 0;
-  for (const r of cands.resources.values()) {
-    if (pciAddressOf(r.target) !== null && !usedHere.has(r.id) && !(used.get(r.id) ?? 0)) freePciLeft++;
-  }
-  const total = sources.length;
-  const compatible = assignments.length;
-  const explainGates = ctx.opts.explain ? { gates: cands.gateNotes } : {};
-  return {
-    ...explainGates,
-    host: inv.key,
-    hostname: inv.hostname,
-    ...(inv.hostUuid ? { hostUuid: inv.hostUuid } : {}),
-    target: inv.target,
-    rank: null,
-    status: compatible === total ? "full" : compatible > 0 ? "partial" : "none",
-    compatible,
-    total,
-    assignments,
-    unassigned,
-    warnings,
-    error: null,
-    capacityLeft,
-    freePciLeft,
-  };
-}
-
-/** cli.md UUID rule: the source UUID when free on the destination, else UUIDv5(domain, device, host). */
-function mdevUuidFor(ctx: PlanContext, inv: HostInventory, s: SourceDevice, taken: Set<string>): string {
-  const u = s.mdevUuid;
-  if (
-    u &&
-    !inv.mdevByUuid.has(u) &&
-    !reservedAt(inv.reserved, { kind: "mdev", uuid: u }) &&
-    !taken.has(`${inv.key}/${u}`)
-  ) {
-    taken.add(`${inv.key}/${u}`);
-    return u;
-  }
-  const ns = /^[0-9a-f]{8}-?[0-9a-f]{4}-?[0-9a-f]{4}-?[0-9a-f]{4}-?[0-9a-f]{12}$/i.test(ctx.domain.uuid)
-    ? ctx.domain.uuid
-    : HDPLAN_NS;
-  const v = uuidv5(ns, `${s.dev.id}/${inv.key}`);
-  taken.add(`${inv.key}/${v}`);
-  return v;
-}
 
 /** The --source host listed among the candidates: never a destination (compat.md §7). */
 export function sourceHost(
@@ -355,8 +164,8 @@ export interface DescriptorUsage {
 }
 
 export function createPlanner(ctx: PlanContext): Planner {
-  const { sources, vmWarnings, vmBlockers } = prepareSources(ctx);
-  const multiVfio = sources.filter(isVfio).length > 1;
+  const ectx = evalContext(ctx);
+  const { sources, vmWarnings } = ectx;
   const uuidTaken = new Set<string>();
   const selectors = new Set<DescriptorSelector>([ctx.selector]);
   const absorbed: DescriptorUsage[] = [];
@@ -368,15 +177,8 @@ export function createPlanner(ctx: PlanContext): Planner {
       const why = ctx.source ? sameHostAs(ctx.source, inv) : null;
       if (why) return sourceHost(inv, sources.length, why);
       selectors.add(selector);
-      const cands = buildHostCandidates(inv, sources, { selector, gateOpts: ctx.opts, multiVfio });
-      const match = matchDevices({ devices: cands.devices, resources: cands.resources });
+      const report = evaluateHost(ectx, inv, { selector, uuidTaken });
       if (tracking(selector)) touchAll(selector, inv);
-      const report = reportHost(ctx, inv, sources, cands, match, new Map(), uuidTaken);
-      // QEMU blocks a VM without assigned devices: no device carries the blocker, so the VM does.
-      if (vmBlockers.length > 0) {
-        report.status = "none";
-        report.unassigned.push({ device: ctx.domain.name, reasons: vmBlockers });
-      }
       return report;
     },
     error(h) {

@@ -245,6 +245,16 @@ export const REASON_CODES = {
     advice:
       "Assign NVIDIA vGPU VFs with managed='no' so libvirt does not rebind them from the nvidia driver.",
   },
+  "vgpu-type-not-set": {
+    level: "device",
+    advice:
+      "The destination hook found the planned VF with vGPU type 0: run the printed `echo ID > …/nvidia/current_vgpu_type` on that host (or `hdplan prepare --connect-rw`), or set HDPLAN_HOOK_CREATE=1 so the hook writes it.",
+  },
+  "vgpu-type-write-failed": {
+    level: "device",
+    advice:
+      "The hook (HDPLAN_HOOK_CREATE=1) could not set the VF's vGPU type, or it did not read back; check the VF's nvidia/creatable_vgpu_types and the nvidia driver log.",
+  },
   "firmware-unverified": {
     level: "warning",
     advice:

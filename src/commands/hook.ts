@@ -13,29 +13,29 @@
 import { spawn } from "node:child_process";
 import { appendFileSync, existsSync } from "node:fs";
 import { join } from "node:path";
-import { buildHostCandidates } from "../candidates/destination.js";
-import { isVfio } from "../candidates/source.js";
-import { type HostCandidates, pciAddressOf, targetLabel } from "../candidates/types.js";
+import { type AssignmentTarget, pciAddressOf, targetLabel } from "../candidates/types.js";
 import { migratingDriver } from "../candidates/drivers.js";
 import { deriveMdevDescriptor, derivePciDescriptor, pciDeviceId } from "../descriptors/derive.js";
 import { errorMessage } from "../errors.js";
 import type { AssignedDevice, DescriptorData, DomainInfo, PlannerDeviceMeta } from "../model.js";
-import { matchDevices } from "../matching/match.js";
 import { parentAddressOf } from "../output/mdevplan.js";
 import { assertOnlySourcesChanged, markPlanChecked, setMdevUuid, setPciSource } from "../output/rewrite.js";
-import { type HostReport, type PlanContext, prepareSources, reportHost } from "../pipeline.js";
+import { type HostReport, evalContext, evaluateHost } from "../matching/evaluate.js";
+import type { HostInventory } from "../inventory/types.js";
 import { vendorDescriptorFor } from "../candidates/vendor.js";
 import {
   HookLock,
-  applyReservations as applyReservationEntries,
+  keysOf,
   readReservations,
   reservationEntry,
   reservationKeys,
   writeReservation,
 } from "../hook/reserve.js";
+import { readHostFacts } from "../facts/read.js";
+import { vgpuWriteSteps, writeVgpuType } from "../vgpuvf/write.js";
 import { type HookEnv, type HookHost, hookEnv, loadHookHost } from "../hook/state.js";
 import { guestAddressKey, readDomain } from "../xml/domain.js";
-import { keyId } from "../inventory/keys.js";
+import { keyId, reserve } from "../inventory/keys.js";
 import type { Io } from "./common.js";
 
 /** Device kinds the hook checks; others (network pools, scsi, ...) are left to libvirt. */
@@ -123,9 +123,31 @@ function metaFor(domain: DomainInfo, dev: AssignedDevice): PlannerDeviceMeta | u
   return hits.length === 1 ? hits[0] : undefined;
 }
 
-/** Apply other migrations' reservations to the inventory. */
-function applyReservations(host: HookHost, env: HookEnv, guest: string): void {
-  applyReservationEntries(host.inv, readReservations(env.stateDir), guest);
+/**
+ * Other migrations' reservations, as evaluateHost's input (the inventory is
+ * not changed): a reserved device or mdev joins a copy of `reserved` (held by
+ * that migration), an instance still to be created in a pool is a unit used of
+ * that pool's resource.
+ */
+export function reservationsOf(
+  inv: HostInventory,
+  env: HookEnv,
+  guest: string,
+): { inv: HostInventory; used: Map<string, number>; by: string[] } {
+  const reserved = new Map(inv.reserved);
+  const used = new Map<string, number>();
+  const by: string[] = [];
+  for (const r of readReservations(env.stateDir)) {
+    if (r.guest === guest) continue;
+    by.push(r.guest);
+    for (const k of keysOf(r)) {
+      if (k.kind === "pool") {
+        const id = keyId(k);
+        used.set(id, (used.get(id) ?? 0) + 1);
+      } else reserve(reserved, k, { by: "migration", name: r.guest });
+    }
+  }
+  return { inv: { ...inv, reserved }, used, by };
 }
 
 interface Decision {
@@ -134,7 +156,11 @@ interface Decision {
 }
 
 /** Plan the incoming domain against this host, preferring the device it already names. */
-export function decide(domain: DomainInfo, host: HookHost): Decision {
+export function decide(
+  domain: DomainInfo,
+  host: HookHost,
+  reservations?: ReturnType<typeof reservationsOf>,
+): Decision {
   const unidentified: Decision["unidentified"] = [];
   const devices: AssignedDevice[] = [];
   const metas: PlannerDeviceMeta[] = [];
@@ -157,53 +183,25 @@ export function decide(domain: DomainInfo, host: HookHost): Decision {
     metas.push({ ...m, id: dev.id, kind: dev.kind });
   }
   const planDomainInfo: DomainInfo = { ...domain, devices, plannerMetadata: metas };
-  const ctx: PlanContext = {
+  const ctx = evalContext({
     domain: planDomainInfo,
     source: null,
     selector: host.selector,
     opts: { assumeVersions: true, explain: false },
-  };
-  const { sources } = prepareSources(ctx);
-  const multiVfio = sources.filter(isVfio).length > 1;
-  const cands = buildHostCandidates(host.inv, sources, {
-    selector: ctx.selector,
-    gateOpts: ctx.opts,
-    multiVfio,
   });
-  const match = matchDevices({ devices: cands.devices, resources: cands.resources });
-  preferCurrent(
-    sources.map((s) => s.dev),
-    cands,
-    match.assignment,
+  // Keep the device the incoming XML already names when it is a candidate (so nothing changes).
+  const keep = new Map(
+    devices.map((d) => [d.id, { uuid: d.mdevUuid ?? null, address: d.hostAddress ?? null }]),
   );
-  const report = reportHost(ctx, host.inv, sources, cands, match, new Map(), new Set());
-  return { report, unidentified };
-}
-
-/** Keep the device the incoming XML already names when it is a candidate (so nothing changes). */
-function preferCurrent(devs: AssignedDevice[], cands: HostCandidates, assignment: Map<string, string>): void {
-  devs.forEach((dev, i) => {
-    const cur =
-      dev.kind === "mdev"
-        ? dev.mdevUuid
-          ? keyId({ kind: "mdev", uuid: dev.mdevUuid })
-          : null
-        : dev.hostAddress
-          ? keyId({ kind: "pci", address: dev.hostAddress })
-          : null;
-    const mine = assignment.get(dev.id);
-    if (!cur || !mine || mine === cur || !cands.devices[i]?.resources.includes(cur)) return;
-    const holder = [...assignment].find(([, r]) => r === cur)?.[0];
-    if (holder === undefined) {
-      assignment.set(dev.id, cur);
-      return;
-    }
-    const j = devs.findIndex((d) => d.id === holder);
-    if (j >= 0 && cands.devices[j]?.resources.includes(mine)) {
-      assignment.set(holder, mine);
-      assignment.set(dev.id, cur);
-    }
+  const taken = reservations ?? { inv: host.inv, used: new Map<string, number>(), by: [] };
+  const report = evaluateHost(ctx, taken.inv, {
+    keep,
+    used: taken.used,
+    takenBy: taken.by.length
+      ? `the incoming migration(s) of ${taken.by.join(", ")} (hdplan hook reservations)`
+      : "earlier placements",
   });
+  return { report, unidentified };
 }
 
 function rewrite(xml: string, domain: DomainInfo, report: HostReport): { xml: string; notes: string[] } {
@@ -223,16 +221,60 @@ function rewrite(xml: string, domain: DomainInfo, report: HostReport): { xml: st
       }
     } else if (dev.kind === "pci" || dev.kind === "interface") {
       const addr = pciAddressOf(t);
-      if (!addr) continue;
-      out = setPciSource(out, dev.id, addr);
-      if (t.kind === "vgpu-vf" && t.write) {
-        notes.push(
-          `${dev.id}: VF ${t.vf} must carry vGPU type ${t.typeId} before the guest starts: ${t.write}`,
-        );
-      }
+      if (addr) out = setPciSource(out, dev.id, addr);
     }
   }
   return { xml: out, notes };
+}
+
+/** HDPLAN_HOOK_CREATE=1: the hook writes the vGPU type of an SR-IOV vGPU VF itself (under the lock). */
+export function hookCreates(env: NodeJS.ProcessEnv = process.env): boolean {
+  return env.HDPLAN_HOOK_CREATE === "1";
+}
+
+/**
+ * The VF vGPU type writes the decision needs (a VF with type 0 that can create
+ * the planned type, compat.md §8): without HDPLAN_HOOK_CREATE=1 each is a
+ * refusal that prints the write to run; with it, the type is written under
+ * live sysfs (HDPLAN_SYSFS_ROOT, src/vgpuvf/write.ts re-reads the VF first),
+ * read back, and a write that did not take is a refusal. Called with the
+ * reservation lock held, so two hooks never write the same VF.
+ */
+export function applyVgpuTypes(
+  report: Pick<HostReport, "assignments">,
+  env: Pick<HookEnv, "sysfsRoot">,
+  create: boolean,
+  write: typeof writeVgpuType = writeVgpuType,
+): { refusals: string[]; notes: string[] } {
+  const refusals: string[] = [];
+  const notes: string[] = [];
+  for (const s of vgpuWriteSteps(report.assignments)) {
+    const what = `VF ${s.vf} has no vGPU type (nvidia/current_vgpu_type 0) and the plan gives it type ${s.typeId}${s.name ? ` (${s.name})` : ""}`;
+    if (!create) {
+      refusals.push(
+        `${s.device}: vgpu-type-not-set: ${what}: run '${s.command}' on this host before migrating, or set HDPLAN_HOOK_CREATE=1 to let the hook write it`,
+      );
+      continue;
+    }
+    if (env.sysfsRoot === "") {
+      refusals.push(
+        `${s.device}: vgpu-type-write-failed: ${what}, but HDPLAN_SYSFS_ROOT is empty (no live sysfs to write): run '${s.command}' on this host`,
+      );
+      continue;
+    }
+    const err = write(env.sysfsRoot, s);
+    const now = readHostFacts(env.sysfsRoot).vgpuVfs?.find((v) => v.address === s.vf)?.currentType;
+    if (err !== null || now !== s.typeId) {
+      refusals.push(
+        `${s.device}: vgpu-type-write-failed: ${err ?? `wrote ${s.typeId} to ${s.vf}/nvidia/current_vgpu_type but it reads back ${now ?? "nothing"}`}`,
+      );
+      continue;
+    }
+    notes.push(
+      `${s.device}: wrote vGPU type ${s.typeId} to VF ${s.vf} (HDPLAN_HOOK_CREATE=1; read back ${now})`,
+    );
+  }
+  return { refusals, notes };
 }
 
 /**
@@ -266,8 +308,7 @@ async function migrateBegin(guest: string, io: HookIo, env: HookEnv, deadline: n
   const lock = new HookLock(env.stateDir);
   if (!(await lock.acquire(deadline))) throw new TimeoutError(`lock ${lock.path} busy`);
   try {
-    applyReservations(host, env, guest);
-    const { report, unidentified } = decide(domain, host);
+    const { report, unidentified } = decide(domain, host, reservationsOf(host.inv, env, guest));
     const lines = [
       ...unidentified.map((u) => `${u.device}: ${u.message}`),
       ...report.unassigned.map(
@@ -279,13 +320,19 @@ async function migrateBegin(guest: string, io: HookIo, env: HookEnv, deadline: n
       return { code: 1, stdout: "", stderr: lines.map((l) => `refused: ${l}`) };
     }
     const rewritten = rewrite(xml, domain, report);
-    const notes = rewritten.notes;
     // XML with a planned-for record (--write-dest-xml) carries the hook's verdict
     // to the destination: checked-on-host on the plan element.
     const out = domain.plannedFor
       ? markPlanChecked(rewritten.xml, host.inv.hostUuid ?? host.inv.key)
       : rewritten.xml;
     assertOnlySourcesChanged(xml, out, "<stdin>");
+    // Last, once the XML is known good: VF vGPU type writes (or the refusal naming them).
+    const vgpu = applyVgpuTypes(report, env, hookCreates());
+    if (vgpu.refusals.length > 0) {
+      writeReservation(env.stateDir, guest, null);
+      return { code: 1, stdout: "", stderr: vgpu.refusals.map((l) => `refused: ${l}`) };
+    }
+    const notes = [...rewritten.notes, ...vgpu.notes];
     const keys = report.assignments.flatMap((a) => reservationKeys(a.target));
     const now = Date.now();
     writeReservation(env.stateDir, guest, reservationEntry(guest, keys, now, env.ttlMs), now);

@@ -20,6 +20,8 @@
  *
  * - `sys/bus/pci/devices/<VF>/nvidia/current_vgpu_type` and
  *   `creatable_vgpu_types`: NVIDIA SR-IOV vGPU VFs (src/vgpuvf/read.ts).
+ * - `nvidia-smi-q.txt` (a dump's saved `nvidia-smi -q`, not sysfs): the GPUs
+ *   in time-sliced vGPU heterogeneous mode (parseHeterogeneous).
  *
  * Bounded and tolerant like src/descriptors/sysfs.ts: symlinks only inside
  * ROOT, small reads, unreadable files skipped (the fact stays unknown).
@@ -29,7 +31,7 @@ import { join } from "node:path";
 import { InputError } from "../errors.js";
 import type { HostFacts, PciFirmware } from "../model.js";
 import { listDir, readSmall } from "../descriptors/sysfs.js";
-import { readVgpuVfs } from "../vgpuvf/read.js";
+import { parseHeterogeneous, readVgpuVfs } from "../vgpuvf/read.js";
 
 const PCI_ADDR = /^[0-9a-f]{4}:[0-9a-f]{2}:[0-9a-f]{2}\.[0-7]$/;
 /** A version-like token: digits and dots, optionally more (550.127.05, 22.41.1000). */
@@ -74,6 +76,9 @@ export function readHostFacts(root: string): HostFacts {
   }
   const vfs = readVgpuVfs(realRoot);
   if (vfs.length > 0) facts.vgpuVfs = vfs;
+  // A dump's saved `nvidia-smi -q` (docs/dump-sys.md): heterogeneous vGPU mode per GPU.
+  const smi = readSmall(realRoot, join(realRoot, "nvidia-smi-q.txt"));
+  if (smi !== undefined) facts.vgpuHeterogeneous = parseHeterogeneous(smi);
   return facts;
 }
 
@@ -140,5 +145,7 @@ export function mergeFacts(base: HostFacts | undefined, over: HostFacts | undefi
     for (const v of over?.vgpuVfs ?? []) vfs.set(v.address, v);
     out.vgpuVfs = [...vfs.values()].sort((a, b) => (a.address < b.address ? -1 : 1));
   }
+  const het = over?.vgpuHeterogeneous ?? base?.vgpuHeterogeneous;
+  if (het) out.vgpuHeterogeneous = [...het];
   return out;
 }

@@ -6,13 +6,19 @@
  * fewest feasible hosts, then most devices, then name) stays as
  * `--solver greedy` and as the fallback when the solver fails or runs out of time.
  */
-import { buildHostCandidates } from "../candidates/destination.js";
-import { isVfio } from "../candidates/source.js";
 import { type HostCandidates, type SourceDevice, createsDevice } from "../candidates/types.js";
 import type { DescriptorSelector } from "../descriptors/sources.js";
 import type { HostInventory } from "../inventory/types.js";
 import type { DomainInfo } from "../model.js";
-import { type HostReport, type PlanOptions, prepareSources, reportHost } from "../pipeline.js";
+import {
+  type EvalContext,
+  type HostReport,
+  type PlanOptions,
+  evalContext,
+  evaluateHostFull,
+  hostCandidates,
+  reportHost,
+} from "./evaluate.js";
 import { compareHosts } from "../ranking/rank.js";
 import { type Reason, reason } from "../reasons.js";
 import { type SolveStats, preloadSolver, solvePlacement } from "../placement/milp.js";
@@ -103,8 +109,9 @@ export function compareOptions(
 
 interface VmState {
   domain: DomainInfo;
+  /** The VM prepared once for evaluateHost (its sources resolved against --source). */
+  ctx: EvalContext;
   sources: SourceDevice[];
-  multiVfio: boolean;
   cands: Map<string, HostCandidates>;
   feasible: number;
   /** Hosts that could take the VM with nothing placed: capacity only shrinks, so no other host can later. */
@@ -194,16 +201,16 @@ export class Evacuation {
 
   constructor(
     domains: DomainInfo[],
-    private readonly source: HostInventory,
+    source: HostInventory,
     private readonly selector: DescriptorSelector,
-    private readonly opts: PlanOptions,
+    opts: PlanOptions,
   ) {
     this.vms = domains.map((domain, i) => {
-      const { sources } = prepareSources({ domain, source, selector, opts });
+      const ctx = evalContext({ domain, source, selector, opts });
       return {
         domain,
-        sources,
-        multiVfio: sources.filter(isVfio).length > 1,
+        ctx,
+        sources: ctx.sources,
         cands: new Map(),
         feasible: 0,
         feasibleSet: new Set<string>(),
@@ -215,11 +222,7 @@ export class Evacuation {
   /** Build every VM's candidates on this host; `selector` for a host with its own descriptor files. */
   addHost(h: HostInventory, selector: DescriptorSelector = this.selector): void {
     for (const vm of this.vms) {
-      const c = buildHostCandidates(h, vm.sources, {
-        selector,
-        gateOpts: this.opts,
-        multiVfio: vm.multiVfio,
-      });
+      const c = hostCandidates(vm.ctx, h, selector);
       vm.cands.set(h.key, c);
       const m = matchDevices({ devices: c.devices, resources: c.resources });
       if (m.assignment.size === vm.sources.length) vm.feasibleSet.add(h.key);
@@ -247,15 +250,13 @@ export class Evacuation {
   private trial(vmIdx: number, h: HostInventory, taken: Set<string>) {
     const vm = this.vms[vmIdx]!;
     const used = this.usedOf(h.key);
-    const c = vm.cands.get(h.key)!;
-    const m = matchDevices({
-      devices: c.devices,
-      resources: c.resources,
+    const { match, report } = evaluateHostFull(vm.ctx, h, {
+      cands: vm.cands.get(h.key)!,
       used,
-      gpuLocks: this.locksOf(h.key),
+      locks: this.locksOf(h.key),
+      uuidTaken: taken,
     });
-    const ctx = { domain: vm.domain, source: this.source, selector: this.selector, opts: this.opts };
-    return { m, rep: reportHost(ctx, h, vm.sources, c, m, used, taken) };
+    return { m: match, rep: report };
   }
 
   private usedOf(key: string): Map<string, number> {
@@ -380,8 +381,7 @@ export class Evacuation {
     const u = this.usedOf(hostKey);
     const l = this.locksOf(hostKey);
     const { m, take } = checkAssignment(vm.domain.name, hostKey, c, u, l, assignment, vm.sources.length);
-    const ctx = { domain: vm.domain, source: this.source, selector: this.selector, opts: this.opts };
-    const rep = reportHost(ctx, h, vm.sources, c, m, u, this.uuidTaken);
+    const rep = reportHost(vm.ctx, h, vm.sources, c, m, u, this.uuidTaken);
     takeUnits(u, l, take, m);
     return rep;
   }

@@ -36,7 +36,14 @@ import { pciDeviceId } from "../descriptors/derive.js";
 import type { DescriptorSelector } from "../descriptors/sources.js";
 import type { HostInventory } from "../inventory/types.js";
 import type { DomainInfo } from "../model.js";
-import { type HostReport, type PlanOptions, prepareSources, reportHost } from "../pipeline.js";
+import {
+  type EvalContext,
+  type HostReport,
+  type PlanOptions,
+  evalContext,
+  evaluateHostFull,
+  reportHost,
+} from "./evaluate.js";
 import { compareHosts, type Rankable } from "../ranking/rank.js";
 import type { Reason } from "../reasons.js";
 import {
@@ -52,7 +59,7 @@ import {
   takeUnits,
 } from "./evacuate.js";
 import { groupDevices, type PHost, type PResource } from "../placement/problem.js";
-import { matchDevices } from "./match.js";
+import type { matchDevices } from "./match.js";
 
 /** A set that also sees a base set (trial UUIDs do not touch the committed ones). */
 class OverlaySet extends Set<string> {
@@ -84,7 +91,7 @@ interface FleetHost {
   used: Map<string, number>;
   vms: number[];
   /** domains to move, resolved when the host was read (until finish) */
-  pending?: { domain: DomainInfo; sources: SourceDevice[] }[] | undefined;
+  pending?: { domain: DomainInfo; ctx: EvalContext; sources: SourceDevice[] }[] | undefined;
 }
 
 export interface FleetVm {
@@ -92,6 +99,8 @@ export interface FleetVm {
   /** key of the host it runs on */
   host: string;
   domain: DomainInfo;
+  /** The VM prepared once for evaluateHost (resolved against its own host). */
+  ctx: EvalContext;
   sources: SourceDevice[];
   /** per device: its signature, or null when blocked at the source (no candidates anywhere) */
   devSigs: (string | null)[];
@@ -148,8 +157,10 @@ export interface Simulation {
 function resourceType(r: Resource, inv: HostInventory): string {
   const t = r.target;
   if (t.kind === "mdev") return t.mdevType;
-  if (t.kind === "pci" || t.kind === "vgpu-vf")
-    return `pci ${fmtId(pciDeviceId(inv.pciByAddr.get(pciAddressOf(t) ?? "")))}`;
+  // an SR-IOV vGPU VF counts by the vGPU type id it takes, like an mdev type
+  // (issue #12); the id, not the name: a typed VF need not list its own name
+  if (t.kind === "vgpu-vf") return `vgpu type ${t.typeId}`;
+  if (t.kind === "pci") return `pci ${fmtId(pciDeviceId(inv.pciByAddr.get(pciAddressOf(t) ?? "")))}`;
   if (t.kind === "network") return `net ${t.network}`;
   const u = inv.byName.get(t.name)?.usb;
   return `usb ${u?.vendorId ?? "?"}:${u?.productId ?? "?"}`;
@@ -166,6 +177,8 @@ function sourceType(s: SourceDevice): string | null {
       return `net ${s.network?.name ?? "?"}`;
     case "usb":
       return `usb ${s.usbIds?.vendorId ?? "?"}:${s.usbIds?.productId ?? "?"}`;
+    case "vgpu-vf":
+      return s.vgpuVf ? `vgpu type ${s.vgpuVf.typeId}` : null;
     default:
       return null;
   }
@@ -241,8 +254,9 @@ export class FleetModel {
     // Domains to move, as evacuate --source would list them, resolved against
     // this host (their source) now; the parsed domains are not needed after.
     const pending = domainsToMove(inv, this.includeInactive).map((domain) => {
-      const { sources } = prepareSources({ domain, source: inv, selector, opts: this.opts });
-      return { domain, sources };
+      // source: null once resolved, so the model keeps no parsed inventory (reportHost does not read it)
+      const ctx = { ...evalContext({ domain, source: inv, selector, opts: this.opts }), source: null };
+      return { domain, ctx, sources: ctx.sources };
     });
     this.hostsIn.push({
       inv: { ...inv, domains: [] },
@@ -270,7 +284,7 @@ export class FleetModel {
     // Domains, per host in key order (each host's in evacuate's order).
     const devSigRep = new Map<string, { s: SourceDevice; multiVfio: boolean }>();
     for (const h of this.hosts) {
-      for (const { domain, sources } of h.pending ?? []) {
+      for (const { domain, ctx, sources } of h.pending ?? []) {
         const multiVfio = sources.filter(isVfio).length > 1;
         const devSigs = sources.map((s) => deviceSignature(s, multiVfio));
         const needs = new Map<string, number>();
@@ -284,6 +298,7 @@ export class FleetModel {
           index: this.vms.length,
           host: h.inv.key,
           domain,
+          ctx,
           sources,
           devSigs,
           sig: JSON.stringify(devSigs),
@@ -386,9 +401,13 @@ export class FleetModel {
     taken: Set<string>,
   ): { m: ReturnType<typeof matchDevices>; rep: HostReport } {
     const h = this.hosts[hi]!;
-    const c = this.compose(vm, hi);
-    const m = matchDevices({ devices: c.devices, resources: c.resources, used, gpuLocks: locks });
-    return { m, rep: this.reportOn(vm, hi, c, m, used, taken) };
+    const { match, report } = evaluateHostFull(vm.ctx, h.inv, {
+      cands: this.compose(vm, hi),
+      used,
+      locks,
+      uuidTaken: taken,
+    });
+    return { m: match, rep: report };
   }
 
   /** The host report of a VM on a host with a given matching (trialOn's, or an exact engine's). */
@@ -400,9 +419,7 @@ export class FleetModel {
     used: Map<string, number>,
     taken: Set<string>,
   ): HostReport {
-    const h = this.hosts[hi]!;
-    const ctx = { domain: vm.domain, source: null, selector: h.selector, opts: this.opts };
-    return reportHost(ctx, h.inv, vm.sources, c, m, used, taken);
+    return reportHost(vm.ctx, this.hosts[hi]!.inv, vm.sources, c, m, used, taken);
   }
 
   /** Free units per device type on a host after `used` and `locks` (as Evacuation.capacityLeft counts). */

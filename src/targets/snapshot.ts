@@ -143,6 +143,12 @@ function parseFacts(v: unknown, file: string): HostFacts {
       return vf;
     });
   }
+  if (v.vgpuHeterogeneous !== undefined) {
+    out.vgpuHeterogeneous = arr(v, "vgpuHeterogeneous", file).map((x, i) => {
+      if (typeof x !== "string") fail(file, `facts.vgpuHeterogeneous[${i}] must be a PCI address string`);
+      return x as string;
+    });
+  }
   return out;
 }
 

@@ -59,3 +59,32 @@ export function readVgpuVfs(realRoot: string): VgpuVfFacts[] {
 export function typeWriteCommand(vf: string, typeId: number): string {
   return `echo ${typeId} > /sys/bus/pci/devices/${vf}/nvidia/current_vgpu_type`;
 }
+
+/**
+ * Time-sliced vGPU heterogeneous (mixed-size) mode per physical GPU, from
+ * `nvidia-smi -q` text: each GPU block starts with `GPU 00000000:17:00.0`
+ * and, under `GPU Virtualization Mode`, has `vGPU Heterogeneous Mode : X`
+ * (field seen in NVIDIA driver 550/555/580 `nvidia-smi -q` outputs, value
+ * `N/A` on GPUs without vGPU; the XML form is
+ * <gpu_virtualization_mode><vgpu_heterogeneous_mode>). NVML's
+ * nvmlDeviceGetVgpuHeterogeneousMode is the API behind it. Only the exact
+ * value `Enabled` turns the mode on (that spelling is nvidia-smi's usual
+ * Enabled/Disabled but was not seen in a sample here): anything else leaves
+ * the one-size-per-GPU rule on (fail-closed). No sysfs attribute reporting the
+ * mode was found. Returns the GPUs (PCI addresses, 4-digit domain) with the
+ * mode on.
+ */
+export function parseHeterogeneous(text: string): string[] {
+  const on: string[] = [];
+  let gpu: string | null = null;
+  for (const line of text.split("\n")) {
+    const g = /^GPU\s+([0-9A-Fa-f]{4,8}):([0-9A-Fa-f]{2}):([0-9A-Fa-f]{2})\.([0-7])\s*$/.exec(line);
+    if (g) {
+      gpu = `${g[1]!.slice(-4)}:${g[2]}:${g[3]}.${g[4]}`.toLowerCase();
+      continue;
+    }
+    const m = /^\s+vGPU Heterogeneous Mode\s*:\s*(\S.*?)\s*$/.exec(line);
+    if (m && gpu && m[1] === "Enabled" && !on.includes(gpu)) on.push(gpu);
+  }
+  return on.sort();
+}

@@ -21,8 +21,9 @@
  * - Manager version: software_version, by compat.md §7 (src/facts/rules.ts).
  * - Capacity per physical GPU: the PF is the GPU of the one-type-per-GPU rule
  *   (compat.md §6); creatable_vgpu_types already shrinks as the GPU fills.
- *   Heterogeneous mode is not read (not verified where sysfs reports it), so
- *   the one-type rule always applies: fail-closed.
+ *   Heterogeneous mode lifts it per GPU only when a saved `nvidia-smi -q`
+ *   reports `vGPU Heterogeneous Mode : Enabled` for that GPU (no sysfs
+ *   attribute for it was found; docs/vendor-versions.md): fail-closed.
  */
 import { accepts } from "../descriptors/match.js";
 import { pciDeviceId } from "../descriptors/derive.js";
@@ -261,8 +262,11 @@ export const vgpuVfCandidates: KindCandidates = (s, dc, { host, selector, gateOp
       id: keyId({ kind: "vgpuvf", vf: addr, typeId: want.typeId }),
       capacity: 1,
       cost: same ? 0 : 1,
-      // one vGPU type per physical GPU (compat.md §6/§8): the PF is the GPU
-      gpu: pf,
+      // one vGPU type per physical GPU (compat.md §6/§8): the PF is the GPU;
+      // in heterogeneous mode (reported per GPU, src/vgpuvf/read.ts
+      // parseHeterogeneous) sizes mix on the GPU and the lock is the VF's own,
+      // so a VF still gets one type, once
+      gpu: (host.facts.vgpuHeterogeneous ?? []).includes(pf) ? addr : pf,
       mdevType: `vgpu:${want.typeId}`,
       descriptorOrigin: origin,
       ...(res.binding ? { binding: res.binding } : {}),

@@ -2,13 +2,13 @@ import { type ChildProcess, spawn } from "node:child_process";
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterEach, beforeAll, describe, expect, it } from "vitest";
-import { type HookIo, runHook } from "../../src/commands/hook.js";
 import { setPlanMetadata } from "../../src/output/rewrite.js";
 import { readDomain } from "../../src/xml/domain.js";
 import { domainXml, gpu, mdevDev } from "../helpers/build.js";
 import { BIN, ROOT, hdplan } from "../helpers/cli.js";
 import { tempDir, writeDump } from "../helpers/dump.js";
 import { hangBound } from "../helpers/bounds.js";
+import { hookInProcess } from "../helpers/hook.js";
 import buildDist from "../setup/build.js";
 
 const GPU = "0000:3b:00.0";
@@ -74,26 +74,7 @@ afterEach(() => {
   Object.assign(process.env, saved);
 });
 
-async function hook(argv: string[], stdin: string, env: Record<string, string>) {
-  for (const k of Object.keys(process.env)) if (k.startsWith("HDPLAN_")) delete process.env[k];
-  Object.assign(process.env, env);
-  let stdout = "";
-  let stderr = "";
-  const io: HookIo = {
-    stdout: (s) => {
-      stdout += s;
-    },
-    stderr: (s) => {
-      stderr += s;
-    },
-    stdin: () => stdin,
-    stdinAsync: async () => stdin,
-    isTTY: false,
-    color: false,
-  };
-  const code = await runHook(argv, io);
-  return { code, stdout, stderr };
-}
+const hook = hookInProcess;
 
 describe("hook (in process)", () => {
   it("other operations exit 0 silently", async () => {

@@ -6,7 +6,7 @@ import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { rewriteForHost } from "../../src/commands/destxml.js";
-import { type HookIo, runHook } from "../../src/commands/hook.js";
+import { hookInProcess } from "../helpers/hook.js";
 import { readDomain } from "../../src/xml/domain.js";
 import { tempDir } from "../helpers/dump.js";
 
@@ -54,30 +54,15 @@ afterEach(() => {
   Object.assign(process.env, saved);
 });
 
-async function hook(stdin: string, d: { host: string; state: string }) {
-  Object.assign(process.env, {
+function hook(stdin: string, d: { host: string; state: string }) {
+  return hookInProcess(["vm1", "migrate", "begin", "-"], stdin, {
+    ...Object.fromEntries(Object.entries(process.env).filter(([k]) => k.startsWith("HDPLAN_"))),
     HDPLAN_HOOK_HOST: d.host,
     HDPLAN_SYSFS_ROOT: "",
     HDPLAN_DOMAIN_DIRS: "",
     HDPLAN_HOOK_STATE_DIR: d.state,
     HDPLAN_HOOK_SYSLOG: "0",
-  });
-  let stdout = "";
-  let stderr = "";
-  const io: HookIo = {
-    stdout: (s) => {
-      stdout += s;
-    },
-    stderr: (s) => {
-      stderr += s;
-    },
-    stdin: () => stdin,
-    stdinAsync: async () => stdin,
-    isTTY: false,
-    color: false,
-  };
-  const code = await runHook(["vm1", "migrate", "begin", "-"], io);
-  return { code, stdout, stderr };
+  } as Record<string, string>);
 }
 
 describe("planned-for record", () => {

@@ -19,6 +19,7 @@ import { readDomain } from "../../src/xml/domain.js";
 import { type HostdevSpec, domainXml, pciDev, rawHost } from "../helpers/build.js";
 import { hdplan } from "../helpers/cli.js";
 import { tempDir, writeDump } from "../helpers/dump.js";
+import { writeVgpuSysfs } from "../helpers/hook.js";
 
 const PF = "0000:81:00.0";
 const PF2 = "0000:82:00.0";
@@ -259,17 +260,7 @@ describe("destination matching", () => {
 describe("from plan to migration: destination XML and the hook", () => {
   it("--write-dest-xml points the hostdev at the chosen VF and keeps managed='no'; the hook checks it", () => {
     const dir = tempDir("hdplan-vgpuvf-cli-");
-    const sysOf = (root: string, vfs: Record<string, [number, number[]]>) => {
-      for (const [a, [cur, cr]] of Object.entries(vfs)) {
-        const d = join(root, "sys/bus/pci/devices", a, "nvidia");
-        mkdirSync(d, { recursive: true });
-        writeFileSync(join(d, "current_vgpu_type"), `${cur}\n`);
-        writeFileSync(
-          join(d, "creatable_vgpu_types"),
-          ["ID : vGPU Name", ...cr.map((id) => `${id} : ${TYPES[id]}`)].join("\n"),
-        );
-      }
-    };
+    const sysOf = (root: string, vfs: Record<string, [number, number[]]>) => writeVgpuSysfs(root, vfs, TYPES);
     const src = writeDump(dir, "src", {
       devices: gpuWithVfs(PF, 2),
       domains: [domainXml("vm1", VM, ONE)],
@@ -312,9 +303,15 @@ describe("from plan to migration: destination XML and the hook", () => {
       HDPLAN_HOOK_STATE_DIR: join(dir, `state-${sys ? "live" : "snap"}`),
       HDPLAN_HOOK_SYSLOG: "0",
     });
-    const ok = hdplan(["hook", "vm1", "migrate", "begin", "-"], { input: xml, env: env("") });
-    expect(ok.code).toBe(0);
-    expect(ok.stderr).toContain(`echo 1155 > /sys/bus/pci/devices/${vf(PF, 5)}/nvidia/current_vgpu_type`);
+    // VF .5 still has type 0: without HDPLAN_HOOK_CREATE=1 the hook refuses and prints the write
+    const notSet = hdplan(["hook", "vm1", "migrate", "begin", "-"], { input: xml, env: env("") });
+    expect(notSet.code).toBe(1);
+    expect(notSet.stderr).toContain(
+      `vgpu-type-not-set: VF ${vf(PF, 5)} has no vGPU type (nvidia/current_vgpu_type 0) and the plan gives it type 1155`,
+    );
+    expect(notSet.stderr).toContain(
+      `run 'echo 1155 > /sys/bus/pci/devices/${vf(PF, 5)}/nvidia/current_vgpu_type'`,
+    );
     // live sysfs: meanwhile VF .5 got another type and nothing can create 1155 any more
     const live = join(dir, "live");
     sysOf(live, { [vf(PF, 4)]: [1155, []], [vf(PF, 5)]: [1153, []] });
