@@ -4,9 +4,27 @@
  * under the one-type-per-physical-GPU rule (compat.md §6). GPUs whose several
  * types are wanted are branched over (bounded; beyond the bound the result is
  * still a valid matching and carries a warning).
+ *
+ * The answer is defined as it always was: walk the type combinations of the
+ * branching GPUs in order (GPUs by id, types by name, the first GPU varying
+ * slowest), stop after MAX_BRANCHES of them, and keep the first combination
+ * whose flow is largest and, among those, whose cost is lowest; its matching
+ * is the min-cost flow of that combination (./flow.ts, same augmenting paths).
+ * test/matching/reference-matcher.ts keeps that enumeration as the oracle.
+ *
+ * What changed is how that combination is found. The flow graph is built once
+ * per call and only capacities change between solves. The combinations are a
+ * tree (one level per branching GPU); each node's bound is the flow with the
+ * GPUs below it left free (all their types open), which no combination under
+ * it can beat. A child whose GPU the parent's flow does not use, or uses only
+ * with the child's type, has the parent's flow as its own (no solve): so the
+ * solver branches only where the flow uses a GPU with two types. A subtree is
+ * cut when its bound cannot beat the best combination found so far (ties keep
+ * the earlier one, as the enumeration does) or is below a value already known
+ * to be reachable in range (a bound whose flow gives every free GPU one type).
  */
 import type { DeviceCandidates, Resource } from "../candidates/types.js";
-import { minCostMaxFlow } from "./flow.js";
+import { FlowGraph } from "./flow.js";
 
 export interface MatchInput {
   devices: DeviceCandidates[];
@@ -27,12 +45,30 @@ export interface MatchOutput {
 
 export const MAX_BRANCHES = 4096;
 
+/** (f1, c1) beats (f2, c2): more flow, or as much flow for less cost. */
+function better(f1: number, c1: number, f2: number, c2: number): boolean {
+  return f1 > f2 || (f1 === f2 && c1 < c2);
+}
+
 export function matchDevices(input: MatchInput): MatchOutput {
   const used = input.used ?? new Map<string, number>();
   const locks = input.gpuLocks ?? new Map<string, string>();
-  // Resources reachable by some device, in a stable order.
-  const resIds = [...new Set(input.devices.flatMap((d) => d.resources))];
-  const res = resIds.map((id) => input.resources.get(id)!);
+  const devices = input.devices;
+  const nDev = devices.length;
+  // Resources reachable by some device, in a stable order (first mention).
+  const index = new Map<string, number>();
+  const res: Resource[] = [];
+  let nEdges = 0;
+  for (const d of devices) {
+    for (const id of d.resources) {
+      if (!index.has(id)) {
+        index.set(id, res.length);
+        res.push(input.resources.get(id)!);
+      }
+    }
+    nEdges += d.resources.length;
+  }
+  const nRes = res.length;
   // GPU -> candidate types
   const gpuTypes = new Map<string, string[]>();
   for (const r of res) {
@@ -47,56 +83,210 @@ export function matchDevices(input: MatchInput): MatchOutput {
     if (lock !== undefined) continue; // filtered below
     if (types.length > 1) branching.push([gpu, [...types].sort()]);
   }
+  const K = branching.length;
   let combos = 1;
   for (const [, t] of branching) combos *= t.length;
   const truncated = combos > MAX_BRANCHES;
 
-  let best: { flow: number; cost: number; assigned: number[]; choice: Map<string, string> } | null = null;
-  const choice = new Map<string, string>();
-  let tried = 0;
-  const evaluate = () => {
-    tried++;
-    const caps = res.map((r) => {
-      if (r.gpu && r.mdevType) {
-        const want = locks.get(r.gpu) ?? choice.get(r.gpu);
-        if (want !== undefined && want !== r.mdevType) return 0;
+  // The graph, once.
+  const edgeFrom = new Int32Array(nEdges);
+  const edgeTo = new Int32Array(nEdges);
+  const edgeCost = new Float64Array(nEdges);
+  let integral = true;
+  {
+    let k = 0;
+    for (let i = 0; i < nDev; i++) {
+      for (const id of devices[i]!.resources) {
+        const ri = index.get(id)!;
+        const c = res[ri]!.cost;
+        edgeFrom[k] = i;
+        edgeTo[k] = ri;
+        edgeCost[k] = c;
+        if (!(Number.isInteger(c) && c >= 0)) integral = false;
+        k++;
       }
-      return Math.max(0, r.capacity - (used.get(r.id) ?? 0));
-    });
-    const index = new Map(resIds.map((id, i) => [id, i]));
-    const edges = input.devices.flatMap((d, i) =>
-      d.resources.map((rid) => ({ from: i, to: index.get(rid)!, cost: input.resources.get(rid)!.cost })),
-    );
-    const out = minCostMaxFlow(input.devices.length, caps, edges);
-    if (!best || out.flow > best.flow || (out.flow === best.flow && out.cost < best.cost)) {
-      best = { ...out, choice: new Map(choice) };
     }
+  }
+  const graph = new FlowGraph(nDev, nRes, edgeFrom, edgeTo, edgeCost);
+
+  // Capacity per resource with the locks applied; branching GPU and type index per resource.
+  const gpuIndex = new Map(branching.map(([gpu], k) => [gpu, k]));
+  const baseCap = new Float64Array(nRes);
+  const resGpu = new Int32Array(nRes).fill(-1);
+  const resType = new Int32Array(nRes).fill(-1);
+  const gpuRes: number[][] = branching.map(() => []);
+  for (let ri = 0; ri < nRes; ri++) {
+    const r = res[ri]!;
+    let c = Math.max(0, r.capacity - (used.get(r.id) ?? 0));
+    if (r.gpu && r.mdevType) {
+      const want = locks.get(r.gpu);
+      if (want !== undefined && want !== r.mdevType) c = 0;
+      const k = gpuIndex.get(r.gpu);
+      if (k !== undefined) {
+        resGpu[ri] = k;
+        resType[ri] = branching[k]![1].indexOf(r.mdevType);
+        gpuRes[k]!.push(ri);
+      }
+    }
+    baseCap[ri] = c;
+    if (!(c > 0 ? Number.isInteger(c) : true)) integral = false;
+  }
+
+  const caps = Float64Array.from(baseCap);
+  const combo = new Int32Array(K);
+  /** Caps of the combination `combo` (every branching GPU fixed). */
+  const comboCaps = (): Float64Array => {
+    for (let ri = 0; ri < nRes; ri++) {
+      const k = resGpu[ri]!;
+      caps[ri] = k >= 0 && resType[ri] !== combo[k] ? 0 : baseCap[ri]!;
+    }
+    return caps;
   };
-  const rec = (k: number) => {
-    if (tried >= MAX_BRANCHES) return;
-    if (best && best.flow === input.devices.length && best.cost === 0) return;
-    if (k === branching.length) {
-      evaluate();
-      return;
-    }
-    const [gpu, types] = branching[k]!;
-    for (const t of types) {
-      choice.set(gpu, t);
-      rec(k + 1);
-    }
-    choice.delete(gpu);
-  };
-  rec(0);
-  const b = best as { assigned: number[] } | null;
+
+  let bestAssigned: Int32Array | null = null;
+  if (K === 0) {
+    graph.solve(caps);
+    bestAssigned = new Int32Array(nDev);
+    graph.assigned(bestAssigned);
+  } else if (!integral) {
+    bestAssigned = enumerate();
+  } else {
+    bestAssigned = branchAndBound();
+  }
+
+  function enumerate(): Int32Array {
+    // The original walk (costs or capacities that are not whole numbers: no bounds).
+    let bestFlow = -1;
+    let bestCost = 0;
+    const best = new Int32Array(nDev);
+    let tried = 0;
+    const rec = (k: number) => {
+      if (tried >= MAX_BRANCHES) return;
+      if (bestFlow === nDev && bestCost === 0) return;
+      if (k === K) {
+        tried++;
+        graph.solve(comboCaps());
+        if (bestFlow < 0 || better(graph.flow, graph.total, bestFlow, bestCost)) {
+          bestFlow = graph.flow;
+          bestCost = graph.total;
+          graph.assigned(best);
+        }
+        return;
+      }
+      for (let t = 0; t < branching[k]![1].length; t++) {
+        combo[k] = t;
+        rec(k + 1);
+      }
+    };
+    rec(0);
+    return best;
+  }
+
+  function branchAndBound(): Int32Array {
+    // stride[k]: combinations under one type of GPU k (the enumeration's index is sum type*stride).
+    const stride = new Float64Array(K);
+    stride[K - 1] = 1;
+    for (let k = K - 2; k >= 0; k--) stride[k] = stride[k + 1]! * branching[k + 1]![1].length;
+    const sols = Array.from({ length: K + 1 }, () => new Int32Array(nDev));
+    const usedType = new Int32Array(K);
+    graph.solve(caps);
+    graph.assigned(sols[0]!);
+    const rootFlow = graph.flow;
+    const rootCost = graph.total;
+    let bestFlow = -1;
+    let bestCost = 0;
+    const bestCombo = new Int32Array(K);
+    let bestExact = null as Int32Array | null;
+    let lbFlow = -1;
+    let lbCost = 0;
+    let stop = false;
+
+    /**
+     * Node at depth k (GPUs < k fixed in `combo`, the rest free in `caps`), its
+     * first combination's index lo, its bound (f, c) and a flow `sol` reaching it;
+     * `exact`: `sol` is what solving this node's own caps returns.
+     */
+    const dfs = (k: number, lo: number, sol: Int32Array, f: number, c: number, exact: boolean): void => {
+      if (bestFlow >= 0 && !better(f, c, bestFlow, bestCost)) return;
+      if (lbFlow >= 0 && better(lbFlow, lbCost, f, c)) return;
+      if (k === K) {
+        bestFlow = f;
+        bestCost = c;
+        bestCombo.set(combo);
+        bestExact = exact ? Int32Array.from(sol) : null;
+        if (f === rootFlow && c === rootCost) stop = true;
+        return;
+      }
+      // If `sol` gives each free GPU at most one type, its value is reachable here.
+      usedType.fill(-1);
+      let oneType = true;
+      for (let i = 0; i < nDev; i++) {
+        const ri = sol[i]!;
+        if (ri < 0) continue;
+        const g = resGpu[ri]!;
+        if (g < k) continue;
+        if (usedType[g] === -1) usedType[g] = resType[ri]!;
+        else if (usedType[g] !== resType[ri]) oneType = false;
+      }
+      if (oneType) {
+        let idx = lo;
+        for (let j = k; j < K; j++) if (usedType[j]! > 0) idx += usedType[j]! * stride[j]!;
+        if (idx < MAX_BRANCHES && (lbFlow < 0 || better(f, c, lbFlow, lbCost))) {
+          lbFlow = f;
+          lbCost = c;
+        }
+      }
+      const list = gpuRes[k]!;
+      const nTypes = branching[k]![1].length;
+      for (let t = 0; t < nTypes; t++) {
+        const childLo = lo + t * stride[k]!;
+        if (childLo >= MAX_BRANCHES) break;
+        combo[k] = t;
+        let fits = true; // `sol` uses GPU k with type t only (or not at all)
+        for (let i = 0; i < nDev; i++) {
+          const ri = sol[i]!;
+          if (ri >= 0 && resGpu[ri] === k && resType[ri] !== t) {
+            fits = false;
+            break;
+          }
+        }
+        let same = true; // closing the other types changes no capacity
+        for (const ri of list) {
+          if (resType[ri] !== t) {
+            if (caps[ri] !== 0) same = false;
+            caps[ri] = 0;
+          }
+        }
+        if (fits) {
+          dfs(k + 1, childLo, sol, f, c, exact && same);
+        } else {
+          const child = sols[k + 1]!;
+          graph.solve(caps);
+          graph.assigned(child);
+          dfs(k + 1, childLo, child, graph.flow, graph.total, true);
+        }
+        for (const ri of list) caps[ri] = baseCap[ri]!;
+        // The remaining siblings cannot beat this node's bound either.
+        if (stop || !better(f, c, bestFlow, bestCost) || better(lbFlow, lbCost, f, c)) return;
+      }
+    };
+    dfs(0, 0, sols[0]!, rootFlow, rootCost, true);
+    if (bestExact) return bestExact;
+    combo.set(bestCombo);
+    graph.solve(comboCaps());
+    const out = new Int32Array(nDev);
+    graph.assigned(out);
+    return out;
+  }
+
   const assignment = new Map<string, string>();
   const gpuChoice = new Map<string, string>();
-  if (b) {
-    b.assigned.forEach((ri, i) => {
-      if (ri < 0) return;
-      const r = res[ri]!;
-      assignment.set(input.devices[i]!.deviceId, r.id);
-      if (r.gpu && r.mdevType) gpuChoice.set(r.gpu, r.mdevType);
-    });
+  for (let i = 0; i < nDev; i++) {
+    const ri = bestAssigned[i]!;
+    if (ri < 0) continue;
+    const r = res[ri]!;
+    assignment.set(devices[i]!.deviceId, r.id);
+    if (r.gpu && r.mdevType) gpuChoice.set(r.gpu, r.mdevType);
   }
   return { assignment, gpuChoice, truncated };
 }
