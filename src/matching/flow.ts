@@ -53,7 +53,13 @@ export class FlowGraph {
   total = 0;
 
   /** `edgeFrom[k]` (device) -> `edgeTo[k]` (resource) with `edgeCost[k]`, in the caller's order. */
-  constructor(nDevices: number, nRes: number, edgeFrom: Int32Array, edgeTo: Int32Array, edgeCost: Float64Array) {
+  constructor(
+    nDevices: number,
+    nRes: number,
+    edgeFrom: Int32Array,
+    edgeTo: Int32Array,
+    edgeCost: Float64Array,
+  ) {
     const nEdges = edgeFrom.length;
     this.nDevices = nDevices;
     this.nRes = nRes;
@@ -106,7 +112,7 @@ export class FlowGraph {
     cap.set(this.cap0);
     for (let r = 0; r < this.nRes; r++) {
       const c = caps[r]!;
-      cap[tEdge[r]!] = c > 0 ? c : 0; // NaN and negatives: no edge, as before
+      if (c > 0) cap[tEdge[r]!] = c; // NaN and negatives stay 0: no edge, as before
     }
     let flow = 0;
     let total = 0;

@@ -18,7 +18,15 @@ import { minCostMaxFlow } from "../../src/matching/flow.js";
 import { MAX_BRANCHES, type MatchInput, matchDevices } from "../../src/matching/match.js";
 import { prepareSources } from "../../src/pipeline.js";
 import { readDomain } from "../../src/xml/domain.js";
-import { type HostdevSpec, domainXml, gpu, hostdevNetworkXml, mdevDev, nic, rawHost } from "../helpers/build.js";
+import {
+  type HostdevSpec,
+  domainXml,
+  gpu,
+  hostdevNetworkXml,
+  mdevDev,
+  nic,
+  rawHost,
+} from "../helpers/build.js";
 import { REF_MAX_BRANCHES, referenceMatchDevices, referenceMinCostMaxFlow } from "./reference-matcher.js";
 
 /** Everything a caller can read from a MatchOutput, order included. */
@@ -249,8 +257,10 @@ const opts = { assumeVersions: false, explain: false };
 
 function sourceHost(): HostInventory {
   const devs = [gpu(SRC_GPU_558, 0, 0), gpu(SRC_GPU_559, 0, 0), ...nic("0000:5e:00.0", SRC_VFS)];
-  for (let i = 1; i <= 6; i++) devs.push(mdevDev({ uuid: uuid(i), parentAddr: SRC_GPU_558, type: "nvidia-558" }));
-  for (let i = 7; i <= 12; i++) devs.push(mdevDev({ uuid: uuid(i), parentAddr: SRC_GPU_559, type: "nvidia-559" }));
+  for (let i = 1; i <= 6; i++)
+    devs.push(mdevDev({ uuid: uuid(i), parentAddr: SRC_GPU_558, type: "nvidia-558" }));
+  for (let i = 7; i <= 12; i++)
+    devs.push(mdevDev({ uuid: uuid(i), parentAddr: SRC_GPU_559, type: "nvidia-559" }));
   return buildInventory(rawHost("src", { devices: devs, networks: [hostdevNetworkXml("pool", SRC_VFS)] }));
 }
 
@@ -265,7 +275,9 @@ function destHost(seed: number): HostInventory {
     for (let e = 0; e < int(0, 2); e++) {
       const type = r() < 0.5 ? "nvidia-558" : "nvidia-559";
       const n = seed * 10 + ex++;
-      devs.push(mdevDev({ uuid: `aaaaaaaa-0000-4000-8000-${String(n).padStart(12, "0")}`, parentAddr: addr, type }));
+      devs.push(
+        mdevDev({ uuid: `aaaaaaaa-0000-4000-8000-${String(n).padStart(12, "0")}`, parentAddr: addr, type }),
+      );
     }
   }
   const vfs = Array.from({ length: int(0, 6) }, (_, i) => `0000:5e:00.${i + 2}`);
@@ -299,7 +311,9 @@ describe("differential through the pipeline (node-device XML -> candidates -> ma
         gateOpts: opts,
         multiVfio: sources.filter(isVfio).length > 1,
       });
-      const gpuTypes = new Set([...c.resources.values()].filter((x) => x.gpu).map((x) => `${x.gpu}/${x.mdevType}`));
+      const gpuTypes = new Set(
+        [...c.resources.values()].filter((x) => x.gpu).map((x) => `${x.gpu}/${x.mdevType}`),
+      );
       const gpus = new Set([...c.resources.values()].filter((x) => x.gpu).map((x) => x.gpu));
       if (gpuTypes.size > gpus.size) branching++;
       const plain = { devices: c.devices, resources: c.resources };

@@ -25,7 +25,11 @@ export interface RefFlowResult {
   cost: number;
 }
 
-export function referenceMinCostMaxFlow(nDevices: number, capacities: number[], edges: RefFlowEdgeInput[]): RefFlowResult {
+export function referenceMinCostMaxFlow(
+  nDevices: number,
+  capacities: number[],
+  edges: RefFlowEdgeInput[],
+): RefFlowResult {
   const nRes = capacities.length;
   const N = nDevices + nRes + 2;
   const S = N - 2;
