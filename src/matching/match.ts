@@ -24,7 +24,7 @@
  * to be reachable in range (a bound whose flow gives every free GPU one type).
  */
 import type { DeviceCandidates, Resource } from "../candidates/types.js";
-import { FlowGraph } from "./flow.js";
+import { FlowGraph, growF64, growI32 } from "./flow.js";
 
 export interface MatchInput {
   devices: DeviceCandidates[];
@@ -44,6 +44,45 @@ export interface MatchOutput {
 }
 
 export const MAX_BRANCHES = 4096;
+
+/**
+ * Buffers reused by every call (matchDevices is synchronous and does not
+ * re-enter; each worker thread has its own module): allocating typed arrays
+ * per call costs more than the small flows themselves.
+ */
+const graph = new FlowGraph();
+const ws = {
+  edgeFrom: new Int32Array(256),
+  edgeTo: new Int32Array(256),
+  edgeCost: new Float64Array(256),
+  baseCap: new Float64Array(64),
+  caps: new Float64Array(64),
+  resGpu: new Int32Array(64),
+  resType: new Int32Array(64),
+  combo: new Int32Array(16),
+  bestCombo: new Int32Array(16),
+  usedType: new Int32Array(16),
+  stride: new Float64Array(16),
+  /** Flows (resource per device), nDev entries each: one per depth, then the best, then the answer. */
+  sols: new Int32Array(256),
+};
+
+/** The workspace, grown to hold a problem of this size. */
+function workspace(nDev: number, nRes: number, nEdges: number, K: number): typeof ws {
+  ws.edgeFrom = growI32(ws.edgeFrom, nEdges);
+  ws.edgeTo = growI32(ws.edgeTo, nEdges);
+  ws.edgeCost = growF64(ws.edgeCost, nEdges);
+  ws.baseCap = growF64(ws.baseCap, nRes);
+  ws.caps = growF64(ws.caps, nRes);
+  ws.resGpu = growI32(ws.resGpu, nRes);
+  ws.resType = growI32(ws.resType, nRes);
+  ws.combo = growI32(ws.combo, K);
+  ws.bestCombo = growI32(ws.bestCombo, K);
+  ws.usedType = growI32(ws.usedType, K);
+  ws.stride = growF64(ws.stride, K);
+  ws.sols = growI32(ws.sols, (K + 3) * nDev);
+  return ws;
+}
 
 /** (f1, c1) beats (f2, c2): more flow, or as much flow for less cost. */
 function better(f1: number, c1: number, f2: number, c2: number): boolean {
@@ -88,10 +127,21 @@ export function matchDevices(input: MatchInput): MatchOutput {
   for (const [, t] of branching) combos *= t.length;
   const truncated = combos > MAX_BRANCHES;
 
+  const {
+    edgeFrom,
+    edgeTo,
+    edgeCost,
+    baseCap,
+    caps,
+    resGpu,
+    resType,
+    combo,
+    bestCombo,
+    usedType,
+    stride,
+    sols,
+  } = workspace(nDev, nRes, nEdges, K);
   // The graph, once.
-  const edgeFrom = new Int32Array(nEdges);
-  const edgeTo = new Int32Array(nEdges);
-  const edgeCost = new Float64Array(nEdges);
   let integral = true;
   {
     let k = 0;
@@ -107,17 +157,16 @@ export function matchDevices(input: MatchInput): MatchOutput {
       }
     }
   }
-  const graph = new FlowGraph(nDev, nRes, edgeFrom, edgeTo, edgeCost);
+  graph.build(nDev, nRes, nEdges, edgeFrom, edgeTo, edgeCost);
 
   // Capacity per resource with the locks applied; branching GPU and type index per resource.
   const gpuIndex = new Map(branching.map(([gpu], k) => [gpu, k]));
-  const baseCap = new Float64Array(nRes);
-  const resGpu = new Int32Array(nRes).fill(-1);
-  const resType = new Int32Array(nRes).fill(-1);
   const gpuRes: number[][] = branching.map(() => []);
   for (let ri = 0; ri < nRes; ri++) {
     const r = res[ri]!;
     let c = Math.max(0, r.capacity - (used.get(r.id) ?? 0));
+    resGpu[ri] = -1;
+    resType[ri] = -1;
     if (r.gpu && r.mdevType) {
       const want = locks.get(r.gpu);
       if (want !== undefined && want !== r.mdevType) c = 0;
@@ -129,11 +178,10 @@ export function matchDevices(input: MatchInput): MatchOutput {
       }
     }
     baseCap[ri] = c;
+    caps[ri] = c;
     if (!(c > 0 ? Number.isInteger(c) : true)) integral = false;
   }
 
-  const caps = Float64Array.from(baseCap);
-  const combo = new Int32Array(K);
   /** Caps of the combination `combo` (every branching GPU fixed). */
   const comboCaps = (): Float64Array => {
     for (let ri = 0; ri < nRes; ri++) {
@@ -142,23 +190,23 @@ export function matchDevices(input: MatchInput): MatchOutput {
     }
     return caps;
   };
+  // sols: one flow per depth 0..K, then the best leaf's flow, then the answer.
+  const BEST = (K + 1) * nDev;
+  const ANSWER = (K + 2) * nDev;
 
-  let bestAssigned: Int32Array | null = null;
   if (K === 0) {
     graph.solve(caps);
-    bestAssigned = new Int32Array(nDev);
-    graph.assigned(bestAssigned);
+    graph.assigned(sols, ANSWER);
   } else if (!integral) {
-    bestAssigned = enumerate();
+    enumerate();
   } else {
-    bestAssigned = branchAndBound();
+    branchAndBound();
   }
 
-  function enumerate(): Int32Array {
+  function enumerate(): void {
     // The original walk (costs or capacities that are not whole numbers: no bounds).
     let bestFlow = -1;
     let bestCost = 0;
-    const best = new Int32Array(nDev);
     let tried = 0;
     const rec = (k: number) => {
       if (tried >= MAX_BRANCHES) return;
@@ -169,7 +217,7 @@ export function matchDevices(input: MatchInput): MatchOutput {
         if (bestFlow < 0 || better(graph.flow, graph.total, bestFlow, bestCost)) {
           bestFlow = graph.flow;
           bestCost = graph.total;
-          graph.assigned(best);
+          graph.assigned(sols, ANSWER);
         }
         return;
       }
@@ -179,49 +227,45 @@ export function matchDevices(input: MatchInput): MatchOutput {
       }
     };
     rec(0);
-    return best;
   }
 
-  function branchAndBound(): Int32Array {
+  function branchAndBound(): void {
     // stride[k]: combinations under one type of GPU k (the enumeration's index is sum type*stride).
-    const stride = new Float64Array(K);
     stride[K - 1] = 1;
     for (let k = K - 2; k >= 0; k--) stride[k] = stride[k + 1]! * branching[k + 1]![1].length;
-    const sols = Array.from({ length: K + 1 }, () => new Int32Array(nDev));
-    const usedType = new Int32Array(K);
     graph.solve(caps);
-    graph.assigned(sols[0]!);
+    graph.assigned(sols, 0);
     const rootFlow = graph.flow;
     const rootCost = graph.total;
     let bestFlow = -1;
     let bestCost = 0;
-    const bestCombo = new Int32Array(K);
-    let bestExact = null as Int32Array | null;
+    let bestExact = false;
     let lbFlow = -1;
     let lbCost = 0;
     let stop = false;
 
     /**
      * Node at depth k (GPUs < k fixed in `combo`, the rest free in `caps`), its
-     * first combination's index lo, its bound (f, c) and a flow `sol` reaching it;
-     * `exact`: `sol` is what solving this node's own caps returns.
+     * first combination's index lo, its bound (f, c) and a flow reaching it at
+     * sols[sol ..]; `exact`: that flow is what solving this node's own caps returns.
      */
-    const dfs = (k: number, lo: number, sol: Int32Array, f: number, c: number, exact: boolean): void => {
+    const dfs = (k: number, lo: number, sol: number, f: number, c: number, exact: boolean): void => {
       if (bestFlow >= 0 && !better(f, c, bestFlow, bestCost)) return;
       if (lbFlow >= 0 && better(lbFlow, lbCost, f, c)) return;
       if (k === K) {
         bestFlow = f;
         bestCost = c;
-        bestCombo.set(combo);
-        bestExact = exact ? Int32Array.from(sol) : null;
+        for (let j = 0; j < K; j++) bestCombo[j] = combo[j]!;
+        bestExact = exact;
+        if (exact) for (let i = 0; i < nDev; i++) sols[BEST + i] = sols[sol + i]!;
         if (f === rootFlow && c === rootCost) stop = true;
         return;
       }
-      // If `sol` gives each free GPU at most one type, its value is reachable here.
-      usedType.fill(-1);
+      // If the flow gives each free GPU at most one type, its value is reachable here.
+      usedType.fill(-1, 0, K);
       let oneType = true;
       for (let i = 0; i < nDev; i++) {
-        const ri = sol[i]!;
+        const ri = sols[sol + i]!;
         if (ri < 0) continue;
         const g = resGpu[ri]!;
         if (g < k) continue;
@@ -242,9 +286,9 @@ export function matchDevices(input: MatchInput): MatchOutput {
         const childLo = lo + t * stride[k]!;
         if (childLo >= MAX_BRANCHES) break;
         combo[k] = t;
-        let fits = true; // `sol` uses GPU k with type t only (or not at all)
+        let fits = true; // the flow uses GPU k with type t only (or not at all)
         for (let i = 0; i < nDev; i++) {
-          const ri = sol[i]!;
+          const ri = sols[sol + i]!;
           if (ri >= 0 && resGpu[ri] === k && resType[ri] !== t) {
             fits = false;
             break;
@@ -260,9 +304,9 @@ export function matchDevices(input: MatchInput): MatchOutput {
         if (fits) {
           dfs(k + 1, childLo, sol, f, c, exact && same);
         } else {
-          const child = sols[k + 1]!;
+          const child = (k + 1) * nDev;
           graph.solve(caps);
-          graph.assigned(child);
+          graph.assigned(sols, child);
           dfs(k + 1, childLo, child, graph.flow, graph.total, true);
         }
         for (const ri of list) caps[ri] = baseCap[ri]!;
@@ -270,19 +314,20 @@ export function matchDevices(input: MatchInput): MatchOutput {
         if (stop || !better(f, c, bestFlow, bestCost) || better(lbFlow, lbCost, f, c)) return;
       }
     };
-    dfs(0, 0, sols[0]!, rootFlow, rootCost, true);
-    if (bestExact) return bestExact;
-    combo.set(bestCombo);
+    dfs(0, 0, 0, rootFlow, rootCost, true);
+    if (bestExact) {
+      for (let i = 0; i < nDev; i++) sols[ANSWER + i] = sols[BEST + i]!;
+      return;
+    }
+    for (let j = 0; j < K; j++) combo[j] = bestCombo[j]!;
     graph.solve(comboCaps());
-    const out = new Int32Array(nDev);
-    graph.assigned(out);
-    return out;
+    graph.assigned(sols, ANSWER);
   }
 
   const assignment = new Map<string, string>();
   const gpuChoice = new Map<string, string>();
   for (let i = 0; i < nDev; i++) {
-    const ri = bestAssigned[i]!;
+    const ri = sols[ANSWER + i]!;
     if (ri < 0) continue;
     const r = res[ri]!;
     assignment.set(devices[i]!.deviceId, r.id);
