@@ -68,10 +68,7 @@ const ws = {
 };
 
 /** The workspace, grown to hold a problem of this size. */
-function workspace(nDev: number, nRes: number, nEdges: number, K: number): typeof ws {
-  ws.edgeFrom = growI32(ws.edgeFrom, nEdges);
-  ws.edgeTo = growI32(ws.edgeTo, nEdges);
-  ws.edgeCost = growF64(ws.edgeCost, nEdges);
+function workspace(nDev: number, nRes: number, K: number): typeof ws {
   ws.baseCap = growF64(ws.baseCap, nRes);
   ws.caps = growF64(ws.caps, nRes);
   ws.resGpu = growI32(ws.resGpu, nRes);
@@ -84,6 +81,13 @@ function workspace(nDev: number, nRes: number, nEdges: number, K: number): typeo
   return ws;
 }
 
+function sameList(a: string[], b: string[]): boolean {
+  if (a === b) return true;
+  if (a.length !== b.length) return false;
+  for (let j = 0; j < a.length; j++) if (a[j] !== b[j]) return false;
+  return true;
+}
+
 /** (f1, c1) beats (f2, c2): more flow, or as much flow for less cost. */
 function better(f1: number, c1: number, f2: number, c2: number): boolean {
   return f1 > f2 || (f1 === f2 && c1 < c2);
@@ -94,18 +98,51 @@ export function matchDevices(input: MatchInput): MatchOutput {
   const locks = input.gpuLocks ?? new Map<string, string>();
   const devices = input.devices;
   const nDev = devices.length;
-  // Resources reachable by some device, in a stable order (first mention).
+  let nEdges = 0;
+  for (const d of devices) nEdges += d.resources.length;
+  // Resources reachable by some device, in a stable order (first mention), and
+  // the edges device -> resource in the devices' order.
+  ws.edgeFrom = growI32(ws.edgeFrom, nEdges);
+  ws.edgeTo = growI32(ws.edgeTo, nEdges);
+  ws.edgeCost = growF64(ws.edgeCost, nEdges);
+  const { edgeFrom, edgeTo, edgeCost } = ws;
   const index = new Map<string, number>();
   const res: Resource[] = [];
-  let nEdges = 0;
-  for (const d of devices) {
-    for (const id of d.resources) {
-      if (!index.has(id)) {
-        index.set(id, res.length);
-        res.push(input.resources.get(id)!);
+  let integral = true;
+  {
+    let k = 0;
+    let prev: string[] | null = null;
+    let prevAt = 0;
+    for (let i = 0; i < nDev; i++) {
+      const list = devices[i]!.resources;
+      if (prev !== null && sameList(list, prev)) {
+        // Often several devices (VFs of one pool) list the same resources: no lookups.
+        for (let j = 0; j < list.length; j++) {
+          edgeFrom[k + j] = i;
+          edgeTo[k + j] = edgeTo[prevAt + j]!;
+          edgeCost[k + j] = edgeCost[prevAt + j]!;
+        }
+        prevAt = k;
+        k += list.length;
+        continue;
+      }
+      prev = list;
+      prevAt = k;
+      for (const id of list) {
+        let ri = index.get(id);
+        if (ri === undefined) {
+          ri = res.length;
+          index.set(id, ri);
+          res.push(input.resources.get(id)!);
+        }
+        const c = res[ri]!.cost;
+        edgeFrom[k] = i;
+        edgeTo[k] = ri;
+        edgeCost[k] = c;
+        if (!(Number.isInteger(c) && c >= 0)) integral = false;
+        k++;
       }
     }
-    nEdges += d.resources.length;
   }
   const nRes = res.length;
   // GPU -> candidate types
@@ -127,36 +164,12 @@ export function matchDevices(input: MatchInput): MatchOutput {
   for (const [, t] of branching) combos *= t.length;
   const truncated = combos > MAX_BRANCHES;
 
-  const {
-    edgeFrom,
-    edgeTo,
-    edgeCost,
-    baseCap,
-    caps,
-    resGpu,
-    resType,
-    combo,
-    bestCombo,
-    usedType,
-    stride,
-    sols,
-  } = workspace(nDev, nRes, nEdges, K);
+  const { baseCap, caps, resGpu, resType, combo, bestCombo, usedType, stride, sols } = workspace(
+    nDev,
+    nRes,
+    K,
+  );
   // The graph, once.
-  let integral = true;
-  {
-    let k = 0;
-    for (let i = 0; i < nDev; i++) {
-      for (const id of devices[i]!.resources) {
-        const ri = index.get(id)!;
-        const c = res[ri]!.cost;
-        edgeFrom[k] = i;
-        edgeTo[k] = ri;
-        edgeCost[k] = c;
-        if (!(Number.isInteger(c) && c >= 0)) integral = false;
-        k++;
-      }
-    }
-  }
   graph.build(nDev, nRes, nEdges, edgeFrom, edgeTo, edgeCost);
 
   // Capacity per resource with the locks applied; branching GPU and type index per resource.
