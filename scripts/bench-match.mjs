@@ -5,10 +5,10 @@
  * in test/matching/reference-matcher.ts (transpiled here with the project's
  * TypeScript into a temporary folder). Both run in this process, alternately,
  * on the same inputs; each figure is the median of --runs timed runs of at
- * least --ms milliseconds of this process's CPU time (user + system, so a
- * busy machine slows the figures less than wall time would), after one
- * warm-up run each. Before timing, every
- * input is checked to give the same result under both (exit 1 if not).
+ * least --ms milliseconds of this process's CPU time (user + system, so a busy
+ * machine skews the figures less than wall time would), after one warm-up run
+ * each. Before timing, every input is checked to give the same result under
+ * both (exit 1 if not).
  *
  * Usage:
  *   npm run build && node scripts/bench-match.mjs [--runs 3] [--ms 500] [--seed 1]
@@ -28,6 +28,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
+import { mulberry32 } from "./gen-fleet.mjs";
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), "..");
 
@@ -62,17 +63,7 @@ writeFileSync(join(tmp, "reference-matcher.mjs"), refJs);
 const reference = await import(pathToFileURL(join(tmp, "reference-matcher.mjs")).href);
 rmSync(tmp, { recursive: true, force: true });
 
-/** mulberry32 */
-function rng(seed) {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+const rng = mulberry32;
 
 function res(id, capacity, cost, gpu, mdevType) {
   return {
@@ -181,7 +172,9 @@ const workloads = [
   ["host-2types", realisticHost(true)],
   ["host-1type", realisticHost(false)],
 ];
-console.log(`bench-match: ${RUNS} runs of >= ${MS} ms each, median ops per CPU second (node ${process.version})`);
+console.log(
+  `bench-match: ${RUNS} runs of >= ${MS} ms each, median ops per CPU second (node ${process.version})`,
+);
 console.log("workload       reference ops/s      new ops/s   speed-up");
 for (const [name, inputs] of workloads) {
   for (const x of inputs) {
