@@ -10,15 +10,16 @@ import type { AssignedDevice, DescriptorData, DomainInfo } from "../model.js";
 import { planToJson } from "../output/json.js";
 import { mdevCreationSteps } from "../output/mdevplan.js";
 import {
+  DomainDoc,
   type PlanMetaDevice,
-  assertOnlySourcesChanged,
-  metaDevicesFor,
-  setMdevUuid,
-  setPciSource,
-  setPlanMetadata,
+  type Updater,
+  mdevUuidUpdater,
+  metaDevicesOf,
+  pciSourceUpdater,
+  planMetadataUpdater,
+  rewriteDomain,
 } from "../output/rewrite.js";
 import type { DeviceReport, HostReport, PlanResult } from "../pipeline.js";
-import { readDomain } from "../xml/domain.js";
 import type { DomainText } from "./common.js";
 
 export const NOVA_REFUSAL =
@@ -55,7 +56,7 @@ function planDeviceFor(domain: DomainInfo, dev: AssignedDevice): AssignedDevice 
 /**
  * Rewrite one domain document for one host: sources from the host's
  * assignments, the planner metadata element; checked with
- * assertOnlySourcesChanged before it is returned.
+ * verifyOnlySourcesChanged (via rewriteDomain) before it is returned.
  */
 export function rewriteForHost(
   doc: string,
@@ -66,22 +67,24 @@ export function rewriteForHost(
 ): string {
   const byId = new Map(host.assignments.map((a) => [a.device, a.target]));
   const reports = new Map(devices.map((d) => [d.id, d]));
-  let out = doc;
-  for (const dev of readDomain(doc, file).devices) {
+  // one parse of the document, one list of edits, one verification (rewriteDomain)
+  const parsed = new DomainDoc(doc, file);
+  const updaters: Updater[] = [];
+  for (const dev of parsed.info.devices) {
     const p = planDeviceFor(domain, dev);
     const t = p ? byId.get(p.id) : undefined;
     if (!t) continue;
-    if (dev.kind === "mdev" && t.kind === "mdev" && t.uuid) out = setMdevUuid(out, dev.id, t.uuid);
+    if (dev.kind === "mdev" && t.kind === "mdev" && t.uuid) updaters.push(mdevUuidUpdater(dev.id, t.uuid));
     else if (
       (dev.kind === "pci" || dev.kind === "interface") &&
       t.kind === "pci" &&
       t.address &&
       dev.hostAddress
     ) {
-      out = setPciSource(out, dev.id, t.address);
+      updaters.push(pciSourceUpdater(dev.id, t.address));
     }
   }
-  const meta: PlanMetaDevice[] = metaDevicesFor(out, file, (dev) => {
+  const meta: PlanMetaDevice[] = metaDevicesOf(parsed.info.devices, (dev) => {
     const p = planDeviceFor(domain, dev);
     if (!p) return null;
     const r = reports.get(p.id);
@@ -114,13 +117,13 @@ export function rewriteForHost(
     if (ids) i.pciIds = ids;
     return i;
   });
-  out = setPlanMetadata(
-    out,
-    meta,
-    host.host !== undefined ? { host: host.host, hostUuid: host.hostUuid ?? null } : undefined,
+  updaters.push(
+    planMetadataUpdater(
+      meta,
+      host.host !== undefined ? { host: host.host, hostUuid: host.hostUuid ?? null } : undefined,
+    ),
   );
-  assertOnlySourcesChanged(doc, out, file);
-  return out;
+  return rewriteDomain(parsed, file, updaters);
 }
 
 function writeAtomic(path: string, text: string): void {
