@@ -82,6 +82,15 @@ const ROOT_SCOPE: Scope = Object.assign(Object.create(null) as Scope, { xml: XML
 
 const ENT: Record<string, string> = { amp: "&", lt: "<", gt: ">", quot: '"', apos: "'" };
 
+/**
+ * Shared by every element without attributes / children (most node device
+ * elements): readers only read them, and the scanner replaces the shared
+ * children array when a first child arrives.
+ */
+const NO_ATTRS: Record<string, string> = Object.freeze({}) as Record<string, string>;
+const NO_CHILDREN = Object.freeze([]) as unknown as ScannedElement[];
+const NO_SPANS = Object.freeze([]) as unknown as number[];
+
 let passes = 0;
 /** How many times scanXml ran (parse passes; read by a test that counts them per rewrite). */
 export function scanPassCount(): number {
@@ -386,8 +395,8 @@ export function scanXml(text: string, multiRoot: boolean | ScanOptions = false):
       checkQName(name, lt + 1);
       const parent = depth > 0 ? els[depth - 1]! : null;
       const keep = (depth === 0 || parent !== null) && !(skip?.has(name) ?? false);
-      const attrs: Record<string, string> = {};
-      const spans: number[] = [];
+      let attrs = NO_ATTRS;
+      let spans = NO_SPANS;
       let nsDecl = false;
       let prefixedAttrs = 0;
       let selfClosing = false;
@@ -437,7 +446,10 @@ export function scanXml(text: string, multiRoot: boolean | ScanOptions = false):
           ve = v === 38 ? ve + 1 : checkChar(v, ve);
         }
         // [40] WFC Unique Att Spec
-        if (Object.hasOwn(attrs, an)) fail(`duplicate attribute ${an} in <${name}>`, before);
+        if (attrs === NO_ATTRS) {
+          attrs = {};
+          spans = [];
+        } else if (Object.hasOwn(attrs, an)) fail(`duplicate attribute ${an} in <${name}>`, before);
         const value = plainV ? text.slice(vs, ve) : decode(vs, ve, true);
         if (an === "__proto__")
           Object.defineProperty(attrs, an, { value, enumerable: true, writable: true, configurable: true });
@@ -487,7 +499,7 @@ export function scanXml(text: string, multiRoot: boolean | ScanOptions = false):
         el = {
           name,
           attrs,
-          children: [],
+          children: NO_CHILDREN,
           text: "",
           start: lt,
           openEnd: i,
@@ -501,7 +513,10 @@ export function scanXml(text: string, multiRoot: boolean | ScanOptions = false):
         if (sawRoot && !multi) fail("only one root element is allowed", lt);
         sawRoot = true;
         if (el) roots.push(el);
-      } else if (el) parent!.children.push(el);
+      } else if (el) {
+        if (parent!.children === NO_CHILDREN) parent!.children = [el];
+        else parent!.children.push(el);
+      }
       if (!selfClosing) {
         names[depth] = name;
         els[depth] = el;

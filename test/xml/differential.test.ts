@@ -10,7 +10,10 @@
  * - a DOCTYPE (and so any ENTITY declaration) is refused: no entity expansion,
  *   no external entities; saxes accepts a DOCTYPE;
  * - U+FFFD is refused: it is what invalid UTF-8 decodes to (binary input);
- * - XML 1.1 documents are refused (hdplan reads XML 1.0 only).
+ * - XML 1.1 documents are refused (hdplan reads XML 1.0 only);
+ * - an unpaired surrogate is refused (not a Char, XML 1.0 [2]); saxes lets
+ *   some through (it cannot come from decoding a file: invalid UTF-8
+ *   decodes to U+FFFD).
  */
 import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
@@ -79,6 +82,8 @@ function saxes(text: string): Norm[] | "error" {
 function hdplanOnlyRejects(text: string): string | null {
   if (/<!DOCTYPE/i.test(text)) return "DOCTYPE";
   if (text.includes("\uFFFD")) return "U+FFFD";
+  if (/[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/.test(text))
+    return "unpaired surrogate";
   if (/<\?xml[ \t\r\n]+version[ \t\r\n]*=[ \t\r\n]*["']1\.[1-9]/.test(text)) return "XML 1.1";
   return null;
 }
