@@ -11,6 +11,7 @@ import { planToJson } from "../output/json.js";
 import { mdevCreationSteps } from "../output/mdevplan.js";
 import {
   DomainDoc,
+  type MetaRecord,
   type PlanMetaDevice,
   type Updater,
   mdevUuidUpdater,
@@ -98,14 +99,7 @@ export function rewriteForHost(
       if (descriptor.self.migratable === undefined)
         descriptor = { ...descriptor, self: { ...descriptor.self, migratable: "1" } };
     }
-    const i: {
-      descriptor: DescriptorData | null;
-      mdevType?: string;
-      pciIds?: string;
-      firmware?: string;
-      psid?: string;
-      vgpuType?: string;
-    } = { descriptor };
+    const i: MetaRecord = { descriptor };
     if (r.sourceVgpuType !== undefined) i.vgpuType = String(r.sourceVgpuType);
     // compat.md §7: the source PF's firmware travels to the hook (src/facts/rules.ts).
     if (r.sourceFirmware?.version) i.firmware = r.sourceFirmware.version;

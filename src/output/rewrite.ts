@@ -372,14 +372,9 @@ export function markPlanChecked(text: string, checkedOn: string): string {
   return applyEdits(text, planCheckedUpdater(checkedOn)(new DomainDoc(text)));
 }
 
-type MetaInfo = (dev: AssignedDevice) => {
-  descriptor: DescriptorData | null;
-  mdevType?: string;
-  pciIds?: string;
-  firmware?: string;
-  psid?: string;
-  vgpuType?: string;
-} | null;
+/** What the caller knows of one device for its metadata record. */
+export type MetaRecord = Omit<PlanMetaDevice, "id" | "kind" | "guestAddress">;
+type MetaInfo = (dev: AssignedDevice) => MetaRecord | null;
 
 /** Metadata records of `devices` (ids, guest addresses as the document has them). */
 export function metaDevicesOf(devices: AssignedDevice[], info: MetaInfo): PlanMetaDevice[] {

@@ -15,14 +15,14 @@
  *   some through (it cannot come from decoding a file: invalid UTF-8
  *   decodes to U+FFFD).
  */
-import { existsSync, readdirSync, readFileSync } from "node:fs";
+import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import fc from "fast-check";
 import { SaxesParser } from "saxes";
 import { describe, expect, it } from "vitest";
 import { InputError } from "../../src/errors.js";
 import { parseXmlRoots, type XmlElement } from "../../src/xml/parse.js";
-import { CORPUS_ROOT, assertCorpus, corpusRequired } from "../helpers/corpus.js";
+import { CORPUS_ROOT, assertCorpus, corpusRequired, xmlFilesUnder } from "../helpers/corpus.js";
 
 interface Norm {
   n: string;
@@ -99,22 +99,11 @@ function agree(text: string): void {
   expect(a, `hdplan vs saxes on:\n${JSON.stringify(text)}`).toEqual(b);
 }
 
-function xmlFiles(dir: string): string[] {
-  if (!existsSync(dir)) return [];
-  const out: string[] = [];
-  for (const ent of readdirSync(dir, { withFileTypes: true })) {
-    const p = join(dir, ent.name);
-    if (ent.isDirectory()) out.push(...xmlFiles(p));
-    else if (ent.name.endsWith(".xml")) out.push(p);
-  }
-  return out.sort();
-}
-
 const SAMPLES = join(import.meta.dirname, "../../xml-samples");
 
 describe("scanner vs saxes (XML 1.0 + Namespaces)", () => {
   if (corpusRequired("domain")) assertCorpus("domain");
-  const files = [...xmlFiles(CORPUS_ROOT), ...xmlFiles(SAMPLES)];
+  const files = [...xmlFilesUnder(CORPUS_ROOT), ...xmlFilesUnder(SAMPLES)];
   const texts = files.map((f) => readFileSync(f, "utf8"));
 
   it("agrees on every corpus and sample file", () => {

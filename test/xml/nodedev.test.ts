@@ -1,10 +1,10 @@
 import { describe, expect, it } from "vitest";
 import { InputError } from "../../src/errors.js";
-import { existsSync, readdirSync, readFileSync } from "node:fs";
+import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { readNodeDevice, readNodeDevices } from "../../src/xml/nodedev.js";
 import { parseXmlRoots } from "../../src/xml/parse.js";
-import { CORPUS_ROOT, assertCorpus, corpusRequired } from "../helpers/corpus.js";
+import { CORPUS_ROOT, assertCorpus, corpusRequired, xmlFilesUnder } from "../helpers/corpus.js";
 
 const one = (xml: string) => {
   const d = readNodeDevices(xml, "n.xml");
@@ -205,17 +205,11 @@ describe("readNodeDevices: other capabilities", () => {
 });
 
 describe("readNodeDevices: the elements it does not build", () => {
-  function xmlFiles(dir: string): string[] {
-    if (!existsSync(dir)) return [];
-    return readdirSync(dir, { withFileTypes: true }).flatMap((e) =>
-      e.isDirectory() ? xmlFiles(join(dir, e.name)) : e.name.endsWith(".xml") ? [join(dir, e.name)] : [],
-    );
-  }
   it("reads the same models as from the full tree, on every corpus and sample node device file", () => {
     if (corpusRequired("nodedev")) assertCorpus("nodedev");
     const files = [
-      ...xmlFiles(join(CORPUS_ROOT, "nodedev")),
-      ...xmlFiles(join(import.meta.dirname, "../../xml-samples")).filter((f) => f.includes("/nodedev/")),
+      ...xmlFilesUnder(join(CORPUS_ROOT, "nodedev")),
+      ...xmlFilesUnder(join(import.meta.dirname, "../../xml-samples")).filter((f) => f.includes("/nodedev/")),
     ];
     let compared = 0;
     for (const f of files) {
