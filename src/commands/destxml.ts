@@ -11,15 +11,17 @@ import { pciAddressOf } from "../candidates/types.js";
 import { assignmentsJson, planToJson } from "../output/json.js";
 import { mdevCreationSteps } from "../output/mdevplan.js";
 import {
+  DomainDoc,
+  type MetaRecord,
   type PlanMetaDevice,
-  assertOnlySourcesChanged,
-  metaDevicesFor,
-  setMdevUuid,
-  setPciSource,
-  setPlanMetadata,
+  type Updater,
+  mdevUuidUpdater,
+  metaDevicesOf,
+  pciSourceUpdater,
+  planMetadataUpdater,
+  rewriteDomain,
 } from "../output/rewrite.js";
 import type { DeviceReport, HostReport, PlanResult } from "../pipeline.js";
-import { readDomain } from "../xml/domain.js";
 import type { DomainText } from "./common.js";
 
 export const NOVA_REFUSAL =
@@ -56,7 +58,7 @@ function planDeviceFor(domain: DomainInfo, dev: AssignedDevice): AssignedDevice 
 /**
  * Rewrite one domain document for one host: sources from the host's
  * assignments, the planner metadata element; checked with
- * assertOnlySourcesChanged before it is returned.
+ * verifyOnlySourcesChanged (via rewriteDomain) before it is returned.
  */
 export function rewriteForHost(
   doc: string,
@@ -67,18 +69,20 @@ export function rewriteForHost(
 ): string {
   const byId = new Map(host.assignments.map((a) => [a.device, a.target]));
   const reports = new Map(devices.map((d) => [d.id, d]));
-  let out = doc;
-  for (const dev of readDomain(doc, file).devices) {
+  // one parse of the document, one list of edits, one verification (rewriteDomain)
+  const parsed = new DomainDoc(doc, file);
+  const updaters: Updater[] = [];
+  for (const dev of parsed.info.devices) {
     const p = planDeviceFor(domain, dev);
     const t = p ? byId.get(p.id) : undefined;
     if (!t) continue;
     const addr = pciAddressOf(t);
-    if (dev.kind === "mdev" && t.kind === "mdev" && t.uuid) out = setMdevUuid(out, dev.id, t.uuid);
+    if (dev.kind === "mdev" && t.kind === "mdev" && t.uuid) updaters.push(mdevUuidUpdater(dev.id, t.uuid));
     else if ((dev.kind === "pci" || dev.kind === "interface") && addr && dev.hostAddress) {
-      out = setPciSource(out, dev.id, addr);
+      updaters.push(pciSourceUpdater(dev.id, addr));
     }
   }
-  const meta: PlanMetaDevice[] = metaDevicesFor(out, file, (dev) => {
+  const meta: PlanMetaDevice[] = metaDevicesOf(parsed.info.devices, (dev) => {
     const p = planDeviceFor(domain, dev);
     if (!p) return null;
     const r = reports.get(p.id);
@@ -92,14 +96,7 @@ export function rewriteForHost(
       if (descriptor.self.migratable === undefined)
         descriptor = { ...descriptor, self: { ...descriptor.self, migratable: "1" } };
     }
-    const i: {
-      descriptor: DescriptorData | null;
-      mdevType?: string;
-      pciIds?: string;
-      firmware?: string;
-      psid?: string;
-      vgpuType?: string;
-    } = { descriptor };
+    const i: MetaRecord = { descriptor };
     if (r.sourceVgpuType !== undefined) i.vgpuType = String(r.sourceVgpuType);
     // compat.md §7: the source PF's firmware travels to the hook (src/facts/rules.ts).
     if (r.sourceFirmware?.version) i.firmware = r.sourceFirmware.version;
@@ -111,13 +108,13 @@ export function rewriteForHost(
     if (ids) i.pciIds = ids;
     return i;
   });
-  out = setPlanMetadata(
-    out,
-    meta,
-    host.host !== undefined ? { host: host.host, hostUuid: host.hostUuid ?? null } : undefined,
+  updaters.push(
+    planMetadataUpdater(
+      meta,
+      host.host !== undefined ? { host: host.host, hostUuid: host.hostUuid ?? null } : undefined,
+    ),
   );
-  assertOnlySourcesChanged(doc, out, file);
-  return out;
+  return rewriteDomain(parsed, file, updaters);
 }
 
 function writeAtomic(path: string, text: string): void {

@@ -18,7 +18,7 @@ import { buildInventory } from "../inventory/build.js";
 import type { HostInventory } from "../inventory/types.js";
 import type { NodeDevice, RawDomain, RawHost } from "../model.js";
 import { parentAddressOf } from "../output/mdevplan.js";
-import { scanElements } from "../output/rewrite.js";
+import { parseXmlRoots } from "../xml/parse.js";
 import { readDumpDir } from "../targets/dump.js";
 import { validateKey } from "../targets/keys.js";
 import { readSnapshotFile } from "../targets/snapshot.js";
@@ -62,8 +62,8 @@ export function hookEnv(env: NodeJS.ProcessEnv = process.env): HookEnv {
 }
 
 /** The <domain> element text of a domain file (a /run/libvirt/qemu status file wraps it in <domstatus>). */
-export function domainXmlOf(text: string): string | null {
-  const roots = scanElements(text);
+export function domainXmlOf(text: string, file = "<domain>"): string | null {
+  const roots = parseXmlRoots(text, file, true);
   const root = roots.find((r) => r.name === "domain" || r.name === "domstatus");
   if (!root) return null;
   if (root.name === "domain") return text.slice(root.start, root.end);
@@ -91,7 +91,7 @@ export function readDomainDirs(dirs: string[], guest: string): RawDomain[] {
         continue;
       }
       const text = readFileSync(p, "utf8");
-      const xml = domainXmlOf(text);
+      const xml = domainXmlOf(text, p);
       if (xml === null) throw new InputError(`${p}: no <domain> element`, p);
       const name = /<name>\s*([^<]*?)\s*<\/name>/.exec(xml)?.[1];
       if (name === guest) continue;

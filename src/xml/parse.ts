@@ -8,15 +8,9 @@
  * - Malformed XML raises InputError naming the file, line and column.
  */
 import { InputError } from "../errors.js";
-import { XmlSyntaxError, scanXml } from "./scan.js";
+import { type ScanOptions, type ScannedElement, type XmlElement, XmlSyntaxError, scanXml } from "./scan.js";
 
-export interface XmlElement {
-  name: string;
-  attrs: Record<string, string>;
-  children: XmlElement[];
-  /** Concatenated direct text content (entity-decoded, untrimmed). */
-  text: string;
-}
+export type { ScannedElement, XmlElement } from "./scan.js";
 
 /** Hard upper bound for one XML document (bytes of text). */
 /** virsh itself refuses XML files over 10 MiB; parsing that takes well under a second. */
@@ -29,41 +23,51 @@ export function describe(file: string, line?: number, col?: number): string {
 
 /**
  * Parse text into top-level elements. `file` is used in error messages.
- * `multiRoot` allows several concatenated root elements (node device dumps).
+ * `multiRoot` allows several concatenated root elements (node device dumps),
+ * each of which may start with its XML declaration.
+ *
+ * One pass: the scanner checks characters (NUL, U+FFFD), DOCTYPE and
+ * well-formedness while it builds the tree. Only when it fails is the text
+ * looked at again, to name the first problem in the order the separate
+ * pre-checks used to: binary, DOCTYPE, empty, then the syntax error.
  */
-export function parseXmlRoots(text: string, file: string, multiRoot = false): XmlElement[] {
+export function parseXmlRoots(
+  text: string,
+  file: string,
+  multiRoot: boolean | ScanOptions = false,
+): ScannedElement[] {
   if (text.length > MAX_XML_BYTES) {
     throw new InputError(
       `${file}: XML document is larger than ${MAX_XML_BYTES / 1024 / 1024} MiB; refusing to read it`,
       file,
     );
   }
-  if (text.indexOf("\u0000") >= 0 || text.indexOf("\uFFFD") >= 0) {
-    throw new InputError(`${file}: not a UTF-8 text XML file (binary or invalid bytes)`, file);
+  try {
+    return scanXml(text, multiRoot);
+  } catch (e) {
+    if (e instanceof XmlSyntaxError) throw explain(text, file, e);
+    throw e;
+  }
+}
+
+function explain(text: string, file: string, e: XmlSyntaxError): InputError {
+  if (e.kind === "binary" || text.indexOf("\u0000") >= 0 || text.indexOf("\uFFFD") >= 0) {
+    return new InputError(`${file}: not a UTF-8 text XML file (binary or invalid bytes)`, file);
   }
   const dt = /<!DOCTYPE|<!ENTITY/i.exec(text);
   if (dt) {
     const line = text.slice(0, dt.index).split("\n").length;
-    throw new InputError(
+    return new InputError(
       `${describe(file, line)}: DOCTYPE/ENTITY declarations are not allowed in libvirt XML (refused for safety)`,
       file,
     );
   }
-  if (text.trim() === "") throw new InputError(`${file}: empty file, expected XML`, file);
-  let roots: XmlElement[];
-  try {
-    roots = scanXml(text, multiRoot);
-  } catch (e) {
-    if (e instanceof XmlSyntaxError) {
-      throw new InputError(`${describe(file, e.line, e.col)}: malformed XML: ${e.message}`, file);
-    }
-    throw e;
-  }
-  return roots;
+  if (text.trim() === "") return new InputError(`${file}: empty file, expected XML`, file);
+  return new InputError(`${describe(file, e.line, e.col)}: malformed XML: ${e.message}`, file);
 }
 
-export function parseXml(text: string, file: string): XmlElement {
-  return parseXmlRoots(text, file, false)[0]!;
+export function parseXml(text: string, file: string, opts?: ScanOptions): ScannedElement {
+  return parseXmlRoots(text, file, { ...opts, multiRoot: false })[0]!;
 }
 
 // ---- small helpers used by the readers ------------------------------------

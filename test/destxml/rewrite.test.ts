@@ -5,13 +5,20 @@ import { rewriteForHost, writeDestinationXml } from "../../src/commands/destxml.
 import { InputError } from "../../src/errors.js";
 import { mdevCreationSteps, mdevNodeDeviceName, parentAddressOf } from "../../src/output/mdevplan.js";
 import {
+  DomainDoc,
   RewriteError,
+  applyEdits,
   assertOnlySourcesChanged,
   locateDevices,
+  mdevUuidUpdater,
+  pciSourceUpdater,
+  planMetadataUpdater,
+  rewriteDomain,
   setMdevUuid,
   setPciSource,
   setPlanMetadata,
 } from "../../src/output/rewrite.js";
+import { scanPassCount } from "../../src/xml/scan.js";
 import type { HostReport, PlanResult } from "../../src/pipeline.js";
 import { readDomain } from "../../src/xml/domain.js";
 import { readNodeDevices } from "../../src/xml/nodedev.js";
@@ -322,5 +329,78 @@ describe.runIf(corpusRequired("mdevctl"))("mdev node device names on the libvirt
     const d = devs[0]!;
     expect(d.name).toBe("mdev_c60cc60c_c60c_c60c_c60c_c60cc60cc60c_0_0_0052");
     expect(mdevNodeDeviceName(d.mdev!.uuid!, d.parent!)).toBe(d.name);
+  });
+});
+
+describe("one parse, a list of edits, one verification", () => {
+  const meta = [{ id: "mdev0", kind: "mdev" as const, guestAddress: null, descriptor: null }];
+  const sequential = (x: string): string => {
+    let out = setMdevUuid(x, "mdev0", DST);
+    out = setPciSource(out, "pci0", "0000:5e:01.7");
+    out = setPciSource(out, "interface0", "0000:af:02.1");
+    out = setPlanMetadata(out, meta);
+    assertOnlySourcesChanged(x, out);
+    return out;
+  };
+  const updaters = () => [
+    mdevUuidUpdater("mdev0", DST),
+    pciSourceUpdater("pci0", "0000:5e:01.7"),
+    pciSourceUpdater("interface0", "0000:af:02.1"),
+    planMetadataUpdater(meta),
+  ];
+
+  it("gives the text of the function-by-function rewrite, in 2 scanner passes", () => {
+    const x = vm();
+    let p0 = scanPassCount();
+    const a = sequential(x);
+    const passesBefore = scanPassCount() - p0;
+    p0 = scanPassCount();
+    const b = rewriteDomain(x, "vm1.xml", updaters());
+    const passesAfter = scanPassCount() - p0;
+    expect(b).toBe(a);
+    expect(b).not.toBe(x);
+    // the input once, the result once (the verification)
+    expect(passesAfter).toBe(2);
+    expect(passesBefore).toBeGreaterThan(passesAfter);
+    console.log(
+      `[rewrite] scanner passes: ${passesBefore} one function at a time, ${passesAfter} with rewriteDomain`,
+    );
+  });
+
+  it("reuses a document the caller already read, and refuses edits that overlap", () => {
+    const doc = new DomainDoc(vm(), "vm1.xml");
+    const p0 = scanPassCount();
+    const out = rewriteDomain(doc, "vm1.xml", updaters());
+    expect(scanPassCount() - p0).toBe(1);
+    expect(readDomain(out, "o").devices.find((d) => d.id === "pci0")?.hostAddress).toBe("0000:5e:01.7");
+    expect(() =>
+      rewriteDomain(vm(), "vm1.xml", [
+        pciSourceUpdater("pci0", "0000:5e:01.7"),
+        pciSourceUpdater("pci0", "0000:5e:01.6"),
+      ]),
+    ).toThrow(/same part of the document/);
+    expect(
+      applyEdits("abcdef", [
+        { start: 4, end: 5, text: "E" },
+        { start: 1, end: 2, text: "B" },
+      ]),
+    ).toBe("aBcdEf");
+  });
+
+  it("verifies the result: an updater that touches guest-visible XML is refused", () => {
+    const bad = (d: DomainDoc) => {
+      const at = d.text.indexOf("<vcpu>");
+      return [{ start: at, end: at + 7, text: "<vcpu>4" }];
+    };
+    expect(() => rewriteDomain(vm(), "vm1.xml", [bad])).toThrow(RewriteError);
+  });
+
+  it("records element and attribute offsets the rewrite edits at", () => {
+    const x = vm();
+    const d = new DomainDoc(x);
+    const { el } = d.located.find((l) => l.dev.id === "pci0")!;
+    expect(x.slice(el.start, el.start + 8)).toBe("<hostdev");
+    expect(x.slice(el.closeStart, el.end)).toBe("</hostdev>");
+    expect(x[el.openEnd - 1]).toBe(">");
   });
 });

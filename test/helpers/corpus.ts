@@ -4,7 +4,7 @@
  * when it is there; under CI (env CI) they always run, so a missing corpus
  * fails them instead of skipping them.
  */
-import { existsSync } from "node:fs";
+import { existsSync, readdirSync } from "node:fs";
 import { join, resolve } from "node:path";
 
 export const CORPUS_ROOT = resolve(
@@ -30,4 +30,14 @@ export function assertCorpus(sub: string): string {
       `libvirt corpus folder ${d} is missing (check out shared/ beside the repository or set HDPLAN_CORPUS)`,
     );
   return d;
+}
+
+/** Every *.xml file under `dir` (recursively, sorted); none when `dir` is missing. */
+export function xmlFilesUnder(dir: string): string[] {
+  if (!existsSync(dir)) return [];
+  return readdirSync(dir, { withFileTypes: true })
+    .flatMap((e) =>
+      e.isDirectory() ? xmlFilesUnder(join(dir, e.name)) : e.name.endsWith(".xml") ? [join(dir, e.name)] : [],
+    )
+    .sort();
 }

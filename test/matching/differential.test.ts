@@ -88,7 +88,7 @@ function res(id: string, capacity: number, cost: number, gpu?: string, mdevType?
     cost,
     ...(gpu ? { gpu } : {}),
     ...(mdevType ? { mdevType } : {}),
-    target: { kind: "pci", name: id, parent: null, mdevType: null, uuid: null, create: false, address: null },
+    target: { kind: "pci", name: id, address: "0000:00:00.0", driver: null },
   };
 }
 

@@ -1,6 +1,10 @@
 import { describe, expect, it } from "vitest";
 import { InputError } from "../../src/errors.js";
-import { readNodeDevices } from "../../src/xml/nodedev.js";
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import { readNodeDevice, readNodeDevices } from "../../src/xml/nodedev.js";
+import { parseXmlRoots } from "../../src/xml/parse.js";
+import { CORPUS_ROOT, assertCorpus, corpusRequired, xmlFilesUnder } from "../helpers/corpus.js";
 
 const one = (xml: string) => {
   const d = readNodeDevices(xml, "n.xml");
@@ -197,5 +201,41 @@ describe("readNodeDevices: other capabilities", () => {
     expect(() => readNodeDevices("<device><name>x</name><capability/></device>", "n.xml")).toThrow(
       InputError,
     );
+  });
+});
+
+describe("readNodeDevices: the elements it does not build", () => {
+  it("reads the same models as from the full tree, on every corpus and sample node device file", () => {
+    if (corpusRequired("nodedev")) assertCorpus("nodedev");
+    const files = [
+      ...xmlFilesUnder(join(CORPUS_ROOT, "nodedev")),
+      ...xmlFilesUnder(join(import.meta.dirname, "../../xml-samples")).filter((f) => f.includes("/nodedev/")),
+    ];
+    let compared = 0;
+    for (const f of files) {
+      const text = readFileSync(f, "utf8");
+      let full: unknown;
+      try {
+        full = parseXmlRoots(text, f, true).flatMap((r) =>
+          r.name === "devices" ? r.children.map((c) => readNodeDevice(c, f)) : [readNodeDevice(r, f)],
+        );
+      } catch (e) {
+        expect(e, f).toBeInstanceOf(InputError);
+        expect(() => readNodeDevices(text, f), f).toThrow(InputError);
+        continue;
+      }
+      expect(readNodeDevices(text, f), f).toEqual(full);
+      compared++;
+    }
+    expect(compared).toBeGreaterThan(20);
+  });
+
+  it("still validates what it does not build", () => {
+    const bad =
+      "<device><name>d</name><capability type='pci'><pci-express><link x='&#1;'/></pci-express></capability></device>";
+    expect(() => readNodeDevices(bad, "n.xml")).toThrow(/malformed XML/);
+    expect(() =>
+      readNodeDevices("<device><name>d</name><feature><p:x/></feature></device>", "n.xml"),
+    ).toThrow(/undeclared namespace prefix/);
   });
 });
