@@ -33,7 +33,16 @@
  */
 import { spawnSync } from "node:child_process";
 import { createHash } from "node:crypto";
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from "node:fs";
+import {
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  readdirSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join, relative, resolve } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
@@ -117,14 +126,27 @@ function treeDigest(dir) {
 }
 
 /** The bench fleets of both layouts under root; returns {layout: {dir, digest}}. */
-export async function makeFleets(root, hosts) {
-  const { writeEvacSource } = await import(pathToFileURL(join(REPO, "scripts", "bench-evac-source.mjs")).href);
+export async function makeFleets(root, hosts, layouts = LAYOUTS) {
+  const { writeEvacSource } = await import(
+    pathToFileURL(join(REPO, "scripts", "bench-evac-source.mjs")).href
+  );
   const out = {};
-  for (const layout of LAYOUTS) {
+  for (const layout of layouts) {
     const dir = join(root, layout);
     const r = spawnSync(
       process.execPath,
-      [GEN, "--out", dir, "--hosts", String(hosts + 1), ...FLEET_ARGS, "--seed", String(SEED), "--layout", layout],
+      [
+        GEN,
+        "--out",
+        dir,
+        "--hosts",
+        String(hosts + 1),
+        ...FLEET_ARGS,
+        "--seed",
+        String(SEED),
+        "--layout",
+        layout,
+      ],
       { encoding: "utf8" },
     );
     if (r.status !== 0) throw new Error(`gen-fleet --layout ${layout} failed: ${r.stderr.trim()}`);
@@ -141,6 +163,7 @@ export async function makeFleets(root, hosts) {
 export function cases(fleets) {
   const list = [];
   for (const layout of LAYOUTS) {
+    if (!fleets[layout]) continue;
     const d = fleets[layout].dir;
     const targets = ["--hosts-file", join(d, "targets.txt")];
     list.push({
@@ -169,8 +192,14 @@ export function cases(fleets) {
       ],
     });
   }
-  list.push({ name: "samples/evacuate/src-host", args: ["evacuate", "--source", "xml-samples/hosts/src-host", ...sample] });
-  list.push({ name: "samples/evacuate/vgpu-src", args: ["evacuate", "--source", "xml-samples/hosts/vgpu-src", ...vgpu] });
+  list.push({
+    name: "samples/evacuate/src-host",
+    args: ["evacuate", "--source", "xml-samples/hosts/src-host", ...sample],
+  });
+  list.push({
+    name: "samples/evacuate/vgpu-src",
+    args: ["evacuate", "--source", "xml-samples/hosts/vgpu-src", ...vgpu],
+  });
   return list.map((c) => ({ ...c, args: [...c.args, "--format", "json"] }));
 }
 
@@ -203,12 +232,15 @@ export async function measure({ cli, hosts, quick, only, keep }) {
   const root = keep ?? mkdtempSync(join(tmpdir(), "hdplan-json-identity-"));
   mkdirSync(root, { recursive: true });
   try {
-    const fleets = await makeFleets(root, hosts);
+    // Only the layouts a selected case needs (--only).
+    const wanted = (name) => !only || only.split(",").some((x) => name.includes(x));
+    const layouts = LAYOUTS.filter((l) => ["plan", "evacuate"].some((c) => wanted(`fleet-${l}/${c}`)));
+    const fleets = await makeFleets(root, hosts, layouts);
     const normalise = (s) => s.split(root).join("<FLEET>").split(REPO).join("<REPO>");
     const modes = quick === "test" ? MODES_TEST : quick ? MODES_QUICK : MODES_FULL;
     const results = {};
     for (const c of cases(fleets)) {
-      if (only && !only.split(",").some((o) => c.name.includes(o))) continue;
+      if (!wanted(c.name)) continue;
       results[c.name] = {};
       // One fresh cache dir per case and worker count; "warm" reuses it (in
       // --quick, warm/w0 reuses the w2 dir: a cache written by workers, read in-process).
@@ -230,7 +262,7 @@ export async function measure({ cli, hosts, quick, only, keep }) {
         results[c.name][m.name] = { code: r.code, sha: r.sha };
       }
     }
-    const fleetDigests = Object.fromEntries(LAYOUTS.map((l) => [l, fleets[l].digest]));
+    const fleetDigests = Object.fromEntries(layouts.map((l) => [l, fleets[l].digest]));
     return { fleetDigests, results };
   } finally {
     if (!keep) rmSync(root, { recursive: true, force: true });
@@ -243,9 +275,11 @@ export async function measure({ cli, hosts, quick, only, keep }) {
  */
 export function compare(golden, m) {
   const diffs = [];
-  for (const l of LAYOUTS) {
+  for (const l of Object.keys(m.fleetDigests)) {
     if (golden.fleetDigests?.[l] !== m.fleetDigests[l])
-      diffs.push(`fleet ${l}: the generated files differ from the golden fleet (scripts/gen-fleet.mjs changed its output): every fleet case below is then meaningless`);
+      diffs.push(
+        `fleet ${l}: the generated files differ from the golden fleet (scripts/gen-fleet.mjs changed its output): every fleet case below is then meaningless`,
+      );
   }
   for (const [name, modes] of Object.entries(m.results)) {
     const g = golden.cases?.[name];
@@ -255,7 +289,9 @@ export function compare(golden, m) {
     }
     for (const [mode, r] of Object.entries(modes)) {
       if (r.sha !== g.sha256 || r.code !== g.exit)
-        diffs.push(`${name} [${mode}]: exit ${r.code} sha256 ${r.sha.slice(0, 12)}, golden exit ${g.exit} sha256 ${g.sha256.slice(0, 12)}`);
+        diffs.push(
+          `${name} [${mode}]: exit ${r.code} sha256 ${r.sha.slice(0, 12)}, golden exit ${g.exit} sha256 ${g.sha256.slice(0, 12)}`,
+        );
     }
   }
   return diffs;
@@ -270,7 +306,11 @@ async function main() {
     process.exit(2);
   }
   if (o.help) {
-    process.stdout.write(readFileSync(fileURLToPath(import.meta.url), "utf8").split("*/")[0].replace(/^#!.*\n\/\*\*\n/, ""));
+    process.stdout.write(
+      readFileSync(fileURLToPath(import.meta.url), "utf8")
+        .split("*/")[0]
+        .replace(/^#!.*\n\/\*\*\n/, ""),
+    );
     return;
   }
   if (!existsSync(o.cli)) {
@@ -293,7 +333,8 @@ async function main() {
       const runs = Object.entries(modes);
       const [, first] = runs[0];
       for (const [mode, r] of runs)
-        if (r.sha !== first.sha || r.code !== first.code) diffs.push(`${name}: ${mode} differs from ${runs[0][0]}`);
+        if (r.sha !== first.sha || r.code !== first.code)
+          diffs.push(`${name}: ${mode} differs from ${runs[0][0]}`);
       cases[name] = { exit: first.code, sha256: first.sha };
     }
     if (diffs.length) {
@@ -310,21 +351,29 @@ async function main() {
     };
     mkdirSync(dirname(o.golden), { recursive: true });
     writeFileSync(o.golden, `${JSON.stringify(golden, null, 2)}\n`);
-    process.stdout.write(`json-identity: wrote ${Object.keys(cases).length} cases to ${o.golden} (${secs} s)\n`);
+    process.stdout.write(
+      `json-identity: wrote ${Object.keys(cases).length} cases to ${o.golden} (${secs} s)\n`,
+    );
     return;
   }
   const golden = JSON.parse(readFileSync(o.golden, "utf8"));
   if (golden.hosts !== o.hosts) {
-    process.stderr.write(`json-identity: the golden file holds ${golden.hosts}-host fleets, not --hosts ${o.hosts}\n`);
+    process.stderr.write(
+      `json-identity: the golden file holds ${golden.hosts}-host fleets, not --hosts ${o.hosts}\n`,
+    );
     process.exit(2);
   }
   const diffs = compare(golden, m);
   const runs = Object.values(m.results).reduce((n, x) => n + Object.keys(x).length, 0);
   if (diffs.length) {
-    process.stdout.write(`json-identity: ${diffs.length} difference(s) in ${runs} runs (${secs} s):\n${diffs.join("\n")}\n`);
+    process.stdout.write(
+      `json-identity: ${diffs.length} difference(s) in ${runs} runs (${secs} s):\n${diffs.join("\n")}\n`,
+    );
     process.exit(1);
   }
-  process.stdout.write(`json-identity: ${Object.keys(m.results).length} cases, ${runs} runs, all identical to ${relative(REPO, o.golden)} (${secs} s)\n`);
+  process.stdout.write(
+    `json-identity: ${Object.keys(m.results).length} cases, ${runs} runs, all identical to ${relative(REPO, o.golden)} (${secs} s)\n`,
+  );
 }
 
 if (process.argv[1] && import.meta.url === pathToFileURL(resolve(process.argv[1])).href) main();

@@ -12,22 +12,18 @@ import { BIN, ROOT } from "./helpers/cli.js";
 const GOLDEN = JSON.parse(readFileSync(join(ROOT, "test", "golden", "json-sha256.json"), "utf8"));
 
 describe("JSON identity with the golden digests", () => {
-  it(
-    "plan and evacuate on a bench fleet of each layout and the samples: off/0 workers, cold/2, warm/0",
-    async () => {
-      const { measure, compare } = await import(join(ROOT, "scripts", "json-identity.mjs"));
-      const m = await measure({
-        cli: BIN,
-        hosts: GOLDEN.hosts,
-        quick: "test",
-        only: "fleet-all/plan,fleet-per-device/evacuate,samples/plan/vm-mixed.xml,samples/evacuate/src-host",
-      });
-      expect(Object.keys(m.results)).toHaveLength(4);
-      for (const modes of Object.values(m.results)) expect(Object.keys(modes as object)).toHaveLength(3);
-      expect(compare(GOLDEN, m)).toEqual([]);
-    },
-    90000,
-  );
+  it("plan on the all.xml bench fleet and evacuate of the samples: off/0 workers, cold/2, warm/0", async () => {
+    const { measure, compare } = await import(join(ROOT, "scripts", "json-identity.mjs"));
+    const m = await measure({
+      cli: BIN,
+      hosts: GOLDEN.hosts,
+      quick: "test",
+      only: "fleet-all/plan,samples/evacuate/src-host",
+    });
+    expect(Object.keys(m.results)).toHaveLength(2);
+    for (const modes of Object.values(m.results)) expect(Object.keys(modes as object)).toHaveLength(3);
+    expect(compare(GOLDEN, m)).toEqual([]);
+  }, 180000);
 
   it("a changed output is reported", async () => {
     const { compare } = await import(join(ROOT, "scripts", "json-identity.mjs"));
