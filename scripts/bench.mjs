@@ -28,6 +28,7 @@
  *   --cache DIR       where fleets are generated and kept between runs
  *                     (default $TMPDIR/hdplan-bench; keyed by parameters and generator hash)
  *   --seed S          fleet seed (default 42)
+ *   --generate-only   only generate (or find) the fleets the other options need, then exit
  *   --profile         also run the cold plan of the first layout once under `node --cpu-prof`
  *                     and summarise it (scripts/bench-profile.mjs; profiles in $TMPDIR/hdplan-prof)
  *
@@ -112,6 +113,7 @@ function parseArgs(argv) {
     else if (a === "--json") o.json = resolve(val());
     else if (a === "--cache") o.cache = resolve(val());
     else if (a === "--profile") o.profile = true;
+    else if (a === "--generate-only") o.generateOnly = true;
     else if (a === "--help" || a === "-h") o.help = true;
     else throw new Error(`unknown option ${a}`);
   }
@@ -583,7 +585,7 @@ async function main() {
   writeFileSync(
     CTX.rssHook,
     'import { writeFileSync } from "node:fs";\n' +
-      'process.on("exit", () => { const f = process.env.HDPLAN_BENCH_RSS; if (f) try { const u = process.resourceUsage(); writeFileSync(f, `${u.maxRSS} ${u.userCPUTime} ${u.systemCPUTime}`); } catch {} });\n',
+      'process.on("exit", () => { const f = process.env.HDPLAN_BENCH_RSS; if (f) try { const u = process.resourceUsage(); writeFileSync(f, [u.maxRSS, u.userCPUTime, u.systemCPUTime].join(" ")); } catch {} });\n',
   );
   try {
     ensureBuilt();
@@ -625,6 +627,10 @@ async function main() {
   }
   if (o.growth && !fleets[o.growthLayout])
     fleets[o.growthLayout] = ensureFleet(Math.max(N, ...o.sizes) + 1, o.growthLayout);
+  if (o.generateOnly) {
+    rmSync(CTX.work, { recursive: true, force: true });
+    return;
+  }
 
   for (const layout of o.layouts) {
     const f = fleets[layout];
