@@ -3,9 +3,10 @@
 
 Parses, with lxml.etree.fromstring, every XML document hdplan reads for a
 run, and does nothing else with them. Prints one JSON line:
-{"files", "docs", "bytes", "seconds"} where seconds is measured inside
-Python (interpreter start and `import lxml` excluded; the caller times the
-whole process too).
+{"files", "docs", "bytes", "seconds", "maxRssKb"} where seconds is measured
+inside Python (interpreter start and `import lxml` excluded; the caller times
+the whole process too) and maxRssKb is the process's peak RSS
+(getrusage(RUSAGE_SELF).ru_maxrss, kB on Linux).
 
 Usage:
   bench-lxml-baseline.py dump LIST      LIST: one path a line; a directory is a
@@ -21,6 +22,7 @@ so that each file is one well-formed document.
 """
 import json
 import os
+import resource
 import sys
 import time
 
@@ -80,7 +82,8 @@ def main():
             fromstring(b)
             docs += 1
     dt = time.perf_counter() - t0
-    print(json.dumps({"files": files, "docs": docs, "bytes": nbytes, "seconds": dt}))
+    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    print(json.dumps({"files": files, "docs": docs, "bytes": nbytes, "seconds": dt, "maxRssKb": rss}))
 
 
 if __name__ == "__main__":

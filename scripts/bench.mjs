@@ -1,43 +1,47 @@
 #!/usr/bin/env node
 /**
- * bench.mjs — `npm run bench`: hdplan at fleet scale against a parse-only
- * baseline measured in the same run. Plain Node ESM, no dependencies beyond
- * the built CLI (dist/, built by `npm ci` through prepare) and, for the
- * baseline, python3 with lxml (Debian python3-lxml).
+ * bench.mjs — `npm run bench`: hdplan on the operators' layout against a
+ * parse-only baseline of the same files measured in the same run (issue 14).
+ * Plain Node ESM; needs python3 with lxml (Debian python3-lxml) for the
+ * baseline. Builds dist/ first when it is missing or older than src/, and
+ * generates its fleets (scripts/gen-fleet.mjs) under a tmp dir, so it runs on
+ * a fresh clone.
  *
  * Usage:
- *   node scripts/bench.mjs [--quick] [--seed S] [--repeat R] [--profile]
- *        [--hosts N] [--sizes A,B,C] [--cache DIR] [--no-snapshots] [--no-evacuate]
- *        [--no-headroom] [--headroom-sizes A,B]
+ *   node scripts/bench.mjs [--quick] [--repeat R] [--hosts N] [--sizes A,B,C]
+ *        [--layouts all,per-device] [--growth-layout L] [--no-evacuate] [--no-growth]
+ *        [--workers-table] [--workers-sizes A,B] [--json FILE] [--cache DIR] [--seed S] [--profile]
  *
- *   --quick        growth over 100/300/1000 hosts instead of 100/1000/5000 (no 5,000-host fleet)
- *   --seed S       fleet seed (default 42)
- *   --repeat R     run every timed command R times and keep the fastest (default 1)
- *   --profile      also run the 1,000-host dump plan under `node --cpu-prof` and summarise
- *                  it with scripts/bench-profile.mjs (profiles in /tmp/hdplan-prof)
- *   --hosts N      target hosts of the plan/evacuate benchmarks (default 1000)
- *   --sizes A,B,C  target-host counts of the growth benchmark
- *   --cache DIR    fleet cache (default /tmp/hdplan-bench)
- *   --headroom-sizes A,B  fleet sizes of the headroom benchmark (default 100,1000; --quick 100,300)
+ *   --quick           300 hosts, growth over 100/300, 3 runs (a development run, minutes)
+ *   --repeat R        alternating runs per figure, the median is kept (default 3, at least 3
+ *                     unless --quick)
+ *   --hosts N         target hosts of the plan/evacuate figures (default 1000)
+ *   --sizes A,B,C     host counts of the growth exponent (default 100,1000,5000)
+ *   --layouts L,M     nodedev/ layouts measured (default all,per-device): all = one
+ *                     nodedev/all.xml per host (the dump recipe of docs/targets.md),
+ *                     per-device = one file per device
+ *   --growth-layout L layout of the growth and 100-host figures (default all)
+ *   --workers-table   only measure plan with HDPLAN_WORKERS=0 vs 2 (both layouts,
+ *                     --workers-sizes, default 50,100,200,400,1000; --workers-cache off,warm:
+ *                     --no-cache and a warm inventory cache)
+ *   --json FILE       also write every figure as JSON
+ *   --cache DIR       where fleets are generated and kept between runs
+ *                     (default $TMPDIR/hdplan-bench; keyed by parameters and generator hash)
+ *   --seed S          fleet seed (default 42)
+ *   --generate-only   only generate (or find) the fleets the other options need, then exit
+ *   --profile         also run the cold plan of the first layout once under `node --cpu-prof`
+ *                     and summarise it (scripts/bench-profile.mjs; profiles in $TMPDIR/hdplan-prof)
  *
- * What it measures (N target hosts + the source host-0001, ~200 node devices each):
- *   1. plan: one VM with 8 assigned devices (4 mdevs + 4 VFs) against N hosts, as dump
- *      directories and as snapshot JSON files: wall time and peak RSS of
- *      `node dist/cli/main.js plan --format json`, Node start included.
- *      Baseline: python3 + lxml parsing only the same XML files (lxml.etree.fromstring
- *      per file), Python start included (so is Node's on the hdplan side).
- *   2. evacuate: a 40-VM source host (1–4 mdevs/VFs each, built here with gen-fleet's
- *      exported builders) onto the same N hosts; baseline: the same files parsed by lxml.
- *      Run twice: --solver highs (exact, default) and --solver greedy, with time, VMs
- *      placed and optimality side by side (HDPLAN_SOLVER_STATS=1 adds the model size
- *      and the model+solve time of the exact engine).
- *   3. growth: plan against each size; least-squares fit of log(time) on log(hosts).
- *   4. headroom: `hdplan headroom --fail 1` over a fleet with 5 guests a host (its own
- *      cached fleet, --domains-per-host 5), at each --headroom-sizes; baseline: lxml
- *      parsing the same files; growth exponent from the smallest to the largest size.
- * The page cache is warmed (every file read once) before each group, so both sides
- * see the same cache. Fleets are generated once by scripts/gen-fleet.mjs and cached
- * under /tmp/hdplan-bench/, keyed by generator parameters, seed and generator hash.
+ * Every figure is the whole-process wall time of `node dist/cli/main.js ... --format json`
+ * (Node start included) and of `python3 scripts/bench-lxml-baseline.py` over the same
+ * XML files (Python start included), run alternately (baseline, hdplan, baseline, ...);
+ * the median of each, and their ratio. Peak RSS: the child's own
+ * process.resourceUsage().maxRSS (an --import hook writes it at exit; worker threads
+ * share the process) and Python's getrusage(RUSAGE_SELF).ru_maxrss.
+ * Cache modes: cold = a fresh empty XDG_CACHE_HOME each run (the cache is written);
+ * warm = the same XDG_CACHE_HOME after one untimed priming run.
+ * Goals (issue 14): plan 1,000 hosts cold <= 1.0x lxml, warm <= 0.25x, evacuate 40 VMs
+ * onto 1,000 hosts <= 1.5x, peak RSS < 512 MiB, 100 hosts < 1 s, growth exponent <= 1.05.
  */
 import { spawn, spawnSync } from "node:child_process";
 import { createHash } from "node:crypto";
@@ -45,24 +49,26 @@ import {
   closeSync,
   existsSync,
   mkdirSync,
+  mkdtempSync,
   openSync,
   readFileSync,
   readdirSync,
   renameSync,
   rmSync,
+  statSync,
   writeFileSync,
 } from "node:fs";
-import { cpus, totalmem } from "node:os";
+import { cpus, tmpdir, totalmem } from "node:os";
 import { dirname, join, resolve } from "node:path";
-import { fileURLToPath, pathToFileURL } from "node:url";
-import { Worker, isMainThread } from "node:worker_threads";
+import { fileURLToPath } from "node:url";
+import { writeEvacSource } from "./bench-evac-source.mjs";
 
 const REPO = resolve(dirname(fileURLToPath(import.meta.url)), "..");
 const CLI = join(REPO, "dist", "cli", "main.js");
 const GEN = join(REPO, "scripts", "gen-fleet.mjs");
-const TO_SNAP = join(REPO, "scripts", "dump-to-snapshot.mjs");
 const PY_BASELINE = join(REPO, "scripts", "bench-lxml-baseline.py");
 const T_START = performance.now();
+const MiB = 1024;
 
 // ---------------------------------------------------------------------------
 // Options
@@ -71,16 +77,20 @@ function parseArgs(argv) {
   const o = {
     quick: false,
     seed: 42,
-    repeat: 1,
-    profile: false,
-    hosts: 1000,
+    repeat: null,
+    hosts: null,
     sizes: null,
-    cache: "/tmp/hdplan-bench",
-    snapshots: true,
+    layouts: ["all", "per-device"],
+    growthLayout: "all",
     evacuate: true,
-    headroom: true,
-    headroomSizes: null,
+    growth: true,
+    workersTable: false,
+    workersSizes: [50, 100, 200, 400, 1000],
+    workersCache: ["off", "warm"],
+    json: null,
+    cache: join(tmpdir(), "hdplan-bench"),
   };
+  const ints = (v) => v.split(",").map((s) => Number.parseInt(s, 10));
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     const val = () => {
@@ -90,30 +100,31 @@ function parseArgs(argv) {
     };
     if (a === "--quick") o.quick = true;
     else if (a === "--seed") o.seed = Number.parseInt(val(), 10);
-    else if (a === "--repeat") o.repeat = Math.max(1, Number.parseInt(val(), 10));
-    else if (a === "--profile") o.profile = true;
+    else if (a === "--repeat") o.repeat = Number.parseInt(val(), 10);
     else if (a === "--hosts") o.hosts = Number.parseInt(val(), 10);
-    else if (a === "--sizes")
-      o.sizes = val()
-        .split(",")
-        .map((s) => Number.parseInt(s, 10));
-    else if (a === "--cache") o.cache = resolve(val());
-    else if (a === "--no-snapshots") o.snapshots = false;
+    else if (a === "--sizes") o.sizes = ints(val());
+    else if (a === "--layouts") o.layouts = val().split(",");
+    else if (a === "--growth-layout") o.growthLayout = val();
     else if (a === "--no-evacuate") o.evacuate = false;
-    else if (a === "--no-headroom") o.headroom = false;
-    else if (a === "--headroom-sizes")
-      o.headroomSizes = val()
-        .split(",")
-        .map((s) => Number.parseInt(s, 10));
+    else if (a === "--no-growth") o.growth = false;
+    else if (a === "--workers-table") o.workersTable = true;
+    else if (a === "--workers-sizes") o.workersSizes = ints(val());
+    else if (a === "--workers-cache") o.workersCache = val().split(",");
+    else if (a === "--json") o.json = resolve(val());
+    else if (a === "--cache") o.cache = resolve(val());
+    else if (a === "--profile") o.profile = true;
+    else if (a === "--generate-only") o.generateOnly = true;
     else if (a === "--help" || a === "-h") o.help = true;
     else throw new Error(`unknown option ${a}`);
   }
-  if (!o.sizes) o.sizes = o.quick ? [100, 300, 1000] : [100, 1000, 5000];
-  if (!o.headroomSizes) o.headroomSizes = o.quick ? [100, 300] : [100, 1000];
-  if (!o.headroomSizes.every((n) => Number.isInteger(n) && n > 1))
-    throw new Error("--headroom-sizes takes integers > 1");
-  if (![o.seed, o.hosts, ...o.sizes].every((n) => Number.isInteger(n) && n > 0))
-    throw new Error("--seed, --hosts and --sizes take positive integers");
+  o.hosts ??= o.quick ? 300 : 1000;
+  o.sizes ??= o.quick ? [100, 300] : [100, 1000, 5000];
+  o.repeat ??= 3;
+  if (!o.quick && o.repeat < 3) throw new Error("--repeat must be at least 3 (medians of 3) unless --quick");
+  for (const l of [...o.layouts, o.growthLayout])
+    if (l !== "all" && l !== "per-device") throw new Error(`unknown layout ${l} (all or per-device)`);
+  if (![o.seed, o.hosts, o.repeat, ...o.sizes, ...o.workersSizes].every((n) => Number.isInteger(n) && n > 0))
+    throw new Error("--seed, --repeat, --hosts, --sizes and --workers-sizes take positive integers");
   o.sizes = [...new Set(o.sizes)].sort((a, b) => a - b);
   return o;
 }
@@ -123,11 +134,16 @@ function parseArgs(argv) {
 
 const log = (s = "") => process.stdout.write(`${s}\n`);
 const note = (s) => process.stdout.write(`  .. ${s}\n`);
-const sec = (ms) => `${(ms / 1000).toFixed(2)} s`;
-const mib = (kb) => `${(kb / 1024).toFixed(0)} MiB`;
-const ratio = (a, b) => (a && b ? `${(a / b).toFixed(2)}x` : "n/a");
+const sec = (ms) => (ms == null ? "n/a" : `${(ms / 1000).toFixed(2)} s`);
+const mib = (kb) => (kb == null ? "n/a" : `${(kb / MiB).toFixed(0)} MiB`);
+const fx = (r) => (r == null || !Number.isFinite(r) ? "n/a" : `${r.toFixed(2)}x`);
 const sha8 = (file) => createHash("sha256").update(readFileSync(file)).digest("hex").slice(0, 8);
 const hostKey = (i) => `host-${String(i).padStart(4, "0")}`;
+const median = (xs) => {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = s.length >> 1;
+  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
+};
 
 function cmdOut(cmd, args) {
   try {
@@ -147,18 +163,15 @@ function loadavg() {
 }
 
 function machine() {
-  let model = "unknown";
+  let model = cpus()[0]?.model ?? "unknown";
   try {
     const m = /^model name\s*:\s*(.+)$/m.exec(readFileSync("/proc/cpuinfo", "utf8"));
     if (m) model = m[1].trim();
-  } catch {
-    model = cpus()[0]?.model ?? "unknown";
-  }
-  const nproc = cmdOut("nproc", []) ?? String(cpus().length);
+  } catch {}
   const rev = cmdOut("git", ["-C", REPO, "rev-parse", "--short", "HEAD"]);
   const dirty = rev && cmdOut("git", ["-C", REPO, "status", "--porcelain", "--untracked-files=no"]);
   return {
-    nproc,
+    nproc: cmdOut("nproc", []) ?? String(cpus().length),
     model,
     memGiB: (totalmem() / 2 ** 30).toFixed(1),
     node: process.version,
@@ -167,159 +180,113 @@ function machine() {
   };
 }
 
-/** Reads every file under `paths` once (2 worker threads), so both sides see a warm page cache. */
-async function warm(paths) {
-  const t0 = performance.now();
-  const halves = [paths.filter((_, i) => i % 2 === 0), paths.filter((_, i) => i % 2 === 1)];
-  const code = `
-    const { workerData, parentPort } = require("node:worker_threads");
-    const fs = require("node:fs"), path = require("node:path");
-    let files = 0, bytes = 0;
-    const walk = (p) => {
-      let st; try { st = fs.statSync(p); } catch { return; }
-      if (st.isDirectory()) { for (const n of fs.readdirSync(p)) walk(path.join(p, n)); }
-      else if (st.isFile()) { bytes += fs.readFileSync(p).length; files++; }
-    };
-    for (const p of workerData) walk(p);
-    parentPort.postMessage({ files, bytes });`;
-  const res = await Promise.all(
-    halves.map(
-      (h) =>
-        new Promise((ok, ko) => {
-          const w = new Worker(code, { eval: true, workerData: h });
-          w.once("message", ok);
-          w.once("error", ko);
-        }),
-    ),
-  );
-  const files = res.reduce((n, r) => n + r.files, 0);
-  const bytes = res.reduce((n, r) => n + r.bytes, 0);
-  note(
-    `page cache warmed: ${files} files, ${(bytes / 2 ** 20).toFixed(0)} MiB in ${sec(performance.now() - t0)}`,
-  );
+function newestMtime(dir) {
+  let t = 0;
+  for (const e of readdirSync(dir, { withFileTypes: true })) {
+    const p = join(dir, e.name);
+    t = Math.max(t, e.isDirectory() ? newestMtime(p) : statSync(p).mtimeMs);
+  }
+  return t;
+}
+
+/** Builds dist/ (tsc) when it is missing or older than src/. */
+function ensureBuilt() {
+  if (existsSync(CLI) && statSync(CLI).mtimeMs >= newestMtime(join(REPO, "src"))) return;
+  note("building dist/ (npm run build)");
+  const r = spawnSync("npm", ["run", "build"], { cwd: REPO, stdio: ["ignore", "ignore", "inherit"] });
+  if (r.status !== 0) throw new Error("npm run build failed (run npm ci first)");
 }
 
 // ---------------------------------------------------------------------------
-// Timing child processes (wall time and peak RSS)
+// Timing child processes: wall time and the child's own peak RSS
 
-const GNU_TIME = (() => {
-  if (!existsSync("/usr/bin/time")) return null;
-  const r = spawnSync("/usr/bin/time", ["-f", "%M", "-o", "/dev/null", "true"]);
-  return r.status === 0 ? "/usr/bin/time" : null;
-})();
-
-function vmHwmKb(pid) {
-  try {
-    const m = /^VmHWM:\s+(\d+)\s+kB/m.exec(readFileSync(`/proc/${pid}/status`, "utf8"));
-    return m ? Number(m[1]) : 0;
-  } catch {
-    return 0;
-  }
-}
+const CTX = { opts: null, work: null, python: null, rssHook: null, seq: 0 };
 
 /**
- * Runs cmd args; stdout to `outFile` (or /dev/null), stderr captured. Returns
- * {ms, rssKb, code, stderr}. RSS: GNU time's %M, else VmHWM polled every 20 ms.
+ * Runs cmd args with stdout to `outFile`; returns {ms, rssKb, code, stderr}.
+ * hdplan children get `--import RSS_HOOK` (writes process.resourceUsage().maxRSS
+ * to $HDPLAN_BENCH_RSS at exit); for other children rssKb is null.
  */
-function timed(cmd, args, { outFile = "/dev/null", env } = {}) {
+function timed(cmd, args, { outFile = "/dev/null", env = {}, node = false } = {}) {
   return new Promise((ok) => {
-    const rssFile = join(CTX.work, `rss-${process.pid}-${Math.random().toString(36).slice(2)}.txt`);
-    const [c, a] = GNU_TIME ? [GNU_TIME, ["-f", "%M", "-o", rssFile, cmd, ...args]] : [cmd, args];
+    const rssFile = join(CTX.work, `rss-${CTX.seq++}.txt`);
+    const a = node ? ["--import", CTX.rssHook, ...args] : args;
     const fd = openSync(outFile, "w");
     const t0 = performance.now();
-    const child = spawn(c, a, { stdio: ["ignore", fd, "pipe"], env: env ?? process.env });
+    const child = spawn(cmd, a, {
+      stdio: ["ignore", fd, "pipe"],
+      env: { ...process.env, ...env, HDPLAN_BENCH_RSS: rssFile },
+    });
     let stderr = "";
-    let hwm = 0;
-    const poll = GNU_TIME ? null : setInterval(() => (hwm = Math.max(hwm, vmHwmKb(child.pid))), 20);
     child.stderr.on("data", (d) => {
       if (stderr.length < 20000) stderr += d;
     });
     child.on("close", (code, signal) => {
       const ms = performance.now() - t0;
-      if (poll) clearInterval(poll);
       closeSync(fd);
-      let rssKb = hwm;
-      if (GNU_TIME) {
+      let rssKb = null;
+      let cpuMs = null;
+      if (node) {
         try {
-          const lines = readFileSync(rssFile, "utf8").trim().split("\n");
-          rssKb = Number(lines[lines.length - 1]) || 0;
-          rmSync(rssFile, { force: true });
-        } catch {
-          rssKb = 0;
-        }
+          const [rss, user, sys] = readFileSync(rssFile, "utf8").split(" ").map(Number);
+          rssKb = rss || null;
+          cpuMs = (user + sys) / 1000;
+        } catch {}
+        rmSync(rssFile, { force: true });
       }
-      ok({ ms, rssKb, code: code ?? 128, signal, stderr });
+      ok({ ms, rssKb, cpuMs, code: code ?? 128, signal, stderr });
     });
   });
 }
 
-/** Runs `repeat` times, keeps the fastest run; fails (returns null) on an unexpected exit code. */
-async function best(label, cmd, args, { okCodes = [0], outFile, repeat = CTX.opts.repeat, env } = {}) {
-  let bestRun = null;
-  for (let i = 0; i < repeat; i++) {
-    const r = await timed(cmd, args, { outFile, env });
-    if (!okCodes.includes(r.code)) {
-      log(`  !! ${label}: exit ${r.code}${r.signal ? ` (${r.signal})` : ""}`);
-      if (r.stderr)
-        log(
-          r.stderr
-            .trim()
-            .split("\n")
-            .slice(-8)
-            .map((l) => `     ${l}`)
-            .join("\n"),
-        );
-      return null;
-    }
-    if (!bestRun || r.ms < bestRun.ms) bestRun = r;
-  }
-  return bestRun;
+function failLine(label, r) {
+  log(`  !! ${label}: exit ${r.code}${r.signal ? ` (${r.signal})` : ""}`);
+  if (r.stderr)
+    log(
+      r.stderr
+        .trim()
+        .split("\n")
+        .slice(-6)
+        .map((l) => `     ${l}`)
+        .join("\n"),
+    );
 }
 
 // ---------------------------------------------------------------------------
 // Python + lxml baseline
 
 function findPython() {
-  const candidates = [...new Set(["python3", "/usr/bin/python3", "/usr/local/bin/python3"])];
-  const probe = () => {
-    for (const py of candidates) {
-      const r = spawnSync(
-        py,
-        ["-c", "import lxml.etree as e, sys; print(e.__version__, sys.version.split()[0])"],
-        {
-          encoding: "utf8",
-        },
-      );
-      if (r.status === 0) {
-        const [lxml, python] = r.stdout.trim().split(" ");
-        return { py, lxml, python };
-      }
+  for (const py of ["python3", "/usr/bin/python3", "/usr/local/bin/python3"]) {
+    const r = spawnSync(
+      py,
+      ["-c", "import lxml.etree as e, sys; print(e.__version__, sys.version.split()[0])"],
+      {
+        encoding: "utf8",
+      },
+    );
+    if (r.status === 0) {
+      const [lxml, python] = r.stdout.trim().split(" ");
+      return { py, lxml, python };
     }
-    return null;
-  };
-  let found = probe();
-  if (!found && process.getuid?.() === 0 && existsSync("/usr/bin/apt-get")) {
-    note("python3 lacks lxml: trying apt-get install -y python3-lxml");
-    spawnSync("apt-get", ["install", "-y", "-q", "python3-lxml"], { stdio: "ignore" });
-    found = probe();
   }
-  return found;
+  return null;
 }
 
-/** Python baseline over a list of paths; returns {ms (process wall, Python start included), inner}. */
-async function pyBaseline(label, mode, paths) {
-  if (!CTX.python) return null;
+function baselineList(label, paths) {
   const list = join(CTX.work, `py-${label}.txt`);
   writeFileSync(list, `${paths.join("\n")}\n`);
-  const outFile = join(CTX.work, `py-${label}.json`);
-  const r = await best(`python baseline (${label})`, CTX.python.py, [PY_BASELINE, mode, list], { outFile });
-  if (!r) return null;
+  return list;
+}
+
+async function pyRun(list) {
+  const outFile = join(CTX.work, "py-out.json");
+  const r = await timed(CTX.python.py, [PY_BASELINE, "dump", list], { outFile });
+  if (r.code !== 0) {
+    failLine("python baseline", r);
+    return null;
+  }
   const inner = JSON.parse(readFileSync(outFile, "utf8"));
-  note(
-    `python+lxml ${label}: ${inner.docs} documents, ${(inner.bytes / 2 ** 20).toFixed(0)} MiB: ` +
-      `${sec(r.ms)} wall (${inner.seconds.toFixed(2)} s inside Python), ${mib(r.rssKb)} peak RSS`,
-  );
-  return { ...r, inner };
+  return { ms: r.ms, rssKb: inner.maxRssKb, inner };
 }
 
 // ---------------------------------------------------------------------------
@@ -327,14 +294,8 @@ async function pyBaseline(label, mode, paths) {
 
 const GEN_PARAMS = { gpus: 4, nics: 2, vfs: 16, old: 0.2, domains: 2, noise: 120 };
 
-/** The headroom fleet: the same hosts with 5 guests each (issue #16: ~5 VMs a host). */
-const HEADROOM_PARAMS = { ...GEN_PARAMS, domains: 5 };
-
-function fleetPrefix(seed, p = GEN_PARAMS) {
-  return `fleet-g${p.gpus}-n${p.nics}-v${p.vfs}-o${p.old}-d${p.domains}-z${p.noise}-s${seed}-${sha8(GEN)}`;
-}
-
-function genArgs(out, hosts, p = GEN_PARAMS) {
+function genArgs(out, hosts, layout) {
+  const p = GEN_PARAMS;
   return [
     "--out",
     out,
@@ -354,207 +315,143 @@ function genArgs(out, hosts, p = GEN_PARAMS) {
     String(p.noise),
     "--seed",
     String(CTX.opts.seed),
+    "--layout",
+    layout,
   ];
 }
 
-/** A cached fleet of at least `hosts` hosts (source included), generated if missing. */
-async function ensureFleet(hosts, params = GEN_PARAMS) {
-  const prefix = fleetPrefix(CTX.opts.seed, params);
+/** A cached fleet of at least `hosts` hosts (source included) in `layout`, generated if missing. */
+function ensureFleet(hosts, layout) {
+  const p = GEN_PARAMS;
+  const gen = sha8(GEN);
+  const evacGen = sha8(join(REPO, "scripts", "bench-evac-source.mjs"));
+  const prefix = `fleet-${layout}-g${p.gpus}-n${p.nics}-v${p.vfs}-o${p.old}-d${p.domains}-z${p.noise}-s${CTX.opts.seed}-${gen}${evacGen}`;
   mkdirSync(CTX.opts.cache, { recursive: true });
   for (const name of readdirSync(CTX.opts.cache)) {
     const m = new RegExp(`^${prefix}-h(\\d+)$`).exec(name);
     const dir = join(CTX.opts.cache, name);
     if (m && Number(m[1]) >= hosts && existsSync(join(dir, ".complete"))) {
-      note(`fleet: cached ${dir}`);
-      return { dir, hosts: Number(m[1]), generated: false };
+      note(`fleet ${layout}: cached ${dir}`);
+      return { dir, hosts: Number(m[1]), layout };
     }
   }
   const dir = join(CTX.opts.cache, `${prefix}-h${hosts}`);
   const tmp = `${dir}.tmp-${process.pid}`;
   rmSync(tmp, { recursive: true, force: true });
   const t0 = performance.now();
-  note(`fleet: generating ${hosts} hosts into ${dir} (scripts/gen-fleet.mjs, once; cached afterwards)`);
-  // (Two worker threads writing hosts with gen-fleet's exported builders were tried:
-  // no faster, file creation is system time.) hosts.txt is not used: each run
-  // writes its own hosts files.
-  const r = spawnSync(process.execPath, [GEN, ...genArgs(tmp, hosts, params)], { encoding: "utf8" });
+  note(`fleet ${layout}: generating ${hosts} hosts into ${dir} (kept for later runs)`);
+  const r = spawnSync(process.execPath, [GEN, ...genArgs(tmp, hosts, layout)], { encoding: "utf8" });
   if (r.status !== 0) throw new Error(`gen-fleet failed: ${r.stderr}`);
+  const ev = writeEvacSource(join(tmp, "evac-source", "host-evac"), { seed: CTX.opts.seed, layout });
+  writeFileSync(join(tmp, "evac-source.json"), JSON.stringify(ev));
   rmSync(dir, { recursive: true, force: true });
   renameSync(tmp, dir);
   writeFileSync(join(dir, ".complete"), r.stderr);
-  note(`fleet: ${r.stderr.trim().replace(/ in \S+ \(/, " (")}; ${sec(performance.now() - t0)} in all`);
-  return { dir, hosts, generated: true };
+  note(
+    `fleet ${layout}: ${r.stderr.trim().replace(/ in \S+ \(/, " (")}; ${sec(performance.now() - t0)} in all`,
+  );
+  return { dir, hosts, layout };
 }
 
-/** Hosts file of the first n targets (host-0002 ...) as dump dirs or snapshot files. */
-function hostsFile(n, kind) {
+const targetDir = (fleet, i) => join(fleet.dir, "hosts", hostKey(i));
+
+function hostsFile(fleet, n) {
   const lines = [];
-  for (let i = 2; i <= n + 1; i++) lines.push(targetPath(i, kind));
-  const f = join(CTX.work, `hosts-${kind}-${n}.txt`);
-  writeFileSync(f, `# ${n} ${kind} targets of ${CTX.fleet.dir}\n${lines.join("\n")}\n`);
+  for (let i = 2; i <= n + 1; i++) lines.push(targetDir(fleet, i));
+  const f = join(CTX.work, `hosts-${fleet.layout}-${n}.txt`);
+  writeFileSync(f, `${lines.join("\n")}\n`);
   return f;
 }
 
-function targetPath(i, kind) {
-  return kind === "dump" ? join(CTX.fleet.dir, "hosts", hostKey(i)) : join(CTX.snapDir, `${hostKey(i)}.json`);
-}
-
-/** Snapshot JSON of host-0001 .. host-(n+1), converted with dump-to-snapshot.mjs in 2 processes. */
-async function ensureSnapshots(n) {
-  CTX.snapDir = join(CTX.fleet.dir, `snapshots-${sha8(TO_SNAP)}`);
-  mkdirSync(CTX.snapDir, { recursive: true });
-  const missing = [];
-  for (let i = 1; i <= n + 1; i++) if (!existsSync(targetPath(i, "snapshot"))) missing.push(i);
-  if (!missing.length) {
-    note(`snapshots: cached in ${CTX.snapDir}`);
-    return;
-  }
-  const t0 = performance.now();
-  const parts = [missing.filter((_, k) => k % 2 === 0), missing.filter((_, k) => k % 2 === 1)].filter(
-    (p) => p.length,
-  );
-  await Promise.all(
-    parts.map(
-      (part, k) =>
-        new Promise((ok, ko) => {
-          const list = join(CTX.work, `to-snap-${k}.txt`);
-          writeFileSync(list, `${part.map((i) => targetPath(i, "dump")).join("\n")}\n`);
-          const c = spawn(
-            process.execPath,
-            [TO_SNAP, "--out", CTX.snapDir, "--created-at", "2026-01-01T00:00:00.000Z", "--hosts-file", list],
-            { stdio: ["ignore", "ignore", "pipe"] },
-          );
-          let err = "";
-          c.stderr.on("data", (d) => (err += d));
-          c.on("close", (code) => (code === 0 ? ok() : ko(new Error(`dump-to-snapshot: ${err}`))));
-        }),
-    ),
-  );
-  note(`snapshots: ${missing.length} converted into ${CTX.snapDir} in ${sec(performance.now() - t0)}`);
-}
-
-// ---------------------------------------------------------------------------
-// The 40-VM evacuation source, built with gen-fleet's exported builders
-
-async function buildEvacSource(nVms = 40) {
-  const g = await import(pathToFileURL(GEN).href);
-  const rng = g.makeRng((CTX.opts.seed * 2654435761 + 40) >>> 0);
-  const b = new g.HostBuilder(rng);
-  b.base({ product: "PowerEdge R750xa" });
-  // 6 T4s in time-sliced vGPU mode: four run nvidia-558 (T4-2Q, 8 per GPU), two
-  // run nvidia-559 (T4-4Q, 4 per GPU). Each has some instances left.
-  const gpuPlan = [
-    ["nvidia-558", 6],
-    ["nvidia-558", 6],
-    ["nvidia-558", 5],
-    ["nvidia-558", 5],
-    ["nvidia-559", 3],
-    ["nvidia-559", 3],
-  ];
-  const mdevs = [];
-  for (const [type, used] of gpuPlan) {
-    const inst = Array.from({ length: used }, () => ({ uuid: rng.uuid(), type }));
-    mdevs.push(...inst);
-    const types = {};
-    for (const t of ["nvidia-558", "nvidia-559", "nvidia-560"])
-      types[t] = t === type ? g.T4_TYPES[t].max - used : 0;
-    b.addGpu({ types, mdevs: inst });
-  }
-  // 4 ConnectX-6 Dx PFs with 16 VFs each.
-  const vfs = [];
-  for (let n = 0; n < 4; n++) vfs.push(...b.addNic({ vfCount: 16, maxVfs: 16 }).vfs.map((v) => v.addr));
-  b.addNoise(120);
-  // 40 running VMs with 1-4 devices each: at most one vGPU, the rest VFs (half as
-  // <hostdev type='pci'>, half as <interface type='hostdev'>).
-  const domains = [];
-  for (let d = 0; d < nVms; d++) {
-    const devices = [];
-    const want = rng.pick([1, 1, 2, 2, 2, 3, 3, 4]);
-    if (mdevs.length && d % 4 !== 3) devices.push({ kind: "mdev", uuid: mdevs.shift().uuid });
-    while (devices.length < want && vfs.length) {
-      const addr = vfs.splice(rng.int(0, vfs.length - 1), 1)[0];
-      devices.push(
-        rng.chance(0.5) ? { kind: "pci", addr } : { kind: "interface", addr, mac: rng.mac("52:54:00") },
-      );
+/** Reads every file under `paths` once so both sides see a warm page cache. */
+function warmPageCache(paths) {
+  let bytes = 0;
+  let files = 0;
+  const walk = (p) => {
+    const st = statSync(p);
+    if (st.isDirectory()) for (const n of readdirSync(p)) walk(join(p, n));
+    else {
+      bytes += readFileSync(p).length;
+      files++;
     }
-    if (!devices.length) break;
-    const name = `evac-vm-${String(d + 1).padStart(2, "0")}`;
-    domains.push({
-      name,
-      uuid: rng.uuid(),
-      id: d + 1,
-      devices,
-      memGiB: rng.pick([8, 16, 32]),
-      vcpus: rng.pick([4, 8, 16]),
-    });
-  }
-  const dir = join(CTX.fleet.dir, "evac-source", "host-evac");
-  rmSync(dirname(dir), { recursive: true, force: true });
-  mkdirSync(join(dir, "nodedev"), { recursive: true });
-  mkdirSync(join(dir, "domains"), { recursive: true });
-  for (const f of b.files()) writeFileSync(join(dir, "nodedev", f.file), f.xml);
-  for (const d of domains) writeFileSync(join(dir, "domains", `${d.name}.xml`), g.domainXml(d));
-  writeFileSync(
-    join(dir, "host.json"),
-    `${JSON.stringify(
-      {
-        hostname: "host-evac.lab.example",
-        libvirtVersion: "10.5.0",
-        hypervisor: { type: "QEMU", version: "9.0.0" },
-        kernelVersion: "6.8.0-45-generic",
-      },
-      null,
-      2,
-    )}\n`,
-  );
-  const devs = domains.reduce((n, d) => n + d.devices.length, 0);
-  const withMdev = domains.filter((d) => d.devices.some((x) => x.kind === "mdev")).length;
-  note(
-    `evacuation source ${dir}: ${b.devices.length} node devices, ${domains.length} running VMs, ` +
-      `${devs} assigned devices (${withMdev} VMs with a vGPU)`,
-  );
-  return { dir, vms: domains.length, devices: devs };
+  };
+  for (const p of paths) walk(p);
+  return { files, bytes };
 }
 
 // ---------------------------------------------------------------------------
-// Benchmarks
+// One figure: alternating baseline / hdplan runs, medians
 
-const CTX = { opts: null, work: null, fleet: null, snapDir: null, python: null };
-
-function planArgs(hostsFileKind, n) {
-  const src = hostsFileKind === "dump" ? targetPath(1, "dump") : targetPath(1, "snapshot");
-  return [
-    CLI,
-    "plan",
-    "--domain",
-    join(CTX.fleet.dir, "vm.xml"),
-    "--source",
-    src,
-    "--hosts-file",
-    hostsFile(n, hostsFileKind),
-    "--format",
-    "json",
-  ];
-}
-
-function planSummary(outFile) {
-  try {
-    const j = JSON.parse(readFileSync(outFile, "utf8"));
-    const by = {};
-    for (const h of j.hosts) by[h.status] = (by[h.status] ?? 0) + 1;
-    return `best ${j.best}; ${Object.entries(by)
-      .map(([k, v]) => `${v} ${k}`)
-      .join(", ")}`;
-  } catch (e) {
-    return `unreadable output (${e.message})`;
+/**
+ * `job`: {label, args (after CLI), baselinePaths, cache: "cold"|"warm"|"off", env}.
+ * Returns {label, hdplanMs, baselineMs, ratio, rssKb, baselineRssKb, runs, exit, bytes, files}.
+ */
+async function figure(job, repeat = CTX.opts.repeat) {
+  const list = job.baselinePaths ? baselineList(job.key, job.baselinePaths) : null;
+  const pg = job.baselinePaths ? warmPageCache(job.baselinePaths) : null;
+  const cacheRoot = join(CTX.work, `xdg-${job.key}`);
+  const env = { ...(job.env ?? {}) };
+  const args = [CLI, ...job.args, "--format", "json"];
+  if (job.cache === "off") args.push("--no-cache");
+  const outFile = join(CTX.work, `out-${job.key}.json`);
+  const runHd = async (i) => {
+    const xdg = job.cache === "cold" ? `${cacheRoot}-${i}` : cacheRoot;
+    if (job.cache === "cold") rmSync(xdg, { recursive: true, force: true });
+    mkdirSync(xdg, { recursive: true });
+    const r = await timed(process.execPath, args, {
+      outFile,
+      env: { ...env, XDG_CACHE_HOME: xdg },
+      node: true,
+    });
+    if (job.cache === "cold") rmSync(xdg, { recursive: true, force: true });
+    return r;
+  };
+  if (job.cache === "warm") {
+    rmSync(cacheRoot, { recursive: true, force: true });
+    const p = await runHd("prime");
+    if (![0, 1, 4].includes(p.code)) {
+      failLine(`${job.label} (priming run)`, p);
+      return null;
+    }
   }
-}
-
-async function runPlan(kind, n, label) {
-  const outFile = join(CTX.work, `plan-${kind}-${n}.json`);
-  const r = await best(label, process.execPath, planArgs(kind, n), { okCodes: [0, 1, 4], outFile });
-  if (r) note(`${label}: ${sec(r.ms)}, peak RSS ${mib(r.rssKb)} (exit ${r.code}; ${planSummary(outFile)})`);
-  return r;
+  const hd = [];
+  const py = [];
+  for (let i = 0; i < repeat; i++) {
+    if (list && CTX.python) {
+      const b = await pyRun(list);
+      if (b) py.push(b);
+    }
+    const r = await runHd(i);
+    if (![0, 1, 4].includes(r.code)) {
+      failLine(job.label, r);
+      return null;
+    }
+    hd.push(r);
+  }
+  rmSync(cacheRoot, { recursive: true, force: true });
+  const hdplanMs = median(hd.map((r) => r.ms));
+  const baselineMs = py.length ? median(py.map((r) => r.ms)) : null;
+  const res = {
+    key: job.key,
+    label: job.label,
+    hdplanMs,
+    cpuMs: median(hd.map((r) => r.cpuMs ?? 0)),
+    baselineMs,
+    ratio: baselineMs ? hdplanMs / baselineMs : null,
+    rssKb: Math.max(...hd.map((r) => r.rssKb ?? 0)) || null,
+    baselineRssKb: py.length ? Math.max(...py.map((r) => r.rssKb ?? 0)) : null,
+    runsMs: hd.map((r) => Math.round(r.ms)),
+    baselineRunsMs: py.map((r) => Math.round(r.ms)),
+    exit: hd[0].code,
+    files: pg?.files,
+    bytes: pg?.bytes,
+  };
+  note(
+    `${job.label}: ${sec(hdplanMs)} (runs ${res.runsMs.join("/")} ms), baseline ${sec(baselineMs)} ` +
+      `(runs ${res.baselineRunsMs.join("/")} ms) = ${fx(res.ratio)}; peak RSS ${mib(res.rssKb)} ` +
+      `(baseline ${mib(res.baselineRssKb)}); exit ${res.exit}`,
+  );
+  return res;
 }
 
 function lsqFit(points) {
@@ -570,20 +467,109 @@ function lsqFit(points) {
     sxx += (xs[i] - mx) ** 2;
     syy += (ys[i] - my) ** 2;
   }
-  const k = sxx ? sxy / sxx : Number.NaN;
-  const r2 = sxx && syy ? (sxy * sxy) / (sxx * syy) : 1;
-  return { k, r2 };
+  return { k: sxx ? sxy / sxx : Number.NaN, r2: sxx && syy ? (sxy * sxy) / (sxx * syy) : 1 };
 }
 
+// ---------------------------------------------------------------------------
+// Jobs
+
+function planJob(fleet, n, cache, extra = {}) {
+  const src = targetDir(fleet, 1);
+  const paths = [join(fleet.dir, "vm.xml"), src];
+  for (let i = 2; i <= n + 1; i++) paths.push(targetDir(fleet, i));
+  return {
+    key: `plan-${fleet.layout}-${n}-${cache}${extra.suffix ?? ""}`,
+    label: `plan, ${fleet.layout}, ${n} hosts, cache ${cache}${extra.what ?? ""}`,
+    args: [
+      "plan",
+      "--domain",
+      join(fleet.dir, "vm.xml"),
+      "--source",
+      src,
+      "--hosts-file",
+      hostsFile(fleet, n),
+    ],
+    baselinePaths: extra.noBaseline ? null : paths,
+    cache,
+    env: extra.env,
+  };
+}
+
+function evacJob(fleet, n, cache) {
+  const src = join(fleet.dir, "evac-source", "host-evac");
+  const paths = [src];
+  for (let i = 2; i <= n + 1; i++) paths.push(targetDir(fleet, i));
+  return {
+    key: `evac-${fleet.layout}-${n}-${cache}`,
+    label: `evacuate 40 VMs, ${fleet.layout}, ${n} hosts, cache ${cache}`,
+    args: ["evacuate", "--source", src, "--hosts-file", hostsFile(fleet, n)],
+    baselinePaths: paths,
+    cache,
+  };
+}
+
+async function workersTable(o) {
+  const rows = [];
+  const maxN = Math.max(...o.workersSizes);
+  for (const layout of o.layouts) {
+    const fleet = ensureFleet(maxN + 1, layout);
+    for (const n of o.workersSizes) {
+      const row = { layout, n };
+      for (const cache of o.workersCache) {
+        for (const w of ["0", "2"]) {
+          const r = await figure(
+            planJob(fleet, n, cache, {
+              env: { HDPLAN_WORKERS: w },
+              suffix: `-w${w}`,
+              what: `, HDPLAN_WORKERS=${w}`,
+              noBaseline: true,
+            }),
+          );
+          row[`${cache}-w${w}`] = r?.hdplanMs ?? null;
+          row[`${cache}-w${w}-cpu`] = r?.cpuMs ?? null;
+          row.bytes = row.bytes ?? r?.bytes;
+        }
+      }
+      const b = warmPageCache([
+        join(fleet.dir, "vm.xml"),
+        ...Array.from({ length: n + 1 }, (_, k) => targetDir(fleet, k + 1)),
+      ]);
+      row.bytes = b.bytes;
+      row.files = b.files;
+      rows.push(row);
+    }
+  }
+  const lines = [
+    `workers: plan, median of ${o.repeat}, whole process; wall ms (CPU ms = user+sys of all threads); off = --no-cache, warm = warm inventory cache`,
+    `| layout | hosts | XML MiB | files | ${o.workersCache.map((c) => `${c}, 0 workers | ${c}, 2 workers | 2 vs 0`).join(" | ")} |`,
+    `|---|---|---|---|${o.workersCache.map(() => "---|---|---|").join("")}`,
+  ];
+  for (const r of rows) {
+    const pct = (a, b) => (a && b ? `${(((b - a) / a) * 100).toFixed(0)}%` : "n/a");
+    const ms = (x) => (x == null ? "n/a" : String(Math.round(x)));
+    const cells = o.workersCache.map((c) => {
+      const [a, b] = [r[`${c}-w0`], r[`${c}-w2`]];
+      const cpu = (k) => (r[k] == null ? "" : ` (${ms(r[k])})`);
+      return `${ms(a)}${cpu(`${c}-w0-cpu`)} | ${ms(b)}${cpu(`${c}-w2-cpu`)} | ${pct(a, b)}`;
+    });
+    lines.push(
+      `| ${r.layout} | ${r.n} | ${(r.bytes / 2 ** 20).toFixed(1)} | ${r.files} | ${cells.join(" | ")} |`,
+    );
+  }
+  return { rows, text: lines.join("\n") };
+}
+
+// ---------------------------------------------------------------------------
+
 async function main() {
-  let opts;
+  let o;
   try {
-    opts = parseArgs(process.argv.slice(2));
+    o = parseArgs(process.argv.slice(2));
   } catch (e) {
     process.stderr.write(`bench: ${e.message}\n`);
     process.exit(2);
   }
-  if (opts.help) {
+  if (o.help) {
     process.stdout.write(
       readFileSync(fileURLToPath(import.meta.url), "utf8")
         .split("*/")[0]
@@ -591,291 +577,231 @@ async function main() {
     );
     return;
   }
-  CTX.opts = opts;
-  CTX.load0 = loadavg();
-  if (!existsSync(CLI)) {
-    process.stderr.write(`bench: ${CLI} is missing: run npm ci (or npm run build) first\n`);
+  CTX.opts = o;
+  const load0 = loadavg();
+  mkdirSync(o.cache, { recursive: true });
+  CTX.work = mkdtempSync(join(o.cache, "run-"));
+  CTX.rssHook = join(CTX.work, "rss-hook.mjs");
+  writeFileSync(
+    CTX.rssHook,
+    'import { writeFileSync } from "node:fs";\n' +
+      'process.on("exit", () => { const f = process.env.HDPLAN_BENCH_RSS; if (f) try { const u = process.resourceUsage(); writeFileSync(f, [u.maxRSS, u.userCPUTime, u.systemCPUTime].join(" ")); } catch {} });\n',
+  );
+  try {
+    ensureBuilt();
+  } catch (e) {
+    process.stderr.write(`bench: ${e.message}\n`);
     process.exit(2);
   }
-  const N = opts.hosts;
-  const maxN = Math.max(N, ...opts.sizes);
   const m = machine();
   log(
-    `hdplan bench — ${opts.quick ? "quick" : "full"} run, seed ${opts.seed}, ${N} target hosts, growth ${opts.sizes.join("/")}`,
+    `hdplan bench — ${o.quick ? "quick" : "full"} run, seed ${o.seed}, median of ${o.repeat} alternating runs`,
   );
   log(
     `machine: ${m.nproc} CPUs (${m.model}), ${m.memGiB} GiB RAM, Node ${m.node}, Linux ${m.kernel}, hdplan ${m.commit}`,
   );
-  log(`load average ${CTX.load0} (other work on this machine skews every timing)`);
-  log();
-
-  CTX.work = join(opts.cache, `run-${process.pid}`);
-  mkdirSync(CTX.work, { recursive: true });
-  log("setup");
+  log(`load average ${load0} (other work on this machine skews every timing)`);
   CTX.python = findPython();
   note(
     CTX.python
       ? `baseline: ${CTX.python.py} (Python ${CTX.python.python}, lxml ${CTX.python.lxml})`
-      : "baseline UNAVAILABLE: no python3 with lxml (apt-get install python3-lxml); ratios are not printed",
+      : "baseline UNAVAILABLE: no python3 with lxml (apt-get install python3-lxml); no ratios",
   );
-  note(`peak RSS via ${GNU_TIME ? "/usr/bin/time -f %M" : "VmHWM polled from /proc/<pid>/status"}`);
-  CTX.fleet = await ensureFleet(maxN + 1);
-  if (opts.snapshots) await ensureSnapshots(N);
-  const evac = opts.evacuate ? await buildEvacSource(40) : null;
-  const nodeStart = await best("node start", process.execPath, [CLI, "--version"], {
-    okCodes: [0, 1, 2],
-    repeat: 3,
-  });
-  if (nodeStart) note(`hdplan start-up alone (node dist/cli/main.js --version): ${sec(nodeStart.ms)}`);
-  const results = {};
+  note("peak RSS: the child's process.resourceUsage().maxRSS (--import hook), Python's ru_maxrss");
 
-  // 1. plan, dump dirs and snapshots --------------------------------------
-  log();
-  log(`1. plan: one VM with 8 assigned devices against ${N} hosts (+ source)`);
-  const dumpDirs = [targetPath(1, "dump")];
-  for (let i = 2; i <= N + 1; i++) dumpDirs.push(targetPath(i, "dump"));
-  const snapFiles = opts.snapshots ? dumpDirs.map((_, k) => targetPath(k + 1, "snapshot")) : [];
-  await warm([...dumpDirs, ...snapFiles, ...(evac ? [evac.dir] : []), join(CTX.fleet.dir, "vm.xml")]);
-  results.pyDump = await pyBaseline("dump", "dump", [join(CTX.fleet.dir, "vm.xml"), ...dumpDirs]);
-  results.planDump = await runPlan("dump", N, `hdplan plan, ${N} dump dirs`);
-  if (opts.snapshots) {
-    results.pySnap = await pyBaseline("snapshot-json", "snapshot", [
-      join(CTX.fleet.dir, "vm.xml"),
-      ...snapFiles,
-    ]);
-    results.planSnap = await runPlan("snapshot", N, `hdplan plan, ${N} snapshots`);
-  }
-
-  // 2. evacuate ----------------------------------------------------------------
-  if (evac) {
+  if (o.workersTable) {
+    const t = await workersTable(o);
     log();
-    log(`2. evacuate: ${evac.vms} VMs (${evac.devices} assigned devices) from host-evac onto ${N} hosts`);
-    results.pyEvac = await pyBaseline("evacuate", "dump", [evac.dir, ...dumpDirs.slice(1)]);
-    // The exact engine (default, HiGHS) and the greedy path, side by side.
-    const evacRun = async (solver) => {
-      const outFile = join(CTX.work, `evacuate-${solver}.json`);
-      const r = await best(
-        `hdplan evacuate --solver ${solver}`,
-        process.execPath,
-        [
-          CLI,
-          "evacuate",
-          "--source",
-          evac.dir,
-          "--hosts-file",
-          hostsFile(N, "dump"),
-          "--format",
-          "json",
-          "--solver",
-          solver,
-        ],
-        { okCodes: [0, 1, 4], outFile, env: { ...process.env, HDPLAN_SOLVER_STATS: "1" } },
-      );
-      if (!r) return null;
-      let what = "";
-      try {
-        const j = JSON.parse(readFileSync(outFile, "utf8"));
-        r.placed = j.placements.filter((p) => p.host).length;
-        r.total = j.placements.length;
-        r.optimal = j.optimal;
-        r.gap = j.gap;
-        r.fallback = j.fallback;
-        const hosts = new Set(j.placements.filter((p) => p.host).map((p) => p.host)).size;
-        what = `${r.placed}/${r.total} placed on ${hosts} hosts, ${j.unplaced} unplaced, optimal ${j.optimal}${j.fallback ? `, fallback: ${j.fallback}` : ""}`;
-      } catch (e) {
-        what = `unreadable output (${e.message})`;
-      }
-      r.solveLine = (r.stderr.match(/placement: .*$/m) ?? [""])[0];
-      note(
-        `hdplan evacuate --solver ${solver}: ${sec(r.ms)}, peak RSS ${mib(r.rssKb)} (exit ${r.code}; ${what})`,
-      );
-      if (r.solveLine) note(`  ${r.solveLine}`);
-      return r;
-    };
-    const r = await evacRun("highs");
-    results.evacGreedy = await evacRun("greedy");
-    results.evac = r;
+    log(t.text);
+    if (o.json) writeFileSync(o.json, `${JSON.stringify({ machine: m, load0, workers: t.rows }, null, 2)}\n`);
+    rmSync(CTX.work, { recursive: true, force: true });
+    return;
   }
 
-  // 3. growth -----------------------------------------------------------------
-  log();
-  log(`3. growth: plan against ${opts.sizes.join(", ")} dump-directory hosts`);
-  const growth = [];
-  const bigger = opts.sizes.filter((s) => s > N);
-  if (bigger.length && CTX.fleet.generated) {
-    note("page cache: the fleet was written by this run, so its files are cached already");
-  } else if (bigger.length) {
-    const all = [];
-    for (let i = N + 2; i <= Math.max(...bigger) + 1; i++) all.push(targetPath(i, "dump"));
-    await warm(all);
+  const N = o.hosts;
+  const figures = {};
+  const fleets = {};
+  for (const layout of o.layouts) {
+    const need = Math.max(N, ...(o.growth && layout === o.growthLayout ? o.sizes : [])) + 1;
+    fleets[layout] = ensureFleet(need, layout);
   }
-  for (const n of opts.sizes) {
-    let r;
-    if (n === N && results.planDump) {
-      r = results.planDump;
-      note(`${n} hosts: the plan of benchmark 1 (${sec(r.ms)})`);
-    } else r = await runPlan("dump", n, `hdplan plan, ${n} dump dirs`);
-    if (r) growth.push({ n, ms: r.ms, rssKb: r.rssKb });
+  if (o.growth && !fleets[o.growthLayout])
+    fleets[o.growthLayout] = ensureFleet(Math.max(N, ...o.sizes) + 1, o.growthLayout);
+  if (o.generateOnly) {
+    rmSync(CTX.work, { recursive: true, force: true });
+    return;
+  }
+
+  for (const layout of o.layouts) {
+    const f = fleets[layout];
+    log();
+    log(`layout ${layout}: plan (1 VM x 8 devices) and evacuate (40 VMs) onto ${N} hosts`);
+    figures[`plan-cold-${layout}`] = await figure(planJob(f, N, "cold"));
+    figures[`plan-warm-${layout}`] = await figure(planJob(f, N, "warm"));
+    if (o.evacuate) figures[`evac-cold-${layout}`] = await figure(evacJob(f, N, "cold"));
+  }
+  const growth = [];
+  if (o.growth) {
+    log();
+    log(`growth: plan, cache cold, ${o.growthLayout} layout, ${o.sizes.join(" / ")} hosts`);
+    const f = fleets[o.growthLayout];
+    for (const n of o.sizes) {
+      const have = n === N ? figures[`plan-cold-${o.growthLayout}`] : null;
+      const r = have ?? (await figure(planJob(f, n, "cold")));
+      if (have) note(`${n} hosts: the figure above`);
+      if (r) growth.push({ n, ms: r.hdplanMs, baselineMs: r.baselineMs, rssKb: r.rssKb });
+      if (n === 100) figures.hosts100 = r;
+    }
+  }
+  if (!figures.hosts100) {
+    log();
+    figures.hosts100 = await figure(planJob(fleets[o.growthLayout] ?? fleets[o.layouts[0]], 100, "cold"));
   }
   const g = growth.length >= 2 ? lsqFit(growth) : null;
 
-  // 4. headroom ----------------------------------------------------------------
-  const headroom = [];
-  if (opts.headroom) {
-    log();
-    log(`4. headroom --fail 1: fleets of ${opts.headroomSizes.join(", ")} hosts with 5 guests each`);
-    const hf = await ensureFleet(Math.max(...opts.headroomSizes), HEADROOM_PARAMS);
-    for (const n of opts.headroomSizes) {
-      const dirs = [];
-      for (let i = 1; i <= n; i++) dirs.push(join(hf.dir, "hosts", hostKey(i)));
-      await warm(dirs);
-      const list = join(CTX.work, `headroom-${n}.txt`);
-      writeFileSync(list, `${dirs.join("\n")}\n`);
-      const pyR = await pyBaseline(`headroom-${n}`, "dump", dirs);
-      const outFile = join(CTX.work, `headroom-${n}.json`);
-      const r = await best(
-        `hdplan headroom ${n}`,
-        process.execPath,
-        [CLI, "headroom", "--hosts-file", list, "--format", "json"],
-        { okCodes: [0, 1, 4], outFile },
-      );
-      let what = "";
-      try {
-        const j = JSON.parse(readFileSync(outFile, "utf8"));
-        const doms = j.hosts.reduce((a, h) => a + h.domains, 0);
-        what = `${doms} domains, ${j.simulated} simulations, ${j.summary.stranding} losses strand ${j.summary.strandedDomains} domains`;
-      } catch (e) {
-        what = `unreadable output (${e.message})`;
-      }
-      if (r)
-        note(`hdplan headroom, ${n} hosts: ${sec(r.ms)}, peak RSS ${mib(r.rssKb)} (exit ${r.code}; ${what})`);
-      headroom.push({ n, r, py: pyR, what });
-    }
-  }
-  const hOk = headroom.filter((h) => h.r);
-  const hGrowth = hOk.length >= 2 ? lsqFit(hOk.map((h) => ({ n: h.n, ms: h.r.ms }))) : null;
-
-  // 5. optional profile ---------------------------------------------------------
   let profileText = null;
-  if (opts.profile) {
+  if (o.profile) {
+    const layout = o.layouts[0];
     log();
-    log(`5. profile: node --cpu-prof, plan against ${N} dump dirs`);
-    const profDir = "/tmp/hdplan-prof";
+    log(`profile: node --cpu-prof, plan, ${layout}, ${N} hosts, cache cold`);
+    const profDir = join(tmpdir(), "hdplan-prof");
     rmSync(profDir, { recursive: true, force: true });
-    const args = ["--cpu-prof", `--cpu-prof-dir=${profDir}`, ...planArgs("dump", N)];
-    const r = await best("profiled plan", process.execPath, args, {
-      okCodes: [0, 1, 4],
-      outFile: join(CTX.work, "plan-prof.json"),
-      repeat: 1,
-    });
-    if (r) {
+    const job = planJob(fleets[layout], N, "cold");
+    const xdg = join(CTX.work, "xdg-prof");
+    const r = await timed(
+      process.execPath,
+      ["--cpu-prof", `--cpu-prof-dir=${profDir}`, CLI, ...job.args, "--format", "json"],
+      { env: { XDG_CACHE_HOME: xdg } },
+    );
+    if ([0, 1, 4].includes(r.code)) {
       const { summariseProfile, formatSummary, profilesIn } = await import("./bench-profile.mjs");
       const files = profilesIn(profDir);
-      profileText = `${profDir}: ${files.length} profile(s), one per thread (run took ${sec(r.ms)} under the profiler)\n${formatSummary(
-        summariseProfile(
-          files.map((f) => JSON.parse(readFileSync(f, "utf8"))),
-          { top: 15 },
-        ),
-      )}`;
+      const sum = summariseProfile(
+        files.map((f) => JSON.parse(readFileSync(f, "utf8"))),
+        { top: 15 },
+      );
+      profileText = `${profDir}: ${files.length} profile(s), one per thread (${sec(r.ms)} under the profiler)\n${formatSummary(sum)}`;
       log(profileText.replace(/^/gm, "  "));
-    }
+    } else failLine("profiled plan", r);
   }
 
-  // Summary ---------------------------------------------------------------------
-  const total = performance.now() - T_START;
-  const py = results.pyDump;
-  const lines = [];
-  const base = (b) =>
-    b
-      ? `${sec(b.ms)} (python+lxml parse only, Python start included; ${b.inner.seconds.toFixed(2)} s inside Python)`
-      : "unavailable";
-  lines.push(
-    `hdplan bench (${opts.quick ? "--quick" : "full"}, seed ${opts.seed}), ${new Date().toISOString().slice(0, 16)}Z, hdplan ${m.commit}`,
-  );
-  lines.push(`machine: nproc ${m.nproc}, ${m.model}, ${m.memGiB} GiB RAM, Node ${m.node}, Linux ${m.kernel}`);
-  if (CTX.python)
-    lines.push(`baseline: Python ${CTX.python.python} + lxml ${CTX.python.lxml} (${CTX.python.py})`);
-  lines.push(
-    `fleet: scripts/gen-fleet.mjs --gpus-per-host 4 --nics-per-host 2 --vfs-per-nic 16 --old-fraction 0.2 --domains-per-host 2 --noise 120 --seed ${opts.seed} (~207 node devices/host)`,
-  );
-  if (nodeStart) lines.push(`hdplan start-up alone (--version): ${sec(nodeStart.ms)}`);
-  lines.push("");
-  lines.push(`1. plan, 1 VM x 8 devices, ${N} hosts + source`);
-  lines.push(`   baseline (same XML files): ${base(py)}`);
-  if (results.planDump) {
-    const r = results.planDump;
-    lines.push(
-      `   dump dirs:  ${sec(r.ms)}  ratio ${ratio(r.ms, py?.ms)} (goal <= 2x, stretch 1x)  peak RSS ${mib(r.rssKb)} (goal < 1024 MiB)`,
+  // Goals table ------------------------------------------------------------------
+  const goals = [];
+  const add = (what, value, shown, goal, pass) => goals.push({ what, value, shown, goal, pass });
+  for (const layout of o.layouts) {
+    const c = figures[`plan-cold-${layout}`];
+    const w = figures[`plan-warm-${layout}`];
+    const e = figures[`evac-cold-${layout}`];
+    add(
+      `plan ${N} hosts, cold cache, ${layout}`,
+      c?.ratio,
+      fx(c?.ratio),
+      "<= 1.0x",
+      c?.ratio != null && c.ratio <= 1.0,
     );
-  } else lines.push("   dump dirs:  FAILED");
-  if (opts.snapshots) {
-    if (results.planSnap) {
-      const r = results.planSnap;
-      lines.push(
-        `   snapshots:  ${sec(r.ms)}  ratio ${ratio(r.ms, py?.ms)} to the XML-file baseline, ${ratio(r.ms, results.pySnap?.ms)} to python json.load+lxml of the snapshots (${results.pySnap ? sec(results.pySnap.ms) : "n/a"})  peak RSS ${mib(r.rssKb)}`,
+    add(
+      `plan ${N} hosts, cold cache, ${layout}, peak RSS`,
+      c?.rssKb,
+      mib(c?.rssKb),
+      "< 512 MiB",
+      c?.rssKb != null && c.rssKb < 512 * MiB,
+    );
+    add(
+      `plan ${N} hosts, warm cache, ${layout}`,
+      w?.ratio,
+      fx(w?.ratio),
+      "<= 0.25x",
+      w?.ratio != null && w.ratio <= 0.25,
+    );
+    if (o.evacuate) {
+      add(
+        `evacuate 40 VMs onto ${N} hosts, ${layout}`,
+        e?.ratio,
+        fx(e?.ratio),
+        "<= 1.5x",
+        e?.ratio != null && e.ratio <= 1.5,
       );
-    } else lines.push("   snapshots:  FAILED");
-  }
-  if (evac) {
-    lines.push(`2. evacuate ${evac.vms} VMs (${evac.devices} devices) onto ${N} hosts`);
-    lines.push(`   baseline (same XML files): ${base(results.pyEvac)}`);
-    lines.push(
-      results.evac
-        ? `   evacuate:   ${sec(results.evac.ms)}  ratio ${ratio(results.evac.ms, results.pyEvac?.ms)}  peak RSS ${mib(results.evac.rssKb)}`
-        : "   evacuate:   FAILED",
-    );
-    for (const [name, x] of [
-      ["highs", results.evac],
-      ["greedy", results.evacGreedy],
-    ]) {
-      if (!x) continue;
-      lines.push(
-        `   --solver ${name.padEnd(6)}: ${sec(x.ms)}  ${x.placed}/${x.total} VMs placed  optimal ${x.optimal}${x.gap ? ` gap ${x.gap}` : ""}${x.solveLine ? `  (${x.solveLine})` : ""}`,
+      add(
+        `evacuate, ${layout}, peak RSS`,
+        e?.rssKb,
+        mib(e?.rssKb),
+        "< 512 MiB",
+        e?.rssKb != null && e.rssKb < 512 * MiB,
       );
     }
   }
-  lines.push(`3. growth, plan over dump dirs (nothing subtracted)`);
-  for (const p of growth)
-    lines.push(
-      `   ${String(p.n).padStart(5)} hosts: ${sec(p.ms).padStart(9)}  ${(p.ms / p.n).toFixed(2).padStart(6)} ms/host  peak RSS ${mib(p.rssKb)}`,
-    );
+  const h = figures.hosts100;
+  add(
+    `plan 100 hosts, cold cache, ${o.growthLayout}, whole process`,
+    h?.hdplanMs,
+    sec(h?.hdplanMs),
+    "< 1 s",
+    h?.hdplanMs != null && h.hdplanMs < 1000,
+  );
   if (g)
-    lines.push(
-      `   exponent (least squares, log time on log hosts): ${g.k.toFixed(3)} (R^2 ${g.r2.toFixed(4)}; goal ~1, linear)`,
+    add(
+      `growth exponent of plan ${o.sizes.join(" -> ")} hosts, ${o.growthLayout}`,
+      g.k,
+      g.k.toFixed(3),
+      "<= 1.05",
+      g.k <= 1.05,
     );
-  if (opts.headroom) {
+
+  const total = performance.now() - T_START;
+  const lines = [];
+  lines.push(
+    `hdplan bench (${o.quick ? "--quick" : "full"}, seed ${o.seed}, median of ${o.repeat}), ${new Date().toISOString().slice(0, 16)}Z, hdplan ${m.commit}`,
+  );
+  lines.push(
+    `machine: nproc ${m.nproc}, ${m.model}, ${m.memGiB} GiB RAM, Node ${m.node}, Linux ${m.kernel}; load ${load0} at start, ${loadavg()} at end`,
+  );
+  if (CTX.python)
     lines.push(
-      `4. headroom --fail 1, 5 guests a host (gen-fleet --domains-per-host 5, otherwise the same fleet)`,
+      `baseline: Python ${CTX.python.python} + lxml ${CTX.python.lxml}, parse-only of the same files, whole process`,
     );
-    for (const h of headroom)
+  lines.push("");
+  lines.push("| figure | hdplan | baseline | ratio | peak RSS |");
+  lines.push("|---|---|---|---|---|");
+  for (const r of Object.values(figures)) {
+    if (!r) continue;
+    const xml = r.bytes ? ` (${(r.bytes / 2 ** 20).toFixed(0)} MiB XML, ${r.files} files)` : "";
+    lines.push(
+      `| ${r.label}${xml} | ${sec(r.hdplanMs)} | ${sec(r.baselineMs)} | ${fx(r.ratio)} | ${mib(r.rssKb)} |`,
+    );
+  }
+  if (growth.length) {
+    lines.push("");
+    lines.push(
+      `growth (${o.growthLayout}, cold cache): ${growth.map((p) => `${p.n} hosts ${sec(p.ms)} (${(p.ms / p.n).toFixed(2)} ms/host)`).join(", ")}`,
+    );
+    if (g)
       lines.push(
-        h.r
-          ? `   ${String(h.n).padStart(5)} hosts: ${sec(h.r.ms).padStart(9)}  baseline ${h.py ? sec(h.py.ms) : "n/a"}  ratio ${ratio(h.r.ms, h.py?.ms)} (goal <= 3x)  peak RSS ${mib(h.r.rssKb)} (goal < 1024 MiB); ${h.what}`
-          : `   ${String(h.n).padStart(5)} hosts: FAILED`,
-      );
-    if (hGrowth)
-      lines.push(
-        `   growth exponent ${opts.headroomSizes.join(" -> ")} hosts: ${hGrowth.k.toFixed(3)} (goal ~1, linear)`,
+        `exponent (least squares of log time on log hosts): ${g.k.toFixed(3)}, R^2 ${g.r2.toFixed(4)}`,
       );
   }
-  lines.push(`bench wall time: ${sec(total)}; load average at start ${CTX.load0}, at end ${loadavg()}`);
+  lines.push("");
+  lines.push("| goal | measured | target | |");
+  lines.push("|---|---|---|---|");
+  for (const x of goals) lines.push(`| ${x.what} | ${x.shown} | ${x.goal} | ${x.pass ? "PASS" : "MISS"} |`);
+  lines.push("");
+  if (profileText) lines.push("", "profile:", profileText);
+  lines.push(`bench wall time ${sec(total)}`);
   log();
-  log("----- summary (paste into the issue) -----");
-  log("```");
+  log("----- summary -----");
   log(lines.join("\n"));
-  log("```");
+  if (o.json) {
+    writeFileSync(
+      o.json,
+      `${JSON.stringify({ machine: m, load0, loadEnd: loadavg(), options: { ...o, json: undefined }, figures, growth, exponent: g, goals }, null, 2)}\n`,
+    );
+    note(`figures written to ${o.json}`);
+  }
   rmSync(CTX.work, { recursive: true, force: true });
-  const failed =
-    !results.planDump ||
-    (opts.snapshots && !results.planSnap) ||
-    (evac && !results.evac) ||
-    (opts.headroom && hOk.length !== headroom.length);
+  const failed = Object.values(figures).some((r) => r === null);
   process.exit(failed ? 1 : 0);
 }
 
-if (isMainThread) {
-  main().catch((e) => {
-    process.stderr.write(`bench: ${e.stack ?? e}\n`);
-    process.exit(1);
-  });
-}
+main().catch((e) => {
+  process.stderr.write(`bench: ${e.stack ?? e}\n`);
+  process.exit(1);
+});

@@ -7,7 +7,7 @@ import { afterAll, describe, expect, it } from "vitest";
 const SCRIPT = join(__dirname, "..", "scripts", "gen-fleet.mjs");
 const dirs: string[] = [];
 
-function gen(seed: number): string {
+function gen(seed: number, extra: string[] = []): string {
   const out = mkdtempSync(join(tmpdir(), "gen-fleet-"));
   dirs.push(out);
   execFileSync(process.execPath, [
@@ -22,6 +22,7 @@ function gen(seed: number): string {
     "40",
     "--format",
     "both",
+    ...extra,
   ]);
   return out;
 }
@@ -110,5 +111,48 @@ describe("scripts/gen-fleet.mjs", () => {
       expect(all).toContain(`<name>${name}</name>`);
       expect(readFileSync(join(nd, `${name}.xml`), "utf8")).toContain("<name>mlx5_vfio_pci</name>");
     }
+  });
+
+  it("--layout all writes one nodedev/all.xml per host, as the virsh nodedev-dumpxml loop of docs/targets.md", () => {
+    const all = gen(1234, ["--layout", "all"]);
+    const sa = snapshot(a);
+    const sall = snapshot(all);
+    // Everything but nodedev/ and the header of the hosts files is the same as the default layout.
+    for (const [k, v] of sa) {
+      if (k.includes("/nodedev/") || k.startsWith("hosts")) continue;
+      expect(sall.get(k), k).toBe(v);
+    }
+    expect(sall.get("hosts.txt")).toContain("--layout all");
+    // one document ends at a line "</device>" (a USB device has a <device> child of its own)
+    const docs = (x: string) => x.split(/(?<=^<\/device>\n)/m).filter((d) => d.length);
+    const name = (d: string) => /<name>([^<]*)<\/name>/.exec(d)![1]!;
+    for (const h of ["host-0001", "host-0002", "host-0003"]) {
+      expect(readdirSync(join(all, "hosts", h, "nodedev"))).toEqual(["all.xml"]);
+      const text = readFileSync(join(all, "hosts", h, "nodedev", "all.xml"), "utf8");
+      const got = docs(text);
+      // the same <device> documents as the per-device files, each ending in a newline ...
+      const nd = join(a, "hosts", h, "nodedev");
+      const want = readdirSync(nd).flatMap((f) => docs(readFileSync(join(nd, f), "utf8")));
+      expect([...got].sort()).toEqual([...want].sort());
+      expect(text.endsWith("</device>\n")).toBe(true);
+      // ... in `virsh nodedev-list --all` order: names sorted case-insensitively
+      const names = got.map(name);
+      expect(names).toEqual([...names].sort((x, y) => (x.toLowerCase() < y.toLowerCase() ? -1 : 1)));
+    }
+  });
+
+  it("rejects an unknown --layout with exit 2", () => {
+    const out = mkdtempSync(join(tmpdir(), "gen-fleet-"));
+    dirs.push(out);
+    let code = 0;
+    let err = "";
+    try {
+      execFileSync(process.execPath, [SCRIPT, "--out", out, "--layout", "tree"], { stdio: "pipe" });
+    } catch (e) {
+      code = (e as { status: number }).status;
+      err = String((e as { stderr: Buffer }).stderr);
+    }
+    expect(code).toBe(2);
+    expect(err).toContain("--layout must be per-device or all");
   });
 });

@@ -1,5 +1,6 @@
 /** Worker threads give byte-identical results to the in-process path. */
 import { describe, expect, it } from "vitest";
+import { MIN_HOSTS_FOR_WORKERS, workerCount } from "../src/parallel/pool.js";
 import { hdplan, SAMPLE_PLAN_ARGS } from "./helpers/cli.js";
 
 const args = [...SAMPLE_PLAN_ARGS, "--format", "json"];
@@ -38,5 +39,29 @@ describe("worker threads", () => {
     expect(r.code).toBe(2);
     expect(r.stderr.trim().split("\n")).toHaveLength(1);
     expect(r.stderr).toContain("xml-samples/domains");
+  });
+});
+
+describe("workerCount", () => {
+  const none = {};
+  it("uses no workers below the measured threshold", () => {
+    expect(MIN_HOSTS_FOR_WORKERS).toBe(400);
+    expect(workerCount(MIN_HOSTS_FOR_WORKERS - 1, none, 0, 2)).toBe(0);
+    expect(workerCount(MIN_HOSTS_FOR_WORKERS, none, 0, 2)).toBe(2);
+  });
+  it("uses one per core, at most 8, and none on a single core", () => {
+    expect(workerCount(5000, none, 0, 4)).toBe(4);
+    expect(workerCount(5000, none, 0, 64)).toBe(8);
+    expect(workerCount(5000, none, 0, 1)).toBe(0);
+  });
+  it("uses none when the load average leaves no idle core", () => {
+    expect(workerCount(5000, none, 1.9, 2)).toBe(2);
+    expect(workerCount(5000, none, 2, 2)).toBe(0);
+    expect(workerCount(5000, none, 16, 2)).toBe(0);
+  });
+  it("HDPLAN_WORKERS overrides the threshold and the load", () => {
+    expect(workerCount(10, { HDPLAN_WORKERS: "2" }, 16, 2)).toBe(2);
+    expect(workerCount(5000, { HDPLAN_WORKERS: "0" }, 0, 2)).toBe(0);
+    expect(workerCount(5000, { HDPLAN_WORKERS: "junk" }, 0, 2)).toBe(0);
   });
 });

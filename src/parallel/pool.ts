@@ -3,7 +3,7 @@
  * machine). Falls back to the caller's in-process path when threads do not pay.
  */
 import { existsSync } from "node:fs";
-import { availableParallelism } from "node:os";
+import { availableParallelism, loadavg } from "node:os";
 import { fileURLToPath } from "node:url";
 import { Worker } from "node:worker_threads";
 import { HostError, InputError } from "../errors.js";
@@ -14,13 +14,30 @@ import type { HostReport, Planner } from "../pipeline.js";
 import type { EvacSetupInput, Evaluated, PlanSetupInput } from "./setup.js";
 import type { FromWorker, ToWorker } from "./worker.js";
 
-/** Below this many file targets, threads cost more than they save. */
-export const MIN_HOSTS_FOR_WORKERS = 48;
+/**
+ * Below this many file targets, threads cost more than they save. Measured
+ * with `npm run bench -- --workers-table` on 2 cores (docs/benchmarks.md
+ * "Worker threads"): each worker repeats module loading, JIT warm-up and the
+ * planner set-up (0.3-1 s of CPU for two), which 50-200 hosts do not win back
+ * in either layout; from 400 hosts the parallel part outweighs it.
+ */
+export const MIN_HOSTS_FOR_WORKERS = 400;
 
-export function workerCount(nHosts: number): number {
-  if (process.env.HDPLAN_WORKERS !== undefined) return Math.max(0, Number(process.env.HDPLAN_WORKERS) || 0);
-  if (nHosts < MIN_HOSTS_FOR_WORKERS) return 0;
-  return Math.min(availableParallelism(), 8);
+/**
+ * Worker threads for `nHosts` file targets: HDPLAN_WORKERS when set (0 = none);
+ * none below MIN_HOSTS_FOR_WORKERS, and none when the 1-minute load average is
+ * at least the number of cores (no idle core to run them: the table's loaded
+ * runs lost with workers); else one per core, at most 8.
+ */
+export function workerCount(
+  nHosts: number,
+  env: NodeJS.ProcessEnv = process.env,
+  load: number = loadavg()[0] ?? 0,
+  cores: number = availableParallelism(),
+): number {
+  if (env.HDPLAN_WORKERS !== undefined) return Math.max(0, Number(env.HDPLAN_WORKERS) || 0);
+  if (nHosts < MIN_HOSTS_FOR_WORKERS || cores < 2 || load >= cores) return 0;
+  return Math.min(cores, 8);
 }
 
 function workerUrl(): URL | null {
