@@ -130,6 +130,11 @@ function capacityReason(s: SourceDevice, hostKey: string, taken: string): Reason
     return reason("mdev-no-capacity", `${what}; not enough free ${s.mdevType} instances`);
   if (s.need === "network")
     return reason("network-pool-exhausted", `${what}; not enough free functions in ${s.network?.name}`);
+  if (s.need === "vgpu-vf")
+    return reason(
+      "capacity-taken",
+      `${what}; a plan creates at most one new vGPU per physical GPU, because creatable_vgpu_types shows that one more fits, not how many (fail-closed): set the type on more VFs ahead (echo ID > /sys/bus/pci/devices/VF/nvidia/current_vgpu_type) and re-run 'hdplan inventory', since VFs that already carry the type are reused without this limit`,
+    );
   return reason("capacity-taken", what);
 }
 

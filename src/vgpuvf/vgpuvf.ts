@@ -264,9 +264,10 @@ export const vgpuVfCandidates: KindCandidates = (s, dc, { host, selector, gateOp
       cost: same ? 0 : 1,
       // one vGPU type per physical GPU (compat.md §6/§8): the PF is the GPU;
       // in heterogeneous mode (reported per GPU, src/vgpuvf/read.ts
-      // parseHeterogeneous) sizes mix on the GPU and the lock is the VF's own,
-      // so a VF still gets one type, once
-      gpu: (host.facts.vgpuHeterogeneous ?? []).includes(pf) ? addr : pf,
+      // parseHeterogeneous) sizes mix on the GPU, so a VF that already carries
+      // its type locks only itself; a creation still locks the GPU: with at
+      // most one creation per GPU (below) two new sizes never share one
+      gpu: same && (host.facts.vgpuHeterogeneous ?? []).includes(pf) ? addr : pf,
       mdevType: `vgpu:${want.typeId}`,
       descriptorOrigin: origin,
       ...(res.binding ? { binding: res.binding } : {}),
@@ -286,6 +287,21 @@ export const vgpuVfCandidates: KindCandidates = (s, dc, { host, selector, gateOp
     });
   }
   found.sort((a, b) => a.cost - b.cost || (a.id < b.id ? -1 : 1));
+  // Fail-closed capacity: creatable_vgpu_types says that one more vGPU of the
+  // type fits on the GPU now, not how many (NVIDIA shrinks the lists only as
+  // vGPUs are created; the instance count per GPU is not in sysfs). So a plan
+  // creates at most one new vGPU per physical GPU (the first VF by address);
+  // VFs that already carry the type are reused without this limit.
+  const creatingOn = new Set<string>();
+  const kept = found.filter((r) => {
+    if (r.target.kind !== "vgpu-vf" || !r.target.create) return true;
+    const pf = host.pciByAddr.get(r.target.vf)?.pci?.physFunction ?? r.target.vf;
+    if (creatingOn.has(pf)) return false;
+    creatingOn.add(pf);
+    return true;
+  });
+  found.length = 0;
+  found.push(...kept);
   for (const r of found) {
     addResource(r);
     dc.resources.push(r.id);

@@ -68,12 +68,16 @@ const vmOn = (name: string, addrs: string[]) =>
     `${name}.xml`,
   );
 
-/** One GPU, two type-0 VFs that can each create both sizes. */
+/**
+ * One GPU: VF .4 already carries 1155 (free), VF .5 has no type and lists
+ * both sizes. Two sizes on the GPU need the mixed-size mode; a plan still
+ * creates at most one new vGPU per GPU (its capacity beyond one is unknown).
+ */
 const mixable = (key: string, heterogeneous?: string[]) =>
   buildInventory(
     rawHost(key, {
       devices: gpuWithVfs(PF, 2),
-      facts: facts({ [vf(4)]: t(0, [1153, 1155]), [vf(5)]: t(0, [1153, 1155]) }, heterogeneous),
+      facts: facts({ [vf(4)]: t(1155), [vf(5)]: t(0, [1153, 1155]) }, heterogeneous),
     }),
   );
 
@@ -288,10 +292,13 @@ describe("headroom counts SR-IOV vGPU VF capacity by type id, like mdev types", 
     };
     expect(j.types).toContain("vgpu type 1155");
     const by = Object.fromEntries(j.hosts.map((h) => [h.host, h]));
-    // vgpu-src: its VM holds VF .4 (used 1), three type-0 VFs could take 1155
+    // vgpu-src: its VM holds VF .4 (used 1); its three type-0 VFs list 1155,
+    // but creatable_vgpu_types proves only that one more fits on the GPU, so
+    // one is free (fail-closed: at most one new vGPU per GPU in a plan)
     expect(by["vgpu-src"]!.used["vgpu type 1155"]).toBe(1);
-    expect(by["vgpu-src"]!.free["vgpu type 1155"]).toBe(3);
-    expect(by["vgpu-dst-a"]!.free["vgpu type 1155"]).toBe(4);
+    expect(by["vgpu-src"]!.free["vgpu type 1155"]).toBe(1);
+    // vgpu-dst-a: one GPU, four type-0 VFs listing 1155: one free, not four
+    expect(by["vgpu-dst-a"]!.free["vgpu type 1155"]).toBe(1);
     // vgpu-dst-b: .5 runs gpu-02 (used), .4 is free with the type, .6/.7 can create nothing
     expect(by["vgpu-dst-b"]!.free["vgpu type 1155"]).toBe(1);
     expect(by["vgpu-dst-b"]!.used["vgpu type 1155"]).toBe(1);

@@ -227,14 +227,44 @@ describe("destination matching", () => {
     ];
     const r = plan(two, source(facts({ [vf(PF, 4)]: t(1155), [vf(PF, 5)]: t(1155) })), {
       last: { devices: gpuWithVfs(PF, 1), facts: facts({ [vf(PF, 4)]: t(0, [1155]) }) },
+      // two GPUs, one type-0 VF each: one creation per GPU
       room: {
+        devices: [...gpuWithVfs(PF, 1), ...gpuWithVfs(PF2, 1)],
+        facts: facts({ [vf(PF, 4)]: t(0, [1155]), [vf(PF2, 4)]: t(0, [1155]) }),
+      },
+      // one GPU, two VFs that already carry the type: reuse has no such limit
+      typed: {
         devices: gpuWithVfs(PF, 2),
-        facts: facts({ [vf(PF, 4)]: t(0, [1155]), [vf(PF, 5)]: t(0, [1155]) }),
+        facts: facts({ [vf(PF, 4)]: t(1155), [vf(PF, 5)]: t(1155) }),
       },
     });
     expect(host(r, "last").compatible).toBe(1);
     expect(codes(r, "last")).toEqual(["capacity-taken"]);
     expect(host(r, "room").status).toBe("full");
+    expect(host(r, "typed").status).toBe("full");
+  });
+
+  it("fail-closed capacity: one GPU with two type-0 VFs listing the type creates only one new vGPU", () => {
+    // creatable_vgpu_types shows that one more vGPU of the type fits on the
+    // GPU, not how many: two new L40S-24Q on one 48 GB GPU may or may not fit
+    const two: HostdevSpec[] = [
+      { kind: "pci", addr: vf(PF, 4), managed: false },
+      { kind: "pci", addr: vf(PF, 5), managed: false },
+    ];
+    const r = plan(two, source(facts({ [vf(PF, 4)]: t(1155), [vf(PF, 5)]: t(1155) })), {
+      onegpu: {
+        devices: gpuWithVfs(PF, 2),
+        facts: facts({ [vf(PF, 4)]: t(0, [1155]), [vf(PF, 5)]: t(0, [1155]) }),
+      },
+    });
+    const h = host(r, "onegpu");
+    expect(h.status).toBe("partial");
+    expect(h.compatible).toBe(1);
+    expect(codes(r, "onegpu")).toEqual(["capacity-taken"]);
+    const msg = h.unassigned[0]!.reasons[0]!.message;
+    expect(msg).toContain("at most one new vGPU per physical GPU");
+    // the way out it names: give the VFs the type ahead, so they are reused
+    expect(msg).toMatch(/echo ID > \/sys\/bus\/pci\/devices\/VF\/nvidia\/current_vgpu_type/);
   });
 
   it("one vGPU type per physical GPU: two types need two GPUs", () => {
