@@ -13,13 +13,20 @@
 import { spawn } from "node:child_process";
 import { appendFileSync, existsSync } from "node:fs";
 import { join } from "node:path";
-import { type AssignmentTarget, pciAddressOf, targetLabel } from "../candidates/types.js";
+import { pciAddressOf, targetLabel } from "../candidates/types.js";
 import { migratingDriver } from "../candidates/drivers.js";
 import { deriveMdevDescriptor, derivePciDescriptor, pciDeviceId } from "../descriptors/derive.js";
 import { errorMessage } from "../errors.js";
 import type { AssignedDevice, DescriptorData, DomainInfo, PlannerDeviceMeta } from "../model.js";
 import { parentAddressOf } from "../output/mdevplan.js";
-import { assertOnlySourcesChanged, markPlanChecked, setMdevUuid, setPciSource } from "../output/rewrite.js";
+import {
+  DomainDoc,
+  type Updater,
+  mdevUuidUpdater,
+  pciSourceUpdater,
+  planCheckedUpdater,
+  rewriteDomain,
+} from "../output/rewrite.js";
 import { type HostReport, evalContext, evaluateHost } from "../matching/evaluate.js";
 import type { HostInventory } from "../inventory/types.js";
 import { vendorDescriptorFor } from "../candidates/vendor.js";
@@ -204,8 +211,9 @@ export function decide(
   return { report, unidentified };
 }
 
-function rewrite(xml: string, domain: DomainInfo, report: HostReport): { xml: string; notes: string[] } {
-  let out = xml;
+/** The updaters that point the XML's host-side sources at the report's devices (applied once, by rewriteDomain). */
+function sourceUpdaters(domain: DomainInfo, report: HostReport): { updaters: Updater[]; notes: string[] } {
+  const updaters: Updater[] = [];
   const notes: string[] = [];
   const byId = new Map(domain.devices.map((d) => [d.id, d]));
   for (const a of report.assignments) {
@@ -213,7 +221,7 @@ function rewrite(xml: string, domain: DomainInfo, report: HostReport): { xml: st
     const t = a.target;
     if (!dev) continue;
     if (dev.kind === "mdev" && t.kind === "mdev" && t.uuid) {
-      out = setMdevUuid(out, dev.id, t.uuid);
+      updaters.push(mdevUuidUpdater(dev.id, t.uuid));
       if (t.create) {
         notes.push(
           `${dev.id}: mdev ${t.uuid} of type ${t.mdevType} must exist on ${t.parent} before the guest starts: mdevctl start -u ${t.uuid} -p ${parentAddressOf(t.parent ?? "")} -t ${t.mdevType}`,
@@ -221,10 +229,10 @@ function rewrite(xml: string, domain: DomainInfo, report: HostReport): { xml: st
       }
     } else if (dev.kind === "pci" || dev.kind === "interface") {
       const addr = pciAddressOf(t);
-      if (addr) out = setPciSource(out, dev.id, addr);
+      if (addr) updaters.push(pciSourceUpdater(dev.id, addr));
     }
   }
-  return { xml: out, notes };
+  return { updaters, notes };
 }
 
 /** HDPLAN_HOOK_CREATE=1: the hook writes the vGPU type of an SR-IOV vGPU VF itself (under the lock). */
@@ -319,13 +327,16 @@ async function migrateBegin(guest: string, io: HookIo, env: HookEnv, deadline: n
       writeReservation(env.stateDir, guest, null);
       return { code: 1, stdout: "", stderr: lines.map((l) => `refused: ${l}`) };
     }
-    const rewritten = rewrite(xml, domain, report);
+    // One parse of the incoming XML, the edits of every updater, one verification.
+    const doc = new DomainDoc(xml, "<stdin>");
+    const rewritten = sourceUpdaters(domain, report);
+    const sourcesChanged = rewritten.updaters.some((u) => u(doc).length > 0);
     // XML with a planned-for record (--write-dest-xml) carries the hook's verdict
     // to the destination: checked-on-host on the plan element.
-    const out = domain.plannedFor
-      ? markPlanChecked(rewritten.xml, host.inv.hostUuid ?? host.inv.key)
-      : rewritten.xml;
-    assertOnlySourcesChanged(xml, out, "<stdin>");
+    const out = rewriteDomain(doc, "<stdin>", [
+      ...rewritten.updaters,
+      ...(domain.plannedFor ? [planCheckedUpdater(host.inv.hostUuid ?? host.inv.key)] : []),
+    ]);
     // Last, once the XML is known good: VF vGPU type writes (or the refusal naming them).
     const vgpu = applyVgpuTypes(report, env, hookCreates());
     if (vgpu.refusals.length > 0) {
@@ -337,12 +348,11 @@ async function migrateBegin(guest: string, io: HookIo, env: HookEnv, deadline: n
     const now = Date.now();
     writeReservation(env.stateDir, guest, reservationEntry(guest, keys, now, env.ttlMs), now);
     const changed = out !== xml;
-    const msg =
-      rewritten.xml !== xml
-        ? `allowed: rewrote host-side sources (${report.assignments.map((a) => `${a.device} -> ${targetLabel(a.target)}`).join(", ")})`
-        : changed
-          ? "allowed: every device is available as named (marked checked-on-host in the hdplan metadata)"
-          : "allowed: every device is available as named";
+    const msg = sourcesChanged
+      ? `allowed: rewrote host-side sources (${report.assignments.map((a) => `${a.device} -> ${targetLabel(a.target)}`).join(", ")})`
+      : changed
+        ? "allowed: every device is available as named (marked checked-on-host in the hdplan metadata)"
+        : "allowed: every device is available as named";
     return { code: 0, stdout: changed ? out : "", stderr: [msg, ...notes.map((n) => `note: ${n}`)] };
   } finally {
     lock.release();
