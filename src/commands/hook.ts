@@ -28,21 +28,19 @@ import {
   rewriteDomain,
 } from "../output/rewrite.js";
 import { type HostReport, evalContext, evaluateHost } from "../matching/evaluate.js";
-import type { HostInventory } from "../inventory/types.js";
 import { vendorDescriptorFor } from "../candidates/vendor.js";
 import {
   HookLock,
-  keysOf,
   readReservations,
   reservationEntry,
   reservationKeys,
+  reservationsOf,
   writeReservation,
 } from "../hook/reserve.js";
 import { readHostFacts } from "../facts/read.js";
 import { vgpuWriteSteps, writeVgpuType } from "../vgpuvf/write.js";
 import { type HookEnv, type HookHost, hookEnv, loadHookHost } from "../hook/state.js";
 import { guestAddressKey, readDomain } from "../xml/domain.js";
-import { keyId, reserve } from "../inventory/keys.js";
 import type { Io } from "./common.js";
 
 /** Device kinds the hook checks; others (network pools, scsi, ...) are left to libvirt. */
@@ -128,33 +126,6 @@ function metaFor(domain: DomainInfo, dev: AssignedDevice): PlannerDeviceMeta | u
   if (ga === null) return undefined;
   const hits = domain.plannerMetadata.filter((m) => m.kind === dev.kind && m.guestAddress === ga);
   return hits.length === 1 ? hits[0] : undefined;
-}
-
-/**
- * Other migrations' reservations, as evaluateHost's input (the inventory is
- * not changed): a reserved device or mdev joins a copy of `reserved` (held by
- * that migration), an instance still to be created in a pool is a unit used of
- * that pool's resource.
- */
-export function reservationsOf(
-  inv: HostInventory,
-  env: HookEnv,
-  guest: string,
-): { inv: HostInventory; used: Map<string, number>; by: string[] } {
-  const reserved = new Map(inv.reserved);
-  const used = new Map<string, number>();
-  const by: string[] = [];
-  for (const r of readReservations(env.stateDir)) {
-    if (r.guest === guest) continue;
-    by.push(r.guest);
-    for (const k of keysOf(r)) {
-      if (k.kind === "pool") {
-        const id = keyId(k);
-        used.set(id, (used.get(id) ?? 0) + 1);
-      } else reserve(reserved, k, { by: "migration", name: r.guest });
-    }
-  }
-  return { inv: { ...inv, reserved }, used, by };
 }
 
 interface Decision {
@@ -316,7 +287,11 @@ async function migrateBegin(guest: string, io: HookIo, env: HookEnv, deadline: n
   const lock = new HookLock(env.stateDir);
   if (!(await lock.acquire(deadline))) throw new TimeoutError(`lock ${lock.path} busy`);
   try {
-    const { report, unidentified } = decide(domain, host, reservationsOf(host.inv, env, guest));
+    const { report, unidentified } = decide(
+      domain,
+      host,
+      reservationsOf(host.inv, readReservations(env.stateDir), guest),
+    );
     const lines = [
       ...unidentified.map((u) => `${u.device}: ${u.message}`),
       ...report.unassigned.map(

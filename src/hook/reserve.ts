@@ -23,7 +23,6 @@ import { mkdirSync, readFileSync, renameSync, unlinkSync, writeFileSync } from "
 import { join } from "node:path";
 import type { AssignmentTarget } from "../candidates/types.js";
 import { pciAddressOf } from "../candidates/types.js";
-import { mdevTypesOf } from "../descriptors/derive.js";
 import { type ResourceKey, keyId, parseKeyId, reserve } from "../inventory/keys.js";
 import type { HostInventory } from "../inventory/types.js";
 
@@ -73,22 +72,30 @@ export function keysOf(e: Reservation): ResourceKey[] {
 }
 
 /**
- * Apply other migrations' reservations to the inventory: a pooled creation
- * takes one instance of its type, anything else is held by that migration.
+ * Other migrations' reservations, as evaluateHost's input (the inventory is
+ * not changed): a reserved device or mdev joins a copy of `reserved` (held by
+ * that migration), an instance still to be created in a pool is a unit used of
+ * that pool's resource.
  */
-export function applyReservations(inv: HostInventory, entries: Reservation[], guest: string): void {
+export function reservationsOf(
+  inv: HostInventory,
+  entries: Reservation[],
+  guest: string,
+): { inv: HostInventory; used: Map<string, number>; by: string[] } {
+  const reserved = new Map(inv.reserved);
+  const used = new Map<string, number>();
+  const by: string[] = [];
   for (const r of entries) {
     if (r.guest === guest) continue;
+    by.push(r.guest);
     for (const k of keysOf(r)) {
       if (k.kind === "pool") {
-        const parent = inv.byName.get(k.parent);
-        const t = parent ? mdevTypesOf(parent).find((x) => x.id === k.mdevType) : undefined;
-        if (t?.availableInstances !== undefined) t.availableInstances = Math.max(0, t.availableInstances - 1);
-      } else {
-        reserve(inv.reserved, k, { by: "migration", name: r.guest });
-      }
+        const id = keyId(k);
+        used.set(id, (used.get(id) ?? 0) + 1);
+      } else reserve(reserved, k, { by: "migration", name: r.guest });
     }
   }
+  return { inv: { ...inv, reserved }, used, by };
 }
 
 function pidAlive(pid: number): boolean {
