@@ -292,21 +292,19 @@ export const vgpuVfCandidates: KindCandidates = (s, dc, { host, selector, gateOp
   // vGPUs are created; the instance count per GPU is not in sysfs). So a plan
   // creates at most one new vGPU per physical GPU (the first VF by address);
   // VFs that already carry the type are reused without this limit.
+  // (a creation's `gpu` is always its PF, see above)
   const creatingOn = new Set<string>();
   const kept = found.filter((r) => {
-    if (r.target.kind !== "vgpu-vf" || !r.target.create) return true;
-    const pf = host.pciByAddr.get(r.target.vf)?.pci?.physFunction ?? r.target.vf;
-    if (creatingOn.has(pf)) return false;
-    creatingOn.add(pf);
+    if (r.cost === 0 || r.gpu === undefined) return true;
+    if (creatingOn.has(r.gpu)) return false;
+    creatingOn.add(r.gpu);
     return true;
   });
-  found.length = 0;
-  found.push(...kept);
-  for (const r of found) {
+  for (const r of kept) {
     addResource(r);
     dc.resources.push(r.id);
   }
-  if (found.length > 0) return;
+  if (kept.length > 0) return;
   if (vfs === 0) {
     dc.reasons.push(
       reason(
