@@ -305,11 +305,12 @@ async function migrateBegin(guest: string, io: HookIo, env: HookEnv, deadline: n
     // One parse of the incoming XML, the edits of every updater, one verification.
     const doc = new DomainDoc(xml, "<stdin>");
     const rewritten = sourceUpdaters(domain, report);
-    const sourcesChanged = rewritten.updaters.some((u) => u(doc).length > 0);
+    const sourceEdits = rewritten.updaters.flatMap((u) => u(doc));
+    const sourcesChanged = sourceEdits.length > 0;
     // XML with a planned-for record (--write-dest-xml) carries the hook's verdict
     // to the destination: checked-on-host on the plan element.
     const out = rewriteDomain(doc, "<stdin>", [
-      ...rewritten.updaters,
+      () => sourceEdits,
       ...(domain.plannedFor ? [planCheckedUpdater(host.inv.hostUuid ?? host.inv.key)] : []),
     ]);
     // Last, once the XML is known good: VF vGPU type writes (or the refusal naming them).
