@@ -32,9 +32,10 @@ import { join, resolve, sep } from "node:path";
 import { deserialize, serialize } from "node:v8";
 import type { HostInventory } from "../inventory/types.js";
 import type { RawHost } from "../model.js";
+import { decodeInventory, encodeInventory } from "./codec.js";
 
 /** Bump when the entry layout or anything stored in HostInventory changes. */
-export const CACHE_FORMAT = 2; // 2: HostInventory.reserved holds {by, name} (src/inventory/keys.ts)
+export const CACHE_FORMAT = 3; // 3: the inventory is a JSON text (src/cache/codec.ts); 2: reserved holds {by, name}
 const MAGIC = Buffer.from("HDPLAN-INVENTORY-CACHE\n", "latin1");
 /** A dump tree bigger than this is not cached (the walk would cost too much). */
 const MAX_TREE_ENTRIES = 20000;
@@ -158,7 +159,8 @@ interface Entry {
   target: string;
   key: string;
   fingerprint: string;
-  inventory: HostInventory;
+  /** encodeInventory's text. */
+  inventory: string;
 }
 
 /** The cached inventory for this target and fingerprint, or null (missing, stale, foreign, corrupt). */
@@ -201,35 +203,73 @@ function load(file: string, target: string, key: string, fp: string): HostInvent
     e.target !== target ||
     e.key !== key ||
     e.fingerprint !== fp ||
-    !e.inventory ||
-    typeof e.inventory !== "object" ||
-    !(e.inventory.byName instanceof Map) ||
-    !Array.isArray(e.inventory.devices)
+    typeof e.inventory !== "string"
   ) {
     return reject();
   }
-  return e.inventory;
+  const inv = decodeInventory(e.inventory);
+  return inv ?? reject();
 }
 
-/** Newest mtime/ctime (ns) in a fingerprint. */
-function newestStamp(fp: string): bigint {
+/** Newest mtime/ctime (ns) in a fingerprint, and whether every stamp is whole seconds (a coarse clock). */
+function newestStamp(fp: string): { newest: bigint; coarse: boolean } {
   let max = 0n;
+  let coarse = true;
   for (const line of fp.split("\n")) {
     const f = line.split("\0");
     if (f.length !== 7) continue;
     for (const v of [f[3]!, f[4]!]) {
       const n = BigInt(v);
       if (n > max) max = n;
+      if (n % 1_000_000_000n !== 0n) coarse = false;
     }
   }
-  return max;
+  return { newest: max, coarse };
 }
 
 /**
- * Write an entry atomically (temp file + rename). Not written when an input
- * was changed in the same filesystem clock tick as the write ("racy clean",
- * as git calls it): a later change in that tick could keep every stamp.
+ * The filesystem clock when this thread first used the cache, before any
+ * fingerprint was taken: the mtime of a file made in the cache directory.
+ * null when it cannot be made (then nothing is written).
  */
+let runStampOf: { dir: string; stamp: bigint | null } | undefined;
+function runStamp(dir: string): bigint | null {
+  if (runStampOf?.dir === dir) return runStampOf.stamp;
+  let stamp: bigint | null = null;
+  try {
+    mkdirSync(dir, { recursive: true, mode: 0o700 });
+    const f = join(dir, `.clock.${process.pid}.${Math.random().toString(36).slice(2)}`);
+    const fd = openSync(f, "wx", 0o600);
+    try {
+      stamp = fstatSync(fd, { bigint: true }).mtimeNs;
+    } finally {
+      closeSync(fd);
+      unlinkSync(f);
+    }
+  } catch {
+    stamp = null;
+  }
+  runStampOf = { dir, stamp };
+  return stamp;
+}
+
+/**
+ * Whether an entry built from this fingerprint may be written ("racy clean",
+ * as git calls it). The fingerprint is taken once, before reading. A file
+ * changed after that gets a stamp in a later clock tick than the one
+ * recorded, so the next run's fingerprint differs, unless the recorded stamp
+ * is in the tick the run started in (a second change in that tick could keep
+ * size, mtime, ctime and inode). So every recorded stamp must be older than
+ * the run's start. On a filesystem with a whole-second clock (stamps with no
+ * nanoseconds) the margin is 2 s, which also covers 2-second clocks.
+ */
+export function racy(fp: string, start: bigint | null): boolean {
+  if (start === null) return true;
+  const { newest, coarse } = newestStamp(fp);
+  return coarse ? newest + 2_000_000_000n >= start : newest >= start;
+}
+
+/** Write an entry atomically (temp file + rename). */
 function store(dir: string, file: string, entry: Entry): void {
   let tmp: string | undefined;
   try {
@@ -238,19 +278,13 @@ function store(dir: string, file: string, entry: Entry): void {
     const sum = createHash("sha256").update(payload).digest();
     tmp = `${file}.${process.pid}.${Math.random().toString(36).slice(2)}.tmp`;
     const fd = openSync(tmp, "wx", 0o600);
-    let stamp: bigint;
     try {
       writeSync(fd, MAGIC);
       writeSync(fd, sum);
       writeSync(fd, payload);
       // No fsync: a file cut short by a crash fails its checksum and is rewritten.
-      stamp = fstatSync(fd, { bigint: true }).mtimeNs;
     } finally {
       closeSync(fd);
-    }
-    if (newestStamp(entry.fingerprint) >= stamp) {
-      unlinkSync(tmp);
-      return;
     }
     renameSync(tmp, file);
     tmp = undefined;
@@ -288,6 +322,7 @@ export function readCached(
   build: (raw: RawHost) => HostInventory,
 ): RawHost {
   const dir = cacheDir();
+  const start = dir ? runStamp(dir) : null;
   const fp = dir ? fingerprint(target) : null;
   if (!dir || fp === null) return read();
   const file = entryPath(dir, target, key);
@@ -315,8 +350,8 @@ export function readCached(
   cacheStats.misses++;
   const raw = read();
   const built = build(raw);
-  // Written only when nothing changed while it was read.
-  if (fingerprint(target) === fp) {
+  // Not written when an input may change unseen (racy, above).
+  if (!racy(fp, start)) {
     store(dir, file, {
       format: CACHE_FORMAT,
       hdplan: version(),
@@ -324,7 +359,7 @@ export function readCached(
       target,
       key,
       fingerprint: fp,
-      inventory: built,
+      inventory: encodeInventory(built),
     });
   }
   prebuilt.set(raw, built);

@@ -10,6 +10,7 @@ import { readDomain } from "../xml/domain.js";
 import { readNetwork, readNetworkPort } from "../xml/network.js";
 import { readNodeDevices } from "../xml/nodedev.js";
 import { prebuiltInventory } from "../cache/inventory.js";
+import { indexDevices } from "./indexes.js";
 import type { HostInventory, HostNetwork } from "./types.js";
 
 export function buildInventory(raw: RawHost): HostInventory {
@@ -35,24 +36,7 @@ export function buildInventory(raw: RawHost): HostInventory {
   }
   // One order whatever the source listed them in: results must not depend on it.
   devices.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
-  const byName = new Map<string, NodeDevice>();
-  const pciByAddr = new Map<string, NodeDevice>();
-  const mdevByUuid = new Map<string, NodeDevice>();
-  const netByParent = new Map<string, NodeDevice[]>();
-  let driversKnown = false;
-  for (const d of devices) {
-    byName.set(d.name, d);
-    if (d.pci) {
-      pciByAddr.set(d.pci.address, d);
-      if (d.driver) driversKnown = true;
-    }
-    if (d.mdev?.uuid) mdevByUuid.set(d.mdev.uuid.toLowerCase(), d);
-    if (d.net && d.parent) {
-      const l = netByParent.get(d.parent) ?? [];
-      l.push(d);
-      netByParent.set(d.parent, l);
-    }
-  }
+  const { byName, pciByAddr, mdevByUuid, netByParent, driversKnown } = indexDevices(devices);
 
   const domains: HostInventory["domains"] = [];
   for (const rd of raw.domains) {

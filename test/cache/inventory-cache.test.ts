@@ -143,8 +143,8 @@ describe("inventory cache: staleness cannot leak", () => {
     same();
     const file = entry("host-b");
     const buf = readFileSync(file);
-    const e = deserialize(buf.subarray(MAGIC.length + 32)) as { inventory: { hostname: string } };
-    e.inventory.hostname = "planted-by-test.example";
+    const e = deserialize(buf.subarray(MAGIC.length + 32)) as { inventory: string };
+    e.inventory = JSON.stringify({ ...JSON.parse(e.inventory), hostname: "planted-by-test.example" });
     writeFileSync(file, entryBytes(e));
     expect(run().stdout).toContain("planted-by-test.example");
     // Any change to the host makes it read afresh again.
@@ -284,6 +284,20 @@ describe("inventory cache: staleness cannot leak", () => {
     );
   });
 
+  it("an input stamped after the run started (racy) is not written; once it is older, it is", () => {
+    same();
+    const f = join(hosts["host-a"]!, "host.json");
+    rmSync(entry("host-a"));
+    const future = new Date(Date.now() + 3600_000);
+    utimesSync(f, future, future);
+    same();
+    expect(existsSync(entry("host-a"))).toBe(false);
+    const past = new Date(Date.now() - 3600_000);
+    utimesSync(f, past, past);
+    same();
+    expect(existsSync(entry("host-a"))).toBe(true);
+  });
+
   it("0 and 2 workers give the same output, cold and warm, with and without the cache", () => {
     rmSync(cache, { recursive: true, force: true });
     const outs = [
@@ -312,7 +326,9 @@ describe("inventory cache: bad cache files are never trusted", () => {
     same();
     const file = entry("host-b");
     const e = deserialize(readFileSync(file).subarray(MAGIC.length + 32)) as Record<string, unknown>;
-    (e.inventory as { hostname: string }).hostname = "planted-by-test.example";
+    const inv = JSON.parse(e.inventory as string) as { hostname: string };
+    inv.hostname = "planted-by-test.example";
+    e.inventory = JSON.stringify(inv);
     mutate(e);
     writeFileSync(file, entryBytes(e));
     const out = same();
@@ -328,6 +344,13 @@ describe("inventory cache: bad cache files are never trusted", () => {
   it("another target (a hash collision or a copied file)", () => planted((e) => (e.target = "/elsewhere")));
   it("a stale fingerprint", () => planted((e) => (e.fingerprint = `${e.fingerprint}x`)));
   it("no inventory", () => planted((e) => delete e.inventory));
+  it("an inventory that is not JSON", () => planted((e) => (e.inventory = "{not json")));
+  it("an inventory of the wrong shape", () => planted((e) => (e.inventory = JSON.stringify({ key: 1 }))));
+  it("the V8 object graph of format 2", () =>
+    planted((e) => {
+      e.format = 3;
+      e.inventory = { hostname: "planted-by-test.example", devices: [] };
+    }));
 
   it("corrupt, truncated, foreign and empty files", () => {
     const file = entry("host-b");
