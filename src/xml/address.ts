@@ -10,8 +10,46 @@ import type { XmlElement } from "./parse.js";
  * (strtol with base 0): `0x1f` is hex, a leading `0` is octal, else decimal.
  * Returns undefined when the text is not such a number.
  */
+/** Value of a hex digit's char code, or -1. */
+function hexDigit(c: number): number {
+  if (c >= 48 && c <= 57) return c - 48;
+  if (c >= 97 && c <= 102) return c - 87;
+  if (c >= 65 && c <= 70) return c - 55;
+  return -1;
+}
+
+/**
+ * The common spellings without a regex: `0x` + 1-8 hex digits, or 1-9
+ * decimal digits not starting with 0 (or "0" itself). undefined: not one of
+ * those, so the caller takes the general path (same answers, tested).
+ */
+function quickUInt(s: string): number | undefined {
+  const n = s.length;
+  if (n >= 3 && n <= 10 && s.charCodeAt(0) === 48 && (s.charCodeAt(1) | 32) === 120) {
+    let v = 0;
+    for (let k = 2; k < n; k++) {
+      const d = hexDigit(s.charCodeAt(k));
+      if (d < 0) return undefined;
+      v = v * 16 + d;
+    }
+    return v;
+  }
+  if (n >= 1 && n <= 9 && (n === 1 || s.charCodeAt(0) !== 48)) {
+    let v = 0;
+    for (let k = 0; k < n; k++) {
+      const c = s.charCodeAt(k);
+      if (c < 48 || c > 57) return undefined;
+      v = v * 10 + (c - 48);
+    }
+    return v;
+  }
+  return undefined;
+}
+
 export function parseLibvirtUInt(text: string | undefined): number | undefined {
   if (text === undefined) return undefined;
+  const q = quickUInt(text);
+  if (q !== undefined) return q;
   const s = text.trim();
   let n: number;
   if (/^0[xX][0-9a-fA-F]+$/.test(s)) n = Number.parseInt(s.slice(2), 16);
@@ -24,6 +62,9 @@ export function parseLibvirtUInt(text: string | undefined): number | undefined {
 /** A decimal integer (node device XML children such as <bus>2</bus>); a 0x prefix is tolerated. */
 export function parseDecimalUInt(text: string | undefined): number | undefined {
   if (text === undefined) return undefined;
+  // (quickUInt leaves "010" to the general path: decimal here, octal in parseLibvirtUInt.)
+  const q = quickUInt(text);
+  if (q !== undefined) return q;
   const s = text.trim();
   let n: number;
   if (/^[0-9]+$/.test(s)) n = Number.parseInt(s, 10);
@@ -44,6 +85,24 @@ export function formatPciAddress(domain: number, bus: number, slot: number, fn: 
  * are required. `what` names the place for error messages.
  */
 export function pciAddressFromAttrs(attrs: Record<string, string>, file: string, what: string): string {
+  // The same few thousand addresses recur in every host of a fleet: remember
+  // the ones already read. Only valid ones are remembered (a bad one throws
+  // below, every time), so the cache cannot change an answer.
+  // Joined by NUL, an absent attribute is U+0001: no attribute value can hold
+  // either (the scanner refuses control characters), so keys cannot collide.
+  const key = `${attrs.domain ?? "\u0001"}\0${attrs.bus ?? "\u0001"}\0${attrs.slot ?? "\u0001"}\0${attrs.function ?? "\u0001"}`;
+  const known = ADDRESSES.get(key);
+  if (known !== undefined) return known;
+  const a = parsePciAddressAttrs(attrs, file, what);
+  if (ADDRESSES.size >= MAX_ADDRESSES) ADDRESSES.clear();
+  ADDRESSES.set(key, a);
+  return a;
+}
+
+const ADDRESSES = new Map<string, string>();
+const MAX_ADDRESSES = 100_000;
+
+function parsePciAddressAttrs(attrs: Record<string, string>, file: string, what: string): string {
   const num = (k: string, dflt?: number): number => {
     const raw = attrs[k];
     if (raw === undefined) {
@@ -71,6 +130,15 @@ export function pciAddressFromAttrs(attrs: Record<string, string>, file: string,
  * 4 lower-case hex digits. Throws InputError on anything else.
  */
 export function normaliseId16(raw: string, file: string, what: string): string {
+  // The usual spelling, 0x + four lower-case hex digits, is already normal.
+  if (raw.length === 6 && raw.charCodeAt(0) === 48 && raw.charCodeAt(1) === 120) {
+    let ok = true;
+    for (let k = 2; k < 6; k++) {
+      const c = raw.charCodeAt(k);
+      if (!((c >= 48 && c <= 57) || (c >= 97 && c <= 102))) ok = false;
+    }
+    if (ok) return raw.slice(2);
+  }
   const s = raw.trim().replace(/^0[xX]/, "");
   if (!/^[0-9a-fA-F]{1,4}$/.test(s)) {
     throw new InputError(`${file}: ${what}: '${raw}' is not a 16-bit hex id (expected e.g. 0x8086)`, file);
