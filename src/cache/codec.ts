@@ -94,8 +94,22 @@ export function decodeInventory(text: string): HostInventory | null {
     typeof s.facts !== "object"
   )
     return null;
+  for (const d of s.devices) if (!d || typeof d !== "object" || typeof d.name !== "string") return null;
   const { networks, reserved, poolMembers, ...rest } = s;
-  const idx = indexDevices(s.devices);
+  try {
+    return rebuild(rest, networks, reserved, poolMembers);
+  } catch {
+    return null; // a body of the right outline with wrong parts inside
+  }
+}
+
+function rebuild(
+  rest: Omit<Stored, "networks" | "reserved" | "poolMembers">,
+  networks: Stored["networks"],
+  reserved: Stored["reserved"],
+  poolMembers: Stored["poolMembers"],
+): HostInventory {
+  const idx = indexDevices(rest.devices);
   return {
     ...rest,
     byName: idx.byName,

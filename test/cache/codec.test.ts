@@ -98,7 +98,30 @@ describe("cache codec: decode(encode(x)) is x less the unused fields", () => {
   });
 
   it("what is not an entry body decodes to null", () => {
-    for (const t of ["", "{", "null", "[]", "{}", JSON.stringify({ key: "k", target: "t", devices: {} })])
+    const outline = {
+      key: "k",
+      target: "t",
+      devices: [],
+      domains: [],
+      networks: [],
+      reserved: [],
+      poolMembers: [],
+      warnings: [],
+      facts: { firmware: [] },
+    };
+    expect(decodeInventory(JSON.stringify(outline))).not.toBeNull();
+    for (const t of [
+      "",
+      "{",
+      "null",
+      "[]",
+      "{}",
+      JSON.stringify({ ...outline, devices: {} }),
+      JSON.stringify({ ...outline, devices: [null] }),
+      JSON.stringify({ ...outline, devices: [{ name: 1 }] }),
+      JSON.stringify({ ...outline, networks: [null] }),
+      JSON.stringify({ ...outline, reserved: [1] }),
+    ])
       expect(decodeInventory(t)).toBeNull();
   });
 });
