@@ -5,7 +5,16 @@
 import type { DescriptorSelector } from "../descriptors/sources.js";
 import { InputError } from "../errors.js";
 import type { HostInventory } from "../inventory/types.js";
-import type { AssignedDevice, DescriptorData, DomainInfo } from "../model.js";
+import type {
+  AssignedDevice,
+  DescriptorData,
+  DomainInfo,
+  InterfaceDevice,
+  MdevHostdev,
+  NetworkDevice,
+  PciHostdev,
+  UsbHostdev,
+} from "../model.js";
 import { type Reason, reason } from "../reasons.js";
 import { deriveMdevDescriptor, derivePciDescriptor, pciDeviceId } from "../descriptors/derive.js";
 import { mdevMigratability, pciSourceMigratability } from "./evidence.js";
@@ -27,15 +36,15 @@ import {
 export function summarize(dev: AssignedDevice, extra?: string): string {
   switch (dev.kind) {
     case "mdev":
-      return `mdev ${extra ?? dev.mdevModel ?? ""} (${dev.mdevUuid ?? "?"})`.replace(/\s+/g, " ");
+      return `mdev ${extra ?? dev.mdevModel ?? ""} (${dev.mdevUuid})`.replace(/\s+/g, " ");
     case "pci":
-      return `pci ${dev.hostAddress ?? "?"}${extra ? ` ${extra}` : ""}`;
+      return `pci ${dev.hostAddress}${extra ? ` ${extra}` : ""}`;
     case "interface":
       return `interface hostdev ${dev.hostAddress ?? "?"}${dev.mac ? ` mac ${dev.mac}` : ""}${extra ? ` ${extra}` : ""}`;
     case "network":
-      return `interface on network ${dev.network ?? "?"}`;
+      return `interface on network ${dev.network}`;
     case "usb":
-      return `usb ${dev.usb?.vendorId ?? "?"}:${dev.usb?.productId ?? "?"}`;
+      return `usb ${dev.usb.vendorId ?? "?"}:${dev.usb.productId ?? "?"}`;
     default:
       return `${dev.kind}${dev.detail ? ` ${dev.detail}` : ""}`;
   }
@@ -121,21 +130,21 @@ function resolveOne(dev: AssignedDevice, ctx: SourceContext): SourceDevice | nul
       );
       return s;
     case "mdev":
-      resolveMdev(s, ctx);
+      resolveMdev(s, dev, ctx);
       break;
     case "pci":
     case "interface":
-      resolvePci(s, ctx);
+      resolvePci(s, dev, ctx);
       break;
     case "network": {
       if (!src) needSource(dev, ctx);
-      const net = src.networks.get(dev.network ?? "");
+      const net = src.networks.get(dev.network);
       if (net && net.forwardMode !== "hostdev") return null; // not an assigned device
-      resolveNetwork(s, ctx);
+      resolveNetwork(s, dev, ctx);
       break;
     }
     case "usb":
-      resolveUsb(s, ctx);
+      resolveUsb(s, dev, ctx);
       return s;
   }
   if (s.gate && src && s.blockers.length === 0) {
@@ -147,11 +156,10 @@ function resolveOne(dev: AssignedDevice, ctx: SourceContext): SourceDevice | nul
   return s;
 }
 
-function resolveMdev(s: SourceDevice, ctx: SourceContext): void {
-  const dev = s.dev;
+function resolveMdev(s: SourceDevice, dev: MdevHostdev, ctx: SourceContext): void {
   s.need = "mdev";
   s.gate = "mdev";
-  s.mdevUuid = dev.mdevUuid?.toLowerCase();
+  s.mdevUuid = dev.mdevUuid.toLowerCase();
   const src = ctx.source;
   if (!src) {
     const meta = metaFor(ctx, dev);
@@ -198,8 +206,7 @@ function resolveMdev(s: SourceDevice, ctx: SourceContext): void {
   }
 }
 
-function resolvePci(s: SourceDevice, ctx: SourceContext): void {
-  const dev = s.dev;
+function resolvePci(s: SourceDevice, dev: PciHostdev | InterfaceDevice, ctx: SourceContext): void {
   s.need = "pci";
   const src = ctx.source;
   if (!src) {
@@ -232,7 +239,7 @@ function resolvePci(s: SourceDevice, ctx: SourceContext): void {
     }
     if (isVgpuVf(src, fn) && !s.transient) {
       // NVIDIA SR-IOV vGPU VF: its own device kind (compat.md §8, src/vgpuvf)
-      resolveVgpuVfSource(s, fn, src, ctx.selector, ctx.gateOpts.assumeVersions);
+      resolveVgpuVfSource(s, dev, fn, src, ctx.selector, ctx.gateOpts.assumeVersions);
       return;
     }
     const pf = fn.pci.physFunction ? src.pciByAddr.get(fn.pci.physFunction) : undefined;
@@ -276,11 +283,10 @@ function resolvePci(s: SourceDevice, ctx: SourceContext): void {
   }
 }
 
-function resolveNetwork(s: SourceDevice, ctx: SourceContext): void {
-  const dev = s.dev;
+function resolveNetwork(s: SourceDevice, dev: NetworkDevice, ctx: SourceContext): void {
   const src = ctx.source!;
   s.need = "network";
-  const net = src.networks.get(dev.network ?? "");
+  const net = src.networks.get(dev.network);
   if (!net) {
     s.blockers.push(
       reason(
@@ -331,10 +337,9 @@ function resolveNetwork(s: SourceDevice, ctx: SourceContext): void {
   if (!s.transient) s.gate = "pci-variant";
 }
 
-function resolveUsb(s: SourceDevice, ctx: SourceContext): void {
-  const dev = s.dev;
+function resolveUsb(s: SourceDevice, dev: UsbHostdev, ctx: SourceContext): void {
   s.need = "usb";
-  const u = dev.usb ?? {};
+  const u = dev.usb;
   if (u.vendorId && u.productId) {
     s.usbIds = { vendorId: u.vendorId, productId: u.productId };
     return;

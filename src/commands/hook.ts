@@ -17,7 +17,14 @@ import { pciAddressOf, targetLabel } from "../candidates/types.js";
 import { migratingDriver } from "../candidates/drivers.js";
 import { deriveMdevDescriptor, derivePciDescriptor, pciDeviceId } from "../descriptors/derive.js";
 import { errorMessage } from "../errors.js";
-import type { AssignedDevice, DescriptorData, DomainInfo, PlannerDeviceMeta } from "../model.js";
+import {
+  type AssignedDevice,
+  type DescriptorData,
+  type DomainInfo,
+  hostPciAddress,
+  mdevUuidOf,
+  type PlannerDeviceMeta,
+} from "../model.js";
 import { parentAddressOf } from "../output/mdevplan.js";
 import {
   DomainDoc,
@@ -74,7 +81,7 @@ function readStdinAsync(io: HookIo): Promise<string> {
 /** Identity of a device on this host when the incoming XML carries no planner metadata for it. */
 function fallbackMeta(dev: AssignedDevice, host: HookHost): PlannerDeviceMeta | null {
   const inv = host.inv;
-  if (dev.kind === "mdev" && dev.mdevUuid) {
+  if (dev.kind === "mdev") {
     const nd = inv.mdevByUuid.get(dev.mdevUuid.toLowerCase());
     const parent = nd?.parent ? inv.byName.get(nd.parent) : undefined;
     if (!nd?.mdev || !parent) return null;
@@ -145,12 +152,12 @@ export function decide(
   for (const dev of domain.devices) {
     if (!CHECKED.has(dev.kind)) continue;
     if (dev.kind === "usb") {
-      if (dev.usb?.vendorId && dev.usb.productId) devices.push(dev);
+      if (dev.usb.vendorId && dev.usb.productId) devices.push(dev);
       continue; // a USB device named by bus/device only: libvirt checks it
     }
     const m = metaFor(domain, dev) ?? fallbackMeta(dev, host);
     if (!m?.descriptor || (dev.kind === "mdev" && !m.mdevType)) {
-      const what = dev.kind === "mdev" ? `mdev ${dev.mdevUuid}` : `PCI function ${dev.hostAddress}`;
+      const what = dev.kind === "mdev" ? `mdev ${dev.mdevUuid}` : `PCI function ${hostPciAddress(dev)}`;
       unidentified.push({
         device: dev.id,
         message: `cannot identify the device: no hdplan metadata in the incoming XML and ${what} does not exist on this host (write the XML with 'hdplan plan --write-dest-xml')`,
@@ -169,7 +176,7 @@ export function decide(
   });
   // Keep the device the incoming XML already names when it is a candidate (so nothing changes).
   const keep = new Map(
-    devices.map((d) => [d.id, { uuid: d.mdevUuid ?? null, address: d.hostAddress ?? null }]),
+    devices.map((d) => [d.id, { uuid: mdevUuidOf(d) ?? null, address: hostPciAddress(d) ?? null }]),
   );
   const taken = reservations ?? { inv: host.inv, used: new Map<string, number>(), by: [] };
   const report = evaluateHost(ctx, taken.inv, {

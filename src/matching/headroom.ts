@@ -35,7 +35,7 @@ import type { GateOptions } from "../candidates/versions.js";
 import { pciDeviceId } from "../descriptors/derive.js";
 import type { DescriptorSelector } from "../descriptors/sources.js";
 import type { HostInventory } from "../inventory/types.js";
-import type { DomainInfo } from "../model.js";
+import { type DomainInfo, isManaged } from "../model.js";
 import {
   type EvalContext,
   type HostReport,
@@ -201,7 +201,7 @@ function deviceSignature(s: SourceDevice, multiVfio: boolean): string | null {
     s.gate,
     s.gateDriver ?? null,
     s.transient,
-    s.dev.managed === true,
+    isManaged(s.dev),
     s.descriptor?.self ?? null,
     s.mdevType ?? null,
     s.network ?? null,

@@ -31,7 +31,7 @@ import type { DescriptorSelector } from "../descriptors/sources.js";
 import { managerVersionMismatch, managerVersionUnknown, onlyVersionFails } from "../facts/rules.js";
 import { holderText, keyId, reservedAt } from "../inventory/keys.js";
 import type { HostInventory } from "../inventory/types.js";
-import type { DescriptorData, NodeDevice, VgpuVfFacts } from "../model.js";
+import type { DescriptorData, InterfaceDevice, NodeDevice, PciHostdev, VgpuVfFacts } from "../model.js";
 import { type Reason, reason } from "../reasons.js";
 import {
   type KindCandidates,
@@ -91,6 +91,7 @@ export function deriveVgpuVfDescriptor(
 /** Source side: identity, descriptor and blockers of a VF vGPU hostdev (compat.md §8). */
 export function resolveVgpuVfSource(
   s: SourceDevice,
+  dev: PciHostdev | InterfaceDevice,
   fn: NodeDevice,
   src: HostInventory,
   selector: DescriptorSelector,
@@ -100,7 +101,7 @@ export function resolveVgpuVfSource(
   s.need = "vgpu-vf";
   s.gate = "mdev";
   s.driver = fn.driver;
-  if (s.dev.managed === true) {
+  if (dev.managed) {
     s.warnings.push(
       reason(
         "vgpu-vf-managed",

@@ -14,7 +14,7 @@ import {
 } from "../../facts/rules.js";
 import { keyId } from "../../inventory/keys.js";
 import type { HostInventory } from "../../inventory/types.js";
-import type { NodeDevice } from "../../model.js";
+import { isManaged, type NodeDevice } from "../../model.js";
 import { type Reason, reason } from "../../reasons.js";
 import { runPciFilters } from "../filters.js";
 import { candidatesFor } from "../hostindex.js";
@@ -53,7 +53,7 @@ export const pciCandidates: KindCandidates = (s, dc, { host, idx, addResource, w
     const fail =
       runPciFilters(fn, {
         host,
-        managed: s.dev.managed === true,
+        managed: isManaged(s.dev),
         needsMigration: !s.transient,
         descriptor,
       }) ?? firmwareMatches(host, fn, s);
