@@ -247,6 +247,13 @@ export interface NetCap {
   linkState?: string;
 }
 
+/** A node device with its PCI capability. */
+export type PciNode = NodeDevice & { pci: PciCap };
+
+export function isPciNode(n: NodeDevice | undefined): n is PciNode {
+  return n?.pci !== undefined;
+}
+
 export interface NodeDevice {
   name: string;
   path?: string;

@@ -8,7 +8,6 @@
  */
 import { deriveMdevDescriptor, derivePciDescriptor, mdevTypesOf } from "./descriptors/derive.js";
 import type { DescriptorSelector } from "./descriptors/sources.js";
-import { reservedAt } from "./inventory/keys.js";
 import type { HostInventory } from "./inventory/types.js";
 import type { SourceDevice } from "./candidates/types.js";
 import { type HostReport, type PlanContext, evalContext, evaluateHost } from "./matching/evaluate.js";
@@ -127,8 +126,8 @@ export function deviceReports(sources: SourceDevice[], explain: boolean): Device
       warnings: s.warnings,
       sourceDescriptor: s.descriptor,
     };
-    if (s.firmware) d.sourceFirmware = s.firmware;
-    if (s.vgpuVf) d.sourceVgpuType = s.vgpuVf.typeId;
+    if (s.need === "pci" && s.firmware) d.sourceFirmware = s.firmware;
+    if (s.need === "vgpu-vf" && s.vgpuVf) d.sourceVgpuType = s.vgpuVf.typeId;
     if (explain) {
       d.descriptor = {
         origin: s.descriptorOrigin,

@@ -12,12 +12,12 @@ import type { NodeDevice } from "../model.js";
 import { type Reason, reason } from "../reasons.js";
 import { vgpuVfCandidates } from "../vgpuvf/vgpuvf.js";
 import { hostIndex } from "./hostindex.js";
-import type { KindCandidates, KindContext } from "./kinds/common.js";
+import type { KindContext } from "./kinds/common.js";
 import { mdevCandidates } from "./kinds/mdev.js";
 import { networkCandidates } from "./kinds/network.js";
 import { pciCandidates } from "./kinds/pci.js";
 import { usbCandidates } from "./kinds/usb.js";
-import type { DeviceCandidates, HostCandidates, Need, Resource, SourceDevice } from "./types.js";
+import type { DeviceCandidates, HostCandidates, PlannedSource, Resource, SourceDevice } from "./types.js";
 import { type GateOptions, gateReasons, isQemu, versionAtLeast } from "./versions.js";
 
 export { gpuOf } from "./kinds/mdev.js";
@@ -30,13 +30,25 @@ export interface DestinationContext {
 }
 
 /** The candidate step of each device kind: a new kind adds one line here. */
-const KINDS: Record<Need, KindCandidates> = {
-  mdev: mdevCandidates,
-  pci: pciCandidates,
-  network: networkCandidates,
-  usb: usbCandidates,
-  "vgpu-vf": vgpuVfCandidates,
-};
+function kindCandidates(s: PlannedSource, dc: DeviceCandidates, kctx: KindContext): void {
+  switch (s.need) {
+    case "mdev":
+      mdevCandidates(s, dc, kctx);
+      return;
+    case "pci":
+      pciCandidates(s, dc, kctx);
+      return;
+    case "network":
+      networkCandidates(s, dc, kctx);
+      return;
+    case "usb":
+      usbCandidates(s, dc, kctx);
+      return;
+    case "vgpu-vf":
+      vgpuVfCandidates(s, dc, kctx);
+      return;
+  }
+}
 
 export function buildHostCandidates(
   host: HostInventory,
@@ -103,7 +115,7 @@ export function buildHostCandidates(
         continue;
       }
     }
-    KINDS[s.need](s, dc, kctx);
+    kindCandidates(s, dc, kctx);
   }
   return { hostKey: host.key, resources, devices, warnings, gateNotes };
 }

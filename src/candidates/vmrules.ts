@@ -15,12 +15,12 @@
 import type { DomainFeatures, DomainInfo } from "../model.js";
 import { type Reason, reason } from "../reasons.js";
 import { type VfioDriverInfo, variantDriver } from "./drivers.js";
-import type { SourceDevice } from "./types.js";
+import type { MdevSource, NetworkSource, PciSource, SourceDevice, VgpuVfSource } from "./types.js";
 
 const NO_FEATURES: DomainFeatures = { viommu: null, iommufd: false, machine: null, enableMigration: {} };
 
 /** Whether a device counts as a VFIO device for the whole-VM rules (transient teaming is unplugged first). */
-export function isVfio(s: SourceDevice): boolean {
+export function isVfio(s: SourceDevice): s is MdevSource | PciSource | NetworkSource | VgpuVfSource {
   return (
     (s.need === "mdev" || s.need === "pci" || s.need === "network" || s.need === "vgpu-vf") && !s.transient
   );
@@ -38,9 +38,11 @@ export function forcedMigration(f: DomainFeatures, s: SourceDevice): { value: st
 }
 
 /** Driver facts for the function(s) a PCI-like device may be on; null entries = unknown. */
-function driversOf(s: SourceDevice): (VfioDriverInfo | null)[] {
+function driversOf(s: MdevSource | PciSource | NetworkSource | VgpuVfSource): (VfioDriverInfo | null)[] {
   if (s.need === "mdev" || s.need === "vgpu-vf") return [null];
-  const names = s.poolDrivers ?? [s.driver ?? s.dev.driverModel ?? null];
+  const fallback = s.dev.driverModel ?? null;
+  const names =
+    s.need === "network" ? (s.poolDrivers.length > 0 ? s.poolDrivers : [fallback]) : [s.driver ?? fallback];
   return names.map((n) => variantDriver(n ?? s.dev.driverModel) ?? null);
 }
 

@@ -160,7 +160,8 @@ export function reportHost(
     if (rid) {
       const r = cands.resources.get(rid)!;
       const target: AssignmentTarget = { ...r.target };
-      if (target.kind === "mdev" && target.create) target.uuid = mdevUuidFor(ctx, inv, s, uuidTaken);
+      if (target.kind === "mdev" && target.create)
+        target.uuid = mdevUuidFor(ctx, inv, s.need === "mdev" ? s.mdevUuid : null, s.dev.id, uuidTaken);
       const a: HostReport["assignments"][number] = { device: s.dev.id, target };
       if (r.descriptorOrigin) a.descriptorOrigin = r.descriptorOrigin;
       assignments.push(a);
@@ -216,8 +217,13 @@ export function reportHost(
 }
 
 /** cli.md UUID rule: the source UUID when free on the destination, else UUIDv5(domain, device, host). */
-function mdevUuidFor(ctx: PlanContext, inv: HostInventory, s: SourceDevice, taken: Set<string>): string {
-  const u = s.mdevUuid;
+function mdevUuidFor(
+  ctx: PlanContext,
+  inv: HostInventory,
+  u: string | null,
+  deviceId: string,
+  taken: Set<string>,
+): string {
   if (
     u &&
     !inv.mdevByUuid.has(u) &&
@@ -230,7 +236,7 @@ function mdevUuidFor(ctx: PlanContext, inv: HostInventory, s: SourceDevice, take
   const ns = /^[0-9a-f]{8}-?[0-9a-f]{4}-?[0-9a-f]{4}-?[0-9a-f]{4}-?[0-9a-f]{12}$/i.test(ctx.domain.uuid)
     ? ctx.domain.uuid
     : HDPLAN_NS;
-  const v = uuidv5(ns, `${s.dev.id}/${inv.key}`);
+  const v = uuidv5(ns, `${deviceId}/${inv.key}`);
   taken.add(`${inv.key}/${v}`);
   return v;
 }

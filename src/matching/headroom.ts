@@ -203,10 +203,10 @@ function deviceSignature(s: SourceDevice, multiVfio: boolean): string | null {
     s.transient,
     isManaged(s.dev),
     s.descriptor?.self ?? null,
-    s.mdevType ?? null,
-    s.network ?? null,
-    s.usbIds ?? null,
-    s.vgpuVf ?? null,
+    s.need === "mdev" ? s.mdevType : null,
+    s.need === "network" ? s.network : null,
+    s.need === "usb" ? s.usbIds : null,
+    s.need === "vgpu-vf" ? s.vgpuVf : null,
     multiVfio,
   ]);
 }

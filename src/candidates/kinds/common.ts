@@ -10,7 +10,7 @@ import type { HostInventory } from "../../inventory/types.js";
 import type { DescriptorData, NodeDevice } from "../../model.js";
 import { type Reason, reason } from "../../reasons.js";
 import type { HostIndex } from "../hostindex.js";
-import type { DeviceCandidates, Resource, SourceDevice } from "../types.js";
+import type { DeviceCandidates, PlannedSource, Resource } from "../types.js";
 import type { GateOptions } from "../versions.js";
 
 /** One host, as a kind's candidate step sees it. */
@@ -28,7 +28,11 @@ export interface KindContext {
 }
 
 /** A kind's candidate step: fills dc.resources (best first) or dc.reasons. */
-export type KindCandidates = (s: SourceDevice, dc: DeviceCandidates, ctx: KindContext) => void;
+export type KindCandidates<S extends PlannedSource = PlannedSource> = (
+  s: S,
+  dc: DeviceCandidates,
+  ctx: KindContext,
+) => void;
 
 /** Run `filters` in order; the first Reason wins. */
 export function firstFailure<T>(filters: readonly ((x: T) => Reason | null)[], x: T): Reason | null {

@@ -17,7 +17,7 @@ import type { DescriptorData, MdevType, NodeDevice } from "../../model.js";
 import { type Reason, reason } from "../../reasons.js";
 import { mdevMigratability } from "../evidence.js";
 import { candidatesFor } from "../hostindex.js";
-import type { Resource } from "../types.js";
+import type { MdevSource, Resource } from "../types.js";
 import {
   type KindCandidates,
   Rejections,
@@ -77,8 +77,8 @@ export function freeInstances(parent: NodeDevice, t: MdevType): Reason | null {
   return null;
 }
 
-export const mdevCandidates: KindCandidates = (s, dc, { host, idx, gateOpts, addResource }) => {
-  if (s.need !== "mdev" || !s.descriptor) return;
+export const mdevCandidates: KindCandidates<MdevSource> = (s, dc, { host, idx, gateOpts, addResource }) => {
+  if (!s.descriptor || s.mdevType === null) return;
   const self = s.descriptor.self;
   const rej = new Rejections();
   let closest: Reason[] | null = null;

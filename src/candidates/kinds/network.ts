@@ -6,10 +6,11 @@
 import { pciDeviceId } from "../../descriptors/derive.js";
 import { inUseText, keyId, reservedAt } from "../../inventory/keys.js";
 import type { HostInventory } from "../../inventory/types.js";
-import type { DescriptorData, NodeDevice } from "../../model.js";
+import { type DescriptorData, isPciNode, type NodeDevice } from "../../model.js";
 import { type Reason, reason } from "../../reasons.js";
 import { destinationMigratable, notInPool, runPciFilters } from "../filters.js";
 import { type KindCandidates, Rejections, firstFailure } from "./common.js";
+import type { NetworkSource } from "../types.js";
 
 /** One function of the pool, as the filters see it. */
 export interface PoolFunction {
@@ -43,15 +44,16 @@ export const functionNotReserved: PoolFunctionFilter = (f) => {
 
 /** The function must receive a migration (libvirt binds it managed) and be assignable (PCI_FILTERS but pool membership). */
 export const functionUsable: PoolFunctionFilter = (f) => {
-  if (!f.fn) return null;
+  const fn = f.fn;
+  if (!isPciNode(fn)) return null; // a function that is no node device: functionKnown's
   const descriptor = f.descriptor();
   return (
-    destinationMigratable(f.fn, {
+    destinationMigratable(fn, {
       host: f.host,
       managed: true,
       needsMigration: f.needsMigration,
       descriptor,
-    }) ?? runPciFilters(f.fn, { host: f.host, managed: true, needsMigration: false, descriptor }, [notInPool])
+    }) ?? runPciFilters(fn, { host: f.host, managed: true, needsMigration: false, descriptor }, [notInPool])
   );
 };
 
@@ -71,9 +73,13 @@ export function networkUsable(host: HostInventory, name: string): Reason | null 
   );
 }
 
-export const networkCandidates: KindCandidates = (s, dc, { host, addResource, pciDescriptor }) => {
+export const networkCandidates: KindCandidates<NetworkSource> = (
+  s,
+  dc,
+  { host, addResource, pciDescriptor },
+) => {
   const want = s.network;
-  if (s.need !== "network" || !want) return;
+  if (!want) return;
   const missing = networkUsable(host, want.name);
   const net = host.networks.get(want.name);
   if (missing || !net) {

@@ -14,11 +14,12 @@ import {
 } from "../../facts/rules.js";
 import { keyId } from "../../inventory/keys.js";
 import type { HostInventory } from "../../inventory/types.js";
-import { isManaged, type NodeDevice } from "../../model.js";
+import { isManaged, isPciNode, type NodeDevice } from "../../model.js";
 import { type Reason, reason } from "../../reasons.js";
 import { runPciFilters } from "../filters.js";
 import { candidatesFor } from "../hostindex.js";
 import { type KindCandidates, Rejections, descriptorMismatch } from "./common.js";
+import type { PciSource } from "../types.js";
 
 /** compat.md §7: an mlx5 VF needs the source PF's firmware and PSID (src/facts/rules.ts); null when not checked or equal. */
 export function firmwareMatches(
@@ -30,8 +31,8 @@ export function firmwareMatches(
   return firmwareMismatch(`${host.key} ${fn.pci.address}`, source.firmware, firmwareOf(host, fn.pci.address));
 }
 
-export const pciCandidates: KindCandidates = (s, dc, { host, idx, addResource, warnings }) => {
-  if (s.need !== "pci" || !s.descriptor) return;
+export const pciCandidates: KindCandidates<PciSource> = (s, dc, { host, idx, addResource, warnings }) => {
+  if (!s.descriptor) return;
   const self = s.descriptor.self;
   const rej = new Rejections();
   let closest: Reason[] | null = null;
@@ -40,8 +41,8 @@ export const pciCandidates: KindCandidates = (s, dc, { host, idx, addResource, w
   for (const { fn, descriptor, origin } of candidatesFor(idx.pciByKey, idx.pciWithSections, [
     self.device_id,
   ])) {
+    if (!isPciNode(fn)) continue;
     const pci = fn.pci;
-    if (!pci) continue;
     const res = accepts(descriptor, self);
     if (!res.ok) {
       if (pciDeviceId(fn) === self.device_id && (!closest || res.reasons.length < closest.length)) {

@@ -4,6 +4,7 @@ import type { HostInventory } from "../../inventory/types.js";
 import type { NodeDevice } from "../../model.js";
 import { type Reason, reason } from "../../reasons.js";
 import type { KindCandidates } from "./common.js";
+import type { UsbSource } from "../types.js";
 
 export interface UsbCandidate {
   host: Pick<HostInventory, "key" | "reserved">;
@@ -28,9 +29,9 @@ export const usbNotReserved: UsbFilter = ({ host, nd, ids }) =>
 
 export const USB_FILTERS: UsbFilter[] = [sameUsbIds, usbNotReserved];
 
-export const usbCandidates: KindCandidates = (s, dc, { host, addResource }) => {
+export const usbCandidates: KindCandidates<UsbSource> = (s, dc, { host, addResource }) => {
   const ids = s.usbIds;
-  if (s.need !== "usb" || !ids) return;
+  if (!ids) return;
   // when none is free, the reason of the filter that got farthest ("used" beats "missing")
   let why: Reason | null = null;
   let farthest = -1;
