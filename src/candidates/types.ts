@@ -108,6 +108,11 @@ export interface MdevTarget {
   /** Node device name of an existing mdev; null for one to create. */
   name: string | null;
   parent: string;
+  /**
+   * The parent's PCI address "DDDD:BB:SS.F"; null when the parent is not a
+   * PCI device (a ccw subchannel, the ap matrix). Not in cli.md's JSON.
+   */
+  parentAddress: string | null;
   mdevType: string;
   /** null only on a pool resource, before the plan picks the UUID (src/pipeline.ts). */
   uuid: string | null;

@@ -202,7 +202,7 @@ function sourceUpdaters(domain: DomainInfo, report: HostReport): { updaters: Upd
       updaters.push(mdevUuidUpdater(dev.id, t.uuid));
       if (t.create) {
         notes.push(
-          `${dev.id}: mdev ${t.uuid} of type ${t.mdevType} must exist on ${t.parent} before the guest starts: mdevctl start -u ${t.uuid} -p ${parentAddressOf(t.parent ?? "")} -t ${t.mdevType}`,
+          `${dev.id}: mdev ${t.uuid} of type ${t.mdevType} must exist on ${t.parent} before the guest starts: mdevctl start -u ${t.uuid} -p ${t.parentAddress ?? parentAddressOf(t.parent)} -t ${t.mdevType}`,
         );
       }
     } else if (dev.kind === "pci" || dev.kind === "interface") {

@@ -1,6 +1,6 @@
 import type { AssignmentTarget } from "../candidates/types.js";
 import type { HostReport, PlanResult } from "../pipeline.js";
-import { mdevCreationSteps } from "./mdevplan.js";
+import { mdevCreationSteps, pciAddressOfNodeName } from "./mdevplan.js";
 
 /**
  * cli.md's JSON form of an assignment target: every kind carries the same
@@ -63,7 +63,17 @@ export function targetFromJson(j: unknown): AssignmentTarget | null {
     const parent = str(o.parent);
     const mdevType = str(o.mdevType);
     if (!parent || !mdevType) return null;
-    return { kind: "mdev", name, parent, mdevType, uuid: str(o.uuid), create: o.create === true };
+    // cli.md's JSON has no parent address: the parent's node device name carries it
+    const parentAddress = pciAddressOfNodeName(parent);
+    return {
+      kind: "mdev",
+      name,
+      parent,
+      parentAddress,
+      mdevType,
+      uuid: str(o.uuid),
+      create: o.create === true,
+    };
   }
   if (o.kind === "pci") {
     const address = str(o.address);

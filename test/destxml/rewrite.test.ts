@@ -175,6 +175,7 @@ const mdevTarget = (uuid: string, create: boolean) => ({
   kind: "mdev" as const,
   name: null,
   parent: "pci_0000_3b_00_0",
+  parentAddress: "0000:3b:00.0",
   mdevType: "nvidia-558",
   uuid,
   create,

@@ -137,7 +137,15 @@ export const mdevCandidates: KindCandidates<MdevSource> = (s, dc, { host, idx, g
         capacity: 1,
         cost: 0,
         ...common,
-        target: { kind: "mdev", name: nd.name, parent: parent.name, mdevType: t.id, uuid, create: false },
+        target: {
+          kind: "mdev",
+          name: nd.name,
+          parent: parent.name,
+          parentAddress: parent.pci?.address ?? null,
+          mdevType: t.id,
+          uuid,
+          create: false,
+        },
       });
     }
     const none = freeInstances(parent, t);
@@ -148,7 +156,15 @@ export const mdevCandidates: KindCandidates<MdevSource> = (s, dc, { host, idx, g
         capacity: t.availableInstances ?? 0,
         cost: 1,
         ...common,
-        target: { kind: "mdev", name: null, parent: parent.name, mdevType: t.id, uuid: null, create: true },
+        target: {
+          kind: "mdev",
+          name: null,
+          parent: parent.name,
+          parentAddress: parent.pci?.address ?? null,
+          mdevType: t.id,
+          uuid: null,
+          create: true,
+        },
       });
     }
   }
