@@ -1,8 +1,8 @@
 /**
  * Destination candidates for each source device on one host: the filter
- * step, one file per device kind (src/candidates/kinds/*.ts, and the SR-IOV
- * vGPU VF in src/vgpuvf/vgpuvf.ts); this file runs the version gates shared
- * by every kind and dispatches on the device's need. Every candidate that is
+ * step, one module per device kind (src/candidates/kinds/registry.ts); this
+ * file runs the version gates shared by every kind and dispatches on the
+ * device's need. Every candidate that is
  * dropped carries a stable reason.
  */
 import { derivePciDescriptor } from "../descriptors/derive.js";
@@ -10,14 +10,10 @@ import type { DescriptorSelector } from "../descriptors/sources.js";
 import type { HostInventory } from "../inventory/types.js";
 import type { NodeDevice } from "../model.js";
 import { type Reason, reason } from "../reasons.js";
-import { vgpuVfCandidates } from "../vgpuvf/vgpuvf.js";
 import { hostIndex } from "./hostindex.js";
 import type { KindContext } from "./kinds/common.js";
-import { mdevCandidates } from "./kinds/mdev.js";
-import { networkCandidates } from "./kinds/network.js";
-import { pciCandidates } from "./kinds/pci.js";
-import { usbCandidates } from "./kinds/usb.js";
-import type { DeviceCandidates, HostCandidates, PlannedSource, Resource, SourceDevice } from "./types.js";
+import { sourceKind } from "./kinds/registry.js";
+import type { DeviceCandidates, HostCandidates, Resource, SourceDevice } from "./types.js";
 import { type GateOptions, gateReasons, isQemu, versionAtLeast } from "./versions.js";
 
 export { gpuOf } from "./kinds/mdev.js";
@@ -27,27 +23,6 @@ export interface DestinationContext {
   gateOpts: GateOptions;
   /** The VM has more than one VFIO device (whole-VM rule of §5). */
   multiVfio: boolean;
-}
-
-/** The candidate step of each device kind: a new kind adds one line here. */
-function kindCandidates(s: PlannedSource, dc: DeviceCandidates, kctx: KindContext): void {
-  switch (s.need) {
-    case "mdev":
-      mdevCandidates(s, dc, kctx);
-      return;
-    case "pci":
-      pciCandidates(s, dc, kctx);
-      return;
-    case "network":
-      networkCandidates(s, dc, kctx);
-      return;
-    case "usb":
-      usbCandidates(s, dc, kctx);
-      return;
-    case "vgpu-vf":
-      vgpuVfCandidates(s, dc, kctx);
-      return;
-  }
 }
 
 export function buildHostCandidates(
@@ -115,7 +90,7 @@ export function buildHostCandidates(
         continue;
       }
     }
-    kindCandidates(s, dc, kctx);
+    sourceKind(s).candidates(s, dc, kctx);
   }
   return { hostKey: host.key, resources, devices, warnings, gateNotes };
 }

@@ -22,18 +22,16 @@ import { mdevMigratability, pciSourceMigratability } from "./evidence.js";
 import type {
   MdevSource,
   NetworkSource,
-  PciSource,
   PlannedSource,
   SourceBase,
   SourceDevice,
   UsbSource,
-  VgpuVfSource,
 } from "./types.js";
 import { isVfio } from "./vmrules.js";
 import { migratingDriver } from "./drivers.js";
 import { gateReasons, type GateOptions, isQemu, versionAtLeast } from "./versions.js";
 import { vendorDescriptorFor } from "./vendor.js";
-import { isVgpuVf, vgpuVfFromMeta, vgpuVfSource } from "../vgpuvf/vgpuvf.js";
+import { allKinds } from "./kinds/registry.js";
 import {
   FIRMWARE_CHECKED_DRIVERS,
   type FirmwareFacts,
@@ -239,17 +237,13 @@ function firmwareFacts(version: string | undefined, psid: string | undefined): F
 }
 
 /** A PCI function without a source host: its identity travels in the planner metadata. */
-function pciFromMeta(dev: PciHostdev | InterfaceDevice, ctx: SourceContext): PciSource | VgpuVfSource {
+function pciFromMeta(dev: PciHostdev | InterfaceDevice, ctx: SourceContext): PlannedSource {
   const meta = metaFor(ctx, dev);
   if (!meta?.descriptor) needSource(dev, ctx);
-  if (meta.vgpuType !== undefined && /^\d{1,9}$/.test(meta.vgpuType)) {
-    return vgpuVfFromMeta(
-      base(dev),
-      dev,
-      Number(meta.vgpuType),
-      meta.descriptor,
-      ctx.gateOpts.assumeVersions,
-    );
+  const withDescriptor = { ...meta, descriptor: meta.descriptor };
+  for (const k of allKinds()) {
+    const s = k.refines === "pci" ? k.pciSourceFromMeta?.(base(dev), dev, withDescriptor, ctx) : null;
+    if (s) return s;
   }
   const checkFirmware = meta.firmware !== undefined || meta.psid !== undefined;
   return {
@@ -276,7 +270,7 @@ function pciOnSource(
   dev: PciHostdev | InterfaceDevice,
   src: HostInventory,
   ctx: SourceContext,
-): PciSource | VgpuVfSource {
+): PlannedSource {
   const b = base(dev);
   const fn = src.pciByAddr.get(dev.hostAddress ?? "");
   if (!isPciNode(fn)) {
@@ -286,9 +280,10 @@ function pciOnSource(
     );
     return { ...b, need: "pci", dev, driver: null, checkFirmware: false, blockers: [unknown] };
   }
-  if (isVgpuVf(src, fn) && !b.transient) {
-    // NVIDIA SR-IOV vGPU VF: its own device kind (compat.md §8, src/vgpuvf)
-    return vgpuVfSource(b, dev, fn, src, ctx.selector, ctx.gateOpts.assumeVersions);
+  // a kind that refines "pci" (NVIDIA's SR-IOV vGPU VF, compat.md §8) claims the function first
+  for (const k of allKinds()) {
+    const s = k.refines === "pci" ? k.pciSource?.(b, dev, fn, src, ctx) : null;
+    if (s) return s;
   }
   const pf = fn.pci.physFunction ? src.pciByAddr.get(fn.pci.physFunction) : undefined;
   const sel = selectFor(ctx, src, derivePciDescriptor(fn, pf), undefined);
@@ -315,10 +310,10 @@ function pciOnSource(
   };
 }
 
-function resolvePci(dev: PciHostdev | InterfaceDevice, ctx: SourceContext): PciSource | VgpuVfSource {
+function resolvePci(dev: PciHostdev | InterfaceDevice, ctx: SourceContext): PlannedSource {
   const s = ctx.source ? pciOnSource(dev, ctx.source, ctx) : pciFromMeta(dev, ctx);
   // QEMU unplugs a transient one before migration: no migration support or gate needed
-  if (s.need === "vgpu-vf" || s.blockers.length > 0 || s.transient) return s;
+  if (s.need !== "pci" || s.blockers.length > 0 || s.transient) return s;
   const r = pciSourceMigratability(s.driver, s.descriptor, `${dev.id} (${dev.hostAddress})`);
   if (r) return { ...s, blockers: [r] };
   const warnings = [...s.warnings];

@@ -44,8 +44,7 @@ import {
   reservationsOf,
   writeReservation,
 } from "../hook/reserve.js";
-import { readHostFacts } from "../facts/read.js";
-import { vgpuWriteSteps, writeVgpuType } from "../vgpuvf/write.js";
+import { currentVgpuType, vgpuWriteSteps, writeVgpuType } from "../vgpuvf/write.js";
 import { type HookEnv, type HookHost, hookEnv, loadHookHost } from "../hook/state.js";
 import { guestAddressKey, readDomain } from "../xml/domain.js";
 import type { Io } from "./common.js";
@@ -249,7 +248,7 @@ export function applyVgpuTypes(
       continue;
     }
     const err = write(env.sysfsRoot, s);
-    const now = readHostFacts(env.sysfsRoot).vgpuVfs?.find((v) => v.address === s.vf)?.currentType;
+    const now = currentVgpuType(env.sysfsRoot, s.vf);
     if (err !== null || now !== s.typeId) {
       refusals.push(
         `${s.device}: vgpu-type-write-failed: ${err ?? `wrote ${s.typeId} to ${s.vf}/nvidia/current_vgpu_type but it reads back ${now ?? "nothing"}`}`,

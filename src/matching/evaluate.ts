@@ -12,6 +12,7 @@
  */
 import { buildHostCandidates } from "../candidates/destination.js";
 import { isVfio, resolveSourceDevices } from "../candidates/source.js";
+import { sourceKind } from "../candidates/kinds/registry.js";
 import { applyWholeVmRules } from "../candidates/vmrules.js";
 import {
   type AssignmentTarget,
@@ -126,16 +127,7 @@ export function hostWarnings(inv: HostInventory, sources: SourceDevice[]): Reaso
 
 function capacityReason(s: SourceDevice, hostKey: string, taken: string): Reason {
   const what = `${hostKey}: every candidate was taken by ${taken}`;
-  if (s.need === "mdev")
-    return reason("mdev-no-capacity", `${what}; not enough free ${s.mdevType} instances`);
-  if (s.need === "network")
-    return reason("network-pool-exhausted", `${what}; not enough free functions in ${s.network?.name}`);
-  if (s.need === "vgpu-vf")
-    return reason(
-      "capacity-taken",
-      `${what}; a plan creates at most one new vGPU per physical GPU, because creatable_vgpu_types shows that one more fits, not how many (fail-closed): set the type on more VFs ahead (echo ID > /sys/bus/pci/devices/VF/nvidia/current_vgpu_type) and re-run 'hdplan inventory', since VFs that already carry the type are reused without this limit`,
-    );
-  return reason("capacity-taken", what);
+  return (s.need !== null && sourceKind(s).capacityReason?.(s, what)) || reason("capacity-taken", what);
 }
 
 /** Build a HostReport from candidates and a matching (plan and evacuate share this). */

@@ -79,3 +79,20 @@ export function withoutVersion(d: DescriptorData): DescriptorData {
     compatible: d.compatible.map((c) => withoutKey(c, "software_version")),
   };
 }
+
+/** The keys of cli.md's target JSON that a kind leaves null (src/output/json.ts); spread first, then the kind's own. */
+export const NO_TARGET_KEYS = {
+  parent: null,
+  mdevType: null,
+  uuid: null,
+  create: false,
+  address: null,
+} as const;
+
+/** A string field of a JSON object read back, else null. */
+export const jsonStr = (v: unknown): string | null => (typeof v === "string" ? v : null);
+
+/** PCI ids "10de26b9" as "10de:26b9" (headroom's per-type names); other text unchanged, "?" when unknown. */
+export function fmtPciId(id: string | undefined): string {
+  return id && /^[0-9a-f]{8}$/.test(id) ? `${id.slice(0, 4)}:${id.slice(4)}` : (id ?? "?");
+}

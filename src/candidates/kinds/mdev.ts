@@ -18,10 +18,13 @@ import { type Reason, reason } from "../../reasons.js";
 import { mdevMigratability } from "../evidence.js";
 import { candidatesFor } from "../hostindex.js";
 import type { MdevSource, Resource } from "../types.js";
+import { pciAddressOfNodeName } from "../../output/mdevplan.js";
+import type { KindModule } from "./registry.js";
 import {
   type KindCandidates,
   Rejections,
   descriptorMismatch,
+  jsonStr,
   firstFailure,
   withoutKey,
   withoutVersion,
@@ -202,4 +205,46 @@ export const mdevCandidates: KindCandidates<MdevSource> = (s, dc, { host, idx, g
     return;
   }
   dc.reasons.push(...rej.list());
+};
+
+/** The mdev kind (src/candidates/kinds/registry.ts). */
+export const MDEV_KIND: KindModule<"mdev"> = {
+  need: "mdev",
+  vfio: true,
+  vendorDriver: true,
+  candidates: mdevCandidates,
+  capacityReason: (s, what) => reason("mdev-no-capacity", `${what}; not enough free ${s.mdevType} instances`),
+  signature: (s) => s.mdevType,
+  sourceType: (s) => s.mdevType ?? "mdev",
+  resourceType: (t) => t.mdevType,
+  targetJson: (t) => ({
+    kind: "mdev",
+    name: t.name,
+    parent: t.parent,
+    mdevType: t.mdevType,
+    uuid: t.uuid,
+    create: t.create,
+    address: null,
+  }),
+  targetFromJson(o) {
+    if (o.kind !== "mdev") return null;
+    const parent = jsonStr(o.parent);
+    const mdevType = jsonStr(o.mdevType);
+    if (!parent || !mdevType) return null;
+    // cli.md's JSON has no parent address: the parent's node device name carries it
+    const parentAddress = pciAddressOfNodeName(parent);
+    const name = jsonStr(o.name);
+    return {
+      kind: "mdev",
+      name,
+      parent,
+      parentAddress,
+      mdevType,
+      uuid: jsonStr(o.uuid),
+      create: o.create === true,
+    };
+  },
+  targetLine: (t) =>
+    `${t.create ? "create" : "use existing"} mdev ${t.mdevType} on ${t.parent} uuid ${t.uuid}`,
+  targetCell: (t) => `${t.create ? "new" : "existing"} ${t.mdevType} on ${t.parent}`,
 };

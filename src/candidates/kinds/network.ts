@@ -9,7 +9,8 @@ import type { HostInventory } from "../../inventory/types.js";
 import { type DescriptorData, isPciNode, type NodeDevice } from "../../model.js";
 import { type Reason, reason } from "../../reasons.js";
 import { destinationMigratable, notInPool, runPciFilters } from "../filters.js";
-import { type KindCandidates, Rejections, firstFailure } from "./common.js";
+import { type KindCandidates, NO_TARGET_KEYS, Rejections, firstFailure, jsonStr } from "./common.js";
+import type { KindModule } from "./registry.js";
 import type { NetworkSource } from "../types.js";
 
 /** One function of the pool, as the filters see it. */
@@ -126,4 +127,25 @@ export const networkCandidates: KindCandidates<NetworkSource> = (
   const id = keyId({ kind: "net", network: want.name });
   addResource({ id, capacity: free, cost: 0, target: { kind: "network", network: want.name } });
   dc.resources.push(id);
+};
+
+/** The hostdev network kind (src/candidates/kinds/registry.ts). */
+export const NETWORK_KIND: KindModule<"network"> = {
+  need: "network",
+  vfio: true,
+  vendorDriver: false,
+  candidates: networkCandidates,
+  capacityReason: (s, what) =>
+    reason("network-pool-exhausted", `${what}; not enough free functions in ${s.network?.name}`),
+  signature: (s) => s.network,
+  sourceType: (s) => `net ${s.network?.name ?? "?"}`,
+  resourceType: (t) => `net ${t.network}`,
+  targetJson: (t) => ({ kind: "network", name: t.network, ...NO_TARGET_KEYS, network: t.network }),
+  targetFromJson(o) {
+    if (o.kind !== "network") return null;
+    const network = jsonStr(o.network) ?? jsonStr(o.name);
+    return network ? { kind: "network", network } : null;
+  },
+  targetLine: (t) => `a free function of network ${t.network}`,
+  targetCell: (t) => `network ${t.network}`,
 };

@@ -18,7 +18,15 @@ import { isManaged, isPciNode, type NodeDevice } from "../../model.js";
 import { type Reason, reason } from "../../reasons.js";
 import { runPciFilters } from "../filters.js";
 import { candidatesFor } from "../hostindex.js";
-import { type KindCandidates, Rejections, descriptorMismatch } from "./common.js";
+import {
+  type KindCandidates,
+  NO_TARGET_KEYS,
+  Rejections,
+  descriptorMismatch,
+  fmtPciId,
+  jsonStr,
+} from "./common.js";
+import type { KindModule } from "./registry.js";
 import type { PciSource } from "../types.js";
 
 /** compat.md §7: an mlx5 VF needs the source PF's firmware and PSID (src/facts/rules.ts); null when not checked or equal. */
@@ -100,4 +108,25 @@ export const pciCandidates: KindCandidates<PciSource> = (s, dc, { host, idx, add
     return;
   }
   dc.reasons.push(...rej.list());
+};
+
+/** The PCI passthrough kind (src/candidates/kinds/registry.ts). */
+export const PCI_KIND: KindModule<"pci"> = {
+  need: "pci",
+  vfio: true,
+  vendorDriver: false,
+  candidates: pciCandidates,
+  signature: () => null,
+  sourceType: (s) => `pci ${fmtPciId(s.descriptor?.self.device_id)}`,
+  resourceType: (t, inv) => `pci ${fmtPciId(pciDeviceId(inv.pciByAddr.get(t.address)))}`,
+  report: (s) => (s.firmware ? { sourceFirmware: s.firmware } : {}),
+  targetJson: (t) => ({ kind: "pci", name: t.name, ...NO_TARGET_KEYS, address: t.address, driver: t.driver }),
+  targetFromJson(o) {
+    if (o.kind !== "pci") return null;
+    const address = jsonStr(o.address);
+    if (!address) return null;
+    return { kind: "pci", name: jsonStr(o.name) ?? address, address, driver: jsonStr(o.driver) };
+  },
+  targetLine: (t) => `PCI function ${t.address}${t.driver ? ` (${t.driver})` : ""}`,
+  targetCell: (t) => `pci ${t.address}`,
 };
