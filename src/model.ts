@@ -24,44 +24,125 @@ export interface Teaming {
   persistent?: string;
 }
 
-export interface AssignedDevice {
+/** Fields every assigned device has (src/xml/domain.ts). */
+interface DeviceBase {
   /** cli.md: alias when present, else kind + index within kind. */
   id: string;
   alias: string | null;
-  kind: DeviceKind;
   /** Index among devices of the same kind, document order. */
   kindIndex: number;
-  /** Element the device came from: "hostdev" or "interface". */
-  element: "hostdev" | "interface";
   /** hostdev mode / type attributes or interface type, verbatim. */
   mode?: string;
   type?: string;
-  /** PCI host address "DDDD:BB:SS.F" (pci hostdev, interface type=hostdev). */
-  hostAddress?: string;
-  managed?: boolean;
   /** Guest-visible <address> attributes, verbatim, or null. */
   guestAddress: Record<string, string> | null;
   /** <driver name=...> of the hostdev/interface, e.g. vfio. */
   driverName?: string;
   rom?: Record<string, string>;
   teaming?: Teaming;
-  // mdev
-  mdevUuid?: string;
-  mdevModel?: string;
-  display?: string;
-  ramfb?: string;
-  // usb
-  usb?: { vendorId?: string; productId?: string; bus?: string; device?: string };
-  // interface / network
-  mac?: string;
-  vlan?: { tags: { id: string; nativeMode?: string }[]; trunk?: boolean };
-  network?: string;
-  /** scsi / scsi_host / capabilities: a short text for the summary. */
-  detail?: string;
   /** <driver model='...'/> of a PCI hostdev/interface: a VFIO variant driver libvirt binds (libvirt 10.0). */
   driverModel?: string;
   /** <driver iommufd='yes'/>: this device uses the iommufd backend instead of the legacy VFIO container. */
   iommufd?: boolean;
+}
+
+/** What an <interface> element adds. */
+interface InterfaceBase extends DeviceBase {
+  element: "interface";
+  mac?: string;
+  vlan?: { tags: { id: string; nativeMode?: string }[]; trunk?: boolean };
+}
+
+/** <hostdev mode='subsystem' type='pci'>. */
+export interface PciHostdev extends DeviceBase {
+  kind: "pci";
+  element: "hostdev";
+  /** PCI host address "DDDD:BB:SS.F". */
+  hostAddress: string;
+  managed: boolean;
+}
+
+/** <hostdev mode='subsystem' type='mdev'>. */
+export interface MdevHostdev extends DeviceBase {
+  kind: "mdev";
+  element: "hostdev";
+  /** Canonical (lower-case, dashed) UUID of the mdev. */
+  mdevUuid: string;
+  mdevModel?: string;
+  display?: string;
+  ramfb?: string;
+}
+
+/** <hostdev mode='subsystem' type='usb'>: by vendor/product id or by bus/device. */
+export interface UsbHostdev extends DeviceBase {
+  kind: "usb";
+  element: "hostdev";
+  usb: { vendorId?: string; productId?: string; bus?: string; device?: string };
+  managed: boolean;
+}
+
+/** <interface type='hostdev'>. */
+export interface InterfaceDevice extends InterfaceBase {
+  kind: "interface";
+  /** PCI host address "DDDD:BB:SS.F"; absent for a non-PCI source address (see detail). */
+  hostAddress?: string;
+  managed: boolean;
+  /** Live XML of an interface on a hostdev network pool may name the network. */
+  network?: string;
+  /** A non-PCI source address, as text. */
+  detail?: string;
+}
+
+/** <interface type='network'>. */
+export interface NetworkDevice extends InterfaceBase {
+  kind: "network";
+  network: string;
+}
+
+/** <interface type='vdpa'>: not planned by hdplan (blocked). */
+export interface VdpaDevice extends InterfaceBase {
+  kind: "vdpa";
+  /** A short text for the summary. */
+  detail: string;
+}
+
+/** scsi / scsi_host / capabilities hostdevs: not planned by hdplan (blocked). */
+export interface OtherHostdev extends DeviceBase {
+  kind: "scsi" | "scsi_host" | "capabilities";
+  element: "hostdev";
+  /** A short text for the summary. */
+  detail: string;
+  managed?: boolean;
+}
+
+/** One assigned device of a domain, keyed on `kind` (element tells hostdev from interface). */
+export type AssignedDevice =
+  | PciHostdev
+  | MdevHostdev
+  | UsbHostdev
+  | InterfaceDevice
+  | NetworkDevice
+  | VdpaDevice
+  | OtherHostdev;
+
+/** The PCI function a device holds on its host (pci hostdev, interface type='hostdev'), else undefined. */
+export function hostPciAddress(d: AssignedDevice): string | undefined {
+  return d.kind === "pci" || d.kind === "interface" ? d.hostAddress : undefined;
+}
+
+/** The mdev UUID of an mdev hostdev, else undefined. */
+export function mdevUuidOf(d: AssignedDevice): string | undefined {
+  return d.kind === "mdev" ? d.mdevUuid : undefined;
+}
+
+/** The MAC address of an <interface>, else undefined. */
+export function macOf(d: AssignedDevice): string | undefined {
+  return d.element === "interface" ? d.mac : undefined;
+}
+
+/** managed='yes' on a device that has the attribute. */
+export function isManaged(d: AssignedDevice): boolean {
+  return "managed" in d && d.managed === true;
 }
 
 /** Domain features that decide migratability for the VM as a whole (compat.md §7). */
@@ -164,6 +245,13 @@ export interface NetCap {
   interface: string;
   address?: string;
   linkState?: string;
+}
+
+/** A node device with its PCI capability. */
+export type PciNode = NodeDevice & { pci: PciCap };
+
+export function isPciNode(n: NodeDevice | undefined): n is PciNode {
+  return n?.pci !== undefined;
 }
 
 export interface NodeDevice {

@@ -8,8 +8,8 @@
  */
 import { deriveMdevDescriptor, derivePciDescriptor, mdevTypesOf } from "./descriptors/derive.js";
 import type { DescriptorSelector } from "./descriptors/sources.js";
-import { reservedAt } from "./inventory/keys.js";
 import type { HostInventory } from "./inventory/types.js";
+import { sourceKind } from "./candidates/kinds/registry.js";
 import type { SourceDevice } from "./candidates/types.js";
 import { type HostReport, type PlanContext, evalContext, evaluateHost } from "./matching/evaluate.js";
 import type { DescriptorData } from "./model.js";
@@ -127,8 +127,7 @@ export function deviceReports(sources: SourceDevice[], explain: boolean): Device
       warnings: s.warnings,
       sourceDescriptor: s.descriptor,
     };
-    if (s.firmware) d.sourceFirmware = s.firmware;
-    if (s.vgpuVf) d.sourceVgpuType = s.vgpuVf.typeId;
+    if (s.need !== null) Object.assign(d, sourceKind(s).report?.(s));
     if (explain) {
       d.descriptor = {
         origin: s.descriptorOrigin,

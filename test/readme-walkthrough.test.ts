@@ -18,9 +18,10 @@ import { libvirtAvailable, writeT4Hosts } from "./helpers/testdriver.js";
 
 const RUN = libvirtAvailable();
 const readme = readFileSync(join(ROOT, "README.md"), "utf8");
+// the SR-IOV vGPU subsection has its own test (test/readme-sriov.test.ts)
 const section = readme.slice(
   readme.indexOf("## Walkthrough on your own hosts"),
-  readme.indexOf("## Reading the answer"),
+  readme.indexOf("### SR-IOV vGPU"),
 );
 const blocks = [...section.matchAll(/```sh\n([\s\S]*?)```/g)].map((m) => m[1]!);
 

@@ -1,8 +1,8 @@
 /**
  * Destination candidates for each source device on one host: the filter
- * step, one file per device kind (src/candidates/kinds/*.ts, and the SR-IOV
- * vGPU VF in src/vgpuvf/vgpuvf.ts); this file runs the version gates shared
- * by every kind and dispatches on the device's need. Every candidate that is
+ * step, one module per device kind (src/candidates/kinds/registry.ts); this
+ * file runs the version gates shared by every kind and dispatches on the
+ * device's need. Every candidate that is
  * dropped carries a stable reason.
  */
 import { derivePciDescriptor } from "../descriptors/derive.js";
@@ -10,14 +10,10 @@ import type { DescriptorSelector } from "../descriptors/sources.js";
 import type { HostInventory } from "../inventory/types.js";
 import type { NodeDevice } from "../model.js";
 import { type Reason, reason } from "../reasons.js";
-import { vgpuVfCandidates } from "../vgpuvf/vgpuvf.js";
 import { hostIndex } from "./hostindex.js";
-import type { KindCandidates, KindContext } from "./kinds/common.js";
-import { mdevCandidates } from "./kinds/mdev.js";
-import { networkCandidates } from "./kinds/network.js";
-import { pciCandidates } from "./kinds/pci.js";
-import { usbCandidates } from "./kinds/usb.js";
-import type { DeviceCandidates, HostCandidates, Need, Resource, SourceDevice } from "./types.js";
+import type { KindContext } from "./kinds/common.js";
+import { sourceKind } from "./kinds/registry.js";
+import type { DeviceCandidates, HostCandidates, Resource, SourceDevice } from "./types.js";
 import { type GateOptions, gateReasons, isQemu, versionAtLeast } from "./versions.js";
 
 export { gpuOf } from "./kinds/mdev.js";
@@ -28,15 +24,6 @@ export interface DestinationContext {
   /** The VM has more than one VFIO device (whole-VM rule of §5). */
   multiVfio: boolean;
 }
-
-/** The candidate step of each device kind: a new kind adds one line here. */
-const KINDS: Record<Need, KindCandidates> = {
-  mdev: mdevCandidates,
-  pci: pciCandidates,
-  network: networkCandidates,
-  usb: usbCandidates,
-  "vgpu-vf": vgpuVfCandidates,
-};
 
 export function buildHostCandidates(
   host: HostInventory,
@@ -103,7 +90,7 @@ export function buildHostCandidates(
         continue;
       }
     }
-    KINDS[s.need](s, dc, kctx);
+    sourceKind(s).candidates(s, dc, kctx);
   }
   return { hostKey: host.key, resources, devices, warnings, gateNotes };
 }

@@ -4,7 +4,7 @@
  */
 import { holderText, inUseText, reservedAt } from "../inventory/keys.js";
 import type { HostInventory } from "../inventory/types.js";
-import type { DescriptorData, NodeDevice } from "../model.js";
+import type { DescriptorData, NodeDevice, PciNode } from "../model.js";
 import { type Reason, reason } from "../reasons.js";
 import { isVfioDriver, migratingDriver, variantDriver } from "./drivers.js";
 
@@ -18,7 +18,8 @@ export interface PciFilterContext {
   descriptor: DescriptorData;
 }
 
-export type PciFilter = (fn: NodeDevice, ctx: PciFilterContext) => Reason | null;
+/** A filter sees a function with its PCI capability (PciNode): callers narrow with isPciNode. */
+export type PciFilter = (fn: PciNode, ctx: PciFilterContext) => Reason | null;
 
 export function isBridge(fn: NodeDevice): boolean {
   const c = fn.pci?.class?.toLowerCase().replace(/^0x/, "");
@@ -26,21 +27,21 @@ export function isBridge(fn: NodeDevice): boolean {
 }
 
 export const notReserved: PciFilter = (fn, { host }) => {
-  const why = reservedAt(host.reserved, { kind: "pci", address: fn.pci!.address });
-  return why ? reason("pci-device-in-use", `${fn.pci!.address} is ${inUseText(why)}`) : null;
+  const why = reservedAt(host.reserved, { kind: "pci", address: fn.pci.address });
+  return why ? reason("pci-device-in-use", `${fn.pci.address} is ${inUseText(why)}`) : null;
 };
 
 /** Functions of a hostdev network pool are the network's to hand out. */
 export const notInPool: PciFilter = (fn, { host }) => {
-  const net = host.poolMembers.get(fn.pci!.address);
-  return net ? reason("pci-device-in-use", `${fn.pci!.address} belongs to hostdev network ${net}`) : null;
+  const net = host.poolMembers.get(fn.pci.address);
+  return net ? reason("pci-device-in-use", `${fn.pci.address} belongs to hostdev network ${net}`) : null;
 };
 
 export const notPfWithVfs: PciFilter = (fn) =>
-  fn.pci!.virtFunctions.length > 0
+  fn.pci.virtFunctions.length > 0
     ? reason(
         "pci-device-used-by-host",
-        `${fn.pci!.address} is a PF with ${fn.pci!.virtFunctions.length} VFs enabled`,
+        `${fn.pci.address} is a PF with ${fn.pci.virtFunctions.length} VFs enabled`,
       )
     : null;
 
@@ -50,7 +51,7 @@ export const noHostNetUp: PciFilter = (fn, { host }) => {
     if (st !== "down") {
       return reason(
         "pci-device-used-by-host",
-        `${fn.pci!.address} has host interface ${net.net?.interface ?? net.name} with link ${st ?? "state unknown"}`,
+        `${fn.pci.address} has host interface ${net.net?.interface ?? net.name} with link ${st ?? "state unknown"}`,
       );
     }
   }
@@ -58,18 +59,18 @@ export const noHostNetUp: PciFilter = (fn, { host }) => {
 };
 
 export const iommuGroupViable: PciFilter = (fn, { host }) => {
-  const g = fn.pci!.iommuGroup;
+  const g = fn.pci.iommuGroup;
   // No <iommuGroup> at all (IOMMU off, or a dump without it): VFIO cannot
   // assign the function (the kernel exposes /dev/vfio/<group> only for
   // functions in an IOMMU group; libvirt's virPCIDeviceGetIOMMUGroupDev).
   if (!g) {
     return reason(
       "iommu-group-unknown",
-      `${fn.pci!.address} reports no IOMMU group (IOMMU disabled, or the dump lacks <iommuGroup>): not assignable with VFIO`,
+      `${fn.pci.address} reports no IOMMU group (IOMMU disabled, or the dump lacks <iommuGroup>): not assignable with VFIO`,
     );
   }
   for (const m of g.members) {
-    if (m === fn.pci!.address) continue;
+    if (m === fn.pci.address) continue;
     const other = host.pciByAddr.get(m);
     if (!other) {
       return reason(
@@ -101,7 +102,7 @@ export const vfioBinding: PciFilter = (fn, { managed }) => {
   if (managed || isVfioDriver(fn.driver)) return null;
   return reason(
     "pci-device-not-vfio",
-    `${fn.pci!.address} must be pre-bound (managed='no') but is bound to ${fn.driver ?? "no known driver"}`,
+    `${fn.pci.address} must be pre-bound (managed='no') but is bound to ${fn.driver ?? "no known driver"}`,
   );
 };
 
@@ -109,32 +110,32 @@ export const vfioBinding: PciFilter = (fn, { managed }) => {
 export const destinationMigratable: PciFilter = (fn, { host, managed, needsMigration, descriptor }) => {
   if (!needsMigration) return null;
   const m = descriptor.self.migratable;
-  if (m === "0") return reason("driver-not-migratable", `${fn.pci!.address}: descriptor says migratable=0`);
+  if (m === "0") return reason("driver-not-migratable", `${fn.pci.address}: descriptor says migratable=0`);
   if (m === "1") return null;
   const d = fn.driver;
   if (migratingDriver(d)) return null;
   if (variantDriver(d)) {
     return reason(
       "driver-not-migratable",
-      `${fn.pci!.address} is bound to ${d}, a VFIO variant driver without migration support`,
+      `${fn.pci.address} is bound to ${d}, a VFIO variant driver without migration support`,
     );
   }
   if (d === "vfio-pci") {
     return reason(
       "driver-not-migratable",
-      `${fn.pci!.address} is bound to plain vfio-pci, which has no migration support`,
+      `${fn.pci.address} is bound to plain vfio-pci, which has no migration support`,
     );
   }
   if (d === null && !host.driversKnown) {
     return reason(
       "migration-support-unknown",
-      `${fn.pci!.address}: driver unknown (the host reports no drivers)`,
+      `${fn.pci.address}: driver unknown (the host reports no drivers)`,
     );
   }
   // Unbound, or bound to its host driver: with managed='yes' libvirt >= 10
   // binds the matching VFIO variant driver itself (the pci-variant gate).
   if (managed) return null;
-  return reason("pci-device-not-vfio", `${fn.pci!.address} is not bound to a migration-capable VFIO driver`);
+  return reason("pci-device-not-vfio", `${fn.pci.address} is not bound to a migration-capable VFIO driver`);
 };
 
 export const PCI_FILTERS: PciFilter[] = [
@@ -147,7 +148,7 @@ export const PCI_FILTERS: PciFilter[] = [
   destinationMigratable,
 ];
 
-export function runPciFilters(fn: NodeDevice, ctx: PciFilterContext, skip: PciFilter[] = []): Reason | null {
+export function runPciFilters(fn: PciNode, ctx: PciFilterContext, skip: PciFilter[] = []): Reason | null {
   for (const f of PCI_FILTERS) {
     if (skip.includes(f)) continue;
     const r = f(fn, ctx);

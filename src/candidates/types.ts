@@ -1,18 +1,25 @@
-import type { AssignedDevice, DescriptorData } from "../model.js";
+import type {
+  AssignedDevice,
+  DescriptorData,
+  InterfaceDevice,
+  MdevHostdev,
+  NetworkDevice,
+  PciHostdev,
+  UsbHostdev,
+} from "../model.js";
 import type { Reason } from "../reasons.js";
 import type { FirmwareFacts } from "../facts/rules.js";
 import type { GateClass } from "./versions.js";
 
 export type Need = "mdev" | "pci" | "network" | "usb" | "vgpu-vf";
 
-/** One assigned device of the VM, resolved against --source (compat.md §5). */
-export interface SourceDevice {
+/** What every resolved source device carries, whatever it needs (compat.md §5). */
+export interface SourceBase {
   dev: AssignedDevice;
   summary: string;
   /** Blockers make every host score 0 for this device. */
   blockers: Reason[];
   warnings: Reason[];
-  need: Need | null;
   gate: GateClass | null;
   gateDriver?: string;
   /** Which gate rules decided on the source (floor or backport row), for --explain. */
@@ -24,21 +31,76 @@ export interface SourceDevice {
   /** The source device's descriptor (self used for matching) and where it came from. */
   descriptor: DescriptorData | null;
   descriptorOrigin: string | null;
-  mdevType?: string;
-  /** Source mdev UUID (for the destination UUID rule). */
-  mdevUuid?: string;
-  /** Source PCI driver (pci / interface). */
-  driver?: string | null;
-  /** Drivers of every function the device may hold (a hostdev network pool's functions). */
-  poolDrivers?: (string | null)[];
-  network?: { name: string; functionIds: string[] };
-  /** mlx5 VFs: compare the PF's firmware and PSID with the destination's (compat.md §7). */
-  checkFirmware?: boolean;
-  firmware?: FirmwareFacts;
-  /** NVIDIA SR-IOV vGPU VF (need "vgpu-vf", src/vgpuvf): its current type and PF ids. */
-  vgpuVf?: { typeId: number; typeName: string | null; pfIds: string | null };
-  usbIds?: { vendorId: string; productId: string };
 }
+
+/** An mdev hostdev: the destination needs an mdev of the same type. */
+export interface MdevSource extends SourceBase {
+  need: "mdev";
+  dev: MdevHostdev;
+  /** Source mdev UUID, lower case (for the destination UUID rule). */
+  mdevUuid: string;
+  /** null: the mdev is not identified on the source (the device then carries a blocker). */
+  mdevType: string | null;
+}
+
+/** A PCI function passed through (pci hostdev, interface type='hostdev'). */
+export interface PciSource extends SourceBase {
+  need: "pci";
+  dev: PciHostdev | InterfaceDevice;
+  /** Source PCI driver; null when unknown (no source host, or not a node device there). */
+  driver: string | null;
+  /** mlx5 VFs: compare the PF's firmware and PSID with the destination's (compat.md §7). */
+  checkFirmware: boolean;
+  firmware?: FirmwareFacts;
+}
+
+/** An interface on a hostdev network pool: the destination needs a free pool function. */
+export interface NetworkSource extends SourceBase {
+  need: "network";
+  dev: NetworkDevice;
+  /** null: the network is not defined on the source (the device then carries a blocker). */
+  network: { name: string; functionIds: string[] } | null;
+  /** Drivers of every function the device may hold (the pool's functions; empty when none was read). */
+  poolDrivers: (string | null)[];
+}
+
+/** A USB hostdev: the destination needs a device with the same ids. */
+export interface UsbSource extends SourceBase {
+  need: "usb";
+  dev: UsbHostdev;
+  /** null: a device named by bus/device that the source does not show (the device then carries a blocker). */
+  usbIds: { vendorId: string; productId: string } | null;
+}
+
+/** NVIDIA SR-IOV vGPU VF (src/vgpuvf): its current type and PF ids. */
+export interface VgpuVfSource extends SourceBase {
+  need: "vgpu-vf";
+  dev: PciHostdev | InterfaceDevice;
+  /** Source PCI driver (nvidia); null without a source host. */
+  driver: string | null;
+  /** null: the VF's vGPU type is unknown or 0 (the device then carries a blocker). */
+  vgpuVf: { typeId: number; typeName: string | null; pfIds: string | null } | null;
+}
+
+/** A device hdplan does not plan (scsi, vdpa, ...): it carries a blocker and needs nothing. */
+export interface UnplannedSource extends SourceBase {
+  need: null;
+}
+
+/** One assigned device of the VM, resolved against --source, keyed on what it needs on a destination. */
+export type SourceDevice =
+  | MdevSource
+  | PciSource
+  | NetworkSource
+  | UsbSource
+  | VgpuVfSource
+  | UnplannedSource;
+
+/** The source devices that need something on a destination. */
+export type PlannedSource = Exclude<SourceDevice, UnplannedSource>;
+
+/** The variant of SourceDevice that needs `N`. */
+export type SourceOf<N extends Need> = Extract<SourceDevice, { need: N }>;
 
 /** An mdev: an existing one (create false, name and uuid set) or one to create on `parent`. */
 export interface MdevTarget {
@@ -46,6 +108,11 @@ export interface MdevTarget {
   /** Node device name of an existing mdev; null for one to create. */
   name: string | null;
   parent: string;
+  /**
+   * The parent's PCI address "DDDD:BB:SS.F"; null when the parent is not a
+   * PCI device (a ccw subchannel, the ap matrix). Not in cli.md's JSON.
+   */
+  parentAddress: string | null;
   mdevType: string;
   /** null only on a pool resource, before the plan picks the UUID (src/pipeline.ts). */
   uuid: string | null;

@@ -15,15 +15,17 @@
 import type { DomainFeatures, DomainInfo } from "../model.js";
 import { type Reason, reason } from "../reasons.js";
 import { type VfioDriverInfo, variantDriver } from "./drivers.js";
-import type { SourceDevice } from "./types.js";
+import { kindOf } from "./kinds/registry.js";
+import type { PlannedSource, SourceDevice, UsbSource } from "./types.js";
+
+/** The source devices QEMU realizes as VFIO devices (kindOf(need).vfio). */
+type VfioSource = Exclude<PlannedSource, UsbSource>;
 
 const NO_FEATURES: DomainFeatures = { viommu: null, iommufd: false, machine: null, enableMigration: {} };
 
 /** Whether a device counts as a VFIO device for the whole-VM rules (transient teaming is unplugged first). */
-export function isVfio(s: SourceDevice): boolean {
-  return (
-    (s.need === "mdev" || s.need === "pci" || s.need === "network" || s.need === "vgpu-vf") && !s.transient
-  );
+export function isVfio(s: SourceDevice): s is VfioSource {
+  return s.need !== null && kindOf(s.need).vfio && !s.transient;
 }
 
 /** enable-migration forced for this device (alias first, then -global), or null (auto). */
@@ -38,9 +40,16 @@ export function forcedMigration(f: DomainFeatures, s: SourceDevice): { value: st
 }
 
 /** Driver facts for the function(s) a PCI-like device may be on; null entries = unknown. */
-function driversOf(s: SourceDevice): (VfioDriverInfo | null)[] {
-  if (s.need === "mdev" || s.need === "vgpu-vf") return [null];
-  const names = s.poolDrivers ?? [s.driver ?? s.dev.driverModel ?? null];
+function driversOf(s: VfioSource): (VfioDriverInfo | null)[] {
+  const fallback = s.dev.driverModel ?? null;
+  const names =
+    s.need === "network"
+      ? s.poolDrivers.length > 0
+        ? s.poolDrivers
+        : [fallback]
+      : s.need === "pci"
+        ? [s.driver ?? fallback]
+        : [null]; // the vendor driver's kinds (kindOf(need).vendorDriver)
   return names.map((n) => variantDriver(n ?? s.dev.driverModel) ?? null);
 }
 
@@ -83,7 +92,7 @@ export function applyWholeVmRules(domain: DomainInfo, sources: SourceDevice[]): 
     // type1 tracking deliberately does not count. mdevs: the vendor driver decides
     // (NVIDIA vGPU is taken on the vendor's documentation, compat.md §5; the
     // SR-IOV vGPU VFs of NVIDIA's vendor-specific VFIO framework likewise, §8).
-    if (s.need === "mdev" || s.need === "vgpu-vf") continue;
+    if (kindOf(s.need).vendorDriver) continue;
     const lacking = driversOf(s).filter(
       (d): d is VfioDriverInfo => !!d && !!d.migratesSince && !d.dirtyTracking,
     );

@@ -17,7 +17,14 @@ import { pciAddressOf, targetLabel } from "../candidates/types.js";
 import { migratingDriver } from "../candidates/drivers.js";
 import { deriveMdevDescriptor, derivePciDescriptor, pciDeviceId } from "../descriptors/derive.js";
 import { errorMessage } from "../errors.js";
-import type { AssignedDevice, DescriptorData, DomainInfo, PlannerDeviceMeta } from "../model.js";
+import {
+  type AssignedDevice,
+  type DescriptorData,
+  type DomainInfo,
+  hostPciAddress,
+  mdevUuidOf,
+  type PlannerDeviceMeta,
+} from "../model.js";
 import { parentAddressOf } from "../output/mdevplan.js";
 import {
   DomainDoc,
@@ -37,8 +44,7 @@ import {
   reservationsOf,
   writeReservation,
 } from "../hook/reserve.js";
-import { readHostFacts } from "../facts/read.js";
-import { vgpuWriteSteps, writeVgpuType } from "../vgpuvf/write.js";
+import { currentVgpuType, vgpuWriteSteps, writeVgpuType } from "../vgpuvf/write.js";
 import { type HookEnv, type HookHost, hookEnv, loadHookHost } from "../hook/state.js";
 import { guestAddressKey, readDomain } from "../xml/domain.js";
 import type { Io } from "./common.js";
@@ -74,7 +80,7 @@ function readStdinAsync(io: HookIo): Promise<string> {
 /** Identity of a device on this host when the incoming XML carries no planner metadata for it. */
 function fallbackMeta(dev: AssignedDevice, host: HookHost): PlannerDeviceMeta | null {
   const inv = host.inv;
-  if (dev.kind === "mdev" && dev.mdevUuid) {
+  if (dev.kind === "mdev") {
     const nd = inv.mdevByUuid.get(dev.mdevUuid.toLowerCase());
     const parent = nd?.parent ? inv.byName.get(nd.parent) : undefined;
     if (!nd?.mdev || !parent) return null;
@@ -145,12 +151,12 @@ export function decide(
   for (const dev of domain.devices) {
     if (!CHECKED.has(dev.kind)) continue;
     if (dev.kind === "usb") {
-      if (dev.usb?.vendorId && dev.usb.productId) devices.push(dev);
+      if (dev.usb.vendorId && dev.usb.productId) devices.push(dev);
       continue; // a USB device named by bus/device only: libvirt checks it
     }
     const m = metaFor(domain, dev) ?? fallbackMeta(dev, host);
     if (!m?.descriptor || (dev.kind === "mdev" && !m.mdevType)) {
-      const what = dev.kind === "mdev" ? `mdev ${dev.mdevUuid}` : `PCI function ${dev.hostAddress}`;
+      const what = dev.kind === "mdev" ? `mdev ${dev.mdevUuid}` : `PCI function ${hostPciAddress(dev)}`;
       unidentified.push({
         device: dev.id,
         message: `cannot identify the device: no hdplan metadata in the incoming XML and ${what} does not exist on this host (write the XML with 'hdplan plan --write-dest-xml')`,
@@ -169,7 +175,7 @@ export function decide(
   });
   // Keep the device the incoming XML already names when it is a candidate (so nothing changes).
   const keep = new Map(
-    devices.map((d) => [d.id, { uuid: d.mdevUuid ?? null, address: d.hostAddress ?? null }]),
+    devices.map((d) => [d.id, { uuid: mdevUuidOf(d) ?? null, address: hostPciAddress(d) ?? null }]),
   );
   const taken = reservations ?? { inv: host.inv, used: new Map<string, number>(), by: [] };
   const report = evaluateHost(ctx, taken.inv, {
@@ -195,7 +201,7 @@ function sourceUpdaters(domain: DomainInfo, report: HostReport): { updaters: Upd
       updaters.push(mdevUuidUpdater(dev.id, t.uuid));
       if (t.create) {
         notes.push(
-          `${dev.id}: mdev ${t.uuid} of type ${t.mdevType} must exist on ${t.parent} before the guest starts: mdevctl start -u ${t.uuid} -p ${parentAddressOf(t.parent ?? "")} -t ${t.mdevType}`,
+          `${dev.id}: mdev ${t.uuid} of type ${t.mdevType} must exist on ${t.parent} before the guest starts: mdevctl start -u ${t.uuid} -p ${t.parentAddress ?? parentAddressOf(t.parent)} -t ${t.mdevType}`,
         );
       }
     } else if (dev.kind === "pci" || dev.kind === "interface") {
@@ -242,7 +248,7 @@ export function applyVgpuTypes(
       continue;
     }
     const err = write(env.sysfsRoot, s);
-    const now = readHostFacts(env.sysfsRoot).vgpuVfs?.find((v) => v.address === s.vf)?.currentType;
+    const now = currentVgpuType(env.sysfsRoot, s.vf);
     if (err !== null || now !== s.typeId) {
       refusals.push(
         `${s.device}: vgpu-type-write-failed: ${err ?? `wrote ${s.typeId} to ${s.vf}/nvidia/current_vgpu_type but it reads back ${now ?? "nothing"}`}`,

@@ -77,12 +77,11 @@ export function buildInventory(raw: RawHost): HostInventory {
     for (const dev of d.info.devices) {
       if ((dev.kind === "pci" || dev.kind === "interface") && dev.hostAddress)
         reserve(reserved, { kind: "pci", address: dev.hostAddress }, who);
-      if (dev.kind === "mdev" && dev.mdevUuid)
-        reserve(reserved, { kind: "mdev", uuid: dev.mdevUuid.toLowerCase() }, who);
+      if (dev.kind === "mdev") reserve(reserved, { kind: "mdev", uuid: dev.mdevUuid.toLowerCase() }, who);
       if (dev.kind === "usb") {
         for (const nd of devices) {
           if (!nd.usb) continue;
-          const u = dev.usb ?? {};
+          const u = dev.usb;
           const byId =
             u.vendorId && u.productId && nd.usb.vendorId === u.vendorId && nd.usb.productId === u.productId;
           const byAddr =

@@ -12,6 +12,7 @@
  */
 import { buildHostCandidates } from "../candidates/destination.js";
 import { isVfio, resolveSourceDevices } from "../candidates/source.js";
+import { sourceKind } from "../candidates/kinds/registry.js";
 import { applyWholeVmRules } from "../candidates/vmrules.js";
 import {
   type AssignmentTarget,
@@ -126,16 +127,7 @@ export function hostWarnings(inv: HostInventory, sources: SourceDevice[]): Reaso
 
 function capacityReason(s: SourceDevice, hostKey: string, taken: string): Reason {
   const what = `${hostKey}: every candidate was taken by ${taken}`;
-  if (s.need === "mdev")
-    return reason("mdev-no-capacity", `${what}; not enough free ${s.mdevType} instances`);
-  if (s.need === "network")
-    return reason("network-pool-exhausted", `${what}; not enough free functions in ${s.network?.name}`);
-  if (s.need === "vgpu-vf")
-    return reason(
-      "capacity-taken",
-      `${what}; a plan creates at most one new vGPU per physical GPU, because creatable_vgpu_types shows that one more fits, not how many (fail-closed): set the type on more VFs ahead (echo ID > /sys/bus/pci/devices/VF/nvidia/current_vgpu_type) and re-run 'hdplan inventory', since VFs that already carry the type are reused without this limit`,
-    );
-  return reason("capacity-taken", what);
+  return (s.need !== null && sourceKind(s).capacityReason?.(s, what)) || reason("capacity-taken", what);
 }
 
 /** Build a HostReport from candidates and a matching (plan and evacuate share this). */
@@ -160,7 +152,8 @@ export function reportHost(
     if (rid) {
       const r = cands.resources.get(rid)!;
       const target: AssignmentTarget = { ...r.target };
-      if (target.kind === "mdev" && target.create) target.uuid = mdevUuidFor(ctx, inv, s, uuidTaken);
+      if (target.kind === "mdev" && target.create)
+        target.uuid = mdevUuidFor(ctx, inv, s.need === "mdev" ? s.mdevUuid : null, s.dev.id, uuidTaken);
       const a: HostReport["assignments"][number] = { device: s.dev.id, target };
       if (r.descriptorOrigin) a.descriptorOrigin = r.descriptorOrigin;
       assignments.push(a);
@@ -216,8 +209,13 @@ export function reportHost(
 }
 
 /** cli.md UUID rule: the source UUID when free on the destination, else UUIDv5(domain, device, host). */
-function mdevUuidFor(ctx: PlanContext, inv: HostInventory, s: SourceDevice, taken: Set<string>): string {
-  const u = s.mdevUuid;
+function mdevUuidFor(
+  ctx: PlanContext,
+  inv: HostInventory,
+  u: string | null,
+  deviceId: string,
+  taken: Set<string>,
+): string {
   if (
     u &&
     !inv.mdevByUuid.has(u) &&
@@ -230,7 +228,7 @@ function mdevUuidFor(ctx: PlanContext, inv: HostInventory, s: SourceDevice, take
   const ns = /^[0-9a-f]{8}-?[0-9a-f]{4}-?[0-9a-f]{4}-?[0-9a-f]{4}-?[0-9a-f]{12}$/i.test(ctx.domain.uuid)
     ? ctx.domain.uuid
     : HDPLAN_NS;
-  const v = uuidv5(ns, `${s.dev.id}/${inv.key}`);
+  const v = uuidv5(ns, `${deviceId}/${inv.key}`);
   taken.add(`${inv.key}/${v}`);
   return v;
 }

@@ -22,6 +22,7 @@
  * matching and report of that VM on that host, as in Evacuation.trial.
  */
 import { buildHostCandidates } from "../candidates/destination.js";
+import { sourceKind, targetKind } from "../candidates/kinds/registry.js";
 import { isVfio } from "../candidates/source.js";
 import {
   type DeviceCandidates,
@@ -29,13 +30,11 @@ import {
   type Resource,
   type SourceDevice,
   createsDevice,
-  pciAddressOf,
 } from "../candidates/types.js";
 import type { GateOptions } from "../candidates/versions.js";
-import { pciDeviceId } from "../descriptors/derive.js";
 import type { DescriptorSelector } from "../descriptors/sources.js";
 import type { HostInventory } from "../inventory/types.js";
-import type { DomainInfo } from "../model.js";
+import { type DomainInfo, isManaged } from "../model.js";
 import {
   type EvalContext,
   type HostReport,
@@ -153,45 +152,20 @@ export interface Simulation {
   capacityLeft: Record<string, number>;
 }
 
-/** Device type of a destination resource, for the per-type views. */
+/** Device type of a destination resource, for the per-type views (the kind's words). */
 function resourceType(r: Resource, inv: HostInventory): string {
-  const t = r.target;
-  if (t.kind === "mdev") return t.mdevType;
-  // an SR-IOV vGPU VF counts by the vGPU type id it takes, like an mdev type
-  // (issue #12); the id, not the name: a typed VF need not list its own name
-  if (t.kind === "vgpu-vf") return `vgpu type ${t.typeId}`;
-  if (t.kind === "pci") return `pci ${fmtId(pciDeviceId(inv.pciByAddr.get(pciAddressOf(t) ?? "")))}`;
-  if (t.kind === "network") return `net ${t.network}`;
-  const u = inv.byName.get(t.name)?.usb;
-  return `usb ${u?.vendorId ?? "?"}:${u?.productId ?? "?"}`;
+  return targetKind(r.target).resourceType(r.target, inv);
 }
 
 /** Device type a source device needs (same names as resourceType). */
 function sourceType(s: SourceDevice): string | null {
-  switch (s.need) {
-    case "mdev":
-      return s.mdevType ?? "mdev";
-    case "pci":
-      return `pci ${fmtId(s.descriptor?.self.device_id)}`;
-    case "network":
-      return `net ${s.network?.name ?? "?"}`;
-    case "usb":
-      return `usb ${s.usbIds?.vendorId ?? "?"}:${s.usbIds?.productId ?? "?"}`;
-    case "vgpu-vf":
-      return s.vgpuVf ? `vgpu type ${s.vgpuVf.typeId}` : null;
-    default:
-      return null;
-  }
-}
-
-function fmtId(id: string | undefined): string {
-  return id && /^[0-9a-f]{8}$/.test(id) ? `${id.slice(0, 4)}:${id.slice(4)}` : (id ?? "?");
+  return s.need === null ? null : sourceKind(s).sourceType(s);
 }
 
 /**
  * The fields of a source device buildHostCandidates reads (src/candidates/
  * destination.ts: need, gate, gateDriver, transient, managed, descriptor
- * self, mdevType, network, usbIds, vgpuVf; the device id only names the entry), plus
+ * self, and the kind's own fields (KindModule.signature); the device id only names the entry), plus
  * the VM's multi-VFIO flag. Blocked devices get no candidates on any host.
  */
 function deviceSignature(s: SourceDevice, multiVfio: boolean): string | null {
@@ -201,12 +175,9 @@ function deviceSignature(s: SourceDevice, multiVfio: boolean): string | null {
     s.gate,
     s.gateDriver ?? null,
     s.transient,
-    s.dev.managed === true,
+    isManaged(s.dev),
     s.descriptor?.self ?? null,
-    s.mdevType ?? null,
-    s.network ?? null,
-    s.usbIds ?? null,
-    s.vgpuVf ?? null,
+    sourceKind(s).signature(s),
     multiVfio,
   ]);
 }

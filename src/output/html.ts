@@ -8,6 +8,7 @@
  * headless-browser test); the script writes how many rows are shown into
  * #shown so a DOM dump shows it ran.
  */
+import { targetKind } from "../candidates/kinds/registry.js";
 import type { HeadroomResult } from "../commands/headroom.js";
 import type { Placement } from "../matching/evacuate.js";
 import type { HostReport, PlanResult } from "../pipeline.js";
@@ -378,11 +379,7 @@ export function headroomToHtml(r: HeadroomResult): string {
 }
 
 function targetText(t: HostReport["assignments"][number]["target"]): string {
-  if (t.kind === "mdev") return `${t.create ? "new" : "existing"} ${t.mdevType} on ${t.parent}`;
-  if (t.kind === "pci") return `pci ${t.address}`;
-  if (t.kind === "vgpu-vf") return `pci ${t.vf}`;
-  if (t.kind === "network") return `network ${t.network}`;
-  return `usb ${t.name}`;
+  return targetKind(t).targetCell(t);
 }
 
 /** plan / check: hosts x the VM's devices, with reasons. */

@@ -1,11 +1,14 @@
 import type { AssignmentTarget } from "../candidates/types.js";
 import type { HostReport, PlanResult } from "../pipeline.js";
+import { allKinds, targetKind } from "../candidates/kinds/registry.js";
 import { mdevCreationSteps } from "./mdevplan.js";
 
 /**
  * cli.md's JSON form of an assignment target: every kind carries the same
- * keys (null where they do not apply); an SR-IOV vGPU VF is a "pci" target
- * with `vgpuType`. The one mapper between the typed targets and that form.
+ * keys (null where they do not apply); a kind that refines another prints as
+ * that kind with its own extra key (the SR-IOV vGPU VF: "pci" with
+ * `vgpuType`). Each kind's module (src/candidates/kinds/registry.ts) maps its
+ * targets; this file is the one entry point.
  */
 export interface TargetJson {
   kind: "mdev" | "pci" | "network" | "usb";
@@ -21,73 +24,18 @@ export interface TargetJson {
 }
 
 export function targetJson(t: AssignmentTarget): TargetJson {
-  const none = { parent: null, mdevType: null, uuid: null, create: false, address: null };
-  switch (t.kind) {
-    case "mdev":
-      return {
-        kind: "mdev",
-        name: t.name,
-        parent: t.parent,
-        mdevType: t.mdevType,
-        uuid: t.uuid,
-        create: t.create,
-        address: null,
-      };
-    case "pci":
-      return { kind: "pci", name: t.name, ...none, address: t.address, driver: t.driver };
-    case "vgpu-vf":
-      return {
-        kind: "pci",
-        name: t.name,
-        ...none,
-        create: t.create,
-        address: t.vf,
-        driver: t.driver,
-        vgpuType: { id: t.typeId, name: t.typeName, create: t.create, write: t.write },
-      };
-    case "network":
-      return { kind: "network", name: t.network, ...none, network: t.network };
-    case "usb":
-      return { kind: "usb", name: t.name, ...none, parent: t.parent };
-  }
+  return targetKind(t).targetJson(t);
 }
-
-const str = (v: unknown): string | null => (typeof v === "string" ? v : null);
 
 /** The inverse, for a plan file read back (`hdplan prepare --plan`); null when it is no target. */
 export function targetFromJson(j: unknown): AssignmentTarget | null {
   if (!j || typeof j !== "object") return null;
   const o = j as Record<string, unknown>;
-  const name = str(o.name);
-  if (o.kind === "mdev") {
-    const parent = str(o.parent);
-    const mdevType = str(o.mdevType);
-    if (!parent || !mdevType) return null;
-    return { kind: "mdev", name, parent, mdevType, uuid: str(o.uuid), create: o.create === true };
+  // refinements first: a "pci" target with vgpuType is the vGPU VF kind's
+  for (const k of allKinds()) {
+    const t = k.targetFromJson(o);
+    if (t) return t;
   }
-  if (o.kind === "pci") {
-    const address = str(o.address);
-    if (!address) return null;
-    const v = o.vgpuType as Record<string, unknown> | undefined;
-    if (v && typeof v === "object" && typeof v.id === "number") {
-      return {
-        kind: "vgpu-vf",
-        name: name ?? address,
-        vf: address,
-        driver: str(o.driver),
-        typeId: v.id,
-        typeName: str(v.name),
-        create: v.create === true,
-        write: str(v.write),
-      };
-    }
-    return { kind: "pci", name: name ?? address, address, driver: str(o.driver) };
-  }
-  if (o.kind === "network") {
-    const network = str(o.network) ?? name;
-    return network ? { kind: "network", network } : null;
-  }
-  if (o.kind === "usb") return name ? { kind: "usb", name, parent: str(o.parent) } : null;
   return null;
 }
 

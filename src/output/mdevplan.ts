@@ -21,10 +21,22 @@ export interface MdevStep {
   mdevctl: string;
 }
 
+/**
+ * The PCI address in a PCI node device's name (`pci_0000_3b_00_0` ->
+ * `0000:3b:00.0`), else null. libvirt names a udev device SUBSYSTEM_SYSNAME
+ * with every non-alphanumeric character made `_` (src/node_device/
+ * node_device_udev.c udevGenerateDeviceName -> nodeDeviceGenerateName), and a
+ * PCI function's sysname is its address.
+ */
+export function pciAddressOfNodeName(name: string): string | null {
+  const pci = /^pci_([0-9a-f]{4})_([0-9a-f]{2})_([0-9a-f]{2})_([0-7])$/i.exec(name);
+  return pci ? `${pci[1]}:${pci[2]}:${pci[3]}.${pci[4]}`.toLowerCase() : null;
+}
+
 /** `pci_0000_3b_00_0` -> `0000:3b:00.0`; css_0_0_0023 -> 0.0.0023; other names unchanged. */
 export function parentAddressOf(parent: string): string {
-  const pci = /^pci_([0-9a-f]{4})_([0-9a-f]{2})_([0-9a-f]{2})_([0-7])$/i.exec(parent);
-  if (pci) return `${pci[1]}:${pci[2]}:${pci[3]}.${pci[4]}`.toLowerCase();
+  const pci = pciAddressOfNodeName(parent);
+  if (pci) return pci;
   const css = /^css_([0-9a-f])_([0-9a-f])_([0-9a-f]{4})$/i.exec(parent);
   if (css) return `${css[1]}.${css[2]}.${css[3]}`.toLowerCase();
   if (parent === "ap_matrix") return "matrix";
@@ -77,7 +89,7 @@ export function mdevStepFor(
   if (t?.kind !== "mdev" || !t.create || !t.uuid) {
     throw new Error(`${device}: not an mdev to create (needs parent, type and uuid)`);
   }
-  const parentAddress = parentAddressOf(t.parent);
+  const parentAddress = t.parentAddress ?? parentAddressOf(t.parent);
   const file = `mdev-${t.uuid}.xml`;
   const virsh = [
     `virsh nodedev-define ${file}`,

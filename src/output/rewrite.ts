@@ -9,7 +9,14 @@
  * <alias name> when present, else kind + index within kind. Every function
  * throws when the element to change is not found exactly once.
  */
-import type { AssignedDevice, DescriptorData, DeviceKind, DomainInfo } from "../model.js";
+import {
+  type AssignedDevice,
+  type DescriptorData,
+  type DeviceKind,
+  type DomainInfo,
+  hostPciAddress,
+  macOf,
+} from "../model.js";
 import { HDPLAN_NS, guestAddressKey, readDomainElement } from "../xml/domain.js";
 import { parseXml } from "../xml/parse.js";
 import { type ScannedElement, attrSpan } from "../xml/scan.js";
@@ -199,7 +206,7 @@ export function pciSourceUpdater(deviceId: string, address: string): Updater {
   return (doc) => {
     const l = findDevice(doc, deviceId, ["pci", "interface"]);
     const addr = sourceAddress(l.el, deviceId);
-    if (l.dev.hostAddress === address.toLowerCase()) return [];
+    if (hostPciAddress(l.dev) === address.toLowerCase()) return [];
     const values: [string, string][] = [
       ["domain", `0x${m[1]!.toLowerCase()}`],
       ["bus", `0x${m[2]!.toLowerCase()}`],
@@ -452,7 +459,7 @@ export function verifyOnlySourcesChanged(before: DomainDoc, after: string): void
     const same =
       x.id === y.id &&
       x.kind === y.kind &&
-      x.mac === y.mac &&
+      macOf(x) === macOf(y) &&
       x.driverName === y.driverName &&
       JSON.stringify(x.guestAddress) === JSON.stringify(y.guestAddress);
     if (!same) throw new RewriteError(`${file}: guest-visible parts of device ${x.id} changed`);

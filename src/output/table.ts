@@ -1,4 +1,5 @@
 /** Human output of plan/check: a ranked table, and --explain details. */
+import { targetKind } from "../candidates/kinds/registry.js";
 import type { PlanResult } from "../pipeline.js";
 import type { Reason } from "../reasons.js";
 import { mdevCreationSteps, mdevStepLines } from "./mdevplan.js";
@@ -134,16 +135,7 @@ export function planToTable(r: PlanResult, explain: boolean, st: Style = NO_STYL
       if (h.error) lines.push(...reasonLines([h.error], "  "));
       for (const a of h.assignments) {
         const t = a.target;
-        const what =
-          t.kind === "mdev"
-            ? `${t.create ? "create" : "use existing"} mdev ${t.mdevType} on ${t.parent} uuid ${t.uuid}`
-            : t.kind === "pci"
-              ? `PCI function ${t.address}${t.driver ? ` (${t.driver})` : ""}`
-              : t.kind === "vgpu-vf"
-                ? `PCI function ${t.vf}${t.driver ? ` (${t.driver})` : ""} vGPU type ${t.typeId}${t.typeName ? ` ${t.typeName}` : ""}${t.write ? `; first: ${t.write}` : " (already set)"}`
-                : t.kind === "network"
-                  ? `a free function of network ${t.network}`
-                  : `USB device ${t.name}`;
+        const what = targetKind(t).targetLine(t);
         lines.push(
           `  ${a.device} -> ${what}${a.descriptorOrigin ? st.dim(` [descriptor: ${a.descriptorOrigin}]`) : ""}`,
         );

@@ -31,7 +31,14 @@ import type { DescriptorSelector } from "../descriptors/sources.js";
 import { managerVersionMismatch, managerVersionUnknown, onlyVersionFails } from "../facts/rules.js";
 import { holderText, keyId, reservedAt } from "../inventory/keys.js";
 import type { HostInventory } from "../inventory/types.js";
-import type { DescriptorData, NodeDevice, VgpuVfFacts } from "../model.js";
+import type {
+  DescriptorData,
+  InterfaceDevice,
+  NodeDevice,
+  PciHostdev,
+  PciNode,
+  VgpuVfFacts,
+} from "../model.js";
 import { type Reason, reason } from "../reasons.js";
 import {
   type KindCandidates,
@@ -40,7 +47,7 @@ import {
   withoutKey,
   withoutVersion,
 } from "../candidates/kinds/common.js";
-import type { Resource, SourceDevice } from "../candidates/types.js";
+import type { Resource, SourceBase, VgpuVfSource } from "../candidates/types.js";
 import { typeWriteCommand } from "./read.js";
 
 export const VGPU_VF_DRIVER = "nvidia";
@@ -89,75 +96,88 @@ export function deriveVgpuVfDescriptor(
 }
 
 /** Source side: identity, descriptor and blockers of a VF vGPU hostdev (compat.md §8). */
-export function resolveVgpuVfSource(
-  s: SourceDevice,
-  fn: NodeDevice,
+export function vgpuVfSource(
+  b: SourceBase,
+  dev: PciHostdev | InterfaceDevice,
+  fn: PciNode,
   src: HostInventory,
   selector: DescriptorSelector,
   assumeVersions: boolean,
-): void {
-  const addr = fn.pci!.address;
-  s.need = "vgpu-vf";
-  s.gate = "mdev";
-  s.driver = fn.driver;
-  if (s.dev.managed === true) {
-    s.warnings.push(
+): VgpuVfSource {
+  const addr = fn.pci.address;
+  const warnings: Reason[] = [];
+  if (dev.managed) {
+    warnings.push(
       reason(
         "vgpu-vf-managed",
-        `${s.dev.id}: NVIDIA vGPU VF ${addr} is assigned with managed='yes'; libvirt would rebind it from nvidia to vfio-pci, which breaks the vGPU: use managed='no'`,
+        `${dev.id}: NVIDIA vGPU VF ${addr} is assigned with managed='yes'; libvirt would rebind it from nvidia to vfio-pci, which breaks the vGPU: use managed='no'`,
       ),
     );
   }
+  const out = { ...b, need: "vgpu-vf" as const, dev, gate: "mdev" as const, driver: fn.driver, warnings };
   const f = vgpuFactsOf(src, addr);
   if (!f || f.currentType === 0) {
-    s.blockers.push(
-      reason(
-        "vgpu-type-unknown",
-        `${s.dev.id}: VF ${addr} on source ${src.key} is an NVIDIA vGPU VF but its vGPU type is ${f ? "0 (none)" : "unknown"}; ${HOWTO(addr)}`,
-        { host: src.key },
-      ),
+    const unknown = reason(
+      "vgpu-type-unknown",
+      `${dev.id}: VF ${addr} on source ${src.key} is an NVIDIA vGPU VF but its vGPU type is ${f ? "0 (none)" : "unknown"}; ${HOWTO(addr)}`,
+      { host: src.key },
     );
-    return;
+    return { ...out, vgpuVf: null, blockers: [unknown] };
   }
   const name = typeName(src, fn, f.currentType);
-  const pf = fn.pci!.physFunction ? src.pciByAddr.get(fn.pci!.physFunction) : undefined;
-  s.vgpuVf = { typeId: f.currentType, typeName: name, pfIds: pciDeviceId(pf) ?? null };
-  const sel = selector.select(src.key, deriveVgpuVfDescriptor(src, fn, f.currentType, name), undefined);
-  s.descriptor = sel.descriptor;
-  s.descriptorOrigin = sel.origin;
-  s.summary = `vgpu-vf ${addr} type ${f.currentType}${name ? ` ${name}` : ""} (nvidia)`;
-  if (s.descriptor.self.migratable === "0") {
-    s.blockers.push(reason("driver-not-migratable", `${s.dev.id}: descriptor says migratable=0`));
-    return;
+  const pf = fn.pci.physFunction ? src.pciByAddr.get(fn.pci.physFunction) : undefined;
+  const { descriptor, origin } = selector.select(
+    src.key,
+    deriveVgpuVfDescriptor(src, fn, f.currentType, name),
+    undefined,
+  );
+  const blockers: Reason[] = [];
+  if (descriptor.self.migratable === "0") {
+    blockers.push(reason("driver-not-migratable", `${dev.id}: descriptor says migratable=0`));
+  } else if (descriptor.self.software_version === undefined && !assumeVersions) {
+    blockers.push(managerVersionUnknown("source", src.key, `${dev.id} (vGPU VF ${addr})`));
   }
-  if (s.descriptor.self.software_version === undefined && !assumeVersions) {
-    s.blockers.push(managerVersionUnknown("source", src.key, `${s.dev.id} (vGPU VF ${addr})`));
-  }
+  return {
+    ...out,
+    vgpuVf: { typeId: f.currentType, typeName: name, pfIds: pciDeviceId(pf) ?? null },
+    descriptor,
+    descriptorOrigin: origin,
+    summary: `vgpu-vf ${addr} type ${f.currentType}${name ? ` ${name}` : ""} (nvidia)`,
+    blockers,
+  };
 }
 
 /**
  * Source side without a source host (the hook on the destination): the type
  * id travels in the planner metadata (`vgpu-type`), the descriptor with it.
  */
-export function resolveVgpuVfFromMeta(
-  s: SourceDevice,
+export function vgpuVfFromMeta(
+  b: SourceBase,
+  dev: PciHostdev | InterfaceDevice,
   typeId: number,
   descriptor: DescriptorData,
   assumeVersions: boolean,
-): void {
-  s.need = "vgpu-vf";
-  s.gate = "mdev";
-  s.descriptor = descriptor;
-  s.descriptorOrigin = "planner-metadata";
-  s.vgpuVf = {
-    typeId,
-    typeName: descriptor.self.vgpu_type ?? null,
-    pfIds: descriptor.self.device_id ?? null,
-  };
-  s.summary = `vgpu-vf type ${typeId}${descriptor.self.vgpu_type ? ` ${descriptor.self.vgpu_type}` : ""}`;
+): VgpuVfSource {
+  const blockers: Reason[] = [];
   if (descriptor.self.software_version === undefined && !assumeVersions) {
-    s.blockers.push(managerVersionUnknown("source", "(planner metadata)", `${s.dev.id} (vGPU VF)`));
+    blockers.push(managerVersionUnknown("source", "(planner metadata)", `${dev.id} (vGPU VF)`));
   }
+  return {
+    ...b,
+    need: "vgpu-vf",
+    dev,
+    gate: "mdev",
+    driver: null,
+    descriptor,
+    descriptorOrigin: "planner-metadata",
+    vgpuVf: {
+      typeId,
+      typeName: descriptor.self.vgpu_type ?? null,
+      pfIds: descriptor.self.device_id ?? null,
+    },
+    summary: `vgpu-vf type ${typeId}${descriptor.self.vgpu_type ? ` ${descriptor.self.vgpu_type}` : ""}`,
+    blockers,
+  };
 }
 
 /** One VF on the destination, as the filters see it. */
@@ -202,9 +222,13 @@ export const vfTakesType: VfFilter = ({ host, address, facts: f, want }) => {
 export const VGPU_VF_FILTERS: VfFilter[] = [vfFactsKnown, vfNotReserved, vfTakesType];
 
 /** Destination side: the VFs that can take the source's type, best first, or why none can. */
-export const vgpuVfCandidates: KindCandidates = (s, dc, { host, selector, gateOpts, addResource }) => {
+export const vgpuVfCandidates: KindCandidates<VgpuVfSource> = (
+  s,
+  dc,
+  { host, selector, gateOpts, addResource },
+) => {
   const want = s.vgpuVf;
-  if (s.need !== "vgpu-vf" || !want || !s.descriptor) return;
+  if (!want || !s.descriptor) return;
   const self = s.descriptor.self;
   const found: Resource[] = [];
   const rej = new Rejections();

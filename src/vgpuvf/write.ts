@@ -31,6 +31,11 @@ export function vgpuWriteSteps(assignments: { device: string; target: Assignment
   return out;
 }
 
+/** The VF's nvidia/current_vgpu_type under `root` now (the read-back of a write), or undefined. */
+export function currentVgpuType(root: string, vf: string): number | undefined {
+  return readHostFacts(root).vgpuVfs?.find((v) => v.address === vf)?.currentType;
+}
+
 /** Write one step under `root` (ROOT/sys/...); returns an error message or null. */
 export function writeVgpuType(root: string, step: VgpuWriteStep): string | null {
   const vf = readHostFacts(root).vgpuVfs?.find((v) => v.address === step.vf);

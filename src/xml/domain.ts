@@ -12,9 +12,12 @@ import type {
   DeviceKind,
   DomainFeatures,
   DomainInfo,
+  InterfaceDevice,
+  MdevHostdev,
   PlannerDeviceMeta,
   SectionData,
   Teaming,
+  UsbHostdev,
 } from "../model.js";
 import {
   extendScope,
@@ -71,12 +74,7 @@ export function readDomainElement(el: XmlElement, file: string): DomainInfo {
     const kindIndex = counters.get(dev.kind) ?? 0;
     counters.set(dev.kind, kindIndex + 1);
     const alias = child(d, "alias")?.attrs.name ?? null;
-    devices.push({
-      ...dev,
-      id: alias ?? `${dev.kind}${kindIndex}`,
-      alias,
-      kindIndex,
-    } as AssignedDevice);
+    devices.push({ ...dev, id: alias ?? `${dev.kind}${kindIndex}`, alias, kindIndex });
   }
 
   const scope = extendScope(new Map(), el);
@@ -172,15 +170,24 @@ function readFeatures(el: XmlElement, scope: NsScope): DomainFeatures {
   return { viommu, iommufd, machine, enableMigration };
 }
 
-type DevBody = Omit<AssignedDevice, "id" | "alias" | "kindIndex">;
+/** A device before its id, alias and kind index are known (Omit over each variant). */
+type DevBody = AssignedDevice extends infer D
+  ? D extends AssignedDevice
+    ? Omit<D, "id" | "alias" | "kindIndex">
+    : never
+  : never;
+
+/** The attributes every kind reads the same way. */
+type Common = Pick<AssignedDevice, "driverName" | "driverModel" | "iommufd" | "rom" | "teaming">;
+type Vlan = NonNullable<InterfaceDevice["vlan"]>;
 
 function guestAddr(el: XmlElement): Record<string, string> | null {
   const a = child(el, "address");
   return a ? { ...a.attrs } : null;
 }
 
-function common(el: XmlElement, file: string, what: string): Partial<DevBody> {
-  const out: Partial<DevBody> = {};
+function common(el: XmlElement, file: string, what: string): Common {
+  const out: Common = {};
   const drvEl = child(el, "driver");
   const drv = drvEl?.attrs.name;
   if (drv !== undefined) out.driverName = drv;
@@ -224,8 +231,13 @@ function readHostdev(el: XmlElement, file: string, what: string): DevBody {
   const type = el.attrs.type;
   const guestAddress = guestAddr(el);
   const source = child(el, "source");
-  const base = { element: "hostdev" as const, mode, guestAddress, ...common(el, file, what) };
-  if (type !== undefined) (base as Partial<DevBody>).type = type;
+  const base = {
+    element: "hostdev" as const,
+    mode,
+    ...(type !== undefined ? { type } : {}),
+    guestAddress,
+    ...common(el, file, what),
+  };
 
   if (mode === "capabilities") {
     const parts: string[] = [type ?? "?"];
@@ -257,7 +269,7 @@ function readHostdev(el: XmlElement, file: string, what: string): DevBody {
       if (uuid === undefined) {
         throw new InputError(`${file}: ${what}: mdev hostdev has no <source><address uuid='...'/>`, file);
       }
-      const out: DevBody = {
+      const out: Omit<MdevHostdev, "id" | "alias" | "kindIndex"> = {
         ...base,
         kind: "mdev",
         mdevUuid: canonicalUuid(uuid, file, `${what} mdev uuid`),
@@ -268,7 +280,7 @@ function readHostdev(el: XmlElement, file: string, what: string): DevBody {
       return out;
     }
     case "usb": {
-      const usb: NonNullable<AssignedDevice["usb"]> = {};
+      const usb: UsbHostdev["usb"] = {};
       const vid = child(source, "vendor")?.attrs.id;
       const pid = child(source, "product")?.attrs.id;
       if (vid !== undefined) usb.vendorId = normaliseId16(vid, file, `${what} USB vendor id`);
@@ -318,7 +330,7 @@ function readHostdev(el: XmlElement, file: string, what: string): DevBody {
   }
 }
 
-function readVlan(el: XmlElement): AssignedDevice["vlan"] | undefined {
+function readVlan(el: XmlElement): Vlan | undefined {
   const v = child(el, "vlan");
   if (!v) return undefined;
   const tags = childrenNamed(v, "tag").map((t) => {
@@ -326,7 +338,7 @@ function readVlan(el: XmlElement): AssignedDevice["vlan"] | undefined {
     if (t.attrs.nativeMode !== undefined) tag.nativeMode = t.attrs.nativeMode;
     return tag;
   });
-  const out: NonNullable<AssignedDevice["vlan"]> = { tags };
+  const out: Vlan = { tags };
   if (v.attrs.trunk !== undefined) out.trunk = v.attrs.trunk === "yes";
   return out;
 }
@@ -335,17 +347,16 @@ function readInterface(el: XmlElement, file: string, what: string): DevBody | nu
   const type = el.attrs.type;
   if (type !== "hostdev" && type !== "network" && type !== "vdpa") return null;
   const source = child(el, "source");
-  const base: DevBody = {
-    kind: "interface",
-    element: "interface",
+  const mac = child(el, "mac")?.attrs.address;
+  const vlan = readVlan(el);
+  const base = {
+    element: "interface" as const,
     type,
     guestAddress: guestAddr(el),
     ...common(el, file, what),
+    ...(mac !== undefined ? { mac: mac.toLowerCase() } : {}),
+    ...(vlan ? { vlan } : {}),
   };
-  const mac = child(el, "mac")?.attrs.address;
-  if (mac !== undefined) base.mac = mac.toLowerCase();
-  const vlan = readVlan(el);
-  if (vlan) base.vlan = vlan;
 
   if (type === "network") {
     const net = source?.attrs.network;
@@ -363,7 +374,11 @@ function readInterface(el: XmlElement, file: string, what: string): DevBody | nu
   const addr = child(source, "address");
   if (!addr)
     throw new InputError(`${file}: ${what}: <interface type='hostdev'> has no <source><address .../>`, file);
-  const out: DevBody = { ...base, managed: managedAttr(el) };
+  const out: Omit<InterfaceDevice, "id" | "alias" | "kindIndex"> = {
+    ...base,
+    kind: "interface",
+    managed: managedAttr(el),
+  };
   // Live XML of an interface on a hostdev network pool may name the network too.
   if (source?.attrs.network) out.network = source.attrs.network;
   const atype = addr.attrs.type ?? "pci";

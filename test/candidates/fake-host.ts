@@ -1,7 +1,7 @@
 /** A hand-built HostInventory for filter case tables (only the fields the filters read). */
 import type { ReservedBy } from "../../src/inventory/keys.js";
 import type { HostInventory } from "../../src/inventory/types.js";
-import type { NodeDevice, PciFirmware, VgpuVfFacts } from "../../src/model.js";
+import type { NodeDevice, PciFirmware, PciNode, VgpuVfFacts } from "../../src/model.js";
 
 export function fakeHost(o: {
   devices?: NodeDevice[];
@@ -43,7 +43,7 @@ export function fakeHost(o: {
 export function pciFn(
   address: string,
   o: Partial<NonNullable<NodeDevice["pci"]>> & { driver?: string | null } = {},
-): NodeDevice {
+): PciNode {
   const { driver = "vfio-pci", ...pci } = o;
   return {
     name: `pci_${address.replace(/[:.]/g, "_")}`,

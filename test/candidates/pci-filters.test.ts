@@ -11,7 +11,7 @@ import {
 } from "../../src/candidates/filters.js";
 import { firmwareMatches } from "../../src/candidates/kinds/pci.js";
 import type { HostInventory } from "../../src/inventory/types.js";
-import type { NodeDevice } from "../../src/model.js";
+import type { NodeDevice, PciNode } from "../../src/model.js";
 import { fakeHost, pciFn } from "./fake-host.js";
 
 const A = "0000:5e:00.2";
@@ -19,13 +19,13 @@ const B = "0000:5e:00.3";
 
 interface Row {
   case: string;
-  fn: NodeDevice;
+  fn: PciNode;
   host: HostInventory;
   ctx?: Partial<PciFilterContext>;
   expected: string | null;
 }
 
-function run(filter: (fn: NodeDevice, ctx: PciFilterContext) => { code: string } | null, rows: Row[]) {
+function run(filter: (fn: PciNode, ctx: PciFilterContext) => { code: string } | null, rows: Row[]) {
   it.each(rows)("$case -> $expected", (r) => {
     const ctx: PciFilterContext = {
       host: r.host,

@@ -8,6 +8,7 @@ import { readDomain } from "../../src/xml/domain.js";
 import { ROOT, hdplan } from "../helpers/cli.js";
 import { tempDir } from "../helpers/dump.js";
 import { shellWords } from "../helpers/shell.js";
+import { mdevUuidOf, hostPciAddress } from "../../src/model.js";
 
 const S = "xml-samples/hosts";
 const HOSTS = ["--hosts-file", "xml-samples/hosts.txt", "--descriptors", "xml-samples/descriptors"];
@@ -153,7 +154,7 @@ describe("evacuate --domain and --write-dest-xml", () => {
       const xml = readDomain(readFileSync(join(out, `${p.domain}.${p.host}.xml`), "utf8"), p.domain);
       expect(xml.name).toBe(p.domain);
       // the rewritten sources are the placement's targets
-      const got = xml.devices.map((d) => d.mdevUuid ?? d.hostAddress).sort();
+      const got = xml.devices.map((d) => mdevUuidOf(d) ?? hostPciAddress(d)).sort();
       const want = p.assignments.map((a) => a.target.uuid ?? a.target.address).sort();
       expect(got).toEqual(want);
       expect(xml.plannerMetadata.length).toBe(p.assignments.length);

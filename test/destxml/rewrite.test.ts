@@ -25,6 +25,7 @@ import { readNodeDevices } from "../../src/xml/nodedev.js";
 import { domainXml } from "../helpers/build.js";
 import { assertCorpus, corpusRequired } from "../helpers/corpus.js";
 import { tempDir } from "../helpers/dump.js";
+import { mdevUuidOf, hostPciAddress, macOf } from "../../src/model.js";
 
 const SRC = "c2177883-f1bb-47f0-914d-32a22e3a8804";
 const DST = "11111111-2222-4333-8444-555555555555";
@@ -45,16 +46,16 @@ describe("rewrite functions", () => {
     const x = vm();
     const y = setMdevUuid(x, "mdev0", DST);
     expect(y).toBe(x.replace(SRC, DST));
-    expect(readDomain(y, "y").devices[0]!.mdevUuid).toBe(DST);
+    expect(mdevUuidOf(readDomain(y, "y").devices[0]!)).toBe(DST);
     assertOnlySourcesChanged(x, y);
   });
   it("sets PCI host addresses of a hostdev and an interface", () => {
     const x = vm();
     const y = setPciSource(setPciSource(x, "pci0", "0000:5e:01.7"), "interface0", "0000:af:02.1");
     const d = readDomain(y, "y").devices;
-    expect(d[1]!.hostAddress).toBe("0000:5e:01.7");
-    expect(d[2]!.hostAddress).toBe("0000:af:02.1");
-    expect(d[2]!.mac).toBe("52:54:00:aa:bb:cc");
+    expect(hostPciAddress(d[1]!)).toBe("0000:5e:01.7");
+    expect(hostPciAddress(d[2]!)).toBe("0000:af:02.1");
+    expect(macOf(d[2]!)).toBe("52:54:00:aa:bb:cc");
     assertOnlySourcesChanged(x, y);
     expect(setPciSource(x, "pci0", "0000:3b:00.2")).toBe(x);
   });
@@ -174,6 +175,7 @@ const mdevTarget = (uuid: string, create: boolean) => ({
   kind: "mdev" as const,
   name: null,
   parent: "pci_0000_3b_00_0",
+  parentAddress: "0000:3b:00.0",
   mdevType: "nvidia-558",
   uuid,
   create,
@@ -250,8 +252,8 @@ describe("--write-dest-xml", () => {
     assertOnlySourcesChanged(inactive, pers);
     for (const doc of [live, pers]) {
       const d = readDomain(doc, "d");
-      expect(d.devices[0]!.mdevUuid).toBe(DST);
-      expect(d.devices[1]!.hostAddress).toBe("0000:5e:00.4");
+      expect(mdevUuidOf(d.devices[0]!)).toBe(DST);
+      expect(hostPciAddress(d.devices[1]!)).toBe("0000:5e:00.4");
       expect(d.plannerMetadata.map((m) => [m.id, m.kind, m.guestAddress, m.mdevType ?? m.pciIds])).toEqual([
         [d.devices[0]!.id, "mdev", "pci:0000:00:05.0", "nvidia-558"],
         [d.devices[1]!.id, "pci", "pci:0000:00:06.0", "15b3:101e"],
@@ -294,7 +296,7 @@ describe("--write-dest-xml", () => {
     const out = rewriteForHost(x, "x", readDomain(x, "x"), r.devices, {
       assignments: [{ device: "hostdev0", target: mdevTarget(SRC, true) }],
     });
-    expect(readDomain(out, "o").devices[0]!.mdevUuid).toBe(SRC);
+    expect(mdevUuidOf(readDomain(out, "o").devices[0]!)).toBe(SRC);
   });
 });
 
@@ -372,7 +374,7 @@ describe("one parse, a list of edits, one verification", () => {
     const p0 = scanPassCount();
     const out = rewriteDomain(doc, "vm1.xml", updaters());
     expect(scanPassCount() - p0).toBe(1);
-    expect(readDomain(out, "o").devices.find((d) => d.id === "pci0")?.hostAddress).toBe("0000:5e:01.7");
+    expect(hostPciAddress(readDomain(out, "o").devices.find((d) => d.id === "pci0")!)).toBe("0000:5e:01.7");
     expect(() =>
       rewriteDomain(vm(), "vm1.xml", [
         pciSourceUpdater("pci0", "0000:5e:01.7"),

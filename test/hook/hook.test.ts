@@ -10,6 +10,7 @@ import { tempDir, writeDump } from "../helpers/dump.js";
 import { hangBound } from "../helpers/bounds.js";
 import { hookInProcess } from "../helpers/hook.js";
 import buildDist from "../setup/build.js";
+import { mdevUuidOf } from "../../src/model.js";
 
 const GPU = "0000:3b:00.0";
 const SRC = "c2177883-f1bb-47f0-914d-32a22e3a8804";
@@ -94,7 +95,7 @@ describe("hook (in process)", () => {
     const r = await hook(["vm1", "migrate", "begin", "-"], incoming(), envFor(d));
     expect(r.code).toBe(0);
     const out = readDomain(r.stdout, "out");
-    expect(out.devices[0]!.mdevUuid).toBe(FREE);
+    expect(mdevUuidOf(out.devices[0]!)).toBe(FREE);
     expect(r.stdout.replace(FREE, SRC)).toBe(`${incoming()}\n`);
     expect(r.stderr).toMatch(/hdplan-hook: vm1: allowed/);
   });
@@ -257,7 +258,7 @@ describe("hook (as libvirt runs it)", () => {
     const d = dest({ avail: 0, existing: [FREE] });
     const r = hdplan(["hook", "vm1", "migrate", "begin", "-"], { input: incoming(), env: envFor(d) });
     expect(r.code).toBe(0);
-    expect(readDomain(r.stdout, "out").devices[0]!.mdevUuid).toBe(FREE);
+    expect(mdevUuidOf(readDomain(r.stdout, "out").devices[0]!)).toBe(FREE);
     const n = hdplan(["hook", "vm1", "started", "begin", "-"], { input: "", env: envFor(d) });
     expect(n).toEqual({ code: 0, stdout: "", stderr: "" });
   });
@@ -307,7 +308,7 @@ export async function resolve(spec, ctx, next) {
     const readLog = (f: string) => (existsSync(f) ? readFileSync(f, "utf8") : "");
     const r = await run([BIN, "hook", "vm1", "migrate", "begin", "-"], incoming(), seen);
     expect(r.code).toBe(0);
-    expect(readDomain(r.stdout, "out").devices[0]!.mdevUuid).toBe(FREE);
+    expect(mdevUuidOf(readDomain(r.stdout, "out").devices[0]!)).toBe(FREE);
     const log = readLog(seen);
     // the loader saw the hook's own modules, and none of libvirt's
     expect(log).toMatch(/^ok .*commands\/hook\.js$/m);

@@ -18,6 +18,7 @@ import { BIN, ROOT } from "../helpers/cli.js";
 import { tempDir, writeDump } from "../helpers/dump.js";
 import { hookInProcess, writeVgpuSysfs } from "../helpers/hook.js";
 import buildDist from "../setup/build.js";
+import { hostPciAddress } from "../../src/model.js";
 
 const PF = "0000:81:00.0";
 const vf = (fn: number) => `0000:81:00.${fn}`;
@@ -154,7 +155,7 @@ describe("hook: SR-IOV vGPU VF, check path", () => {
     writeFileSync(join(dirs, "other.xml"), other);
     const r = await hook("vm1", incoming("vm1", vf(4)), envFor(d, { HDPLAN_DOMAIN_DIRS: dirs }));
     expect(r.code).toBe(0);
-    expect(readDomain(r.stdout, "out").devices[0]!.hostAddress).toBe(vf(6));
+    expect(hostPciAddress(readDomain(r.stdout, "out").devices[0]!)).toBe(vf(6));
     expect(currentOf(d.live, vf(5))).toBe("0");
   });
 });

@@ -20,6 +20,7 @@ import { type HostdevSpec, domainXml, pciDev, rawHost } from "../helpers/build.j
 import { hdplan } from "../helpers/cli.js";
 import { tempDir, writeDump } from "../helpers/dump.js";
 import { writeVgpuSysfs } from "../helpers/hook.js";
+import { hostPciAddress, isManaged } from "../../src/model.js";
 
 const PF = "0000:81:00.0";
 const PF2 = "0000:82:00.0";
@@ -323,8 +324,8 @@ describe("from plan to migration: destination XML and the hook", () => {
     );
     const xml = readFileSync(join(out, "dst.xml"), "utf8");
     const d = readDomain(xml, "dst.xml").devices[0]!;
-    expect(d.hostAddress).toBe(vf(PF, 5));
-    expect(d.managed).toBe(false);
+    expect(hostPciAddress(d)).toBe(vf(PF, 5));
+    expect(isManaged(d)).toBe(false);
     expect(xml).toContain('vgpu-type="1155"');
     const env = (sys: string) => ({
       HDPLAN_HOOK_HOST: dst,

@@ -13,6 +13,7 @@ import { readDomain } from "../../src/xml/domain.js";
 import { readNetwork } from "../../src/xml/network.js";
 import { readNodeDevices } from "../../src/xml/nodedev.js";
 import { assertCorpus, corpusDir, corpusRequired } from "../helpers/corpus.js";
+import { hostPciAddress } from "../../src/model.js";
 
 const dir = corpusDir;
 const xmlFiles = (d: string) =>
@@ -71,14 +72,14 @@ describe.runIf(corpusRequired("domain"))("corpus: domain/", () => {
     });
 
     const teaming = get("net-virtio-teaming.xml").devices;
-    expect(teaming.map((d) => [d.id, d.kind, d.hostAddress])).toEqual([
+    expect(teaming.map((d) => [d.id, d.kind, hostPciAddress(d)])).toEqual([
       ["interface0", "interface", "0000:03:07.1"],
       ["interface1", "interface", "0000:03:07.2"],
     ]);
     expect(teaming[1]!.teaming).toEqual({ type: "transient", persistent: "ua-backup1" });
 
     const tnet = get("net-virtio-teaming-network.xml").devices;
-    expect(tnet.map((d) => [d.id, d.kind, d.kindIndex, d.network])).toEqual([
+    expect(tnet.map((d) => [d.id, d.kind, d.kindIndex, "network" in d ? d.network : undefined])).toEqual([
       ["ua-backup0", "network", 0, "mybridge"],
       ["network1", "network", 1, "myhostdevpool"],
     ]);

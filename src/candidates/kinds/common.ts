@@ -10,7 +10,7 @@ import type { HostInventory } from "../../inventory/types.js";
 import type { DescriptorData, NodeDevice } from "../../model.js";
 import { type Reason, reason } from "../../reasons.js";
 import type { HostIndex } from "../hostindex.js";
-import type { DeviceCandidates, Resource, SourceDevice } from "../types.js";
+import type { DeviceCandidates, PlannedSource, Resource } from "../types.js";
 import type { GateOptions } from "../versions.js";
 
 /** One host, as a kind's candidate step sees it. */
@@ -28,7 +28,11 @@ export interface KindContext {
 }
 
 /** A kind's candidate step: fills dc.resources (best first) or dc.reasons. */
-export type KindCandidates = (s: SourceDevice, dc: DeviceCandidates, ctx: KindContext) => void;
+export type KindCandidates<S extends PlannedSource = PlannedSource> = (
+  s: S,
+  dc: DeviceCandidates,
+  ctx: KindContext,
+) => void;
 
 /** Run `filters` in order; the first Reason wins. */
 export function firstFailure<T>(filters: readonly ((x: T) => Reason | null)[], x: T): Reason | null {
@@ -74,4 +78,21 @@ export function withoutVersion(d: DescriptorData): DescriptorData {
     self: withoutKey(d.self, "software_version"),
     compatible: d.compatible.map((c) => withoutKey(c, "software_version")),
   };
+}
+
+/** The keys of cli.md's target JSON that a kind leaves null (src/output/json.ts); spread first, then the kind's own. */
+export const NO_TARGET_KEYS = {
+  parent: null,
+  mdevType: null,
+  uuid: null,
+  create: false,
+  address: null,
+} as const;
+
+/** A string field of a JSON object read back, else null. */
+export const jsonStr = (v: unknown): string | null => (typeof v === "string" ? v : null);
+
+/** PCI ids "10de26b9" as "10de:26b9" (headroom's per-type names); other text unchanged, "?" when unknown. */
+export function fmtPciId(id: string | undefined): string {
+  return id && /^[0-9a-f]{8}$/.test(id) ? `${id.slice(0, 4)}:${id.slice(4)}` : (id ?? "?");
 }

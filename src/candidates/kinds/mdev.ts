@@ -17,11 +17,14 @@ import type { DescriptorData, MdevType, NodeDevice } from "../../model.js";
 import { type Reason, reason } from "../../reasons.js";
 import { mdevMigratability } from "../evidence.js";
 import { candidatesFor } from "../hostindex.js";
-import type { Resource } from "../types.js";
+import type { MdevSource, Resource } from "../types.js";
+import { pciAddressOfNodeName } from "../../output/mdevplan.js";
+import type { KindModule } from "./registry.js";
 import {
   type KindCandidates,
   Rejections,
   descriptorMismatch,
+  jsonStr,
   firstFailure,
   withoutKey,
   withoutVersion,
@@ -77,8 +80,8 @@ export function freeInstances(parent: NodeDevice, t: MdevType): Reason | null {
   return null;
 }
 
-export const mdevCandidates: KindCandidates = (s, dc, { host, idx, gateOpts, addResource }) => {
-  if (s.need !== "mdev" || !s.descriptor) return;
+export const mdevCandidates: KindCandidates<MdevSource> = (s, dc, { host, idx, gateOpts, addResource }) => {
+  if (!s.descriptor || s.mdevType === null) return;
   const self = s.descriptor.self;
   const rej = new Rejections();
   let closest: Reason[] | null = null;
@@ -137,7 +140,15 @@ export const mdevCandidates: KindCandidates = (s, dc, { host, idx, gateOpts, add
         capacity: 1,
         cost: 0,
         ...common,
-        target: { kind: "mdev", name: nd.name, parent: parent.name, mdevType: t.id, uuid, create: false },
+        target: {
+          kind: "mdev",
+          name: nd.name,
+          parent: parent.name,
+          parentAddress: parent.pci?.address ?? null,
+          mdevType: t.id,
+          uuid,
+          create: false,
+        },
       });
     }
     const none = freeInstances(parent, t);
@@ -148,7 +159,15 @@ export const mdevCandidates: KindCandidates = (s, dc, { host, idx, gateOpts, add
         capacity: t.availableInstances ?? 0,
         cost: 1,
         ...common,
-        target: { kind: "mdev", name: null, parent: parent.name, mdevType: t.id, uuid: null, create: true },
+        target: {
+          kind: "mdev",
+          name: null,
+          parent: parent.name,
+          parentAddress: parent.pci?.address ?? null,
+          mdevType: t.id,
+          uuid: null,
+          create: true,
+        },
       });
     }
   }
@@ -186,4 +205,46 @@ export const mdevCandidates: KindCandidates = (s, dc, { host, idx, gateOpts, add
     return;
   }
   dc.reasons.push(...rej.list());
+};
+
+/** The mdev kind (src/candidates/kinds/registry.ts). */
+export const MDEV_KIND: KindModule<"mdev"> = {
+  need: "mdev",
+  vfio: true,
+  vendorDriver: true,
+  candidates: mdevCandidates,
+  capacityReason: (s, what) => reason("mdev-no-capacity", `${what}; not enough free ${s.mdevType} instances`),
+  signature: (s) => s.mdevType,
+  sourceType: (s) => s.mdevType ?? "mdev",
+  resourceType: (t) => t.mdevType,
+  targetJson: (t) => ({
+    kind: "mdev",
+    name: t.name,
+    parent: t.parent,
+    mdevType: t.mdevType,
+    uuid: t.uuid,
+    create: t.create,
+    address: null,
+  }),
+  targetFromJson(o) {
+    if (o.kind !== "mdev") return null;
+    const parent = jsonStr(o.parent);
+    const mdevType = jsonStr(o.mdevType);
+    if (!parent || !mdevType) return null;
+    // cli.md's JSON has no parent address: the parent's node device name carries it
+    const parentAddress = pciAddressOfNodeName(parent);
+    const name = jsonStr(o.name);
+    return {
+      kind: "mdev",
+      name,
+      parent,
+      parentAddress,
+      mdevType,
+      uuid: jsonStr(o.uuid),
+      create: o.create === true,
+    };
+  },
+  targetLine: (t) =>
+    `${t.create ? "create" : "use existing"} mdev ${t.mdevType} on ${t.parent} uuid ${t.uuid}`,
+  targetCell: (t) => `${t.create ? "new" : "existing"} ${t.mdevType} on ${t.parent}`,
 };

@@ -6,10 +6,12 @@
 import { pciDeviceId } from "../../descriptors/derive.js";
 import { inUseText, keyId, reservedAt } from "../../inventory/keys.js";
 import type { HostInventory } from "../../inventory/types.js";
-import type { DescriptorData, NodeDevice } from "../../model.js";
+import { type DescriptorData, isPciNode, type NodeDevice } from "../../model.js";
 import { type Reason, reason } from "../../reasons.js";
 import { destinationMigratable, notInPool, runPciFilters } from "../filters.js";
-import { type KindCandidates, Rejections, firstFailure } from "./common.js";
+import { type KindCandidates, NO_TARGET_KEYS, Rejections, firstFailure, jsonStr } from "./common.js";
+import type { KindModule } from "./registry.js";
+import type { NetworkSource } from "../types.js";
 
 /** One function of the pool, as the filters see it. */
 export interface PoolFunction {
@@ -43,15 +45,16 @@ export const functionNotReserved: PoolFunctionFilter = (f) => {
 
 /** The function must receive a migration (libvirt binds it managed) and be assignable (PCI_FILTERS but pool membership). */
 export const functionUsable: PoolFunctionFilter = (f) => {
-  if (!f.fn) return null;
+  const fn = f.fn;
+  if (!isPciNode(fn)) return null; // a function that is no node device: functionKnown's
   const descriptor = f.descriptor();
   return (
-    destinationMigratable(f.fn, {
+    destinationMigratable(fn, {
       host: f.host,
       managed: true,
       needsMigration: f.needsMigration,
       descriptor,
-    }) ?? runPciFilters(f.fn, { host: f.host, managed: true, needsMigration: false, descriptor }, [notInPool])
+    }) ?? runPciFilters(fn, { host: f.host, managed: true, needsMigration: false, descriptor }, [notInPool])
   );
 };
 
@@ -71,9 +74,13 @@ export function networkUsable(host: HostInventory, name: string): Reason | null 
   );
 }
 
-export const networkCandidates: KindCandidates = (s, dc, { host, addResource, pciDescriptor }) => {
+export const networkCandidates: KindCandidates<NetworkSource> = (
+  s,
+  dc,
+  { host, addResource, pciDescriptor },
+) => {
   const want = s.network;
-  if (s.need !== "network" || !want) return;
+  if (!want) return;
   const missing = networkUsable(host, want.name);
   const net = host.networks.get(want.name);
   if (missing || !net) {
@@ -120,4 +127,25 @@ export const networkCandidates: KindCandidates = (s, dc, { host, addResource, pc
   const id = keyId({ kind: "net", network: want.name });
   addResource({ id, capacity: free, cost: 0, target: { kind: "network", network: want.name } });
   dc.resources.push(id);
+};
+
+/** The hostdev network kind (src/candidates/kinds/registry.ts). */
+export const NETWORK_KIND: KindModule<"network"> = {
+  need: "network",
+  vfio: true,
+  vendorDriver: false,
+  candidates: networkCandidates,
+  capacityReason: (s, what) =>
+    reason("network-pool-exhausted", `${what}; not enough free functions in ${s.network?.name}`),
+  signature: (s) => s.network,
+  sourceType: (s) => `net ${s.network?.name ?? "?"}`,
+  resourceType: (t) => `net ${t.network}`,
+  targetJson: (t) => ({ kind: "network", name: t.network, ...NO_TARGET_KEYS, network: t.network }),
+  targetFromJson(o) {
+    if (o.kind !== "network") return null;
+    const network = jsonStr(o.network) ?? jsonStr(o.name);
+    return network ? { kind: "network", network } : null;
+  },
+  targetLine: (t) => `a free function of network ${t.network}`,
+  targetCell: (t) => `network ${t.network}`,
 };

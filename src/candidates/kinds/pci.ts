@@ -14,11 +14,20 @@ import {
 } from "../../facts/rules.js";
 import { keyId } from "../../inventory/keys.js";
 import type { HostInventory } from "../../inventory/types.js";
-import type { NodeDevice } from "../../model.js";
+import { isManaged, isPciNode, type NodeDevice } from "../../model.js";
 import { type Reason, reason } from "../../reasons.js";
 import { runPciFilters } from "../filters.js";
 import { candidatesFor } from "../hostindex.js";
-import { type KindCandidates, Rejections, descriptorMismatch } from "./common.js";
+import {
+  type KindCandidates,
+  NO_TARGET_KEYS,
+  Rejections,
+  descriptorMismatch,
+  fmtPciId,
+  jsonStr,
+} from "./common.js";
+import type { KindModule } from "./registry.js";
+import type { PciSource } from "../types.js";
 
 /** compat.md §7: an mlx5 VF needs the source PF's firmware and PSID (src/facts/rules.ts); null when not checked or equal. */
 export function firmwareMatches(
@@ -30,8 +39,8 @@ export function firmwareMatches(
   return firmwareMismatch(`${host.key} ${fn.pci.address}`, source.firmware, firmwareOf(host, fn.pci.address));
 }
 
-export const pciCandidates: KindCandidates = (s, dc, { host, idx, addResource, warnings }) => {
-  if (s.need !== "pci" || !s.descriptor) return;
+export const pciCandidates: KindCandidates<PciSource> = (s, dc, { host, idx, addResource, warnings }) => {
+  if (!s.descriptor) return;
   const self = s.descriptor.self;
   const rej = new Rejections();
   let closest: Reason[] | null = null;
@@ -40,8 +49,8 @@ export const pciCandidates: KindCandidates = (s, dc, { host, idx, addResource, w
   for (const { fn, descriptor, origin } of candidatesFor(idx.pciByKey, idx.pciWithSections, [
     self.device_id,
   ])) {
+    if (!isPciNode(fn)) continue;
     const pci = fn.pci;
-    if (!pci) continue;
     const res = accepts(descriptor, self);
     if (!res.ok) {
       if (pciDeviceId(fn) === self.device_id && (!closest || res.reasons.length < closest.length)) {
@@ -53,7 +62,7 @@ export const pciCandidates: KindCandidates = (s, dc, { host, idx, addResource, w
     const fail =
       runPciFilters(fn, {
         host,
-        managed: s.dev.managed === true,
+        managed: isManaged(s.dev),
         needsMigration: !s.transient,
         descriptor,
       }) ?? firmwareMatches(host, fn, s);
@@ -99,4 +108,25 @@ export const pciCandidates: KindCandidates = (s, dc, { host, idx, addResource, w
     return;
   }
   dc.reasons.push(...rej.list());
+};
+
+/** The PCI passthrough kind (src/candidates/kinds/registry.ts). */
+export const PCI_KIND: KindModule<"pci"> = {
+  need: "pci",
+  vfio: true,
+  vendorDriver: false,
+  candidates: pciCandidates,
+  signature: () => null,
+  sourceType: (s) => `pci ${fmtPciId(s.descriptor?.self.device_id)}`,
+  resourceType: (t, inv) => `pci ${fmtPciId(pciDeviceId(inv.pciByAddr.get(t.address)))}`,
+  report: (s) => (s.firmware ? { sourceFirmware: s.firmware } : {}),
+  targetJson: (t) => ({ kind: "pci", name: t.name, ...NO_TARGET_KEYS, address: t.address, driver: t.driver }),
+  targetFromJson(o) {
+    if (o.kind !== "pci") return null;
+    const address = jsonStr(o.address);
+    if (!address) return null;
+    return { kind: "pci", name: jsonStr(o.name) ?? address, address, driver: jsonStr(o.driver) };
+  },
+  targetLine: (t) => `PCI function ${t.address}${t.driver ? ` (${t.driver})` : ""}`,
+  targetCell: (t) => `pci ${t.address}`,
 };

@@ -3,7 +3,9 @@ import { keyId, reservedAt } from "../../inventory/keys.js";
 import type { HostInventory } from "../../inventory/types.js";
 import type { NodeDevice } from "../../model.js";
 import { type Reason, reason } from "../../reasons.js";
-import type { KindCandidates } from "./common.js";
+import { type KindCandidates, NO_TARGET_KEYS, jsonStr } from "./common.js";
+import type { KindModule } from "./registry.js";
+import type { UsbSource } from "../types.js";
 
 export interface UsbCandidate {
   host: Pick<HostInventory, "key" | "reserved">;
@@ -28,9 +30,9 @@ export const usbNotReserved: UsbFilter = ({ host, nd, ids }) =>
 
 export const USB_FILTERS: UsbFilter[] = [sameUsbIds, usbNotReserved];
 
-export const usbCandidates: KindCandidates = (s, dc, { host, addResource }) => {
+export const usbCandidates: KindCandidates<UsbSource> = (s, dc, { host, addResource }) => {
   const ids = s.usbIds;
-  if (s.need !== "usb" || !ids) return;
+  if (!ids) return;
   // when none is free, the reason of the filter that got farthest ("used" beats "missing")
   let why: Reason | null = null;
   let farthest = -1;
@@ -57,4 +59,26 @@ export const usbCandidates: KindCandidates = (s, dc, { host, addResource }) => {
     dc.reasons.push(
       why ?? reason("usb-device-missing", `${host.key}: no USB device ${ids.vendorId}:${ids.productId}`),
     );
+};
+
+/** The USB kind (src/candidates/kinds/registry.ts). */
+export const USB_KIND: KindModule<"usb"> = {
+  need: "usb",
+  vfio: false,
+  vendorDriver: false,
+  candidates: usbCandidates,
+  signature: (s) => s.usbIds,
+  sourceType: (s) => `usb ${s.usbIds?.vendorId ?? "?"}:${s.usbIds?.productId ?? "?"}`,
+  resourceType(t, inv) {
+    const u = inv.byName.get(t.name)?.usb;
+    return `usb ${u?.vendorId ?? "?"}:${u?.productId ?? "?"}`;
+  },
+  targetJson: (t) => ({ kind: "usb", name: t.name, ...NO_TARGET_KEYS, parent: t.parent }),
+  targetFromJson(o) {
+    if (o.kind !== "usb") return null;
+    const name = jsonStr(o.name);
+    return name ? { kind: "usb", name, parent: jsonStr(o.parent) } : null;
+  },
+  targetLine: (t) => `USB device ${t.name}`,
+  targetCell: (t) => `usb ${t.name}`,
 };
