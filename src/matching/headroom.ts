@@ -168,7 +168,7 @@ function sourceType(s: SourceDevice): string | null {
  * self, and the kind's own fields (KindModule.signature); the device id only names the entry), plus
  * the VM's multi-VFIO flag. Blocked devices get no candidates on any host.
  */
-function deviceSignature(s: SourceDevice, multiVfio: boolean): string | null {
+export function deviceSignature(s: SourceDevice, multiVfio: boolean): string | null {
   if (s.blockers.length > 0 || !s.need) return null;
   return JSON.stringify([
     s.need,

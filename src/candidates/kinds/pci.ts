@@ -116,7 +116,9 @@ export const PCI_KIND: KindModule<"pci"> = {
   vfio: true,
   vendorDriver: false,
   candidates: pciCandidates,
-  signature: () => null,
+  // pciCandidates reads checkFirmware and firmware (the mlx5 rule): two VFs whose
+  // source PFs run different firmware must not share candidates (headroom).
+  signature: (s) => [s.checkFirmware, s.firmware?.version ?? null, s.firmware?.psid ?? null],
   sourceType: (s) => `pci ${fmtPciId(s.descriptor?.self.device_id)}`,
   resourceType: (t, inv) => `pci ${fmtPciId(pciDeviceId(inv.pciByAddr.get(t.address)))}`,
   report: (s) => (s.firmware ? { sourceFirmware: s.firmware } : {}),
