@@ -280,7 +280,8 @@ export class Evacuation {
   private readonly partCtx: EvalContext[] = [];
   private readonly slots: Slot[] = [];
   private readonly slotOf = new Map<string, Slot>();
-  private readonly compactor = new Compactor();
+  /** The source devices' reasons: shared by every host's candidates as they are (never copied). */
+  private readonly sourceReasons = new Set<object>();
 
   constructor(
     domains: DomainInfo[],
@@ -301,13 +302,15 @@ export class Evacuation {
         }
         return i;
       });
+      for (const s of ctx.sources) for (const r of [...s.blockers, ...s.warnings]) this.sourceReasons.add(r);
       return { domain, ctx, sources: ctx.sources, parts, shape: parts.join(",") };
     });
   }
 
   /** Build every VM's candidates on this host; `selector` for a host with its own descriptor files. */
   addHost(h: HostInventory, selector: DescriptorSelector = this.selector): void {
-    const pool = new HostPool(flatString(h.key), this.compactor);
+    const compactor = new Compactor(this.sourceReasons);
+    const pool = new HostPool(flatString(h.key), compactor);
     const built = new Map<number, CandidatePart>();
     const partOf = (i: number): CandidatePart => {
       let p = built.get(i);
@@ -319,7 +322,7 @@ export class Evacuation {
     };
     const nVm = this.vms.length;
     const slot: Slot = {
-      inv: slim(h, this.compactor),
+      inv: slim(h, compactor),
       cands: this.vms.map((vm) => pool.assemble(vm.shape, vm.parts.map(partOf))),
       feasible: new Uint8Array(nVm),
       version: 0,

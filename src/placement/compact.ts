@@ -32,15 +32,19 @@ export function flatString(s: string): string {
 
 /**
  * Deep copies of plain data (objects, arrays, Maps, Sets, primitives) with
- * flat strings. An object copied before (e.g. a source-side Reason shared by
- * every host's candidates) returns its earlier copy, so sharing is kept.
+ * flat strings, for one host. An object copied before returns its earlier
+ * copy, so sharing is kept; objects in `keep` (the source devices' own
+ * reasons, shared by every host's candidates and kept anyway) are not copied.
  */
 export class Compactor {
-  private readonly seen = new WeakMap<object, unknown>();
+  private readonly seen = new Map<object, unknown>();
+
+  constructor(private readonly keep: ReadonlySet<object> = new Set()) {}
 
   copy<T>(v: T): T {
     if (typeof v === "string") return flatString(v) as T;
     if (v === null || typeof v !== "object") return v;
+    if (this.keep.has(v)) return v;
     const hit = this.seen.get(v);
     if (hit !== undefined) return hit as T;
     let out: unknown;
