@@ -399,13 +399,17 @@ export class Evacuation {
     };
   }
 
-  /** The host whose rank is best among those `ok` accepts, with its full report (or null). */
-  private best(vmIdx: number, ok: (slot: Slot, r: Rankable) => boolean): HostReport | null {
+  /**
+   * The best-ranked host among those `onlyFeasible` allows (feasible with
+   * nothing placed) whose rank `ok` accepts, with its full report (or null).
+   */
+  private best(vmIdx: number, onlyFeasible: boolean, ok: (r: Rankable) => boolean): HostReport | null {
     let best: Rankable | null = null;
     let at: Slot | null = null;
     for (const slot of this.slots) {
+      if (onlyFeasible && !slot.feasible[vmIdx]) continue;
       const r = this.rankOf(vmIdx, slot);
-      if (ok(slot, r) && (!best || compareHosts(r, best) < 0)) {
+      if (ok(r) && (!best || compareHosts(r, best) < 0)) {
         best = r;
         at = slot;
       }
@@ -416,12 +420,12 @@ export class Evacuation {
   /** The best host of this set that can still take every device of the VM, or null. */
   bestFull(vmIdx: number): HostReport | null {
     // Only hosts feasible with nothing placed: capacity only shrinks.
-    return this.best(vmIdx, (slot, r) => slot.feasible[vmIdx] === 1 && r.status === "full");
+    return this.best(vmIdx, true, (r) => r.status === "full");
   }
 
   /** The closest host of this set (to explain an unplaced VM). */
   closest(vmIdx: number): HostReport | null {
-    return this.best(vmIdx, () => true);
+    return this.best(vmIdx, false, () => true);
   }
 
   private slot(hostKey: string): Slot {
