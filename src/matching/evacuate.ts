@@ -143,9 +143,15 @@ interface VmState {
   parts: number[];
   /** The parts joined: VMs with equal shapes share their candidates on each host. */
   shape: string;
+  /**
+   * Index of the shape: VMs of one shape have the same candidates and the
+   * same gate-relevant source fields, so the same rank fields on every host
+   * (the memo and feasibility are kept per shape).
+   */
+  shapeIdx: number;
 }
 
-/** Per VM and host, the rank fields of the last trial (memo), valid while the host's state version holds. */
+/** Per VM shape and host, the rank fields of the last trial (memo), valid while the host's state version holds. */
 const M_VERSION = 0;
 const M_STATUS = 1;
 const M_COMPATIBLE = 2;
@@ -172,11 +178,11 @@ interface Slot {
   inv: HostInventory;
   /** Per VM (constructor order). */
   cands: HostCandidates[];
-  /** Per VM: 1 when it could take every device with nothing placed (capacity only shrinks). */
+  /** Per VM shape: 1 when it could take every device with nothing placed (capacity only shrinks). */
   feasible: Uint8Array;
   /** Bumped whenever what is taken on this host changes (commit, rollback). */
   version: number;
-  /** Per VM, M_FIELDS numbers: the rank fields of the last trial and the version they hold for. */
+  /** Per VM shape, M_FIELDS numbers: the rank fields of the last trial and the version they hold for. */
   memo: Float64Array;
 }
 
@@ -276,6 +282,7 @@ export class Taken<K> {
  */
 export class Evacuation {
   private readonly vms: VmState[];
+  private readonly nShapes: number;
   /** One context per distinct (VM shape, device candidates): a single-device VM for buildHostCandidates. */
   private readonly partCtx: EvalContext[] = [];
   private readonly slots: Slot[] = [];
@@ -290,6 +297,7 @@ export class Evacuation {
     opts: PlanOptions,
   ) {
     const partIdx = new Map<string, number>();
+    const shapeIdx = new Map<string, number>();
     this.vms = domains.map((domain) => {
       const ctx = evalContext({ domain, source, selector, opts });
       const parts = ctx.sources.map((s) => {
@@ -303,8 +311,15 @@ export class Evacuation {
         return i;
       });
       for (const s of ctx.sources) for (const r of [...s.blockers, ...s.warnings]) this.sourceReasons.add(r);
-      return { domain, ctx, sources: ctx.sources, parts, shape: parts.join(",") };
+      const shape = `${ctx.vmBlockers.length > 0 ? "b" : ""}${parts.join(",")}`;
+      let si = shapeIdx.get(shape);
+      if (si === undefined) {
+        si = shapeIdx.size;
+        shapeIdx.set(shape, si);
+      }
+      return { domain, ctx, sources: ctx.sources, parts, shape, shapeIdx: si };
     });
+    this.nShapes = shapeIdx.size;
   }
 
   /** Build every VM's candidates on this host; `selector` for a host with its own descriptor files. */
@@ -320,21 +335,21 @@ export class Evacuation {
       }
       return p;
     };
-    const nVm = this.vms.length;
     const slot: Slot = {
       inv: slim(h, compactor),
       cands: this.vms.map((vm) => pool.assemble(vm.shape, vm.parts.map(partOf))),
-      feasible: new Uint8Array(nVm),
+      feasible: new Uint8Array(this.nShapes),
       version: 0,
-      memo: new Float64Array(nVm * M_FIELDS).fill(-1),
+      memo: new Float64Array(this.nShapes * M_FIELDS).fill(-1),
     };
     this.slots.push(slot);
     this.slotOf.set(slot.inv.key, slot);
-    // Evaluate every VM here once with nothing placed: feasibility and the memo.
-    for (let i = 0; i < nVm; i++) {
+    // Evaluate every VM shape here once with nothing placed: feasibility and the memo.
+    this.vms.forEach((vm, i) => {
+      if (slot.memo[vm.shapeIdx * M_FIELDS + M_VERSION] === slot.version) return;
       const { m } = this.trial(i, slot, new Set());
-      if (m.assignment.size === this.vms[i]!.sources.length) slot.feasible[i] = 1;
-    }
+      if (m.assignment.size === vm.sources.length) slot.feasible[vm.shapeIdx] = 1;
+    });
   }
 
   // ---- the shard interface (this host set; worker threads hold one each) ----
@@ -351,7 +366,7 @@ export class Evacuation {
 
   /** Per VM (constructor order): how many of these hosts could take it with nothing placed. */
   feasibleCounts(): number[] {
-    return this.vms.map((_, i) => this.slots.reduce((n, s) => n + s.feasible[i]!, 0));
+    return this.vms.map((vm) => this.slots.reduce((n, s) => n + s.feasible[vm.shapeIdx]!, 0));
   }
 
   /** Evaluate the VM on the host as things stand, and record its rank fields in the memo. */
@@ -367,7 +382,7 @@ export class Evacuation {
     });
     let created = 0;
     for (const rid of match.assignment.values()) if (createsDevice(c.resources.get(rid)!.target)) created++;
-    const o = vmIdx * M_FIELDS;
+    const o = vm.shapeIdx * M_FIELDS;
     const memo = slot.memo;
     memo[o + M_VERSION] = slot.version;
     memo[o + M_STATUS] = STATUS.indexOf(report.status);
@@ -385,7 +400,7 @@ export class Evacuation {
    * list has only the right length (all compareHosts reads).
    */
   private rankOf(vmIdx: number, slot: Slot): Rankable & { created: number } {
-    const o = vmIdx * M_FIELDS;
+    const o = this.vms[vmIdx]!.shapeIdx * M_FIELDS;
     const memo = slot.memo;
     if (memo[o + M_VERSION] !== slot.version) this.trial(vmIdx, slot, new OverlaySet(this.uuidTaken));
     return {
@@ -407,7 +422,7 @@ export class Evacuation {
     let best: Rankable | null = null;
     let at: Slot | null = null;
     for (const slot of this.slots) {
-      if (onlyFeasible && !slot.feasible[vmIdx]) continue;
+      if (onlyFeasible && !slot.feasible[this.vms[vmIdx]!.shapeIdx]) continue;
       const r = this.rankOf(vmIdx, slot);
       if (ok(r) && (!best || compareHosts(r, best) < 0)) {
         best = r;
@@ -465,11 +480,11 @@ export class Evacuation {
    */
   summaries(k: number): ShardSummary {
     const wanted = new Set<string>();
-    const options = this.vms.map((_, i) => {
+    const options = this.vms.map((vm, i) => {
       // Rank every host that can take the VM now; full reports and device lists for the best k only.
       const ranked: { slot: Slot; created: number; rank: Rankable }[] = [];
       for (const slot of this.slots) {
-        if (!slot.feasible[i]) continue;
+        if (!slot.feasible[vm.shapeIdx]) continue;
         const r = this.rankOf(i, slot);
         if (r.status === "full") ranked.push({ slot, created: r.created, rank: r });
       }

@@ -217,6 +217,21 @@ describe("evacuate rank memo", () => {
     expect(e.summaries(2).options[1]).toEqual([]);
   });
 
+  it("VMs of one shape share the memo; VMs of different shapes do not", () => {
+    const e = new Evacuation([vm("vm1", [1]), vm("vm2", [2, 3]), vm("vm3", [4])], source(4), sel, opts);
+    e.addHost(host("h1", 1));
+    e.addHost(host("h2", 2));
+    // vm1 and vm3 (one mdev each) are one shape; vm2 needs two.
+    expect(e.feasibleCounts()).toEqual([2, 1, 2]);
+    expect(e.closest(1)).toMatchObject({ host: "h2", status: "full", compatible: 2 });
+    expect(e.bestFull(0)?.host).toBe("h2");
+    e.commit(1, "h2");
+    expect(e.bestFull(0)?.host).toBe("h1");
+    e.commit(0, "h1");
+    expect(e.bestFull(2)).toBeNull();
+    expect(e.closest(2)).toMatchObject({ host: "h1", status: "none" });
+  });
+
   it("commitAssigned makes it stale too, and a rollback returns to the marked state", () => {
     const e = new Evacuation([vm("vm1", [1]), vm("vm2", [2])], source(2), sel, opts);
     e.addHost(host("h1", 1));
