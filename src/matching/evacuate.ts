@@ -6,10 +6,10 @@
  * fewest feasible hosts, then most devices, then name) stays as
  * `--solver greedy` and as the fallback when the solver fails or runs out of time.
  */
-import { type HostCandidates, type SourceDevice, createsDevice } from "../candidates/types.js";
+import { type HostCandidates, type Resource, type SourceDevice, createsDevice } from "../candidates/types.js";
 import type { DescriptorSelector } from "../descriptors/sources.js";
 import type { HostInventory } from "../inventory/types.js";
-import type { DomainInfo } from "../model.js";
+import type { AssignedDevice, DomainInfo } from "../model.js";
 import {
   type EvalContext,
   type HostReport,
@@ -31,7 +31,8 @@ import {
   groupDevices,
 } from "../placement/problem.js";
 import type { Rankable } from "../ranking/rank.js";
-import { type MatchOutput, matchDevices } from "./match.js";
+import type { MatchOutput } from "./match.js";
+import { type CandidatePart, Compactor, HostPool, flatString } from "../placement/compact.js";
 
 /** A set that also sees a base set, so trial placements do not copy or touch it. */
 class OverlaySet extends Set<string> {
@@ -107,36 +108,112 @@ export function compareOptions(
   return a.created - b.created || compareHosts(a.rank, b.rank);
 }
 
+/**
+ * Fields of a SourceDevice that name which device it is (its host and guest
+ * addresses, MAC, mdev UUID, index among the VM's devices of its kind; dev.id
+ * stays in the key) or describe the source side only (summary, source
+ * warnings). buildHostCandidates never reads them (the mdev UUID
+ * matters only to the report's UUID rule, src/matching/evaluate.ts), so two
+ * devices equal in every other field have equal candidates on any host:
+ * evacuate builds them once per host (test/placement/compact.test.ts checks
+ * that changing any of these fields changes no host's candidates).
+ */
+export const IDENTITY_FIELDS = {
+  source: ["summary", "warnings", "mdevUuid"],
+  dev: ["hostAddress", "guestAddress", "mac", "mdevUuid", "kindIndex"],
+} as const satisfies { source: readonly (keyof SourceDevice)[]; dev: readonly (keyof AssignedDevice)[] };
+
+/** The key of a source device's candidates (every field but IDENTITY_FIELDS) within one VM shape. */
+export function candidateKey(s: SourceDevice, multiVfio: boolean): string {
+  const dev: Record<string, unknown> = { ...s.dev };
+  for (const f of IDENTITY_FIELDS.dev) delete dev[f];
+  const src: Record<string, unknown> = { ...s, dev };
+  for (const f of IDENTITY_FIELDS.source) delete src[f];
+  return `${multiVfio ? 1 : 0}${JSON.stringify(src, (_k, v) =>
+    v instanceof Map || v instanceof Set ? { [v instanceof Map ? "map" : "set"]: [...v] } : v,
+  )}`;
+}
+
 interface VmState {
   domain: DomainInfo;
   /** The VM prepared once for evaluateHost (its sources resolved against --source). */
   ctx: EvalContext;
   sources: SourceDevice[];
-  cands: Map<string, HostCandidates>;
-  feasible: number;
-  /** Hosts that could take the VM with nothing placed: capacity only shrinks, so no other host can later. */
-  feasibleSet: Set<string>;
-  order: number;
+  /** Per device: its candidate key's index in Evacuation.parts. */
+  parts: number[];
+  /** The parts joined: VMs with equal shapes share their candidates on each host. */
+  shape: string;
+  /**
+   * Index of the shape: VMs of one shape have the same candidates and the
+   * same gate-relevant source fields, so the same rank fields on every host
+   * (the memo and feasibility are kept per shape).
+   */
+  shapeIdx: number;
+}
+
+/** Per VM shape and host, the rank fields of the last trial (memo), valid while the host's state version holds. */
+const M_VERSION = 0;
+const M_STATUS = 1;
+const M_COMPATIBLE = 2;
+const M_WARNINGS = 3;
+const M_CAPACITY = 4;
+const M_FREEPCI = 5;
+const M_CREATED = 6;
+const M_FIELDS = 7;
+const STATUS: HostReport["status"][] = ["full", "partial", "none", "error", "source"];
+
+/** What compareHosts reads of a warnings list is its length: one shared list per length. */
+const LENGTH_ONLY: unknown[][] = [];
+function lengthOnly(n: number): unknown[] {
+  let l = LENGTH_ONLY[n];
+  if (!l) {
+    l = new Array<unknown>(n).fill(null);
+    LENGTH_ONLY[n] = l;
+  }
+  return l;
+}
+
+/** One host of a shard: what placement needs of it, every VM's candidates, and the memo. */
+interface Slot {
+  inv: HostInventory;
+  /** Per VM (constructor order). */
+  cands: HostCandidates[];
+  /** Per VM shape: 1 when it could take every device with nothing placed (capacity only shrinks). */
+  feasible: Uint8Array;
+  /** Bumped whenever what is taken on this host changes (commit, rollback). */
+  version: number;
+  /** Per VM shape, M_FIELDS numbers: the rank fields of the last trial and the version they hold for. */
+  memo: Float64Array;
 }
 
 /**
  * What placement still needs of a host once every VM's candidates are built:
- * its identity, versions and warnings, and the mdev UUIDs it has or reserves
- * (for the UUID rule). The parsed node devices and domains are dropped, so an
+ * its identity, versions, facts and warnings, and the mdev UUIDs it has or
+ * reserves (for the UUID rule), copied with flat strings (src/placement/
+ * compact.ts). The parsed node devices and domains are dropped, so an
  * evacuation over thousands of hosts keeps only candidates in memory.
  */
-function slim(inv: HostInventory): HostInventory {
+function slim(inv: HostInventory, c: Compactor): HostInventory {
   return {
     ...inv,
+    key: flatString(inv.key),
+    target: flatString(inv.target),
+    hostname: inv.hostname === null ? null : flatString(inv.hostname),
+    hostUuid: inv.hostUuid === null ? null : flatString(inv.hostUuid),
+    versions: c.copy(inv.versions),
     devices: [],
     byName: new Map(),
     pciByAddr: new Map(),
+    mdevByUuid: c.copy(inv.mdevByUuid),
     netByParent: new Map(),
     networks: new Map(),
     domains: [],
+    reserved: c.copy(inv.reserved),
     poolMembers: new Map(),
     descriptorFiles: [],
     vendorAttrs: [],
+    facts: c.copy(inv.facts),
+    warnings: c.copy(inv.warnings),
   };
 }
 
@@ -194,10 +271,24 @@ export class Taken<K> {
   }
 }
 
-/** Incremental evacuation: hosts are added as they are read (and slimmed), then placed. */
+/**
+ * Incremental evacuation: hosts are added as they are read (and slimmed), then placed.
+ *
+ * Per host it keeps each VM's candidates (built once per distinct source
+ * device, interned: src/placement/compact.ts) and, per VM, the rank fields of
+ * the last evaluation (a memo keyed by the host's state version): placement
+ * ranks hosts from the memo and evaluates again only where a commit changed
+ * what is taken, then builds a full report for the chosen host alone.
+ */
 export class Evacuation {
   private readonly vms: VmState[];
-  private readonly hosts: HostInventory[] = [];
+  private readonly nShapes: number;
+  /** One context per distinct (VM shape, device candidates): a single-device VM for buildHostCandidates. */
+  private readonly partCtx: EvalContext[] = [];
+  private readonly slots: Slot[] = [];
+  private readonly slotOf = new Map<string, Slot>();
+  /** The source devices' reasons: shared by every host's candidates as they are (never copied). */
+  private readonly sourceReasons = new Set<object>();
 
   constructor(
     domains: DomainInfo[],
@@ -205,29 +296,60 @@ export class Evacuation {
     private readonly selector: DescriptorSelector,
     opts: PlanOptions,
   ) {
-    this.vms = domains.map((domain, i) => {
+    const partIdx = new Map<string, number>();
+    const shapeIdx = new Map<string, number>();
+    this.vms = domains.map((domain) => {
       const ctx = evalContext({ domain, source, selector, opts });
-      return {
-        domain,
-        ctx,
-        sources: ctx.sources,
-        cands: new Map(),
-        feasible: 0,
-        feasibleSet: new Set<string>(),
-        order: i,
-      };
+      const parts = ctx.sources.map((s) => {
+        const k = candidateKey(s, ctx.multiVfio);
+        let i = partIdx.get(k);
+        if (i === undefined) {
+          i = this.partCtx.length;
+          partIdx.set(k, i);
+          this.partCtx.push({ ...ctx, sources: [s] });
+        }
+        return i;
+      });
+      for (const s of ctx.sources) for (const r of [...s.blockers, ...s.warnings]) this.sourceReasons.add(r);
+      const shape = `${ctx.vmBlockers.length > 0 ? "b" : ""}${parts.join(",")}`;
+      let si = shapeIdx.get(shape);
+      if (si === undefined) {
+        si = shapeIdx.size;
+        shapeIdx.set(shape, si);
+      }
+      return { domain, ctx, sources: ctx.sources, parts, shape, shapeIdx: si };
     });
+    this.nShapes = shapeIdx.size;
   }
 
   /** Build every VM's candidates on this host; `selector` for a host with its own descriptor files. */
   addHost(h: HostInventory, selector: DescriptorSelector = this.selector): void {
-    for (const vm of this.vms) {
-      const c = hostCandidates(vm.ctx, h, selector);
-      vm.cands.set(h.key, c);
-      const m = matchDevices({ devices: c.devices, resources: c.resources });
-      if (m.assignment.size === vm.sources.length) vm.feasibleSet.add(h.key);
-    }
-    this.hosts.push(slim(h));
+    const compactor = new Compactor(this.sourceReasons);
+    const pool = new HostPool(flatString(h.key), compactor);
+    const built = new Map<number, CandidatePart>();
+    const partOf = (i: number): CandidatePart => {
+      let p = built.get(i);
+      if (!p) {
+        p = pool.part(hostCandidates(this.partCtx[i]!, h, selector));
+        built.set(i, p);
+      }
+      return p;
+    };
+    const slot: Slot = {
+      inv: slim(h, compactor),
+      cands: this.vms.map((vm) => pool.assemble(vm.shape, vm.parts.map(partOf))),
+      feasible: new Uint8Array(this.nShapes),
+      version: 0,
+      memo: new Float64Array(this.nShapes * M_FIELDS).fill(-1),
+    };
+    this.slots.push(slot);
+    this.slotOf.set(slot.inv.key, slot);
+    // Evaluate every VM shape here once with nothing placed: feasibility and the memo.
+    this.vms.forEach((vm, i) => {
+      if (slot.memo[vm.shapeIdx * M_FIELDS + M_VERSION] === slot.version) return;
+      const { m } = this.trial(i, slot, new Set());
+      if (m.assignment.size === vm.sources.length) slot.feasible[vm.shapeIdx] = 1;
+    });
   }
 
   // ---- the shard interface (this host set; worker threads hold one each) ----
@@ -239,65 +361,116 @@ export class Evacuation {
   }
 
   hostCount(): number {
-    return this.hosts.length;
+    return this.slots.length;
   }
 
   /** Per VM (constructor order): how many of these hosts could take it with nothing placed. */
   feasibleCounts(): number[] {
-    return this.vms.map((vm) => vm.feasibleSet.size);
+    return this.vms.map((vm) => this.slots.reduce((n, s) => n + s.feasible[vm.shapeIdx]!, 0));
   }
 
-  private trial(vmIdx: number, h: HostInventory, taken: Set<string>) {
+  /** Evaluate the VM on the host as things stand, and record its rank fields in the memo. */
+  private trial(vmIdx: number, slot: Slot, taken: Set<string>) {
     const vm = this.vms[vmIdx]!;
-    const used = this.usedOf(h.key);
-    const { match, report } = evaluateHostFull(vm.ctx, h, {
-      cands: vm.cands.get(h.key)!,
-      used,
-      locks: this.locksOf(h.key),
+    const key = slot.inv.key;
+    const c = slot.cands[vmIdx]!;
+    const { match, report } = evaluateHostFull(vm.ctx, slot.inv, {
+      cands: c,
+      used: this.taken.usedOf(key),
+      locks: this.taken.locksOf(key),
       uuidTaken: taken,
     });
+    let created = 0;
+    for (const rid of match.assignment.values()) if (createsDevice(c.resources.get(rid)!.target)) created++;
+    const o = vm.shapeIdx * M_FIELDS;
+    const memo = slot.memo;
+    memo[o + M_VERSION] = slot.version;
+    memo[o + M_STATUS] = STATUS.indexOf(report.status);
+    memo[o + M_COMPATIBLE] = report.compatible;
+    memo[o + M_WARNINGS] = report.warnings.length;
+    memo[o + M_CAPACITY] = report.capacityLeft;
+    memo[o + M_FREEPCI] = report.freePciLeft;
+    memo[o + M_CREATED] = created;
     return { m: match, rep: report };
   }
 
-  private usedOf(key: string): Map<string, number> {
-    return this.taken.usedOf(key);
+  /**
+   * The VM's rank on the host as things stand: from the memo while the host's
+   * state is the one it was computed for, else from a new trial. Its warnings
+   * list has only the right length (all compareHosts reads).
+   */
+  private rankOf(vmIdx: number, slot: Slot): Rankable & { created: number } {
+    const o = this.vms[vmIdx]!.shapeIdx * M_FIELDS;
+    const memo = slot.memo;
+    if (memo[o + M_VERSION] !== slot.version) this.trial(vmIdx, slot, new OverlaySet(this.uuidTaken));
+    return {
+      host: slot.inv.key,
+      status: STATUS[memo[o + M_STATUS]!]!,
+      compatible: memo[o + M_COMPATIBLE]!,
+      warnings: lengthOnly(memo[o + M_WARNINGS]!),
+      capacityLeft: memo[o + M_CAPACITY]!,
+      freePciLeft: memo[o + M_FREEPCI]!,
+      created: memo[o + M_CREATED]!,
+    };
   }
 
-  private locksOf(key: string): Map<string, string> {
-    return this.taken.locksOf(key);
+  /**
+   * The best-ranked host among those `onlyFeasible` allows (feasible with
+   * nothing placed) whose rank `ok` accepts, with its full report (or null).
+   */
+  private best(vmIdx: number, onlyFeasible: boolean, ok: (r: Rankable) => boolean): HostReport | null {
+    let best: Rankable | null = null;
+    let at: Slot | null = null;
+    for (const slot of this.slots) {
+      if (onlyFeasible && !slot.feasible[this.vms[vmIdx]!.shapeIdx]) continue;
+      const r = this.rankOf(vmIdx, slot);
+      if (ok(r) && (!best || compareHosts(r, best) < 0)) {
+        best = r;
+        at = slot;
+      }
+    }
+    return at ? this.trial(vmIdx, at, new OverlaySet(this.uuidTaken)).rep : null;
   }
 
   /** The best host of this set that can still take every device of the VM, or null. */
   bestFull(vmIdx: number): HostReport | null {
-    const vm = this.vms[vmIdx]!;
-    let best: HostReport | null = null;
-    for (const h of this.hosts) {
-      if (!vm.feasibleSet.has(h.key)) continue; // capacity only shrinks
-      const { rep } = this.trial(vmIdx, h, new OverlaySet(this.uuidTaken));
-      if (rep.status === "full" && (!best || compareHosts(rep, best) < 0)) best = rep;
-    }
-    return best;
+    // Only hosts feasible with nothing placed: capacity only shrinks.
+    return this.best(vmIdx, true, (r) => r.status === "full");
   }
 
   /** The closest host of this set (to explain an unplaced VM). */
   closest(vmIdx: number): HostReport | null {
-    let best: HostReport | null = null;
-    for (const h of this.hosts) {
-      const { rep } = this.trial(vmIdx, h, new OverlaySet(this.uuidTaken));
-      if (!best || compareHosts(rep, best) < 0) best = rep;
-    }
-    return best;
+    return this.best(vmIdx, false, () => true);
+  }
+
+  private slot(hostKey: string): Slot {
+    const s = this.slotOf.get(hostKey);
+    if (!s) throw new Error(`placement: ${hostKey} is not a host of this shard`);
+    return s;
   }
 
   /** Place the VM on a host of this set: its capacity and GPU type locks are taken. */
   commit(vmIdx: number, hostKey: string): HostReport {
-    const h = this.hosts.find((x) => x.key === hostKey)!;
-    const { m, rep } = this.trial(vmIdx, h, this.uuidTaken);
-    const u = this.usedOf(hostKey);
+    const slot = this.slot(hostKey);
+    const { m, rep } = this.trial(vmIdx, slot, this.uuidTaken);
+    const u = this.taken.usedOf(hostKey);
     for (const rid of m.assignment.values()) u.set(rid, (u.get(rid) ?? 0) + 1);
-    const l = this.locksOf(hostKey);
+    const l = this.taken.locksOf(hostKey);
     for (const [gpu, t] of m.gpuChoice) l.set(gpu, t);
+    slot.version++;
     return rep;
+  }
+
+  /** Each resource of the host's candidates once (first VM's object with an id wins). */
+  private resourcesOf(slot: Slot): Map<string, Resource> {
+    const out = new Map<string, Resource>();
+    const seen = new Set<Map<string, Resource>>();
+    for (const c of slot.cands) {
+      if (seen.has(c.resources)) continue; // interned: an equal map adds nothing
+      seen.add(c.resources);
+      for (const r of c.resources.values()) if (!out.has(r.id)) out.set(r.id, r);
+    }
+    return out;
   }
 
   /**
@@ -308,17 +481,22 @@ export class Evacuation {
   summaries(k: number): ShardSummary {
     const wanted = new Set<string>();
     const options = this.vms.map((vm, i) => {
-      // Rank every host that can take the VM now; build device lists for the best k only.
-      const ranked: Omit<OptionSummary, "groups">[] = [];
-      for (const h of this.hosts) {
-        if (!vm.feasibleSet.has(h.key)) continue;
-        const { m, rep } = this.trial(i, h, new OverlaySet(this.uuidTaken));
-        if (rep.status !== "full") continue;
-        const c = vm.cands.get(h.key)!;
-        let created = 0;
-        for (const rid of m.assignment.values()) if (createsDevice(c.resources.get(rid)!.target)) created++;
-        ranked.push({
-          host: h.key,
+      // Rank every host that can take the VM now; full reports and device lists for the best k only.
+      const ranked: { slot: Slot; created: number; rank: Rankable }[] = [];
+      for (const slot of this.slots) {
+        if (!slot.feasible[vm.shapeIdx]) continue;
+        const r = this.rankOf(i, slot);
+        if (r.status === "full") ranked.push({ slot, created: r.created, rank: r });
+      }
+      ranked.sort(compareOptions);
+      return ranked.slice(0, k).map(({ slot, created }): OptionSummary => {
+        const key = slot.inv.key;
+        wanted.add(key);
+        const { rep } = this.trial(i, slot, new OverlaySet(this.uuidTaken));
+        const c = slot.cands[i]!;
+        const open = openResources(c, this.taken.usedOf(key), this.taken.locksOf(key));
+        return {
+          host: key,
           created,
           rank: {
             host: rep.host,
@@ -328,15 +506,6 @@ export class Evacuation {
             capacityLeft: rep.capacityLeft,
             freePciLeft: rep.freePciLeft,
           },
-        });
-      }
-      ranked.sort(compareOptions);
-      return ranked.slice(0, k).map((o): OptionSummary => {
-        wanted.add(o.host);
-        const c = vm.cands.get(o.host)!;
-        const open = openResources(c, this.usedOf(o.host), this.locksOf(o.host));
-        return {
-          ...o,
           groups: groupDevices(
             c.devices.map((d) => ({
               deviceId: d.deviceId,
@@ -347,23 +516,21 @@ export class Evacuation {
       });
     });
     const hosts: PHost[] = [];
-    for (const h of this.hosts) {
-      if (!wanted.has(h.key)) continue;
-      const u = this.usedOf(h.key);
-      const res = new Map<string, PResource>();
-      for (const vm of this.vms) {
-        for (const r of vm.cands.get(h.key)!.resources.values()) {
-          if (res.has(r.id)) continue;
-          res.set(r.id, {
-            id: r.id,
-            capacity: r.capacity - (u.get(r.id) ?? 0),
-            create: createsDevice(r.target),
-            ...(r.gpu ? { gpu: r.gpu } : {}),
-            ...(r.mdevType ? { mdevType: r.mdevType } : {}),
-          });
-        }
+    for (const slot of this.slots) {
+      const key = slot.inv.key;
+      if (!wanted.has(key)) continue;
+      const u = this.taken.usedOf(key);
+      const res: PResource[] = [];
+      for (const r of this.resourcesOf(slot).values()) {
+        res.push({
+          id: r.id,
+          capacity: r.capacity - (u.get(r.id) ?? 0),
+          create: createsDevice(r.target),
+          ...(r.gpu ? { gpu: r.gpu } : {}),
+          ...(r.mdevType ? { mdevType: r.mdevType } : {}),
+        });
       }
-      hosts.push({ key: h.key, resources: [...res.values()], locks: [...this.locksOf(h.key)] });
+      hosts.push({ key, resources: res, locks: [...this.taken.locksOf(key)] });
     }
     return { options, hosts };
   }
@@ -375,14 +542,14 @@ export class Evacuation {
    */
   commitAssigned(vmIdx: number, hostKey: string, assignment: [string, string][]): HostReport {
     const vm = this.vms[vmIdx]!;
-    const h = this.hosts.find((x) => x.key === hostKey);
-    const c = vm.cands.get(hostKey);
-    if (!h || !c) throw new Error(`placement: ${hostKey} is not a host of this shard`);
-    const u = this.usedOf(hostKey);
-    const l = this.locksOf(hostKey);
+    const slot = this.slot(hostKey);
+    const c = slot.cands[vmIdx]!;
+    const u = this.taken.usedOf(hostKey);
+    const l = this.taken.locksOf(hostKey);
     const { m, take } = checkAssignment(vm.domain.name, hostKey, c, u, l, assignment, vm.sources.length);
-    const rep = reportHost(vm.ctx, h, vm.sources, c, m, u, this.uuidTaken);
+    const rep = reportHost(vm.ctx, slot.inv, vm.sources, c, m, u, this.uuidTaken);
     takeUnits(u, l, take, m);
+    slot.version++;
     return rep;
   }
 
@@ -392,25 +559,24 @@ export class Evacuation {
 
   rollback(): void {
     this.taken.rollback();
+    for (const s of this.slots) s.version++;
   }
 
   capacityLeft(): Record<string, Record<string, number>> {
     const out: Record<string, Record<string, number>> = {};
-    for (const h of this.hosts) {
-      const u = this.usedOf(h.key);
-      const lock = this.locksOf(h.key);
+    for (const slot of this.slots) {
+      const key = slot.inv.key;
+      const u = this.taken.usedOf(key);
+      const lock = this.taken.locksOf(key);
       const seen = new Map<string, number>();
-      for (const vm of this.vms) {
-        for (const r of vm.cands.get(h.key)!.resources.values()) {
-          if (seen.has(r.id)) continue;
-          let cap = r.capacity - (u.get(r.id) ?? 0);
-          if (r.gpu && r.mdevType && lock.has(r.gpu) && lock.get(r.gpu) !== r.mdevType) cap = 0;
-          seen.set(r.id, cap);
-        }
+      for (const r of this.resourcesOf(slot).values()) {
+        let cap = r.capacity - (u.get(r.id) ?? 0);
+        if (r.gpu && r.mdevType && lock.has(r.gpu) && lock.get(r.gpu) !== r.mdevType) cap = 0;
+        seen.set(r.id, cap);
       }
       const left: Record<string, number> = {};
       for (const k of [...seen.keys()].sort()) left[k] = seen.get(k)!;
-      out[h.key] = left;
+      out[key] = left;
     }
     return out;
   }
