@@ -121,7 +121,10 @@ export function compareOptions(
 export const IDENTITY_FIELDS = {
   source: ["summary", "warnings", "mdevUuid"],
   dev: ["hostAddress", "guestAddress", "mac", "mdevUuid", "kindIndex"],
-} as const satisfies { source: readonly (keyof SourceDevice)[]; dev: readonly (keyof AssignedDevice)[] };
+} as const satisfies { source: readonly KeyOfAny<SourceDevice>[]; dev: readonly KeyOfAny<AssignedDevice>[] };
+
+/** A key of any variant of a union (keyof of a union holds only the keys all variants share). */
+type KeyOfAny<T> = T extends unknown ? keyof T : never;
 
 /** The key of a source device's candidates (every field but IDENTITY_FIELDS) within one VM shape. */
 export function candidateKey(s: SourceDevice, multiVfio: boolean): string {
