@@ -46,22 +46,17 @@ describe("workerCount", () => {
   const none = {};
   it("uses no workers below the measured threshold", () => {
     expect(MIN_HOSTS_FOR_WORKERS).toBe(400);
-    expect(workerCount(MIN_HOSTS_FOR_WORKERS - 1, none, 0, 2)).toBe(0);
-    expect(workerCount(MIN_HOSTS_FOR_WORKERS, none, 0, 2)).toBe(2);
+    expect(workerCount(MIN_HOSTS_FOR_WORKERS - 1, none, 2)).toBe(0);
+    expect(workerCount(MIN_HOSTS_FOR_WORKERS, none, 2)).toBe(2);
   });
   it("uses one per core, at most 8, and none on a single core", () => {
-    expect(workerCount(5000, none, 0, 4)).toBe(4);
-    expect(workerCount(5000, none, 0, 64)).toBe(8);
-    expect(workerCount(5000, none, 0, 1)).toBe(0);
+    expect(workerCount(5000, none, 4)).toBe(4);
+    expect(workerCount(5000, none, 64)).toBe(8);
+    expect(workerCount(5000, none, 1)).toBe(0);
   });
-  it("uses none when the load average leaves no idle core", () => {
-    expect(workerCount(5000, none, 1.9, 2)).toBe(2);
-    expect(workerCount(5000, none, 2, 2)).toBe(0);
-    expect(workerCount(5000, none, 16, 2)).toBe(0);
-  });
-  it("HDPLAN_WORKERS overrides the threshold and the load", () => {
-    expect(workerCount(10, { HDPLAN_WORKERS: "2" }, 16, 2)).toBe(2);
-    expect(workerCount(5000, { HDPLAN_WORKERS: "0" }, 0, 2)).toBe(0);
-    expect(workerCount(5000, { HDPLAN_WORKERS: "junk" }, 0, 2)).toBe(0);
+  it("HDPLAN_WORKERS overrides the threshold", () => {
+    expect(workerCount(10, { HDPLAN_WORKERS: "2" }, 2)).toBe(2);
+    expect(workerCount(5000, { HDPLAN_WORKERS: "0" }, 2)).toBe(0);
+    expect(workerCount(5000, { HDPLAN_WORKERS: "junk" }, 2)).toBe(0);
   });
 });

@@ -3,7 +3,7 @@
  * machine). Falls back to the caller's in-process path when threads do not pay.
  */
 import { existsSync } from "node:fs";
-import { availableParallelism, loadavg } from "node:os";
+import { availableParallelism } from "node:os";
 import { fileURLToPath } from "node:url";
 import { Worker } from "node:worker_threads";
 import { HostError, InputError } from "../errors.js";
@@ -25,18 +25,22 @@ export const MIN_HOSTS_FOR_WORKERS = 400;
 
 /**
  * Worker threads for `nHosts` file targets: HDPLAN_WORKERS when set (0 = none);
- * none below MIN_HOSTS_FOR_WORKERS, and none when the 1-minute load average is
- * at least the number of cores (no idle core to run them: the table's loaded
- * runs lost with workers); else one per core, at most 8.
+ * none below MIN_HOSTS_FOR_WORKERS or on one core; else one per core, at most 8.
+ *
+ * There is no load-average rule any more (docs/benchmarks.md "Worker
+ * threads"): the 1-minute load average counts hdplan's own previous runs, so
+ * a repeated plan (and `npm run bench`) on an idle 2-core machine sat at load
+ * 2.0-2.5 and turned its own workers off: plan of 1,000 hosts, cold, took
+ * 8.6-8.8 s without workers against 6.3-6.6 s with them, measured on the idle
+ * machine right after (vmstat 100% idle, load average still 2.0).
  */
 export function workerCount(
   nHosts: number,
   env: NodeJS.ProcessEnv = process.env,
-  load: number = loadavg()[0] ?? 0,
   cores: number = availableParallelism(),
 ): number {
   if (env.HDPLAN_WORKERS !== undefined) return Math.max(0, Number(env.HDPLAN_WORKERS) || 0);
-  if (nHosts < MIN_HOSTS_FOR_WORKERS || cores < 2 || load >= cores) return 0;
+  if (nHosts < MIN_HOSTS_FOR_WORKERS || cores < 2) return 0;
   return Math.min(cores, 8);
 }
 
