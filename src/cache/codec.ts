@@ -9,8 +9,8 @@
  * src/xml reads them: test/cache/codec.test.ts fails when one starts to, and
  * the compiler checks that the list names fields of the model. It is a deny
  * list, so a field added to the model later is kept, never silently dropped.
- * The lookup maps are not stored: decode rebuilds them with the same function
- * buildInventory uses.
+ * The lookup maps (and driversKnown) are not stored: decode derives them with
+ * the same function buildInventory uses.
  */
 import { indexDevices } from "../inventory/indexes.js";
 import type { ReservedBy } from "../inventory/keys.js";
@@ -47,18 +47,27 @@ function slim(d: NodeDevice): NodeDevice {
 
 type StoredNetwork = Omit<HostNetwork, "handedOut"> & { handedOut: string[] | null };
 
-interface Stored
-  extends Omit<
-    HostInventory,
-    "byName" | "pciByAddr" | "mdevByUuid" | "netByParent" | "networks" | "reserved" | "poolMembers"
-  > {
+/** What indexDevices derives from the devices: not stored. */
+type Derived = "byName" | "pciByAddr" | "mdevByUuid" | "netByParent" | "driversKnown";
+
+interface Stored extends Omit<HostInventory, Derived | "networks" | "reserved" | "poolMembers"> {
   networks: [string, StoredNetwork][];
   reserved: [string, ReservedBy][];
   poolMembers: [string, string][];
 }
 
 export function encodeInventory(inv: HostInventory): string {
-  const { byName, pciByAddr, mdevByUuid, netByParent, networks, reserved, poolMembers, ...rest } = inv;
+  const {
+    byName,
+    pciByAddr,
+    mdevByUuid,
+    netByParent,
+    driversKnown,
+    networks,
+    reserved,
+    poolMembers,
+    ...rest
+  } = inv;
   const stored: Stored = {
     ...rest,
     devices: inv.devices.map(slim),
@@ -95,27 +104,18 @@ export function decodeInventory(text: string): HostInventory | null {
   )
     return null;
   for (const d of s.devices) if (!d || typeof d !== "object" || typeof d.name !== "string") return null;
-  const { networks, reserved, poolMembers, ...rest } = s;
   try {
-    return rebuild(rest, networks, reserved, poolMembers);
+    return rebuild(s);
   } catch {
     return null; // a body of the right outline with wrong parts inside
   }
 }
 
-function rebuild(
-  rest: Omit<Stored, "networks" | "reserved" | "poolMembers">,
-  networks: Stored["networks"],
-  reserved: Stored["reserved"],
-  poolMembers: Stored["poolMembers"],
-): HostInventory {
-  const idx = indexDevices(rest.devices);
+function rebuild(s: Stored): HostInventory {
+  const { networks, reserved, poolMembers, ...rest } = s;
   return {
     ...rest,
-    byName: idx.byName,
-    pciByAddr: idx.pciByAddr,
-    mdevByUuid: idx.mdevByUuid,
-    netByParent: idx.netByParent,
+    ...indexDevices(rest.devices),
     networks: new Map(
       networks.map(([k, n]) => [k, { ...n, handedOut: n.handedOut ? new Set(n.handedOut) : null }]),
     ),

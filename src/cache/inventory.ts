@@ -269,11 +269,10 @@ export function racy(fp: string, start: bigint | null): boolean {
   return coarse ? newest + 2_000_000_000n >= start : newest >= start;
 }
 
-/** Write an entry atomically (temp file + rename). */
-function store(dir: string, file: string, entry: Entry): void {
+/** Write an entry atomically (temp file + rename). `dir` exists: runStamp made it. */
+function store(file: string, entry: Entry): void {
   let tmp: string | undefined;
   try {
-    mkdirSync(dir, { recursive: true, mode: 0o700 });
     const payload = serialize(entry);
     const sum = createHash("sha256").update(payload).digest();
     tmp = `${file}.${process.pid}.${Math.random().toString(36).slice(2)}.tmp`;
@@ -352,7 +351,7 @@ export function readCached(
   const built = build(raw);
   // Not written when an input may change unseen (racy, above).
   if (!racy(fp, start)) {
-    store(dir, file, {
+    store(file, {
       format: CACHE_FORMAT,
       hdplan: version(),
       v8: process.versions.v8,

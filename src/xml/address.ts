@@ -5,11 +5,6 @@
 import { InputError } from "../errors.js";
 import type { XmlElement } from "./parse.js";
 
-/**
- * Parse an unsigned integer the way libvirt reads address attributes
- * (strtol with base 0): `0x1f` is hex, a leading `0` is octal, else decimal.
- * Returns undefined when the text is not such a number.
- */
 /** Value of a hex digit's char code, or -1. */
 function hexDigit(c: number): number {
   if (c >= 48 && c <= 57) return c - 48;
@@ -46,6 +41,11 @@ function quickUInt(s: string): number | undefined {
   return undefined;
 }
 
+/**
+ * Parse an unsigned integer the way libvirt reads address attributes
+ * (strtol with base 0): `0x1f` is hex, a leading `0` is octal, else decimal.
+ * Returns undefined when the text is not such a number.
+ */
 export function parseLibvirtUInt(text: string | undefined): number | undefined {
   if (text === undefined) return undefined;
   const q = quickUInt(text);
