@@ -13,6 +13,7 @@ import { isVfio } from "../../src/candidates/source.js";
 import type { DeviceCandidates, Resource } from "../../src/candidates/types.js";
 import { DescriptorSelector } from "../../src/descriptors/sources.js";
 import { buildInventory } from "../../src/inventory/build.js";
+import { mdevPoolSource, mdevUuid } from "../helpers/mdev-source.js";
 import type { HostInventory } from "../../src/inventory/types.js";
 import { minCostMaxFlow } from "../../src/matching/flow.js";
 import { MAX_BRANCHES, type MatchInput, matchDevices } from "../../src/matching/match.js";
@@ -239,20 +240,13 @@ describe("differential: new matcher == reference matcher", () => {
 // from src/candidates, then both matchers (with and without earlier
 // placements' used capacity and GPU locks, as evacuate and headroom pass).
 
-const SRC_GPU_558 = "0000:3b:00.0";
-const SRC_GPU_559 = "0000:3c:00.0";
 const SRC_VFS = ["0000:5e:00.2", "0000:5e:00.3", "0000:5e:00.4", "0000:5e:00.5"];
-const uuid = (n: number) => `4b20d080-1b54-4048-85b3-${n.toString().padStart(12, "0")}`;
+const uuid = mdevUuid;
 const sel = new DescriptorSelector([]);
 const opts = { assumeVersions: false, explain: false };
 
 function sourceHost(): HostInventory {
-  const devs = [gpu(SRC_GPU_558, 0, 0), gpu(SRC_GPU_559, 0, 0), ...nic("0000:5e:00.0", SRC_VFS)];
-  for (let i = 1; i <= 6; i++)
-    devs.push(mdevDev({ uuid: uuid(i), parentAddr: SRC_GPU_558, type: "nvidia-558" }));
-  for (let i = 7; i <= 12; i++)
-    devs.push(mdevDev({ uuid: uuid(i), parentAddr: SRC_GPU_559, type: "nvidia-559" }));
-  return buildInventory(rawHost("src", { devices: devs, networks: [hostdevNetworkXml("pool", SRC_VFS)] }));
+  return mdevPoolSource(6, SRC_VFS);
 }
 
 function destHost(n: number, r: () => number): HostInventory {

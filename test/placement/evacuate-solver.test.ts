@@ -12,6 +12,7 @@ import { buildHostCandidates } from "../../src/candidates/destination.js";
 import { isVfio } from "../../src/candidates/source.js";
 import { DescriptorSelector } from "../../src/descriptors/sources.js";
 import { buildInventory } from "../../src/inventory/build.js";
+import { mdevPoolSource, mdevUuid } from "../helpers/mdev-source.js";
 import type { HostInventory } from "../../src/inventory/types.js";
 import { type EvacuationResult, evacuate } from "../../src/matching/evacuate.js";
 import { matchDevices } from "../../src/matching/match.js";
@@ -31,21 +32,14 @@ import {
 import { exhaustive } from "./exhaustive.js";
 import { mulberry32 as rng } from "../../scripts/fixtures/rng.mjs";
 
-const SRC_GPU_558 = "0000:3b:00.0";
-const SRC_GPU_559 = "0000:3c:00.0";
 const SRC_VFS = ["0000:5e:00.2", "0000:5e:00.3", "0000:5e:00.4"];
-const u = (n: number) => `4b20d080-1b54-4048-85b3-${n.toString().padStart(12, "0")}`;
+const u = mdevUuid;
 const sel = new DescriptorSelector([]);
 const opts = { assumeVersions: false, explain: false };
 
 /** Source: 30 mdevs of each type on two GPUs, a VF pool network. */
 function source(): HostInventory {
-  const devs = [gpu(SRC_GPU_558, 0, 0), gpu(SRC_GPU_559, 0, 0), ...nic("0000:5e:00.0", SRC_VFS)];
-  for (let i = 1; i <= 30; i++)
-    devs.push(mdevDev({ uuid: u(i), parentAddr: SRC_GPU_558, type: "nvidia-558" }));
-  for (let i = 31; i <= 60; i++)
-    devs.push(mdevDev({ uuid: u(i), parentAddr: SRC_GPU_559, type: "nvidia-559" }));
-  return buildInventory(rawHost("src", { devices: devs, networks: [hostdevNetworkXml("pool", SRC_VFS)] }));
+  return mdevPoolSource(30, SRC_VFS);
 }
 
 function vm(name: string, devs: HostdevSpec[]): DomainInfo {
