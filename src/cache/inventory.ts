@@ -32,16 +32,17 @@ import { join, resolve, sep } from "node:path";
 import { deserialize, serialize } from "node:v8";
 import type { HostInventory } from "../inventory/types.js";
 import type { RawHost } from "../model.js";
+import { codeId } from "./code-id.js";
 import { decodeInventory, encodeInventory } from "./codec.js";
 
 /** Bump when the entry layout or anything stored in HostInventory changes. */
-export const CACHE_FORMAT = 3; // 3: the inventory is a JSON text (src/cache/codec.ts); 2: reserved holds {by, name}
+export const CACHE_FORMAT = 4; // 4: entries carry the code id (src/cache/code-id.ts); 3: the inventory is a JSON text (src/cache/codec.ts); 2: reserved holds {by, name}
 const MAGIC = Buffer.from("HDPLAN-INVENTORY-CACHE\n", "latin1");
 /** A dump tree bigger than this is not cached (the walk would cost too much). */
 const MAX_TREE_ENTRIES = 20000;
 
 let hdplanVersion: string | undefined;
-function version(): string {
+export function version(): string {
   if (hdplanVersion === undefined) {
     try {
       const pkg = JSON.parse(readFileSync(new URL("../../package.json", import.meta.url), "utf8")) as {
@@ -155,6 +156,8 @@ export function entryPath(dir: string, target: string, key: string): string {
 interface Entry {
   format: number;
   hdplan: string;
+  /** codeId(): the build that wrote it. */
+  code: string;
   v8: string;
   target: string;
   key: string;
@@ -199,6 +202,7 @@ function load(file: string, target: string, key: string, fp: string): HostInvent
     typeof e !== "object" ||
     e.format !== CACHE_FORMAT ||
     e.hdplan !== version() ||
+    e.code !== codeId() ||
     e.v8 !== process.versions.v8 ||
     e.target !== target ||
     e.key !== key ||
@@ -233,7 +237,7 @@ function newestStamp(fp: string): { newest: bigint; coarse: boolean } {
  * null when it cannot be made (then nothing is written).
  */
 let runStampOf: { dir: string; stamp: bigint | null } | undefined;
-function runStamp(dir: string): bigint | null {
+export function runStamp(dir: string): bigint | null {
   if (runStampOf?.dir === dir) return runStampOf.stamp;
   let stamp: bigint | null = null;
   try {
@@ -301,6 +305,55 @@ function store(file: string, entry: Entry): void {
   }
 }
 
+/**
+ * Fingerprints taken ahead of the read by the report cache's look-up
+ * (src/cache/reports.ts) on this thread, for the read of the same target that
+ * follows a miss: the fingerprint is still taken once, before reading.
+ */
+const takenAhead = new Map<string, string | null>();
+
+/** The fingerprint of `target` for a read that follows (kept for readCached), taken now. */
+export function fingerprintAhead(target: string): string | null {
+  const fp = fingerprint(target);
+  takenAhead.set(target, fp);
+  return fp;
+}
+
+function takeFingerprint(target: string): string | null {
+  if (takenAhead.has(target)) {
+    const fp = takenAhead.get(target)!;
+    takenAhead.delete(target);
+    return fp;
+  }
+  return fingerprint(target);
+}
+
+/**
+ * What a report cache record keeps of a fingerprint: its SHA-256 (hex) and,
+ * after a dot, how many lines it has (paths walked: what a look-up costs).
+ */
+export function fingerprintHash(fp: string): string {
+  let lines = 1;
+  for (let i = fp.indexOf("\n"); i !== -1; i = fp.indexOf("\n", i + 1)) lines++;
+  return `${createHash("sha256").update(fp).digest("hex")}.${lines}`;
+}
+
+/** The line count recorded in a fingerprintHash (0 when there is none). */
+export function fingerprintLines(hash: string): number {
+  const n = Number(hash.slice(hash.lastIndexOf(".") + 1));
+  return Number.isSafeInteger(n) && n > 0 ? n : 0;
+}
+
+/**
+ * The fingerprint hash of the inventory a RawHost stands for, when that
+ * inventory is known to be the one of that fingerprint: a cache hit, or a
+ * miss read after a fingerprint that was not racy. Otherwise undefined.
+ */
+const trusted = new WeakMap<RawHost, string>();
+export function trustedFingerprint(raw: RawHost): string | undefined {
+  return trusted.get(raw);
+}
+
 /** Inventories that came from the cache (or were built on a miss), by the RawHost that stands for them. */
 const prebuilt = new WeakMap<RawHost, HostInventory>();
 
@@ -322,7 +375,7 @@ export function readCached(
 ): RawHost {
   const dir = cacheDir();
   const start = dir ? runStamp(dir) : null;
-  const fp = dir ? fingerprint(target) : null;
+  const fp = dir ? takeFingerprint(target) : null;
   if (!dir || fp === null) return read();
   const file = entryPath(dir, target, key);
   const inv = load(file, target, key, fp);
@@ -344,6 +397,7 @@ export function readCached(
     if (inv.hostname !== null) raw.hostname = inv.hostname;
     if (inv.hostUuid !== null) raw.hostUuid = inv.hostUuid;
     prebuilt.set(raw, inv);
+    trusted.set(raw, fingerprintHash(fp));
     return raw;
   }
   cacheStats.misses++;
@@ -351,9 +405,11 @@ export function readCached(
   const built = build(raw);
   // Not written when an input may change unseen (racy, above).
   if (!racy(fp, start)) {
+    trusted.set(raw, fingerprintHash(fp));
     store(file, {
       format: CACHE_FORMAT,
       hdplan: version(),
+      code: codeId(),
       v8: process.versions.v8,
       target,
       key,

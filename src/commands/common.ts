@@ -1,4 +1,5 @@
 /** Shared plumbing of plan / check / evacuate: read targets, build inventories, load descriptors. */
+import { setSourceFingerprint, sourceFingerprintBefore } from "../cache/reports.js";
 import { statSync } from "node:fs";
 import { EXIT, HostError, InputError, oneLine } from "../errors.js";
 import { buildInventory } from "../inventory/build.js";
@@ -125,10 +126,18 @@ export interface DomainText {
 /** Reads --source once, when first needed (a name lookup or the plan itself). */
 export type SourceReader = () => Promise<RawHost | null>;
 
-export function sourceReader(source: string | undefined, timeoutMs: number): SourceReader {
+/**
+ * `fingerprint`: take the --source file target's fingerprint before reading
+ * it, for the report cache's plan key (src/cache/reports.ts).
+ */
+export function sourceReader(
+  source: string | undefined,
+  timeoutMs: number,
+  fingerprint = false,
+): SourceReader {
   let p: Promise<RawHost | null> | undefined;
   return () => {
-    p ??= source ? readSource(source, timeoutMs) : Promise.resolve(null);
+    p ??= source ? readSource(source, timeoutMs, fingerprint) : Promise.resolve(null);
     return p;
   };
 }
@@ -311,11 +320,13 @@ export function assertUniqueReadKeys(
 }
 
 /** Read --source; a failure is exit 3 naming it. */
-export async function readSource(arg: string, timeoutMs: number): Promise<RawHost> {
+export async function readSource(arg: string, timeoutMs: number, fingerprint = false): Promise<RawHost> {
   const spec = parseTargetSpec(arg, "--source");
+  const fp = fingerprint && spec.kind === "path" ? sourceFingerprintBefore(spec.target) : null;
   const [sr] = await readTargets([spec], { timeoutMs, concurrency: 1 });
   if (!sr!.ok)
     throw new HostError(sr!.error.code, `--source ${spec.target}: ${sr!.error.message}`, spec.target);
+  setSourceFingerprint(sr!.host, fp);
   return sr!.host;
 }
 
@@ -333,6 +344,8 @@ export async function readHostsSplit<T>(
     consume: (h: RawHost) => T;
     quiet?: boolean;
     cache?: boolean;
+    /** Each host's result without reading it (the report cache), or null to read it. */
+    lookup?: ((s: TargetSpec[]) => Promise<(T | null)[]>) | undefined;
   },
   onWorkers: (
     fileSpecs: TargetSpec[],
@@ -341,6 +354,37 @@ export async function readHostsSplit<T>(
   ) => Promise<HostResult<T>[]>,
 ): Promise<HostResult<T>[]> {
   const onProgress = progress(io, specs.length, !!opts.quiet);
+  // Results known without reading (the report cache); the rest is read as usual.
+  const known = opts.lookup ? await opts.lookup(specs) : [];
+  const rest = opts.lookup ? specs.filter((_, i) => known[i] === null) : specs;
+  const offset = specs.length - rest.length;
+  const restRes =
+    rest.length === 0
+      ? []
+      : await readSplit(
+          rest,
+          opts,
+          onProgress && ((d: number) => onProgress(offset + d, specs.length)),
+          onWorkers,
+        );
+  if (offset === 0) return restRes;
+  let k = 0;
+  return specs.map((_, i) => {
+    const v = known[i];
+    return v === null || v === undefined ? restRes[k++]! : { ok: true, host: v };
+  });
+}
+
+async function readSplit<T>(
+  specs: TargetSpec[],
+  opts: { timeoutMs: number; concurrency: number; consume: (h: RawHost) => T; cache?: boolean },
+  onProgress: ((done: number, total: number) => void) | undefined,
+  onWorkers: (
+    fileSpecs: TargetSpec[],
+    n: number,
+    onProgress?: (done: number, total: number) => void,
+  ) => Promise<HostResult<T>[]>,
+): Promise<HostResult<T>[]> {
   const fileIdx = specs.flatMap((s, i) => (s.kind === "path" ? [i] : []));
   const n = workersAvailable() ? workerCount(fileIdx.length) : 0;
   if (n < 2) return readTargets<T>(specs, { ...opts, ...(onProgress ? { onProgress } : {}) });

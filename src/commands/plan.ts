@@ -1,9 +1,15 @@
 /** `hdplan plan` and `hdplan check` (cli.md). */
+import { ReportCache, planKey } from "../cache/reports.js";
 import { LIVE_DEFAULTS } from "../targets/live-defaults.js";
 import { EXIT, InputError } from "../errors.js";
 import { planToJson } from "../output/json.js";
 import { ANSI_STYLE, NO_STYLE, checkToLines, checkVerdict, planToTable } from "../output/table.js";
-import { evaluateOnWorkers } from "../parallel/pool.js";
+import {
+  evaluateOnWorkers,
+  fingerprintOnWorkers,
+  fingerprintWorkersAvailable,
+  workerCount,
+} from "../parallel/pool.js";
 import { type Evaluated, type PlanSetupInput, setupPlanner } from "../parallel/setup.js";
 import type { RawHost } from "../model.js";
 import type { PlanResult } from "../pipeline.js";
@@ -87,7 +93,7 @@ export async function runPlan(opts: PlanOptions, io: Io, mode: "plan" | "check")
   }
   checkAskQemu(opts);
   const timeoutMs = numberOpt(opts.timeout, "timeout", 30, 0.001) * 1000;
-  const getSource = sourceReader(opts.source, timeoutMs);
+  const getSource = sourceReader(opts.source, timeoutMs, opts.cache !== false);
   const dt = await loadDomainText(opts.domain, opts.source, io, timeoutMs, getSource);
   const domain = readDomain(dt.text, dt.file);
   const sourceRaw = await getSource();
@@ -158,12 +164,27 @@ async function planStreaming(
     cache: opts.cache !== false,
   };
   const { planner, source, consume } = setupPlanner(input);
+  const reports = ReportCache.open(planKey(input));
   const results = await readHostsSplit<Evaluated>(
     specs,
     io,
-    { timeoutMs, concurrency, consume, quiet: !!opts.quiet, cache: input.cache },
+    {
+      timeoutMs,
+      concurrency,
+      consume,
+      quiet: !!opts.quiet,
+      cache: input.cache,
+      lookup: reports
+        ? (s) => {
+            const n = fingerprintWorkersAvailable() ? workerCount(s.length) : 0;
+            return reports.lookupAll(s, n >= 2 ? (t) => fingerprintOnWorkers(t, n) : undefined);
+          }
+        : undefined,
+    },
     (files, n, onProgress) => evaluateOnWorkers(files, n, input, timeoutMs, planner, onProgress),
   );
+  // Before ranking: finish sets each report's rank.
+  reports?.save(specs, results);
   assertUniqueReadKeys(
     results.map((r) => (r.ok ? { key: r.host.key, target: r.host.target } : r)),
     source,

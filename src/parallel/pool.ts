@@ -155,6 +155,40 @@ export async function runOnWorkers<T>(
   return { results, workers };
 }
 
+/**
+ * Fingerprint hashes of many targets, spread over `n` worker threads (the
+ * report cache's look-up: on a warm plan the fingerprint walk is most of the
+ * run). null for a target that cannot be cached or a worker that failed.
+ */
+export async function fingerprintOnWorkers(targets: string[], n: number): Promise<(string | null)[]> {
+  const url = new URL("./fingerprint-worker.js", import.meta.url);
+  const size = Math.ceil(targets.length / n);
+  const parts = await Promise.all(
+    Array.from({ length: n }, (_, w) => {
+      const share = targets.slice(w * size, (w + 1) * size);
+      return new Promise<(string | null)[]>((resolve) => {
+        const none = () => resolve(share.map(() => null));
+        const worker = new Worker(url, { workerData: { targets: share } });
+        worker.once("message", (m: unknown) => {
+          resolve(
+            Array.isArray(m) && m.length === share.length ? (m as (string | null)[]) : share.map(() => null),
+          );
+          void worker.terminate();
+        });
+        worker.once("error", none);
+        worker.once("exit", none);
+      });
+    }),
+  );
+  return parts.flat();
+}
+
+/** Whether the fingerprint worker can run (the compiled build). */
+export function fingerprintWorkersAvailable(): boolean {
+  const url = new URL("./fingerprint-worker.js", import.meta.url);
+  return url.protocol === "file:" && existsSync(fileURLToPath(url));
+}
+
 /** plan: evaluate file targets on workers; descriptor usage is merged into `planner`. */
 export async function evaluateOnWorkers(
   specs: TargetSpec[],

@@ -5,6 +5,7 @@ import {
   descriptorFilesFromTexts,
   loadDescriptorDir,
 } from "../descriptors/sources.js";
+import { trustedFingerprint } from "../cache/inventory.js";
 import { buildInventory } from "../inventory/build.js";
 import { selectDomains } from "../inventory/select.js";
 import type { HostInventory } from "../inventory/types.js";
@@ -32,6 +33,12 @@ export interface Evaluated {
   key: string;
   target: string;
   report: HostReport;
+  /**
+   * The fingerprint hash of the inventory the report was evaluated on, when
+   * the report cache may keep it (src/cache/reports.ts): a trusted
+   * fingerprint and no descriptor files of the host's own.
+   */
+  fp?: string;
 }
 
 export interface PlanSetup {
@@ -61,7 +68,10 @@ export function setupPlanner(inp: PlanSetupInput): PlanSetup {
       source && raw.key === source.key && raw.target === source.target ? source : buildInventory(raw);
     const hostFiles = descriptorFilesFromTexts(inv.descriptorFiles, inv.key);
     const sel = hostFiles.length ? new DescriptorSelector([...globalFiles, ...hostFiles]) : baseSel;
-    return { key: inv.key, target: inv.target, report: planner.evaluate(inv, sel) };
+    const e: Evaluated = { key: inv.key, target: inv.target, report: planner.evaluate(inv, sel) };
+    const fp = hostFiles.length ? undefined : trustedFingerprint(raw);
+    if (fp) e.fp = fp;
+    return e;
   };
   return { planner, source, consume };
 }

@@ -1,0 +1,357 @@
+/**
+ * Report cache (docs/cache.md "Report cache"): a repeated `plan` of the same
+ * VM over unchanged hosts reads no inventory and evaluates nothing. For one
+ * *plan key* (everything the planner is set up from: the domain XML text, the
+ * source host's fingerprint, the options, the build) one file holds each
+ * host's evaluated report together with the fingerprint hash of the host
+ * inventory it was evaluated on. A host whose fingerprint is the recorded one
+ * gets its recorded report; any other host is read and evaluated as without
+ * this cache, and the file is rewritten with what this run evaluated.
+ *
+ * Why a report may be reused: a host's report is a function of the planner's
+ * set-up and of that host's inventory alone (evaluateHost). The one state the
+ * planner shares between hosts, the mdev UUIDs handed out, is keyed per host;
+ * descriptor-file usage is shared too, so a run with descriptor files
+ * (--descriptors, the source's or the host's own descriptors/) is not cached
+ * here. Never trusted blindly: the file is used only when it is our own, its
+ * magic and checksum match, and its format, hdplan version, code id and full
+ * plan key are this run's.
+ */
+import { createHash } from "node:crypto";
+import {
+  closeSync,
+  fstatSync,
+  mkdirSync,
+  openSync,
+  readFileSync,
+  readdirSync,
+  renameSync,
+  statSync,
+  unlinkSync,
+  utimesSync,
+  writeSync,
+} from "node:fs";
+import { join } from "node:path";
+import type { RawHost } from "../model.js";
+import type { Evaluated, PlanSetupInput } from "../parallel/setup.js";
+import type { HostResult } from "../targets/index.js";
+import { preKey } from "../targets/index.js";
+import type { TargetSpec } from "../targets/keys.js";
+import { codeId } from "./code-id.js";
+import {
+  cacheDir,
+  fingerprint,
+  fingerprintAhead,
+  fingerprintHash,
+  fingerprintLines,
+  racy,
+  runStamp,
+  version,
+} from "./inventory.js";
+
+/** Bump when the file layout or HostReport changes. */
+export const REPORT_FORMAT = 1;
+const MAGIC = Buffer.from("HDPLAN-REPORT-CACHE\n", "latin1");
+/**
+ * Below this many fingerprint lines in all (paths to stat), the look-up walks
+ * the trees on the main thread: starting threads costs more. Measured on 2
+ * cores (docs/cache.md): 1,000 hosts of one all.xml each (~20 lines a host)
+ * take 0.2-0.3 s on one thread, no faster on two; 1,000 hosts of one file per
+ * device (~210 a host) take 1.5 s on one, about 0.9 s on two.
+ */
+export const MIN_LINES_FOR_WORKERS = 60_000;
+/** Report files kept (least recently used go first). */
+export const MAX_REPORT_FILES = 32;
+
+/** Counters of this thread (tests read them through HDPLAN_CACHE_STATS). */
+export const reportStats = { hits: 0, misses: 0, writes: 0, rejected: 0 };
+
+interface Rec {
+  key: string;
+  target: string;
+  /** fingerprintHash of the host's fingerprint the report was evaluated on. */
+  fp: string;
+  report: Evaluated["report"];
+}
+
+interface ReportFile {
+  format: number;
+  hdplan: string;
+  code: string;
+  plan: string;
+  records: [id: string, rec: Rec][];
+}
+
+/**
+ * The --source's fingerprint hash, taken before it is read, for the plan key;
+ * only when it is not racy (else the source read could differ from it).
+ */
+const sourceFp = new WeakMap<RawHost, string>();
+
+/** Take the fingerprint of a --source file target, before it is read. */
+export function sourceFingerprintBefore(target: string): string | null {
+  const dir = cacheDir();
+  if (!dir) return null;
+  const start = runStamp(dir);
+  const fp = fingerprint(target);
+  return fp === null || racy(fp, start) ? null : fingerprintHash(fp);
+}
+
+/** Record the fingerprint hash taken before `raw` was read from its target. */
+export function setSourceFingerprint(raw: RawHost, fp: string | null): void {
+  if (fp) sourceFp.set(raw, fp);
+}
+
+/**
+ * The plan key: every field of PlanSetupInput (the compiler fails here when
+ * one is added and not placed in the key), or null when this set-up is not
+ * cacheable (cache off, descriptor files, QEMU's answer, a source read
+ * without a trusted fingerprint).
+ */
+export function planKey(input: PlanSetupInput): string | null {
+  const { domainText, domainFile, sourceRaw, descriptorsDir, assumeVersions, explain, qemu, cache, ...rest } =
+    input;
+  const none: Record<string, never> = rest;
+  if (Object.keys(none).length > 0 || !cache || descriptorsDir !== undefined || qemu !== undefined)
+    return null;
+  let source: [string, string, string] | null = null;
+  if (sourceRaw) {
+    const fp = sourceFp.get(sourceRaw);
+    if (!fp || sourceRaw.kind === "live" || sourceRaw.descriptorFiles.length > 0) return null;
+    source = [sourceRaw.key, sourceRaw.target, fp];
+  }
+  return JSON.stringify([REPORT_FORMAT, domainFile, domainText, source, assumeVersions, explain]);
+}
+
+/** Only plain JSON data survives a round trip unchanged (no NaN/Infinity, Map, class instance). */
+function plainJson(v: unknown): boolean {
+  if (v === null || typeof v === "string" || typeof v === "boolean") return true;
+  if (typeof v === "number") return Number.isFinite(v) && !Object.is(v, -0);
+  if (Array.isArray(v)) return v.every((x) => x !== undefined && plainJson(x));
+  if (typeof v !== "object" || Object.getPrototypeOf(v) !== Object.prototype) return false;
+  for (const x of Object.values(v as Record<string, unknown>))
+    if (x !== undefined && !plainJson(x)) return false;
+  return true;
+}
+
+const recId = (key: string, target: string) => `${key}\0${target}`;
+
+export class ReportCache {
+  private readonly records = new Map<string, Rec>();
+  private changed = false;
+
+  private constructor(
+    private readonly file: string,
+    private readonly plan: string,
+  ) {}
+
+  /** The cache of this plan key (loaded when its file is valid), or null when there is none. */
+  static open(plan: string | null): ReportCache | null {
+    if (plan === null) return null;
+    const dir = cacheDir();
+    if (!dir || runStamp(dir) === null) return null;
+    const name = createHash("sha256").update(`${version()}\0${codeId()}\0${plan}`).digest("hex");
+    const rc = new ReportCache(join(dir, "reports", `${name.slice(0, 40)}.r${REPORT_FORMAT}`), plan);
+    rc.load();
+    return rc;
+  }
+
+  private load(): void {
+    let buf: Buffer;
+    try {
+      const fd = openSync(this.file, "r");
+      try {
+        const st = fstatSync(fd);
+        if (!st.isFile() || (process.getuid && st.uid !== process.getuid())) return;
+        buf = readFileSync(fd);
+      } finally {
+        closeSync(fd);
+      }
+    } catch {
+      return; // missing: every host is a miss
+    }
+    const head = MAGIC.length + 32;
+    const payload = buf.subarray(head);
+    if (
+      buf.length <= head ||
+      !buf.subarray(0, MAGIC.length).equals(MAGIC) ||
+      !createHash("sha256").update(payload).digest().equals(buf.subarray(MAGIC.length, head))
+    ) {
+      reportStats.rejected++;
+      return;
+    }
+    let f: ReportFile;
+    try {
+      f = JSON.parse(payload.toString("utf8")) as ReportFile;
+    } catch {
+      reportStats.rejected++;
+      return;
+    }
+    if (
+      !f ||
+      f.format !== REPORT_FORMAT ||
+      f.hdplan !== version() ||
+      f.code !== codeId() ||
+      f.plan !== this.plan ||
+      !Array.isArray(f.records)
+    ) {
+      reportStats.rejected++;
+      return;
+    }
+    for (const r of f.records) {
+      const rec = Array.isArray(r) ? r[1] : undefined;
+      if (
+        typeof r[0] !== "string" ||
+        !rec ||
+        typeof rec.key !== "string" ||
+        typeof rec.target !== "string" ||
+        typeof rec.fp !== "string" ||
+        r[0] !== recId(rec.key, rec.target) ||
+        !rec.report ||
+        typeof rec.report !== "object"
+      ) {
+        reportStats.rejected++;
+        this.records.clear();
+        return;
+      }
+      this.records.set(r[0], rec);
+    }
+    try {
+      // Least recently used goes first when the directory is pruned.
+      const now = new Date();
+      utimesSync(this.file, now, now);
+    } catch {
+      // read-only: fine
+    }
+  }
+
+  /**
+   * The recorded result of each file target whose fingerprint, taken now, is
+   * the recorded one; null for the others (read as usual). `hashes` takes the
+   * fingerprints of many targets at once (worker threads), when given.
+   */
+  async lookupAll(
+    specs: TargetSpec[],
+    hashes?: (targets: string[]) => Promise<(string | null)[]>,
+  ): Promise<(Evaluated | null)[]> {
+    const out: (Evaluated | null)[] = specs.map(() => null);
+    const want: { i: number; rec: Rec }[] = [];
+    specs.forEach((spec, i) => {
+      if (spec.kind !== "path" || this.records.size === 0) return;
+      let key: string | null;
+      try {
+        key = preKey(spec);
+      } catch {
+        return; // the read reports it
+      }
+      const rec = key === null ? undefined : this.records.get(recId(key, spec.target));
+      if (rec) want.push({ i, rec });
+    });
+    const targets = want.map((w) => specs[w.i]!.target);
+    // Threads pay only for a long walk (docs/cache.md "Report cache").
+    let lines = 0;
+    for (const w of want) lines += fingerprintLines(w.rec.fp);
+    // In this thread, a fingerprint is kept for the read that follows a miss.
+    const got =
+      hashes && lines >= MIN_LINES_FOR_WORKERS
+        ? await hashes(targets)
+        : targets.map((t) => {
+            const fp = fingerprintAhead(t);
+            return fp === null ? null : fingerprintHash(fp);
+          });
+    want.forEach(({ i, rec }, k) => {
+      if (got[k] !== rec.fp) return;
+      out[i] = { key: rec.key, target: rec.target, report: rec.report, fp: rec.fp };
+    });
+    const hits = out.filter((x) => x !== null).length;
+    reportStats.hits += hits;
+    reportStats.misses += specs.length - hits;
+    return out;
+  }
+
+  /**
+   * Keep what this run evaluated (results in spec order) and write the file
+   * when anything changed. Records of hosts not in this run stay.
+   */
+  save(specs: TargetSpec[], results: HostResult<Evaluated>[]): void {
+    results.forEach((r, i) => {
+      const spec = specs[i]!;
+      if (!r.ok || spec.kind !== "path" || !r.host.fp) return;
+      let key: string | null;
+      try {
+        key = preKey(spec);
+      } catch {
+        return;
+      }
+      if (key === null || key !== r.host.key) return;
+      const id = recId(key, spec.target);
+      const old = this.records.get(id);
+      if (old && old.fp === r.host.fp && old.report === r.host.report) return;
+      if (!plainJson(r.host.report)) return;
+      this.records.set(id, { key, target: r.host.target, fp: r.host.fp, report: r.host.report });
+      this.changed = true;
+    });
+    if (this.changed) this.write();
+  }
+
+  private write(): void {
+    const body: ReportFile = {
+      format: REPORT_FORMAT,
+      hdplan: version(),
+      code: codeId(),
+      plan: this.plan,
+      records: [...this.records],
+    };
+    const payload = Buffer.from(JSON.stringify(body), "utf8");
+    const sum = createHash("sha256").update(payload).digest();
+    const dir = join(this.file, "..");
+    let tmp: string | undefined;
+    try {
+      mkdirSync(dir, { recursive: true, mode: 0o700 });
+      tmp = `${this.file}.${process.pid}.${Math.random().toString(36).slice(2)}.tmp`;
+      const fd = openSync(tmp, "wx", 0o600);
+      try {
+        writeSync(fd, MAGIC);
+        writeSync(fd, sum);
+        writeSync(fd, payload);
+      } finally {
+        closeSync(fd);
+      }
+      renameSync(tmp, this.file);
+      tmp = undefined;
+      reportStats.writes++;
+      prune(dir);
+    } catch {
+      // No report cache this time: the plan goes on.
+    } finally {
+      if (tmp) {
+        try {
+          unlinkSync(tmp);
+        } catch {
+          // already gone
+        }
+      }
+    }
+  }
+}
+
+/** Keep the MAX_REPORT_FILES most recently used report files. */
+function prune(dir: string): void {
+  const files = readdirSync(dir)
+    .filter((n) => /\.r\d+$/.test(n))
+    .flatMap((n) => {
+      try {
+        return [{ n, t: statSync(join(dir, n)).mtimeMs }];
+      } catch {
+        return [];
+      }
+    })
+    .sort((a, b) => b.t - a.t || (a.n < b.n ? -1 : 1));
+  for (const f of files.slice(MAX_REPORT_FILES)) {
+    try {
+      unlinkSync(join(dir, f.n));
+    } catch {
+      // another run removed it
+    }
+  }
+}
