@@ -7,7 +7,7 @@
  * usage and ranking.
  */
 import { deriveMdevDescriptor, derivePciDescriptor, mdevTypesOf } from "./descriptors/derive.js";
-import type { DescriptorSelector } from "./descriptors/sources.js";
+import type { DescriptorFile, DescriptorSelector } from "./descriptors/sources.js";
 import type { HostInventory } from "./inventory/types.js";
 import { sourceKind } from "./candidates/kinds/registry.js";
 import type { SourceDevice } from "./candidates/types.js";
@@ -185,11 +185,7 @@ export function createPlanner(ctx: PlanContext): Planner {
     },
     usage() {
       const out: DescriptorUsage[] = [...absorbed];
-      for (const sel of selectors) {
-        const unusedHere = new Set(sel.unused());
-        for (const f of sel.files)
-          out.push({ id: `${f.hostKey ?? ""}|${f.path}`, path: f.path, used: !unusedHere.has(f) });
-      }
+      for (const sel of selectors) out.push(...selectorUsage(sel));
       return out;
     },
     absorbUsage(u) {
@@ -204,8 +200,11 @@ export function createPlanner(ctx: PlanContext): Planner {
         all.set(u.id, u.path);
         if (u.used) used.add(u.id);
       }
+      // In one order whatever thread or record the usage came from: global
+      // files first, then by host key, then by path (loadDescriptorDir's order).
       const unused = [...all]
         .filter(([id]) => !used.has(id))
+        .sort(([a], [b]) => compareUsageIds(a, b))
         .map(([, path]) =>
           reason(
             "descriptor-unused",
@@ -227,6 +226,27 @@ export function createPlanner(ctx: PlanContext): Planner {
       };
     },
   };
+}
+
+const usageId = (f: DescriptorFile) => `${f.hostKey ?? ""}|${f.path}`;
+
+function compareUsageIds(a: string, b: string): number {
+  // A host key has no '|' (KEY_RE), so the host part ends at the first one.
+  const ha = a.slice(0, a.indexOf("|"));
+  const hb = b.slice(0, b.indexOf("|"));
+  if (ha !== hb) return ha === "" ? -1 : hb === "" ? 1 : ha < hb ? -1 : 1;
+  return a < b ? -1 : a > b ? 1 : 0;
+}
+
+/** Every file of a selector, used or not (the planner's usage of it). */
+export function selectorUsage(sel: DescriptorSelector): DescriptorUsage[] {
+  const unusedHere = new Set(sel.unused());
+  return sel.files.map((f) => ({ id: usageId(f), path: f.path, used: !unusedHere.has(f) }));
+}
+
+/** The files of a shared selector that devices of one host selected. */
+export function hostUsage(sel: DescriptorSelector, hostKey: string): DescriptorUsage[] {
+  return sel.usedBy(hostKey).map((f) => ({ id: usageId(f), path: f.path, used: true }));
 }
 
 /** Plan one domain against many hosts (already read). */

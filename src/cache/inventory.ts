@@ -82,10 +82,13 @@ function statLine(rel: string, st: import("node:fs").BigIntStats): string {
  * watch.
  */
 function walkTree(root: string, out: string[]): boolean {
+  // root is a real path and names come from readdir (no '/', '.' or '..'):
+  // plain concatenation is the joined path, without join's normalising.
+  const base = root.endsWith(sep) ? root : root + sep;
   const stack: string[] = [""];
   while (stack.length) {
     const rel = stack.pop()!;
-    const abs = rel ? join(root, rel) : root;
+    const abs = rel ? base + rel : root;
     let names: string[];
     try {
       names = readdirSync(abs).sort();
@@ -96,7 +99,7 @@ function walkTree(root: string, out: string[]): boolean {
     for (const name of names) {
       if (out.length > MAX_TREE_ENTRIES) return false;
       const r = rel ? `${rel}/${name}` : name;
-      const p = join(root, r);
+      const p = base + r;
       let st: import("node:fs").BigIntStats;
       try {
         st = lstatSync(p, { bigint: true });
@@ -109,7 +112,7 @@ function walkTree(root: string, out: string[]): boolean {
         let target: import("node:fs").BigIntStats;
         try {
           out.push(`L${r}\0${readlinkSync(p)}`);
-          real = realpathSync(p);
+          real = realpathSync.native(p);
           target = statSync(real, { bigint: true });
         } catch {
           return false;
@@ -134,7 +137,7 @@ export function fingerprint(target: string): string | null {
   let lst: import("node:fs").BigIntStats;
   try {
     lst = lstatSync(target, { bigint: true });
-    real = realpathSync(target);
+    real = realpathSync.native(target);
     st = statSync(real, { bigint: true });
   } catch {
     return null;

@@ -72,6 +72,8 @@ interface Rec {
   /** fingerprintHash of the host's fingerprint the report was evaluated on. */
   fp: string;
   report: Evaluated["report"];
+  /** The descriptor files this host's devices selected (Evaluated.usage). */
+  usage?: Evaluated["usage"];
 }
 
 interface ReportFile {
@@ -105,22 +107,32 @@ export function setSourceFingerprint(raw: RawHost, fp: string | null): void {
 /**
  * The plan key: every field of PlanSetupInput (the compiler fails here when
  * one is added and not placed in the key), or null when this set-up is not
- * cacheable (cache off, descriptor files, QEMU's answer, a source read
- * without a trusted fingerprint).
+ * cacheable (cache off, QEMU's answer, a source read without a trusted
+ * fingerprint). `descriptorKey` is every descriptor file of the shared
+ * selector (global and the source's) as data: descriptorsDir stands in the key
+ * as the files read from it, so an edit there is a new key.
  */
-export function planKey(input: PlanSetupInput): string | null {
+export function planKey(input: PlanSetupInput, descriptorKey: string): string | null {
   const { domainText, domainFile, sourceRaw, descriptorsDir, assumeVersions, explain, qemu, cache, ...rest } =
     input;
   const none: Record<string, never> = rest;
-  if (Object.keys(none).length > 0 || !cache || descriptorsDir !== undefined || qemu !== undefined)
-    return null;
+  if (Object.keys(none).length > 0 || !cache || qemu !== undefined) return null;
   let source: [string, string, string] | null = null;
   if (sourceRaw) {
     const fp = sourceFp.get(sourceRaw);
-    if (!fp || sourceRaw.kind === "live" || sourceRaw.descriptorFiles.length > 0) return null;
+    if (!fp || sourceRaw.kind === "live") return null;
     source = [sourceRaw.key, sourceRaw.target, fp];
   }
-  return JSON.stringify([REPORT_FORMAT, domainFile, domainText, source, assumeVersions, explain]);
+  return JSON.stringify([
+    REPORT_FORMAT,
+    domainFile,
+    domainText,
+    source,
+    descriptorsDir ?? null,
+    descriptorKey,
+    assumeVersions,
+    explain,
+  ]);
 }
 
 /** Only plain JSON data survives a round trip unchanged (no NaN/Infinity, Map, class instance). */
@@ -132,6 +144,20 @@ function plainJson(v: unknown): boolean {
   for (const x of Object.values(v as Record<string, unknown>))
     if (x !== undefined && !plainJson(x)) return false;
   return true;
+}
+
+function validUsage(u: unknown): boolean {
+  return (
+    Array.isArray(u) &&
+    u.every(
+      (x) =>
+        x !== null &&
+        typeof x === "object" &&
+        typeof (x as { id?: unknown }).id === "string" &&
+        typeof (x as { path?: unknown }).path === "string" &&
+        typeof (x as { used?: unknown }).used === "boolean",
+    )
+  );
 }
 
 const recId = (key: string, target: string) => `${key}\0${target}`;
@@ -208,7 +234,8 @@ export class ReportCache {
         typeof rec.fp !== "string" ||
         r[0] !== recId(rec.key, rec.target) ||
         !rec.report ||
-        typeof rec.report !== "object"
+        typeof rec.report !== "object" ||
+        !(rec.usage === undefined || validUsage(rec.usage))
       ) {
         reportStats.rejected++;
         this.records.clear();
@@ -261,7 +288,14 @@ export class ReportCache {
           });
     want.forEach(({ i, rec }, k) => {
       if (got[k] !== rec.fp) return;
-      out[i] = { key: rec.key, target: rec.target, report: rec.report, fp: rec.fp };
+      out[i] = {
+        key: rec.key,
+        target: rec.target,
+        report: rec.report,
+        fp: rec.fp,
+        ...(rec.usage ? { usage: rec.usage } : {}),
+        cached: true,
+      };
     });
     const hits = out.filter((x) => x !== null).length;
     reportStats.hits += hits;
@@ -288,7 +322,13 @@ export class ReportCache {
       const old = this.records.get(id);
       if (old && old.fp === r.host.fp && old.report === r.host.report) return;
       if (!plainJson(r.host.report)) return;
-      this.records.set(id, { key, target: r.host.target, fp: r.host.fp, report: r.host.report });
+      this.records.set(id, {
+        key,
+        target: r.host.target,
+        fp: r.host.fp,
+        report: r.host.report,
+        ...(r.host.usage ? { usage: r.host.usage } : {}),
+      });
       this.changed = true;
     });
     if (this.changed) this.write();

@@ -163,8 +163,8 @@ async function planStreaming(
     ...(qemu ? { qemu } : {}),
     cache: opts.cache !== false,
   };
-  const { planner, source, consume } = setupPlanner(input);
-  const reports = ReportCache.open(planKey(input));
+  const { planner, source, consume, descriptorKey } = setupPlanner(input);
+  const reports = ReportCache.open(planKey(input, descriptorKey));
   const results = await readHostsSplit<Evaluated>(
     specs,
     io,
@@ -185,6 +185,8 @@ async function planStreaming(
   );
   // Before ranking: finish sets each report's rank.
   reports?.save(specs, results);
+  // A host answered from the record still counts for descriptor-file usage.
+  for (const r of results) if (r.ok && r.host.cached && r.host.usage) planner.absorbUsage(r.host.usage);
   assertUniqueReadKeys(
     results.map((r) => (r.ok ? { key: r.host.key, target: r.host.target } : r)),
     source,

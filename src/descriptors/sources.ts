@@ -143,6 +143,8 @@ function overlay(base: DescriptorData, over: DescriptorData): DescriptorData {
  */
 export class DescriptorSelector {
   private readonly used = new Set<DescriptorFile>();
+  /** The files selected for each host key (the report cache records a host's share). */
+  private readonly usedOn = new Map<string, Set<DescriptorFile>>();
 
   constructor(readonly files: DescriptorFile[]) {}
 
@@ -176,6 +178,9 @@ export class DescriptorSelector {
       }
       const f = winners[0]!;
       this.used.add(f);
+      let on = this.usedOn.get(hostKey);
+      if (!on) this.usedOn.set(hostKey, (on = new Set()));
+      on.add(f);
       const identity = new Set<string>(IDENTITY_KEYS);
       const extra: Record<string, string> = {};
       for (const [k, v] of Object.entries(f.descriptor.self)) if (!identity.has(k)) extra[k] = v;
@@ -188,6 +193,11 @@ export class DescriptorSelector {
       descriptor: { self: { ...base.self }, compatible: base.compatible.map((s) => ({ ...s })) },
       origin: baseOrigin,
     };
+  }
+
+  /** Files selected for a device of host `hostKey` so far. */
+  usedBy(hostKey: string): DescriptorFile[] {
+    return [...(this.usedOn.get(hostKey) ?? [])];
   }
 
   /** Files that were never selected for any device (shadowed files count as unused). */

@@ -11,7 +11,14 @@ import { selectDomains } from "../inventory/select.js";
 import type { HostInventory } from "../inventory/types.js";
 import type { DomainInfo, RawHost } from "../model.js";
 import { Evacuation, domainsToMove } from "../matching/evacuate.js";
-import { type HostReport, type Planner, createPlanner } from "../pipeline.js";
+import {
+  type DescriptorUsage,
+  type HostReport,
+  type Planner,
+  createPlanner,
+  hostUsage,
+  selectorUsage,
+} from "../pipeline.js";
 import { sameHostAs } from "../targets/keys.js";
 import { readDomain } from "../xml/domain.js";
 import type { QemuAnswer } from "../candidates/qemu.js";
@@ -39,11 +46,17 @@ export interface Evaluated {
    * fingerprint and no descriptor files of the host's own.
    */
   fp?: string;
+  /** With fp and descriptor files: the files this host's devices selected (replayed on a cache hit). */
+  usage?: DescriptorUsage[];
+  /** Answered by the report cache (not evaluated in this run). */
+  cached?: true;
 }
 
 export interface PlanSetup {
   planner: Planner;
   source: HostInventory | null;
+  /** Every descriptor file of the shared selector (global and the source's), as data: part of the report cache's plan key. */
+  descriptorKey: string;
   /** Build a host's inventory, evaluate it, and keep only its report. */
   consume: (raw: RawHost) => Evaluated;
 }
@@ -69,11 +82,15 @@ export function setupPlanner(inp: PlanSetupInput): PlanSetup {
     const hostFiles = descriptorFilesFromTexts(inv.descriptorFiles, inv.key);
     const sel = hostFiles.length ? new DescriptorSelector([...globalFiles, ...hostFiles]) : baseSel;
     const e: Evaluated = { key: inv.key, target: inv.target, report: planner.evaluate(inv, sel) };
-    const fp = hostFiles.length ? undefined : trustedFingerprint(raw);
-    if (fp) e.fp = fp;
+    const fp = trustedFingerprint(raw);
+    if (fp) {
+      e.fp = fp;
+      // A selector of the host's own: all its files; the shared one: this host's share.
+      if (sel.files.length) e.usage = sel === baseSel ? hostUsage(sel, inv.key) : selectorUsage(sel);
+    }
     return e;
   };
-  return { planner, source, consume };
+  return { planner, source, consume, descriptorKey: JSON.stringify(baseSel.files) };
 }
 
 export interface EvacSetupInput {

@@ -240,24 +240,57 @@ describe("report cache: a change to what the plan is set up from uses no record"
     expect(reportFiles()).toHaveLength(1);
   });
 
-  it("descriptor files: with --descriptors nothing is recorded", () => {
-    same(["--descriptors", join(SAMPLES, "descriptors")]);
-    expect(reportFiles()).toEqual([]);
+  it("descriptor files: --descriptors is in the key as the files' content", () => {
+    const dir = join(work, "descriptors");
+    rmSync(dir, { recursive: true, force: true });
+    cpSync(join(SAMPLES, "descriptors"), dir, { recursive: true });
+    const args = ["--descriptors", dir];
+    same(args);
+    plant();
+    // Answered from the record, and the descriptor-unused warnings are the
+    // --no-cache ones (the recorded hosts' usage is replayed).
+    const warm = JSON.parse(run(args).stdout) as { warnings: unknown[] };
+    const fresh = JSON.parse(run([...args, "--no-cache"]).stdout) as { warnings: unknown[] };
+    expect(planted(JSON.stringify(warm))).toEqual(HOSTS);
+    expect(warm.warnings).toEqual(fresh.warnings);
+    // The key holds the files as parsed: a comment changes nothing...
+    const f = join(dir, "t4-relaxed.conf");
+    const st = statSync(f);
+    const text = readFileSync(f, "utf8");
+    writeFileSync(f, `${text}\n# a comment\n`);
+    utimesSync(f, st.atime, st.mtime);
+    expect(planted(run(args).stdout)).toEqual(HOSTS);
+    // ...an edit of what it says (same path, same mtime) is a new key.
+    expect(text).toContain('"10de1eb8","10de1eb9"');
+    writeFileSync(f, text.replace('"10de1eb8","10de1eb9"', '"10de1eb8"'));
+    utimesSync(f, st.atime, st.mtime);
+    expect(planted(same(args))).toEqual([]);
+    // Without --descriptors: another key again.
+    expect(planted(same())).toEqual([]);
   });
 
-  it("a host with descriptor files of its own is not recorded (descriptor usage spans hosts)", () => {
+  it("a host with descriptor files of its own: recorded with its usage, which a hit replays", () => {
     const d = join(host["host-i"]!, "descriptors");
     mkdirSync(d);
     cpSync(join(SAMPLES, "descriptors/host-e/t4-release-550.144.conf"), join(d, "t4.conf"));
+    // A second file that applies to no device: its descriptor-unused warning must survive a hit.
+    writeFileSync(join(d, "unused.conf"), "device_api=vfio-pci\ndevice_id=dead:beef\n");
     const old = new Date(Date.now() - 60_000);
-    for (const p of [join(d, "t4.conf"), d]) utimesSync(p, old, old);
+    for (const p of [join(d, "t4.conf"), join(d, "unused.conf"), d]) utimesSync(p, old, old);
     try {
-      same();
+      const cold = same();
+      expect(cold).toContain("unused.conf");
       expect(
         readBody(theFile())
           .records.map(([, r]) => r.key)
           .sort(),
-      ).toEqual(["host-a", "host-b", "host-d"]);
+      ).toEqual(HOSTS);
+      // Warm: every host from the record, the same output (warnings included).
+      expect(run().stdout).toBe(cold);
+      plant();
+      const warm = JSON.parse(run().stdout) as { warnings: unknown[] };
+      expect(planted(JSON.stringify(warm))).toEqual(HOSTS);
+      expect(warm.warnings).toEqual((JSON.parse(cold) as { warnings: unknown[] }).warnings);
     } finally {
       rmSync(d, { recursive: true });
     }
