@@ -178,8 +178,8 @@ export class DescriptorSelector {
       }
       const f = winners[0]!;
       this.used.add(f);
-      let on = this.usedOn.get(hostKey);
-      if (!on) this.usedOn.set(hostKey, (on = new Set()));
+      const on = this.usedOn.get(hostKey) ?? new Set<DescriptorFile>();
+      this.usedOn.set(hostKey, on);
       on.add(f);
       const identity = new Set<string>(IDENTITY_KEYS);
       const extra: Record<string, string> = {};
