@@ -315,11 +315,14 @@ function store(file: string, entry: Entry): void {
  */
 const takenAhead = new Map<string, string | null>();
 
-/** The fingerprint of `target` for a read that follows (kept for readCached), taken now. */
-export function fingerprintAhead(target: string): string | null {
-  const fp = fingerprint(target);
+/** Keep a fingerprint of `target` just taken for the read of it that follows (readCached). */
+export function keepFingerprint(target: string, fp: string | null): void {
   takenAhead.set(target, fp);
-  return fp;
+}
+
+/** Forget the kept fingerprints (their reads go to worker threads, which take their own). */
+export function dropKeptFingerprints(): void {
+  takenAhead.clear();
 }
 
 function takeFingerprint(target: string): string | null {

@@ -41,9 +41,9 @@ import { codeId } from "./code-id.js";
 import {
   cacheDir,
   fingerprint,
-  fingerprintAhead,
   fingerprintHash,
   fingerprintLines,
+  keepFingerprint,
   racy,
   runStamp,
   version,
@@ -278,14 +278,18 @@ export class ReportCache {
     // Threads pay only for a long walk (docs/cache.md "Report cache").
     let lines = 0;
     for (const w of want) lines += fingerprintLines(w.rec.fp);
-    // In this thread, a fingerprint is kept for the read that follows a miss.
-    const got =
-      hashes && lines >= MIN_LINES_FOR_WORKERS
-        ? await hashes(targets)
-        : targets.map((t) => {
-            const fp = fingerprintAhead(t);
-            return fp === null ? null : fingerprintHash(fp);
-          });
+    let got: (string | null)[];
+    if (hashes && lines >= MIN_LINES_FOR_WORKERS) got = await hashes(targets);
+    else {
+      got = want.map(({ rec }, k) => {
+        const fp = fingerprint(targets[k]!);
+        const h = fp === null ? null : fingerprintHash(fp);
+        // A miss is read next in this thread: its fingerprint is kept for that
+        // read (still one fingerprint, taken before reading).
+        if (h !== rec.fp) keepFingerprint(targets[k]!, fp);
+        return h;
+      });
+    }
     want.forEach(({ i, rec }, k) => {
       if (got[k] !== rec.fp) return;
       out[i] = {

@@ -1,4 +1,5 @@
 /** Shared plumbing of plan / check / evacuate: read targets, build inventories, load descriptors. */
+import { dropKeptFingerprints } from "../cache/inventory.js";
 import { setSourceFingerprint, sourceFingerprintBefore } from "../cache/reports.js";
 import { statSync } from "node:fs";
 import { EXIT, HostError, InputError, oneLine } from "../errors.js";
@@ -388,6 +389,7 @@ async function readSplit<T>(
   const fileIdx = specs.flatMap((s, i) => (s.kind === "path" ? [i] : []));
   const n = workersAvailable() ? workerCount(fileIdx.length) : 0;
   if (n < 2) return readTargets<T>(specs, { ...opts, ...(onProgress ? { onProgress } : {}) });
+  dropKeptFingerprints();
   const liveIdx = specs.flatMap((s, i) => (s.kind === "uri" ? [i] : []));
   let doneFiles = 0;
   let doneLive = 0;
