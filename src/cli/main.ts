@@ -79,7 +79,10 @@ function planOptions(cmd: Command, o: { evacuate?: boolean } = {}): Command {
       "--quiet",
       "print only the answer (plan: the best host; check: the verdict); no progress or notes",
     )
-    .option("--no-cache", "read every dump directory and snapshot afresh (docs/cache.md)");
+    .option(
+      "--no-cache",
+      "read every dump directory and snapshot afresh and evaluate every host (no inventory or report cache: docs/cache.md)",
+    );
 }
 
 export function buildProgram(io: Io): Command {
