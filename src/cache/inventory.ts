@@ -138,7 +138,8 @@ export function fingerprint(target: string): string | null {
   try {
     lst = lstatSync(target, { bigint: true });
     real = realpathSync.native(target);
-    st = statSync(real, { bigint: true });
+    // Not a symlink: lstat already is the stat of the real path (same inode).
+    st = lst.isSymbolicLink() ? statSync(real, { bigint: true }) : lst;
   } catch {
     return null;
   }
