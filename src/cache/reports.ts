@@ -9,13 +9,13 @@
  * this cache, and the file is rewritten with what this run evaluated.
  *
  * Why a report may be reused: a host's report is a function of the planner's
- * set-up and of that host's inventory alone (evaluateHost). The one state the
- * planner shares between hosts, the mdev UUIDs handed out, is keyed per host;
- * descriptor-file usage is shared too, so a run with descriptor files
- * (--descriptors, the source's or the host's own descriptors/) is not cached
- * here. Never trusted blindly: the file is used only when it is our own, its
- * magic and checksum match, and its format, hdplan version, code id and full
- * plan key are this run's.
+ * set-up and of that host's inventory alone (evaluateHost; no clock is read).
+ * The state the planner shares between hosts is the mdev UUIDs handed out,
+ * keyed per host, and descriptor-file usage: each record keeps the files its
+ * host's devices selected, and a hit replays them (Evaluated.usage). Never
+ * trusted blindly: the file is used only when it is our own, its magic and
+ * checksum match, and its format, hdplan version, code id and full plan key
+ * are this run's.
  */
 import { createHash } from "node:crypto";
 import {
@@ -63,7 +63,7 @@ export const MIN_LINES_FOR_WORKERS = 60_000;
 /** Report files kept (least recently used go first). */
 export const MAX_REPORT_FILES = 32;
 
-/** Counters of this thread (tests read them through HDPLAN_CACHE_STATS). */
+/** Counters of this thread. */
 export const reportStats = { hits: 0, misses: 0, writes: 0, rejected: 0 };
 
 interface Rec {
