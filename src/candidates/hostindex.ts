@@ -10,6 +10,7 @@ import {
   mdevTypesOf,
   pciDeviceId,
 } from "../descriptors/derive.js";
+import { keyDestination } from "../descriptors/match.js";
 import type { DescriptorSelector } from "../descriptors/sources.js";
 import type { HostInventory } from "../inventory/types.js";
 import type { DescriptorData, MdevType, NodeDevice } from "../model.js";
@@ -21,6 +22,8 @@ export interface PciEntry {
   fn: NodeDevice;
   descriptor: DescriptorData;
   origin: string;
+  /** descriptor's content key for the match memo: see descriptorKey. */
+  key?: string | null;
 }
 
 export interface MdevEntry {
@@ -29,6 +32,18 @@ export interface MdevEntry {
   type: MdevType;
   descriptor: DescriptorData;
   origin: string;
+  key?: string | null;
+}
+
+/**
+ * The content key of an entry's descriptor for a matcher (src/descriptors/
+ * match.ts), computed on first use: keyDestination freezes the descriptor
+ * then (the index's own copy, made by the selector), so the key kept here
+ * holds as long as the entry.
+ */
+export function descriptorKey(e: PciEntry | MdevEntry): string | null {
+  if (e.key === undefined) e.key = keyDestination(e.descriptor);
+  return e.key;
 }
 
 export interface HostIndex {

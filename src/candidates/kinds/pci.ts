@@ -4,7 +4,7 @@
  * filters.ts), then the mlx5 firmware rule (compat.md §7).
  */
 import { pciDeviceId } from "../../descriptors/derive.js";
-import { accepts } from "../../descriptors/match.js";
+import { matcherFor } from "../../descriptors/match.js";
 import {
   type FirmwareFacts,
   firmwareKnown,
@@ -17,7 +17,7 @@ import type { HostInventory } from "../../inventory/types.js";
 import { isManaged, isPciNode, type NodeDevice } from "../../model.js";
 import { type Reason, reason } from "../../reasons.js";
 import { runPciFilters } from "../filters.js";
-import { candidatesFor } from "../hostindex.js";
+import { candidatesFor, descriptorKey } from "../hostindex.js";
 import {
   type KindCandidates,
   NO_TARGET_KEYS,
@@ -46,12 +46,13 @@ export const pciCandidates: KindCandidates<PciSource> = (s, dc, { host, idx, add
   let closest: Reason[] | null = null;
   let accepted = 0;
   const fwUnknown = new Set<string>();
-  for (const { fn, descriptor, origin } of candidatesFor(idx.pciByKey, idx.pciWithSections, [
-    self.device_id,
-  ])) {
+  // The functions of a fleet's hosts repeat their descriptors: the match is memoised by content.
+  const accepts = matcherFor(self);
+  for (const e of candidatesFor(idx.pciByKey, idx.pciWithSections, [self.device_id])) {
+    const { fn, descriptor, origin } = e;
     if (!isPciNode(fn)) continue;
     const pci = fn.pci;
-    const res = accepts(descriptor, self);
+    const res = accepts(descriptor, descriptorKey(e));
     if (!res.ok) {
       if (pciDeviceId(fn) === self.device_id && (!closest || res.reasons.length < closest.length)) {
         closest = res.reasons;
