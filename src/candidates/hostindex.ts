@@ -55,6 +55,12 @@ export interface HostIndex {
   mdevWithSections: MdevEntry[];
   /** Existing mdev node devices by "parent|type". */
   mdevsOf: Map<string, NodeDevice[]>;
+  /**
+   * Per-host outcomes of the kinds' candidate steps, keyed by the complete
+   * content of what they read of the source (src/candidates/kinds/pci.ts):
+   * the host side is this index's host, read-only once indexed.
+   */
+  memo: Map<string, unknown>;
 }
 
 const CACHE = new WeakMap<DescriptorSelector, WeakMap<HostInventory, HostIndex>>();
@@ -81,6 +87,7 @@ export function hostIndex(sel: DescriptorSelector, host: HostInventory): HostInd
     mdevByKey: new Map(),
     mdevWithSections: [],
     mdevsOf: new Map(),
+    memo: new Map(),
   };
   let pos = 0;
   for (const fn of host.pciByAddr.values()) {
