@@ -22,8 +22,9 @@ export interface PciEntry {
   fn: NodeDevice;
   descriptor: DescriptorData;
   origin: string;
-  /** descriptor's content key for the match memo: see descriptorKey. */
+  /** descriptor's content key for the match memo, and whether it was matched before: see descriptorKey. */
   key?: string | null;
+  matched?: boolean;
 }
 
 export interface MdevEntry {
@@ -33,16 +34,24 @@ export interface MdevEntry {
   descriptor: DescriptorData;
   origin: string;
   key?: string | null;
+  matched?: boolean;
 }
 
 /**
  * The content key of an entry's descriptor for a matcher (src/descriptors/
- * match.ts), computed on first use: keyDestination freezes the descriptor
- * then (the index's own copy, made by the selector), so the key kept here
- * holds as long as the entry.
+ * match.ts), or null: matched without the memo. A key costs about what one
+ * match of a derived descriptor does (a few fields), so an entry gets one
+ * only when it is matched a second time on its host; keyDestination freezes
+ * the descriptor then (the index's own copy, made by the selector), so the
+ * key kept here holds as long as the entry.
  */
 export function descriptorKey(e: PciEntry | MdevEntry): string | null {
-  if (e.key === undefined) e.key = keyDestination(e.descriptor);
+  if (e.key !== undefined) return e.key;
+  if (!e.matched) {
+    e.matched = true;
+    return null;
+  }
+  e.key = keyDestination(e.descriptor);
   return e.key;
 }
 
