@@ -50,14 +50,15 @@ class Budget {
   }
 }
 
-/**
+/*
  * accepts() reads nothing but its two arguments (and constants). A caller
- * that matches one source against many destinations (the candidate step,
- * once per host and distinct source device) uses `matcherFor`, which
- * memoises outcomes by the complete content of both (src/descriptors/memo.ts):
- * the source's content key is computed once per matcher, a destination's
- * once by `keyDestination`, which freezes it, so its key cannot go stale.
+ * that matches one source against many destinations (the candidate step)
+ * uses `matcherFor`, which memoises outcomes by the complete content of both
+ * (src/descriptors/memo.ts): the source's content key is computed once per
+ * matcher, a destination's once by `keyDestination`, which freezes it, so
+ * its key cannot go stale.
  */
+
 /** Per source content key: outcomes by destination content key. Bounded twice (sources, destinations per source). */
 export const MATCH_MEMO = new BoundedMemo<Map<string, MatchResult>>(64);
 /** Destinations remembered per source (oldest forgotten first). */
@@ -68,7 +69,7 @@ export const MATCH_MEMO_STATS = { hits: 0, misses: 0, uncached: 0 };
 /**
  * The content key of a destination descriptor for a matcher, or null (not
  * plain data, or too large: matched without the memo). Freezes `d` (every
- * level) first, so the key holds for as long as `d` lives: the caller keeps
+ * level) with it, so the key holds for as long as `d` lives: the caller keeps
  * the key beside `d` (the host index does, src/candidates/hostindex.ts).
  */
 export function keyDestination(d: DescriptorData): string | null {
