@@ -10,6 +10,7 @@ import {
   mdevTypesOf,
   pciDeviceId,
 } from "../descriptors/derive.js";
+import { keyDestination } from "../descriptors/match.js";
 import type { DescriptorSelector } from "../descriptors/sources.js";
 import type { HostInventory } from "../inventory/types.js";
 import type { DescriptorData, MdevType, NodeDevice } from "../model.js";
@@ -21,6 +22,9 @@ export interface PciEntry {
   fn: NodeDevice;
   descriptor: DescriptorData;
   origin: string;
+  /** descriptor's content key for the match memo, and whether it was matched before: see descriptorKey. */
+  key?: string | null;
+  matched?: boolean;
 }
 
 export interface MdevEntry {
@@ -29,6 +33,26 @@ export interface MdevEntry {
   type: MdevType;
   descriptor: DescriptorData;
   origin: string;
+  key?: string | null;
+  matched?: boolean;
+}
+
+/**
+ * The content key of an entry's descriptor for a matcher (src/descriptors/
+ * match.ts), or null: matched without the memo. A key costs about what one
+ * match of a derived descriptor does (a few fields), so an entry gets one
+ * only when it is matched a second time on its host; keyDestination freezes
+ * the descriptor then (the index's own copy, made by the selector), so the
+ * key kept here holds as long as the entry.
+ */
+export function descriptorKey(e: PciEntry | MdevEntry): string | null {
+  if (e.key !== undefined) return e.key;
+  if (!e.matched) {
+    e.matched = true;
+    return null;
+  }
+  e.key = keyDestination(e.descriptor);
+  return e.key;
 }
 
 export interface HostIndex {
@@ -40,6 +64,12 @@ export interface HostIndex {
   mdevWithSections: MdevEntry[];
   /** Existing mdev node devices by "parent|type". */
   mdevsOf: Map<string, NodeDevice[]>;
+  /**
+   * Per-host outcomes of the kinds' candidate steps, keyed by the complete
+   * content of what they read of the source (src/candidates/kinds/pci.ts):
+   * the host side is this index's host, read-only once indexed.
+   */
+  memo: Map<string, unknown>;
 }
 
 const CACHE = new WeakMap<DescriptorSelector, WeakMap<HostInventory, HostIndex>>();
@@ -66,6 +96,7 @@ export function hostIndex(sel: DescriptorSelector, host: HostInventory): HostInd
     mdevByKey: new Map(),
     mdevWithSections: [],
     mdevsOf: new Map(),
+    memo: new Map(),
   };
   let pos = 0;
   for (const fn of host.pciByAddr.values()) {

@@ -26,6 +26,7 @@ import {
   parseDecimal,
   TemplateError,
 } from "./template.js";
+import { BoundedMemo, clonePlain, contentKey, deepFreeze } from "./memo.js";
 import { DEVICE_ID_KEYS, normalizeDeviceId } from "./text.js";
 import { checkLegacyMajors, checkVersionItem, isVersionKey, parseVersion } from "./version.js";
 
@@ -47,6 +48,74 @@ class Budget {
     this.used += n;
     if (this.used > this.limit) throw new BudgetExceeded("search bound exceeded");
   }
+}
+
+/*
+ * accepts() reads nothing but its two arguments (and constants). A caller
+ * that matches one source against many destinations (the candidate step)
+ * uses `matcherFor`, which memoises outcomes by the complete content of both
+ * (src/descriptors/memo.ts): the source's content key is computed once per
+ * matcher, a destination's once by `keyDestination`, which freezes it, so
+ * its key cannot go stale.
+ */
+
+/** Per source content key: outcomes by destination content key. Bounded twice (sources, destinations per source). */
+export const MATCH_MEMO = new BoundedMemo<Map<string, MatchResult>>(64);
+/** Destinations remembered per source (oldest forgotten first). */
+export const MATCH_MEMO_PER_SOURCE = 512;
+/** Hits and misses of the matchers' memo (the tests read them). */
+export const MATCH_MEMO_STATS = { hits: 0, misses: 0, uncached: 0 };
+
+/**
+ * The content key of a destination descriptor for a matcher, or null (not
+ * plain data, or too large: matched without the memo). Freezes `d` (every
+ * level) with it, so the key holds for as long as `d` lives: the caller keeps
+ * the key beside `d` (the host index does, src/candidates/hostindex.ts).
+ */
+export function keyDestination(d: DescriptorData): string | null {
+  const key = contentKey(d);
+  if (key !== null) deepFreeze(d);
+  return key;
+}
+
+/** A matcher: accepts(dest, source) for one source; `destKey` is keyDestination(dest). */
+export type Matcher = (dest: DescriptorData, destKey: string | null) => MatchResult;
+
+/**
+ * accepts(dest, srcSelf) for one source and many destinations, memoised by
+ * the content of both (destinations by the key keyDestination gave them).
+ * The source is copied when the matcher is made, so its key and what is
+ * matched agree even if the caller changes its object later. Each call
+ * returns an outcome of its own (a copy of the memoised one).
+ */
+export function matcherFor(srcSelf: Record<string, string>): Matcher {
+  const srcKey = contentKey(srcSelf);
+  if (srcKey === null) return (dest) => accepts(dest, srcSelf);
+  const src = clonePlain(srcSelf);
+  const memo = MATCH_MEMO.get(srcKey, () => new Map());
+  return (dest, destKey) => {
+    if (destKey === null) {
+      MATCH_MEMO_STATS.uncached++;
+      return accepts(dest, src);
+    }
+    let r = memo.get(destKey);
+    if (r === undefined) {
+      MATCH_MEMO_STATS.misses++;
+      r = accepts(dest, src);
+      if (memo.size >= MATCH_MEMO_PER_SOURCE) memo.delete(memo.keys().next().value!);
+      memo.set(destKey, r);
+    } else {
+      MATCH_MEMO_STATS.hits++;
+    }
+    return copyResult(r);
+  };
+}
+
+/** A copy of a memoised outcome (binding values are strings and numbers; reasons plain data). */
+function copyResult(r: MatchResult): MatchResult {
+  return r.ok
+    ? { ok: true, binding: { ...r.binding }, section: r.section }
+    : { ok: false, reasons: r.reasons.map(clonePlain) };
 }
 
 export function accepts(dest: DescriptorData, srcSelf: Record<string, string>): MatchResult {

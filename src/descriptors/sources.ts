@@ -160,10 +160,10 @@ export class DescriptorSelector {
   ): { descriptor: DescriptorData; origin: string } {
     const base = vendor ? overlay(derived, vendor) : derived;
     const baseOrigin = vendor ? "vendor-sysfs" : "derived";
-    for (const level of [
-      this.files.filter((f) => f.hostKey === hostKey),
-      this.files.filter((f) => f.hostKey === null),
-    ]) {
+    // No files (the common case): no level can apply.
+    for (const level of this.files.length === 0
+      ? []
+      : [this.files.filter((f) => f.hostKey === hostKey), this.files.filter((f) => f.hostKey === null)]) {
       const hits = level.filter((f) => applies(f, derived.self));
       if (hits.length === 0) continue;
       const n = (f: DescriptorFile) => Object.keys(f.identity).length;

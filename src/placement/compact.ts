@@ -95,6 +95,8 @@ export interface CandidatePart {
 export class HostPool {
   private readonly resById = new Map<string, Resource[]>();
   private readonly serial = new Map<Resource, number>();
+  /** Each Resource object seen, and what it was interned as. */
+  private readonly interned = new Map<Resource, Resource>();
   private readonly lists = new Map<string, string[]>();
   private readonly maps = new Map<string, Map<string, Resource>>();
   private readonly whole = new Map<string, HostCandidates>();
@@ -105,16 +107,22 @@ export class HostPool {
   ) {}
 
   private resource(r: Resource): Resource {
+    // The candidate step hands several devices the same Resource object (src/candidates/kinds/pci.ts).
+    const done = this.interned.get(r);
+    if (done) return done;
     let l = this.resById.get(r.id);
     if (!l) {
       l = [];
       this.resById.set(r.id, l);
     }
-    for (const x of l) if (sameData(x, r)) return x;
-    const cp = this.c.copy(r);
-    l.push(cp);
-    this.serial.set(cp, this.serial.size);
-    return cp;
+    let x = l.find((y) => sameData(y, r));
+    if (!x) {
+      x = this.c.copy(r);
+      l.push(x);
+      this.serial.set(x, this.serial.size);
+    }
+    this.interned.set(r, x);
+    return x;
   }
 
   /**

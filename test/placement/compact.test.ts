@@ -167,6 +167,20 @@ describe("compact candidates", () => {
     expect(sameData({ a: 1, b: [1, { c: "x" }] }, { a: 1, b: [1, { c: "x" }] })).toBe(true);
     expect(sameData({ a: 1, b: 2 }, { b: 2, a: 1 })).toBe(false);
     expect(sameData({ a: undefined }, {})).toBe(false);
+    // One Resource object handed to several parts (the PCI outcome memo does): interned once, as a copy.
+    const shared = r("vfio-pci");
+    const one = (dev: string) =>
+      pool.part({
+        hostKey: "h",
+        resources: new Map([[shared.id, shared]]),
+        devices: [{ deviceId: dev, resources: [shared.id], reasons: [] }],
+        warnings: [],
+        gateNotes: [],
+      });
+    const e = one("hostdev3");
+    expect(one("hostdev4").resources).toBe(e.resources);
+    expect(e.resources).toBe(a.resources);
+    expect(e.resources.get(shared.id)).not.toBe(shared);
     const long = "pci_0000_5e_00_2 and more text";
     expect(flatString(long.slice(0, 20))).toBe(long.slice(0, 20));
     const src = { m: new Map([["k", { s: new Set(["x"]) }]]), u: undefined };

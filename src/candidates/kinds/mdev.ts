@@ -4,7 +4,7 @@
  * accepted by its descriptor; then MDEV_FILTERS decide it, and each existing
  * mdev / the pool of new ones has its own filter.
  */
-import { accepts } from "../../descriptors/match.js";
+import { accepts, matcherFor } from "../../descriptors/match.js";
 import {
   isNvidiaVgpuType,
   managerVersionMismatch,
@@ -16,7 +16,7 @@ import type { HostInventory } from "../../inventory/types.js";
 import type { DescriptorData, MdevType, NodeDevice } from "../../model.js";
 import { type Reason, reason } from "../../reasons.js";
 import { mdevMigratability } from "../evidence.js";
-import { candidatesFor } from "../hostindex.js";
+import { candidatesFor, descriptorKey } from "../hostindex.js";
 import type { MdevSource, Resource } from "../types.js";
 import { pciAddressOfNodeName } from "../../output/mdevplan.js";
 import type { KindModule } from "./registry.js";
@@ -91,17 +91,16 @@ export const mdevCandidates: KindCandidates<MdevSource> = (s, dc, { host, idx, g
   const nvidia = isNvidiaVgpuType(s.mdevType);
   const existing: Resource[] = [];
   const pools: Resource[] = [];
-  for (const { parent, type: t, descriptor, origin } of candidatesFor(idx.mdevByKey, idx.mdevWithSections, [
-    self.mdev_type,
-    s.mdevType,
-  ])) {
+  const match = matcherFor(self);
+  for (const e of candidatesFor(idx.mdevByKey, idx.mdevWithSections, [self.mdev_type, s.mdevType])) {
+    const { parent, type: t, descriptor, origin } = e;
     // An NVIDIA vGPU's version unknown on either side: compare the rest; the
     // candidate is then rejected by managerVersionKnown unless assumed.
     const versionUnknown =
       nvidia && (self.software_version === undefined || descriptor.self.software_version === undefined);
     const res = versionUnknown
       ? accepts(withoutVersion(descriptor), withoutKey(self, "software_version"))
-      : accepts(descriptor, self);
+      : match(descriptor, descriptorKey(e));
     if (!res.ok) {
       if (t.id === s.mdevType || descriptor.self.mdev_type === self.mdev_type) {
         sameType++;

@@ -4,7 +4,7 @@
  * filters.ts), then the mlx5 firmware rule (compat.md §7).
  */
 import { pciDeviceId } from "../../descriptors/derive.js";
-import { accepts } from "../../descriptors/match.js";
+import { matcherFor } from "../../descriptors/match.js";
 import {
   type FirmwareFacts,
   firmwareKnown,
@@ -14,10 +14,11 @@ import {
 } from "../../facts/rules.js";
 import { keyId } from "../../inventory/keys.js";
 import type { HostInventory } from "../../inventory/types.js";
-import { isManaged, isPciNode, type NodeDevice } from "../../model.js";
+import { type DescriptorData, isManaged, isPciNode, type NodeDevice } from "../../model.js";
 import { type Reason, reason } from "../../reasons.js";
 import { runPciFilters } from "../filters.js";
-import { candidatesFor } from "../hostindex.js";
+import { contentKey } from "../../descriptors/memo.js";
+import { candidatesFor, descriptorKey, type HostIndex } from "../hostindex.js";
 import {
   type KindCandidates,
   NO_TARGET_KEYS,
@@ -27,7 +28,7 @@ import {
   jsonStr,
 } from "./common.js";
 import type { KindModule } from "./registry.js";
-import type { PciSource } from "../types.js";
+import type { PciSource, Resource } from "../types.js";
 
 /** compat.md §7: an mlx5 VF needs the source PF's firmware and PSID (src/facts/rules.ts); null when not checked or equal. */
 export function firmwareMatches(
@@ -39,19 +40,49 @@ export function firmwareMatches(
   return firmwareMismatch(`${host.key} ${fn.pci.address}`, source.firmware, firmwareOf(host, fn.pci.address));
 }
 
-export const pciCandidates: KindCandidates<PciSource> = (s, dc, { host, idx, addResource, warnings }) => {
-  if (!s.descriptor) return;
+/** What the per-function loop of pciCandidates found on one host for one source (memoised per host). */
+interface PciOutcome {
+  /** Accepted functions that pass every filter, in host order. */
+  resources: Resource[];
+  /** Candidate PFs whose firmware is unknown (sorted). */
+  fwUnknown: string[];
+  accepted: number;
+  closest: Reason[] | null;
+  rejections: Reason[];
+}
+
+/**
+ * The key of the loop's outcome: the complete content of what it reads of
+ * the source (its descriptor, transient, checkFirmware, firmware, and every
+ * other field, so a field added later can only make the key more specific),
+ * less the fields that only name the device or describe the source side
+ * (`dev` stands in as isManaged(dev), the one thing the loop reads of it;
+ * summary, warnings, gateNotes, qemuNote are never read here). The host side
+ * is the host index's own host (the memo lives on its index).
+ */
+function outcomeKey(s: PciSource): string | null {
+  const { dev, summary: _s, warnings: _w, gateNotes: _g, qemuNote: _q, ...rest } = s;
+  return contentKey({ ...rest, managed: isManaged(dev) });
+}
+
+function pciOutcome(
+  s: PciSource & { descriptor: DescriptorData },
+  host: HostInventory,
+  idx: HostIndex,
+): PciOutcome {
   const self = s.descriptor.self;
   const rej = new Rejections();
   let closest: Reason[] | null = null;
   let accepted = 0;
+  const resources: Resource[] = [];
   const fwUnknown = new Set<string>();
-  for (const { fn, descriptor, origin } of candidatesFor(idx.pciByKey, idx.pciWithSections, [
-    self.device_id,
-  ])) {
+  // The functions of a fleet's hosts repeat their descriptors: the match is memoised by content.
+  const accepts = matcherFor(self);
+  for (const e of candidatesFor(idx.pciByKey, idx.pciWithSections, [self.device_id])) {
+    const { fn, descriptor, origin } = e;
     if (!isPciNode(fn)) continue;
     const pci = fn.pci;
-    const res = accepts(descriptor, self);
+    const res = accepts(descriptor, descriptorKey(e));
     if (!res.ok) {
       if (pciDeviceId(fn) === self.device_id && (!closest || res.reasons.length < closest.length)) {
         closest = res.reasons;
@@ -72,33 +103,56 @@ export const pciCandidates: KindCandidates<PciSource> = (s, dc, { host, idx, add
     }
     if (s.checkFirmware && firmwareKnown(s.firmware) && !firmwareKnown(firmwareOf(host, pci.address)))
       fwUnknown.add(pci.physFunction ?? pci.address);
-    const id = keyId({ kind: "pci", address: pci.address });
-    addResource({
-      id,
+    resources.push({
+      id: keyId({ kind: "pci", address: pci.address }),
       capacity: 1,
       cost: 0,
       descriptorOrigin: origin,
       binding: res.binding,
       target: { kind: "pci", name: fn.name, address: pci.address, driver: fn.driver },
     });
-    dc.resources.push(id);
   }
-  if (fwUnknown.size > 0 && dc.resources.length > 0) {
+  return { resources, fwUnknown: [...fwUnknown].sort(), accepted, closest, rejections: rej.list() };
+}
+
+/** Outcomes kept per host index (one per distinct source; oldest forgotten first beyond this). */
+const OUTCOMES_PER_HOST = 256;
+
+export const pciCandidates: KindCandidates<PciSource> = (s, dc, { host, idx, addResource, warnings }) => {
+  if (!s.descriptor) return;
+  const self = s.descriptor.self;
+  const withDescriptor = s as PciSource & { descriptor: DescriptorData };
+  // Devices that differ only in which device they are (evacuate's VMs, a VM's
+  // VFs) share the loop's outcome on a host; each gets its own resources list.
+  const key = outcomeKey(s);
+  let o: PciOutcome;
+  if (key === null) o = pciOutcome(withDescriptor, host, idx);
+  else {
+    const memo = idx.memo as Map<string, PciOutcome>;
+    const hit = memo.get(`pci${key}`);
+    if (hit) o = hit;
+    else {
+      o = pciOutcome(withDescriptor, host, idx);
+      if (memo.size >= OUTCOMES_PER_HOST) memo.delete(memo.keys().next().value!);
+      memo.set(`pci${key}`, o);
+    }
+  }
+  for (const r of o.resources) {
+    addResource(r);
+    dc.resources.push(r.id);
+  }
+  if (o.fwUnknown.length > 0 && dc.resources.length > 0) {
     warnings.push(
-      firmwareUnverified(
-        "destination",
-        host.key,
-        `${s.dev.id}'s candidate PF ${[...fwUnknown].sort().join(", ")}`,
-      ),
+      firmwareUnverified("destination", host.key, `${s.dev.id}'s candidate PF ${o.fwUnknown.join(", ")}`),
     );
   }
   if (dc.resources.length > 0) return;
-  if (accepted === 0) {
-    if (closest)
+  if (o.accepted === 0) {
+    if (o.closest)
       dc.reasons.push(
         descriptorMismatch(
           `${host.key}: a function with the same ids exists but its descriptor rejects the source`,
-          closest,
+          o.closest,
         ),
       );
     else
@@ -107,7 +161,7 @@ export const pciCandidates: KindCandidates<PciSource> = (s, dc, { host, idx, add
       );
     return;
   }
-  dc.reasons.push(...rej.list());
+  dc.reasons.push(...o.rejections);
 };
 
 /** The PCI passthrough kind (src/candidates/kinds/registry.ts). */
