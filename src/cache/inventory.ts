@@ -370,6 +370,37 @@ export function prebuiltInventory(raw: RawHost): HostInventory | undefined {
 }
 
 /**
+ * A RawHost read in full (the --source: its XML is used) after `fp` was
+ * taken, not racy: give it the inventory cached for that fingerprint, or
+ * build it and store it. buildInventory then returns that inventory; a copy
+ * of the RawHost (a worker thread's) carries its XML and builds its own.
+ */
+export function withCachedInventory(raw: RawHost, fp: string, build: (raw: RawHost) => HostInventory): void {
+  const dir = cacheDir();
+  if (!dir) return;
+  const file = entryPath(dir, raw.target, raw.key);
+  const inv = load(file, raw.target, raw.key, fp);
+  if (inv) {
+    cacheStats.hits++;
+    prebuilt.set(raw, inv);
+    return;
+  }
+  cacheStats.misses++;
+  const built = build(raw);
+  store(file, {
+    format: CACHE_FORMAT,
+    hdplan: version(),
+    code: codeId(),
+    v8: process.versions.v8,
+    target: raw.target,
+    key: raw.key,
+    fingerprint: fp,
+    inventory: encodeInventory(built),
+  });
+  prebuilt.set(raw, built);
+}
+
+/**
  * Read a file target through the cache. `read` reads it (a miss), `build`
  * builds its inventory. On a hit the RawHost carries no XML: only
  * buildInventory (which returns the cached inventory) may look inside it.

@@ -32,6 +32,7 @@ import {
   writeSync,
 } from "node:fs";
 import { join } from "node:path";
+import type { HostInventory } from "../inventory/types.js";
 import type { RawHost } from "../model.js";
 import type { Evaluated, PlanSetupInput } from "../parallel/setup.js";
 import type { HostResult } from "../targets/index.js";
@@ -47,6 +48,7 @@ import {
   racy,
   runStamp,
   version,
+  withCachedInventory,
 } from "./inventory.js";
 
 /** Bump when the file layout or HostReport changes. */
@@ -90,18 +92,29 @@ interface ReportFile {
  */
 const sourceFp = new WeakMap<RawHost, string>();
 
-/** Take the fingerprint of a --source file target, before it is read. */
+/** Take the fingerprint of a --source file target, before it is read; null when racy or not cacheable. */
 export function sourceFingerprintBefore(target: string): string | null {
   const dir = cacheDir();
   if (!dir) return null;
   const start = runStamp(dir);
   const fp = fingerprint(target);
-  return fp === null || racy(fp, start) ? null : fingerprintHash(fp);
+  return fp === null || racy(fp, start) ? null : fp;
 }
 
-/** Record the fingerprint hash taken before `raw` was read from its target. */
-export function setSourceFingerprint(raw: RawHost, fp: string | null): void {
-  if (fp) sourceFp.set(raw, fp);
+/**
+ * After the --source was read (in full: its domain XML is looked up by name)
+ * with `fp` taken before: record its hash for the plan key, and give the
+ * source the inventory cached for that fingerprint so it is not built again
+ * (on a miss the one built is stored).
+ */
+export function setSourceFingerprint(
+  raw: RawHost,
+  fp: string | null,
+  build: (raw: RawHost) => HostInventory,
+): void {
+  if (!fp) return;
+  sourceFp.set(raw, fingerprintHash(fp));
+  withCachedInventory(raw, fp, build);
 }
 
 /**

@@ -327,7 +327,7 @@ export async function readSource(arg: string, timeoutMs: number, fingerprint = f
   const [sr] = await readTargets([spec], { timeoutMs, concurrency: 1 });
   if (!sr!.ok)
     throw new HostError(sr!.error.code, `--source ${spec.target}: ${sr!.error.message}`, spec.target);
-  setSourceFingerprint(sr!.host, fp);
+  setSourceFingerprint(sr!.host, fp, buildInventory);
   return sr!.host;
 }
 

@@ -155,6 +155,24 @@ describe("inventory cache: staleness cannot leak", () => {
     expect(run().stdout).not.toContain("planted-by-test.example");
   });
 
+  it("the --source is read in full, and its inventory comes from its entry until it changes", () => {
+    const fresh = same();
+    // entryPath of the source as plan gives it (--source path, key from its name).
+    const file = entryPath(join(cache, "hdplan"), join(SAMPLES, "hosts/src-host"), "src-host");
+    const e = deserialize(readFileSync(file).subarray(MAGIC.length + 32)) as { inventory: string };
+    // Planted: a source without node devices (every VM device is missing there).
+    e.inventory = JSON.stringify({ ...JSON.parse(e.inventory), devices: [] });
+    writeFileSync(file, entryBytes(e));
+    const planted = run().stdout;
+    expect(planted).not.toBe(fresh);
+    expect(run(["--no-cache"]).stdout).toBe(fresh);
+    // A bad entry is rewritten (the fingerprint check itself is the same
+    // code as for any target: the cases below).
+    writeFileSync(file, "corrupt");
+    expect(run().stdout).toBe(fresh);
+    expect(readFileSync(file).subarray(0, MAGIC.length).equals(MAGIC)).toBe(true);
+  });
+
   it("edit and remove: node device files", () => {
     const f = join(hosts["host-a"]!, "nodedev/mdev_3b9d7e21_0c5a_4f6e_8d14_a2f6c9e0b735.xml");
     // No IOMMU group: the mdev is defined but not shown active (reserved).
@@ -407,6 +425,7 @@ describe("inventory cache: bad cache files are never trusted", () => {
     mkdirSync(home);
     expect(run([], { XDG_CACHE_HOME: "", HOME: home }).stdout).toBe(run(["--no-cache"]).stdout);
     const entries = readdirSync(join(home, ".cache/hdplan")).filter((n) => /\.v\d+$/.test(n));
-    expect(entries.length).toBe(Object.keys(hosts).length);
+    // Every target and the --source.
+    expect(entries.length).toBe(Object.keys(hosts).length + 1);
   });
 });
