@@ -56,10 +56,12 @@ export const REPORT_FORMAT = 1;
 const MAGIC = Buffer.from("HDPLAN-REPORT-CACHE\n", "latin1");
 /**
  * Below this many fingerprint lines in all (paths to stat), the look-up walks
- * the trees on the main thread: starting threads costs more. Measured on 2
- * cores (docs/cache.md): 1,000 hosts of one all.xml each (~20 lines a host)
- * take 0.2-0.3 s on one thread, no faster on two; 1,000 hosts of one file per
- * device (~210 a host) take 1.5 s on one, about 0.9 s on two.
+ * the trees on this thread alone: a thread costs more than it saves. Above,
+ * this thread walks its share while the others (started first) walk theirs.
+ * Measured on 2 cores, warm plan of 1,000 hosts, whole process: one all.xml a
+ * host (~21 lines) 0.58-0.79 s alone, 0.71-0.88 s with a second thread; one
+ * file per device (~210 lines) 2.15-2.45 s alone, 1.27-1.51 s with a second
+ * thread (1.39-1.83 s with two threads while this one waited).
  */
 export const MIN_LINES_FOR_WORKERS = 60_000;
 /** Report files kept (least recently used go first). */
@@ -272,7 +274,9 @@ export class ReportCache {
    */
   async lookupAll(
     specs: TargetSpec[],
-    hashes?: (targets: string[]) => Promise<(string | null)[]>,
+    hashes?: (targets: string[], n: number) => Promise<(string | null)[]>,
+    threadCount = 1,
+    minLines = MIN_LINES_FOR_WORKERS,
   ): Promise<(Evaluated | null)[]> {
     const out: (Evaluated | null)[] = specs.map(() => null);
     const want: { i: number; rec: Rec }[] = [];
@@ -291,18 +295,21 @@ export class ReportCache {
     // Threads pay only for a long walk (docs/cache.md "Report cache").
     let lines = 0;
     for (const w of want) lines += fingerprintLines(w.rec.fp);
-    let got: (string | null)[];
-    if (hashes && lines >= MIN_LINES_FOR_WORKERS) got = await hashes(targets);
-    else {
-      got = want.map(({ rec }, k) => {
-        const fp = fingerprint(targets[k]!);
-        const h = fp === null ? null : fingerprintHash(fp);
-        // A miss is read next in this thread: its fingerprint is kept for that
-        // read (still one fingerprint, taken before reading).
-        if (h !== rec.fp) keepFingerprint(targets[k]!, fp);
-        return h;
-      });
+    // The threads take the tail (started first, so they load while this
+    // thread walks the head); this thread the head, its misses' fingerprints
+    // kept for their reads (still one fingerprint each, taken before reading).
+    const threads = threadCount >= 2 && lines >= minLines ? threadCount : 1;
+    const head = threads > 1 ? Math.ceil(targets.length / threads) : targets.length;
+    const tail =
+      threads > 1 && head < targets.length && hashes ? hashes(targets.slice(head), threads - 1) : null;
+    const got: (string | null)[] = [];
+    for (let k = 0; k < head; k++) {
+      const fp = fingerprint(targets[k]!);
+      const h = fp === null ? null : fingerprintHash(fp);
+      if (h !== want[k]!.rec.fp) keepFingerprint(targets[k]!, fp);
+      got.push(h);
     }
+    if (tail) got.push(...(await tail));
     want.forEach(({ i, rec }, k) => {
       if (got[k] !== rec.fp) return;
       out[i] = {

@@ -177,7 +177,7 @@ async function planStreaming(
       lookup: reports
         ? (s) => {
             const n = fingerprintWorkersAvailable() ? workerCount(s.length) : 0;
-            return reports.lookupAll(s, n >= 2 ? (t) => fingerprintOnWorkers(t, n) : undefined);
+            return reports.lookupAll(s, (t, k) => fingerprintOnWorkers(t, k), n);
           }
         : undefined,
     },

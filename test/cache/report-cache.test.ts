@@ -24,7 +24,9 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { fingerprint, fingerprintHash, fingerprintLines } from "../../src/cache/inventory.js";
-import { MAX_REPORT_FILES } from "../../src/cache/reports.js";
+import { MAX_REPORT_FILES, ReportCache } from "../../src/cache/reports.js";
+import type { Evaluated } from "../../src/parallel/setup.js";
+import { parseTargetSpec } from "../../src/targets/keys.js";
 import { ROOT, hdplan } from "../helpers/cli.js";
 
 const MAGIC = Buffer.from("HDPLAN-REPORT-CACHE\n", "latin1");
@@ -391,5 +393,46 @@ describe("report cache: housekeeping", () => {
     expect(want[4]).toBeNull();
     expect(await pool.fingerprintOnWorkers(targets, 2)).toEqual(want);
     expect(fingerprintLines(want[0]!)).toBeGreaterThan(5);
+  });
+
+  it("a look-up shared with other threads answers each host as one thread does (the tail is theirs, in order)", async () => {
+    // In process: a report file written and read by this code (vitest's code id).
+    const saved = process.env.XDG_CACHE_HOME;
+    process.env.XDG_CACHE_HOME = join(work, "unit-cache");
+    try {
+      const specs = HOSTS.map((h) => parseTargetSpec(host[h]!, "--host"));
+      const results = specs.map((sp, i) => {
+        const fp = fingerprint(sp.target)!;
+        const report = { host: HOSTS[i]!, rank: null } as unknown as Evaluated["report"];
+        return {
+          ok: true as const,
+          host: { key: HOSTS[i]!, target: sp.target, report, fp: fingerprintHash(fp) },
+        };
+      });
+      ReportCache.open("unit-plan")!.save(specs, results);
+      const rc = ReportCache.open("unit-plan")!;
+      const alone = await rc.lookupAll(specs);
+      expect(alone.map((x) => x?.key ?? null)).toEqual(HOSTS);
+      const tails: string[][] = [];
+      const hashes = async (targets: string[]) => {
+        tails.push(targets);
+        return targets.map((t) => {
+          const fp = fingerprint(t);
+          return fp === null ? null : fingerprintHash(fp);
+        });
+      };
+      const shared = await rc.lookupAll(specs, hashes, 2, 0);
+      expect(tails).toEqual([HOSTS.slice(2).map((h) => host[h]!)]);
+      expect(shared).toEqual(alone);
+      // Below the line count the other threads are not asked.
+      expect(await rc.lookupAll(specs, hashes, 2, Number.MAX_SAFE_INTEGER)).toEqual(alone);
+      expect(tails).toHaveLength(1);
+      // A wrong hash from another thread is a miss for its hosts only.
+      const wrong = await rc.lookupAll(specs, async (t) => t.map(() => "0".repeat(64)), 2, 0);
+      expect(wrong.map((x) => x?.key ?? null)).toEqual([HOSTS[0], HOSTS[1], null, null]);
+    } finally {
+      if (saved === undefined) delete process.env.XDG_CACHE_HOME;
+      else process.env.XDG_CACHE_HOME = saved;
+    }
   });
 });
