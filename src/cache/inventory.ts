@@ -277,27 +277,30 @@ export function racy(fp: string, start: bigint | null): boolean {
   return coarse ? newest + 2_000_000_000n >= start : newest >= start;
 }
 
-/** Write an entry atomically (temp file + rename). `dir` exists: runStamp made it. */
-function store(file: string, entry: Entry): void {
+/**
+ * Write `magic`, the SHA-256 of `payload`, then `payload` to `file`
+ * atomically (temp file + rename; mode 0600). No fsync: a file cut short by a
+ * crash fails its checksum and is rewritten. False when it could not be
+ * written (read-only, full, missing dir): the caller goes on without it.
+ */
+export function writeChecked(file: string, magic: Buffer, payload: Uint8Array): boolean {
   let tmp: string | undefined;
   try {
-    const payload = serialize(entry);
     const sum = createHash("sha256").update(payload).digest();
     tmp = `${file}.${process.pid}.${Math.random().toString(36).slice(2)}.tmp`;
     const fd = openSync(tmp, "wx", 0o600);
     try {
-      writeSync(fd, MAGIC);
+      writeSync(fd, magic);
       writeSync(fd, sum);
       writeSync(fd, payload);
-      // No fsync: a file cut short by a crash fails its checksum and is rewritten.
     } finally {
       closeSync(fd);
     }
     renameSync(tmp, file);
     tmp = undefined;
-    cacheStats.writes++;
+    return true;
   } catch {
-    // No cache this time (read-only, full, missing dir): the plan goes on.
+    return false;
   } finally {
     if (tmp) {
       try {
@@ -307,6 +310,11 @@ function store(file: string, entry: Entry): void {
       }
     }
   }
+}
+
+/** Write an entry. `dir` exists: runStamp made it. */
+function store(file: string, entry: Entry): void {
+  if (writeChecked(file, MAGIC, serialize(entry))) cacheStats.writes++;
 }
 
 /**

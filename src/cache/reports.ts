@@ -25,11 +25,9 @@ import {
   openSync,
   readFileSync,
   readdirSync,
-  renameSync,
   statSync,
   unlinkSync,
   utimesSync,
-  writeSync,
 } from "node:fs";
 import { join } from "node:path";
 import type { HostInventory } from "../inventory/types.js";
@@ -49,6 +47,7 @@ import {
   runStamp,
   version,
   withCachedInventory,
+  writeChecked,
 } from "./inventory.js";
 
 /** Bump when the file layout or HostReport changes. */
@@ -366,36 +365,15 @@ export class ReportCache {
       plan: this.plan,
       records: [...this.records],
     };
-    const payload = Buffer.from(JSON.stringify(body), "utf8");
-    const sum = createHash("sha256").update(payload).digest();
     const dir = join(this.file, "..");
-    let tmp: string | undefined;
     try {
       mkdirSync(dir, { recursive: true, mode: 0o700 });
-      tmp = `${this.file}.${process.pid}.${Math.random().toString(36).slice(2)}.tmp`;
-      const fd = openSync(tmp, "wx", 0o600);
-      try {
-        writeSync(fd, MAGIC);
-        writeSync(fd, sum);
-        writeSync(fd, payload);
-      } finally {
-        closeSync(fd);
-      }
-      renameSync(tmp, this.file);
-      tmp = undefined;
-      reportStats.writes++;
-      prune(dir);
     } catch {
-      // No report cache this time: the plan goes on.
-    } finally {
-      if (tmp) {
-        try {
-          unlinkSync(tmp);
-        } catch {
-          // already gone
-        }
-      }
+      return; // no report cache this time: the plan goes on
     }
+    if (!writeChecked(this.file, MAGIC, Buffer.from(JSON.stringify(body), "utf8"))) return;
+    reportStats.writes++;
+    prune(dir);
   }
 }
 

@@ -331,6 +331,13 @@ export async function readSource(arg: string, timeoutMs: number, fingerprint = f
   return sr!.host;
 }
 
+/** Reads and consumes file targets on `n` worker threads (results in spec order). */
+type OnWorkers<T> = (
+  fileSpecs: TargetSpec[],
+  n: number,
+  onProgress?: (done: number, total: number) => void,
+) => Promise<HostResult<T>[]>;
+
 /**
  * Read and consume every host: when worker threads pay, file targets go to
  * `onWorkers` (n workers) while live targets are read here at once; otherwise
@@ -348,11 +355,7 @@ export async function readHostsSplit<T>(
     /** Each host's result without reading it (the report cache), or null to read it. */
     lookup?: ((s: TargetSpec[]) => Promise<(T | null)[]>) | undefined;
   },
-  onWorkers: (
-    fileSpecs: TargetSpec[],
-    n: number,
-    onProgress?: (done: number, total: number) => void,
-  ) => Promise<HostResult<T>[]>,
+  onWorkers: OnWorkers<T>,
 ): Promise<HostResult<T>[]> {
   const onProgress = progress(io, specs.length, !!opts.quiet);
   // Results known without reading (the report cache); the rest is read as usual.
@@ -380,11 +383,7 @@ async function readSplit<T>(
   specs: TargetSpec[],
   opts: { timeoutMs: number; concurrency: number; consume: (h: RawHost) => T; cache?: boolean },
   onProgress: ((done: number, total: number) => void) | undefined,
-  onWorkers: (
-    fileSpecs: TargetSpec[],
-    n: number,
-    onProgress?: (done: number, total: number) => void,
-  ) => Promise<HostResult<T>[]>,
+  onWorkers: OnWorkers<T>,
 ): Promise<HostResult<T>[]> {
   const fileIdx = specs.flatMap((s, i) => (s.kind === "path" ? [i] : []));
   const n = workersAvailable() ? workerCount(fileIdx.length) : 0;
