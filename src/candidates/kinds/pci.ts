@@ -52,24 +52,25 @@ interface PciOutcome {
 }
 
 /**
- * The key of the loop's outcome: the complete content of what it reads of
- * the source (its descriptor, transient, checkFirmware, firmware, and every
- * other field, so a field added later can only make the key more specific),
- * less the fields that only name the device or describe the source side
- * (`dev` stands in as isManaged(dev), the one thing the loop reads of it;
- * summary, warnings, gateNotes, qemuNote are never read here). The host side
- * is the host index's own host (the memo lives on its index).
+ * Everything the per-function loop receives of the source: the source less
+ * what only names the device or describes the source side (`dev` enters as
+ * `managed`, the one thing the loop needs of it; summary, warnings,
+ * gateNotes, qemuNote stay out). The memo key is the content of this whole
+ * object (a field added to PciSource later is in it), and the loop takes only
+ * this object, so the compiler refuses a read of anything the key lacks. The
+ * host side is the host index's own host (the memo lives on its index).
  */
-function outcomeKey(s: PciSource): string | null {
+type PciLoopInput = Omit<PciSource, "dev" | "summary" | "warnings" | "gateNotes" | "qemuNote"> & {
+  descriptor: DescriptorData;
+  managed: boolean;
+};
+
+function loopInput(s: PciSource & { descriptor: DescriptorData }): PciLoopInput {
   const { dev, summary: _s, warnings: _w, gateNotes: _g, qemuNote: _q, ...rest } = s;
-  return contentKey({ ...rest, managed: isManaged(dev) });
+  return { ...rest, managed: isManaged(dev) };
 }
 
-function pciOutcome(
-  s: PciSource & { descriptor: DescriptorData },
-  host: HostInventory,
-  idx: HostIndex,
-): PciOutcome {
+function pciOutcome(s: PciLoopInput, host: HostInventory, idx: HostIndex): PciOutcome {
   const self = s.descriptor.self;
   const rej = new Rejections();
   let closest: Reason[] | null = null;
@@ -93,7 +94,7 @@ function pciOutcome(
     const fail =
       runPciFilters(fn, {
         host,
-        managed: isManaged(s.dev),
+        managed: s.managed,
         needsMigration: !s.transient,
         descriptor,
       }) ?? firmwareMatches(host, fn, s);
@@ -121,18 +122,18 @@ const OUTCOMES_PER_HOST = 256;
 export const pciCandidates: KindCandidates<PciSource> = (s, dc, { host, idx, addResource, warnings }) => {
   if (!s.descriptor) return;
   const self = s.descriptor.self;
-  const withDescriptor = s as PciSource & { descriptor: DescriptorData };
+  const input = loopInput(s as PciSource & { descriptor: DescriptorData });
   // Devices that differ only in which device they are (evacuate's VMs, a VM's
   // VFs) share the loop's outcome on a host; each gets its own resources list.
-  const key = outcomeKey(s);
+  const key = contentKey(input);
   let o: PciOutcome;
-  if (key === null) o = pciOutcome(withDescriptor, host, idx);
+  if (key === null) o = pciOutcome(input, host, idx);
   else {
     const memo = idx.memo as Map<string, PciOutcome>;
     const hit = memo.get(`pci${key}`);
     if (hit) o = hit;
     else {
-      o = pciOutcome(withDescriptor, host, idx);
+      o = pciOutcome(input, host, idx);
       if (memo.size >= OUTCOMES_PER_HOST) memo.delete(memo.keys().next().value!);
       memo.set(`pci${key}`, o);
     }
