@@ -170,31 +170,41 @@ interface Entry {
   inventory: string;
 }
 
-/** The cached inventory for this target and fingerprint, or null (missing, stale, foreign, corrupt). */
-function load(file: string, target: string, key: string, fp: string): HostInventory | null {
+/**
+ * The payload of a file writeChecked wrote: "missing" when there is none (or
+ * it is not our own regular file: another user's planted file is not
+ * trusted), "corrupt" when its magic or checksum does not match.
+ */
+export function readChecked(file: string, magic: Buffer): Buffer | "missing" | "corrupt" {
   let buf: Buffer;
   try {
     const fd = openSync(file, "r");
     try {
       const st = fstatSync(fd);
-      // Only our own regular files: another user's planted entry is not trusted.
-      if (!st.isFile() || (process.getuid && st.uid !== process.getuid())) return null;
+      if (!st.isFile() || (process.getuid && st.uid !== process.getuid())) return "missing";
       buf = readFileSync(fd);
     } finally {
       closeSync(fd);
     }
   } catch {
-    return null; // missing: an ordinary miss
+    return "missing"; // an ordinary miss
   }
+  const head = magic.length + 32;
+  if (buf.length <= head || !buf.subarray(0, magic.length).equals(magic)) return "corrupt";
+  const payload = buf.subarray(head);
+  const sum = createHash("sha256").update(payload).digest();
+  return sum.equals(buf.subarray(magic.length, head)) ? payload : "corrupt";
+}
+
+/** The cached inventory for this target and fingerprint, or null (missing, stale, foreign, corrupt). */
+function load(file: string, target: string, key: string, fp: string): HostInventory | null {
   const reject = () => {
     cacheStats.rejected++;
     return null;
   };
-  const head = MAGIC.length + 32;
-  if (buf.length <= head || !buf.subarray(0, MAGIC.length).equals(MAGIC)) return reject();
-  const payload = buf.subarray(head);
-  const sum = createHash("sha256").update(payload).digest();
-  if (!sum.equals(buf.subarray(MAGIC.length, head))) return reject();
+  const payload = readChecked(file, MAGIC);
+  if (payload === "missing") return null;
+  if (payload === "corrupt") return reject();
   let e: Entry;
   try {
     e = deserialize(payload) as Entry;
@@ -312,8 +322,18 @@ export function writeChecked(file: string, magic: Buffer, payload: Uint8Array): 
   }
 }
 
-/** Write an entry. `dir` exists: runStamp made it. */
-function store(file: string, entry: Entry): void {
+/** Write the entry of `inv`, built from fingerprint `fp`. `dir` exists: runStamp made it. */
+function store(file: string, target: string, key: string, fp: string, inv: HostInventory): void {
+  const entry: Entry = {
+    format: CACHE_FORMAT,
+    hdplan: version(),
+    code: codeId(),
+    v8: process.versions.v8,
+    target,
+    key,
+    fingerprint: fp,
+    inventory: encodeInventory(inv),
+  };
   if (writeChecked(file, MAGIC, serialize(entry))) cacheStats.writes++;
 }
 
@@ -395,16 +415,7 @@ export function withCachedInventory(raw: RawHost, fp: string, build: (raw: RawHo
   }
   cacheStats.misses++;
   const built = build(raw);
-  store(file, {
-    format: CACHE_FORMAT,
-    hdplan: version(),
-    code: codeId(),
-    v8: process.versions.v8,
-    target: raw.target,
-    key: raw.key,
-    fingerprint: fp,
-    inventory: encodeInventory(built),
-  });
+  store(file, raw.target, raw.key, fp, built);
   prebuilt.set(raw, built);
 }
 
@@ -452,16 +463,7 @@ export function readCached(
   // Not written when an input may change unseen (racy, above).
   if (!racy(fp, start)) {
     trusted.set(raw, fingerprintHash(fp));
-    store(file, {
-      format: CACHE_FORMAT,
-      hdplan: version(),
-      code: codeId(),
-      v8: process.versions.v8,
-      target,
-      key,
-      fingerprint: fp,
-      inventory: encodeInventory(built),
-    });
+    store(file, target, key, fp, built);
   }
   prebuilt.set(raw, built);
   return raw;

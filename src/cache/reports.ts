@@ -18,17 +18,7 @@
  * are this run's.
  */
 import { createHash } from "node:crypto";
-import {
-  closeSync,
-  fstatSync,
-  mkdirSync,
-  openSync,
-  readFileSync,
-  readdirSync,
-  statSync,
-  unlinkSync,
-  utimesSync,
-} from "node:fs";
+import { mkdirSync, readdirSync, statSync, unlinkSync, utimesSync } from "node:fs";
 import { join } from "node:path";
 import type { HostInventory } from "../inventory/types.js";
 import type { RawHost } from "../model.js";
@@ -47,6 +37,7 @@ import {
   runStamp,
   version,
   withCachedInventory,
+  readChecked,
   writeChecked,
 } from "./inventory.js";
 
@@ -197,26 +188,9 @@ export class ReportCache {
   }
 
   private load(): void {
-    let buf: Buffer;
-    try {
-      const fd = openSync(this.file, "r");
-      try {
-        const st = fstatSync(fd);
-        if (!st.isFile() || (process.getuid && st.uid !== process.getuid())) return;
-        buf = readFileSync(fd);
-      } finally {
-        closeSync(fd);
-      }
-    } catch {
-      return; // missing: every host is a miss
-    }
-    const head = MAGIC.length + 32;
-    const payload = buf.subarray(head);
-    if (
-      buf.length <= head ||
-      !buf.subarray(0, MAGIC.length).equals(MAGIC) ||
-      !createHash("sha256").update(payload).digest().equals(buf.subarray(MAGIC.length, head))
-    ) {
+    const payload = readChecked(this.file, MAGIC);
+    if (payload === "missing") return; // every host is a miss
+    if (payload === "corrupt") {
       reportStats.rejected++;
       return;
     }
