@@ -11,6 +11,7 @@ import {
   pciDeviceId,
 } from "../descriptors/derive.js";
 import { keyDestination } from "../descriptors/match.js";
+import { BoundedMemo } from "../descriptors/memo.js";
 import type { DescriptorSelector } from "../descriptors/sources.js";
 import type { HostInventory } from "../inventory/types.js";
 import type { DescriptorData, MdevType, NodeDevice } from "../model.js";
@@ -69,8 +70,11 @@ export interface HostIndex {
    * content of what they read of the source (src/candidates/kinds/pci.ts):
    * the host side is this index's host, read-only once indexed.
    */
-  memo: Map<string, unknown>;
+  memo: BoundedMemo<unknown>;
 }
+
+/** Outcomes kept per host index (one per distinct source; the oldest forgotten first beyond this). */
+const OUTCOMES_PER_HOST = 256;
 
 const CACHE = new WeakMap<DescriptorSelector, WeakMap<HostInventory, HostIndex>>();
 
@@ -96,7 +100,7 @@ export function hostIndex(sel: DescriptorSelector, host: HostInventory): HostInd
     mdevByKey: new Map(),
     mdevWithSections: [],
     mdevsOf: new Map(),
-    memo: new Map(),
+    memo: new BoundedMemo<unknown>(OUTCOMES_PER_HOST),
   };
   let pos = 0;
   for (const fn of host.pciByAddr.values()) {

@@ -60,7 +60,7 @@ class Budget {
  */
 
 /** Per source content key: outcomes by destination content key. Bounded twice (sources, destinations per source). */
-export const MATCH_MEMO = new BoundedMemo<Map<string, MatchResult>>(64);
+export const MATCH_MEMO = new BoundedMemo<BoundedMemo<MatchResult>>(64);
 /** Destinations remembered per source (oldest forgotten first). */
 export const MATCH_MEMO_PER_SOURCE = 512;
 /** Hits and misses of the matchers' memo (the tests read them). */
@@ -92,21 +92,19 @@ export function matcherFor(srcSelf: Record<string, string>): Matcher {
   const srcKey = contentKey(srcSelf);
   if (srcKey === null) return (dest) => accepts(dest, srcSelf);
   const src = clonePlain(srcSelf);
-  const memo = MATCH_MEMO.get(srcKey, () => new Map());
+  const memo = MATCH_MEMO.get(srcKey, () => new BoundedMemo<MatchResult>(MATCH_MEMO_PER_SOURCE));
   return (dest, destKey) => {
     if (destKey === null) {
       MATCH_MEMO_STATS.uncached++;
       return accepts(dest, src);
     }
-    let r = memo.get(destKey);
-    if (r === undefined) {
-      MATCH_MEMO_STATS.misses++;
-      r = accepts(dest, src);
-      if (memo.size >= MATCH_MEMO_PER_SOURCE) memo.delete(memo.keys().next().value!);
-      memo.set(destKey, r);
-    } else {
-      MATCH_MEMO_STATS.hits++;
-    }
+    let missed = false;
+    const r = memo.get(destKey, () => {
+      missed = true;
+      return accepts(dest, src);
+    });
+    if (missed) MATCH_MEMO_STATS.misses++;
+    else MATCH_MEMO_STATS.hits++;
     return copyResult(r);
   };
 }

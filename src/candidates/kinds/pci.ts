@@ -116,9 +116,6 @@ function pciOutcome(s: PciLoopInput, host: HostInventory, idx: HostIndex): PciOu
   return { resources, fwUnknown: [...fwUnknown].sort(), accepted, closest, rejections: rej.list() };
 }
 
-/** Outcomes kept per host index (one per distinct source; oldest forgotten first beyond this). */
-const OUTCOMES_PER_HOST = 256;
-
 export const pciCandidates: KindCandidates<PciSource> = (s, dc, { host, idx, addResource, warnings }) => {
   if (!s.descriptor) return;
   const self = s.descriptor.self;
@@ -126,18 +123,10 @@ export const pciCandidates: KindCandidates<PciSource> = (s, dc, { host, idx, add
   // Devices that differ only in which device they are (evacuate's VMs, a VM's
   // VFs) share the loop's outcome on a host; each gets its own resources list.
   const key = contentKey(input);
-  let o: PciOutcome;
-  if (key === null) o = pciOutcome(input, host, idx);
-  else {
-    const memo = idx.memo as Map<string, PciOutcome>;
-    const hit = memo.get(`pci${key}`);
-    if (hit) o = hit;
-    else {
-      o = pciOutcome(input, host, idx);
-      if (memo.size >= OUTCOMES_PER_HOST) memo.delete(memo.keys().next().value!);
-      memo.set(`pci${key}`, o);
-    }
-  }
+  const o =
+    key === null
+      ? pciOutcome(input, host, idx)
+      : (idx.memo.get(`pci${key}`, () => pciOutcome(input, host, idx)) as PciOutcome);
   for (const r of o.resources) {
     addResource(r);
     dc.resources.push(r.id);
