@@ -3,7 +3,7 @@ import { describe, expect, it } from "vitest";
 import { accepts, type MatchResult } from "../../src/descriptors/match.js";
 import { parseDescriptor } from "../../src/descriptors/text.js";
 import type { DescriptorData } from "../../src/model.js";
-import { SEED } from "./fixtures.js";
+import { SEED, SEED_SOURCE } from "./fixtures.js";
 import { hangBound } from "../helpers/bounds.js";
 
 /**
@@ -14,15 +14,7 @@ import { hangBound } from "../helpers/bounds.js";
 const HOSTILE_BOUND_MS = 10_000;
 
 const seed = parseDescriptor(SEED, "seed.conf");
-const seedSource: Record<string, string> = {
-  device_api: "vfio-pci",
-  device_type: "pci",
-  device_id: "8086591d",
-  mdev_type: "i915-GVTg_V5_4",
-  aggregator: "2",
-  pv_mode: "none+ppgtt",
-  interface_version: "3",
-};
+const seedSource: Record<string, string> = { ...SEED_SOURCE };
 
 function d(text: string): DescriptorData {
   return parseDescriptor(text, "t.conf");

@@ -24,18 +24,10 @@ import {
 } from "../../src/descriptors/memo.js";
 import { parseDescriptor } from "../../src/descriptors/text.js";
 import type { DescriptorData } from "../../src/model.js";
-import { SEED } from "./fixtures.js";
+import { SEED, SEED_SOURCE } from "./fixtures.js";
 
 const seed = parseDescriptor(SEED, "seed.conf");
-const seedSource: Record<string, string> = {
-  device_api: "vfio-pci",
-  device_type: "pci",
-  device_id: "8086591d",
-  mdev_type: "i915-GVTg_V5_4",
-  aggregator: "2",
-  pv_mode: "none+ppgtt",
-  interface_version: "3",
-};
+const seedSource: Record<string, string> = { ...SEED_SOURCE };
 /** A section-less PCI destination, as the host index derives it (src/descriptors/derive.ts). */
 const pciDest: DescriptorData = {
   self: {
