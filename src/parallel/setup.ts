@@ -42,8 +42,8 @@ export interface Evaluated {
   report: HostReport;
   /**
    * The fingerprint hash of the inventory the report was evaluated on, when
-   * the report cache may keep it (src/cache/reports.ts): a trusted
-   * fingerprint and no descriptor files of the host's own.
+   * the report cache may keep it (src/cache/reports.ts): the fingerprint is
+   * trusted (a cache hit, or a read after a fingerprint that was not racy).
    */
   fp?: string;
   /** With fp and descriptor files: the files this host's devices selected (replayed on a cache hit). */
