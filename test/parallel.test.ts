@@ -40,6 +40,29 @@ describe("worker threads", () => {
     expect(r.stderr.trim().split("\n")).toHaveLength(1);
     expect(r.stderr).toContain("xml-samples/domains");
   });
+
+  it("with bad targets among good ones, the earliest bad target is named, whichever thread read it", () => {
+    // The main thread and the workers take hosts from one queue: which of
+    // them meets a bad target depends on timing, the message must not.
+    const bad = [
+      ...args,
+      "--host",
+      "xml-samples/hosts/src-host",
+      "--host",
+      "xml-samples/domains",
+      "--host",
+      "xml-samples/hosts/src-host/nodedev",
+      "--host",
+      "xml-samples/descriptors",
+    ];
+    const outs = ["0", "2", "3", "2", "3"].map((w) => hdplan(bad, { env: { HDPLAN_WORKERS: w } }));
+    expect(outs[0]!.code).toBe(2);
+    expect(outs[0]!.stderr).toContain("xml-samples/domains");
+    for (const o of outs) {
+      expect(o.code).toBe(2);
+      expect(o.stderr).toBe(outs[0]!.stderr);
+    }
+  });
 });
 
 describe("workerCount", () => {

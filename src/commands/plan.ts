@@ -181,7 +181,7 @@ async function planStreaming(
           }
         : undefined,
     },
-    (files, n, onProgress) => evaluateOnWorkers(files, n, input, timeoutMs, planner, onProgress),
+    (files, n, onProgress) => evaluateOnWorkers(files, n, input, timeoutMs, planner, consume, onProgress),
   );
   // Before ranking: finish sets each report's rank.
   reports?.save(specs, results);

@@ -6,8 +6,9 @@ import { existsSync } from "node:fs";
 import { availableParallelism } from "node:os";
 import { fileURLToPath } from "node:url";
 import { Worker } from "node:worker_threads";
-import { HostError, InputError } from "../errors.js";
-import type { HostResult } from "../targets/index.js";
+import { HostError, InputError, errorMessage } from "../errors.js";
+import type { RawHost } from "../model.js";
+import { type HostResult, readTarget } from "../targets/index.js";
 import type { TargetSpec } from "../targets/keys.js";
 import type { EvacShard, ShardSummary } from "../matching/evacuate.js";
 import type { HostReport, Planner } from "../pipeline.js";
@@ -68,6 +69,7 @@ export async function runOnWorkers<T>(
   onDone: (m: Extract<FromWorker, { type: "done-ack" }>) => void,
   onProgress?: (done: number, total: number) => void,
   keep = false,
+  local?: (spec: TargetSpec) => Promise<T>,
 ): Promise<{ results: HostResult<T>[]; workers: Worker[] }> {
   const url = workerUrl();
   if (!url) throw new Error("worker threads unavailable");
@@ -126,7 +128,7 @@ export async function runOnWorkers<T>(
             settleInput();
           } else if (m.type === "done-ack") {
             onDone(m);
-            if (++finished === n) resolve();
+            if (++finished === n + (local ? 1 : 0)) resolve();
           } else if (m.type === "input-error") {
             if (m.index === undefined) {
               fail(new InputError(m.message, m.file));
@@ -147,6 +149,44 @@ export async function runOnWorkers<T>(
         worker.postMessage(init);
         feed();
       }
+      if (!local) return;
+      // The main thread takes hosts from the same queue while the workers
+      // run, one at a time, and yields between hosts so that the workers'
+      // messages (and so their next hosts) are handled. Its answers are the
+      // workers' answers: the same set-up evaluates the same host the same way.
+      const runLocal = async (): Promise<void> => {
+        while (!failed && !firstInput && next < specs.length) {
+          const index = next++;
+          inFlight++;
+          const spec = specs[index]!;
+          try {
+            results[index] = { ok: true, host: await local(spec) };
+            done++;
+            onProgress?.(done, specs.length);
+          } catch (e) {
+            if (e instanceof HostError) {
+              results[index] = {
+                ok: false,
+                key: spec.explicitKey ?? spec.target,
+                target: spec.target,
+                error: e,
+              };
+              done++;
+              onProgress?.(done, specs.length);
+            } else if (e instanceof InputError) {
+              const first = firstInput as { index: number; error: InputError } | null;
+              if (!first || index < first.index) firstInput = { index, error: e };
+            } else {
+              fail(new InputError(`internal error: ${errorMessage(e)}`));
+            }
+          }
+          inFlight--;
+          settleInput();
+          await new Promise<void>((r) => setImmediate(r));
+        }
+        if (++finished === n + 1) resolve();
+      };
+      void runLocal();
     });
     ok = true;
   } finally {
@@ -189,21 +229,31 @@ export function fingerprintWorkersAvailable(): boolean {
   return url.protocol === "file:" && existsSync(fileURLToPath(url));
 }
 
-/** plan: evaluate file targets on workers; descriptor usage is merged into `planner`. */
+/**
+ * plan: evaluate file targets on `n` threads: the main thread (with
+ * `consume`, the main thread's planner set-up) and n - 1 workers, all taking
+ * hosts from one queue; descriptor usage of the workers is merged into
+ * `planner`. The main thread would otherwise sit idle while the workers read,
+ * and each worker repeats module loading, JIT warm-up and the set-up.
+ */
 export async function evaluateOnWorkers(
   specs: TargetSpec[],
   n: number,
   input: PlanSetupInput,
   timeoutMs: number,
   planner: Planner,
+  consume: (raw: RawHost) => Evaluated,
   onProgress?: (done: number, total: number) => void,
 ): Promise<HostResult<Evaluated>[]> {
+  const cache = !!input.cache;
   const { results } = await runOnWorkers<Evaluated>(
     specs,
-    n,
+    Math.max(1, n - 1),
     { type: "init", job: "plan", input, timeoutMs },
     (m) => planner.absorbUsage(m.usage),
     onProgress,
+    false,
+    async (spec) => consume(await readTarget(spec, { timeoutMs, cache })),
   );
   return results;
 }

@@ -85,15 +85,27 @@ export function formatPciAddress(domain: number, bus: number, slot: number, fn: 
  * are required. `what` names the place for error messages.
  */
 export function pciAddressFromAttrs(attrs: Record<string, string>, file: string, what: string): string {
+  return pciAddress(attrs.domain, attrs.bus, attrs.slot, attrs.function, file, what);
+}
+
+/** pciAddressFromAttrs with the four attribute values (undefined: absent) given one by one. */
+export function pciAddress(
+  domain: string | undefined,
+  bus: string | undefined,
+  slot: string | undefined,
+  fn: string | undefined,
+  file: string,
+  what: string,
+): string {
   // The same few thousand addresses recur in every host of a fleet: remember
   // the ones already read. Only valid ones are remembered (a bad one throws
   // below, every time), so the cache cannot change an answer.
   // Joined by NUL, an absent attribute is U+0001: no attribute value can hold
   // either (the scanner refuses control characters), so keys cannot collide.
-  const key = `${attrs.domain ?? "\u0001"}\0${attrs.bus ?? "\u0001"}\0${attrs.slot ?? "\u0001"}\0${attrs.function ?? "\u0001"}`;
+  const key = `${domain ?? "\u0001"}\0${bus ?? "\u0001"}\0${slot ?? "\u0001"}\0${fn ?? "\u0001"}`;
   const known = ADDRESSES.get(key);
   if (known !== undefined) return known;
-  const a = parsePciAddressAttrs(attrs, file, what);
+  const a = parsePciAddress(domain, bus, slot, fn, file, what);
   if (ADDRESSES.size >= MAX_ADDRESSES) ADDRESSES.clear();
   ADDRESSES.set(key, a);
   return a;
@@ -102,9 +114,15 @@ export function pciAddressFromAttrs(attrs: Record<string, string>, file: string,
 const ADDRESSES = new Map<string, string>();
 const MAX_ADDRESSES = 100_000;
 
-function parsePciAddressAttrs(attrs: Record<string, string>, file: string, what: string): string {
-  const num = (k: string, dflt?: number): number => {
-    const raw = attrs[k];
+function parsePciAddress(
+  rawDomain: string | undefined,
+  rawBus: string | undefined,
+  rawSlot: string | undefined,
+  rawFn: string | undefined,
+  file: string,
+  what: string,
+): string {
+  const num = (k: string, raw: string | undefined, dflt?: number): number => {
     if (raw === undefined) {
       if (dflt !== undefined) return dflt;
       throw new InputError(`${file}: ${what}: PCI address has no '${k}' attribute`, file);
@@ -114,14 +132,13 @@ function parsePciAddressAttrs(attrs: Record<string, string>, file: string, what:
       throw new InputError(`${file}: ${what}: PCI address ${k}='${raw}' is not a number`, file);
     return n;
   };
-  const domain = num("domain", 0);
-  const bus = num("bus");
-  const slot = num("slot");
-  const fn = num("function", 0);
+  const domain = num("domain", rawDomain, 0);
+  const bus = num("bus", rawBus);
+  const slot = num("slot", rawSlot);
+  const fn = num("function", rawFn, 0);
   if (slot > 0x1f)
-    throw new InputError(`${file}: ${what}: PCI slot ${attrs.slot} is out of range (max 0x1f)`, file);
-  if (fn > 7)
-    throw new InputError(`${file}: ${what}: PCI function ${attrs.function} is out of range (max 7)`, file);
+    throw new InputError(`${file}: ${what}: PCI slot ${rawSlot} is out of range (max 0x1f)`, file);
+  if (fn > 7) throw new InputError(`${file}: ${what}: PCI function ${rawFn} is out of range (max 7)`, file);
   return formatPciAddress(domain, bus, slot, fn);
 }
 

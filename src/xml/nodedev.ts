@@ -1,109 +1,87 @@
 /**
  * Node device XML reader (virsh nodedev-dumpxml, formatnode.rst): one
  * <device>, several concatenated <device> roots, or a <devices> wrapper.
+ *
+ * It reads the flat XmlDoc of the scanner (src/xml/scan.ts), not a tree of
+ * objects: only the names, attribute values and texts read below become
+ * strings. Node device files are almost all of what a fleet's dumps hold, so
+ * this is the hot path of a cold plan. test/xml/nodedev.test.ts checks it
+ * reads the same models as the tree reader it replaced
+ * (test/helpers/reference-nodedev.ts), and fails on the same files.
  */
 import { InputError } from "../errors.js";
 import type { IommuGroup, MdevCap, MdevType, NetCap, NodeDevice, PciCap, UsbCap } from "../model.js";
-import { formatPciAddress, normaliseId16, parseDecimalUInt, pciAddressFromAttrs } from "./address.js";
-import { child, childrenNamed, childText, parseXmlRoots, textOf, type XmlElement } from "./parse.js";
-
-/**
- * Top-level elements of a file that may hold several concatenated <device>
- * documents (a `virsh nodedev-dumpxml` loop), each possibly with its own XML
- * declaration: the scanner reads them as several roots, in the same pass.
- */
-function parseRoots(text: string, file: string): XmlElement[] {
-  return parseXmlRoots(text, file, { multiRoot: true, skip: UNREAD });
-}
-
-/**
- * Elements of node device XML (formatnode.rst) that no reader in this file
- * looks at: the scanner validates them but does not build them. A name here
- * must never be read below, at any depth (also not a VPD field name: readVpd
- * keeps every child of <fields>); test/xml/nodedev.test.ts compares the
- * models read with and without this set on the corpus and the samples.
- */
-const UNREAD: ReadonlySet<string> = new Set([
-  "pci-express",
-  "feature",
-  "devnode",
-  "serial",
-  "size",
-  "num_blocks",
-  "logical_block_size",
-  "drive_type",
-  "block",
-  "unique_id",
-  "subclass",
-  "protocol",
-  "lun",
-  "model",
-  "target",
-  "host",
-  "media_available",
-  "media_size",
-  "media_label",
-  "removable",
-]);
+import { formatPciAddress, normaliseId16, parseDecimalUInt, pciAddress } from "./address.js";
+import { parseXmlDoc, type XmlDoc } from "./parse.js";
 
 export function readNodeDevices(text: string, file: string): NodeDevice[] {
-  const roots = parseRoots(text, file);
+  // Several concatenated <device> documents (a `virsh nodedev-dumpxml` loop),
+  // each possibly with its own XML declaration: several roots, one pass.
+  // The document lives in the scanner's scratch arrays: read to the end
+  // before anything else is scanned (nothing below scans).
+  const d = parseXmlDoc(text, file, true, true);
   const out: NodeDevice[] = [];
-  for (const r of roots) {
-    if (r.name === "devices") {
-      for (const c of r.children) out.push(readNodeDevice(c, file));
+  for (const r of d.roots) {
+    if (d.is(r, "devices")) {
+      for (let c = d.first(r); c >= 0; c = d.next(c)) out.push(readNodeDevice(d, c, file));
     } else {
-      out.push(readNodeDevice(r, file));
+      out.push(readNodeDevice(d, r, file));
     }
   }
   return out;
 }
 
-export function readNodeDevice(el: XmlElement, file: string): NodeDevice {
-  if (el.name !== "device") {
+function readNodeDevice(d: XmlDoc, el: number, file: string): NodeDevice {
+  if (!d.is(el, "device")) {
     throw new InputError(
-      `${file}: expected node device XML (root element <device>), found <${el.name}>`,
+      `${file}: expected node device XML (root element <device>), found <${d.name(el)}>`,
       file,
     );
   }
-  const name = childText(el, "name");
+  const name = d.childText(el, "name");
   if (!name) throw new InputError(`${file}: node device XML has no <name>`, file);
   const what = `node device '${name}'`;
-  const dev: NodeDevice = { name, driver: childText(child(el, "driver"), "name") ?? null, caps: [] };
-  const path = childText(el, "path");
+  const drv = d.child(el, "driver");
+  const dev: NodeDevice = {
+    name,
+    driver: (drv >= 0 ? d.childText(drv, "name") : undefined) ?? null,
+    caps: [],
+  };
+  const path = d.childText(el, "path");
   if (path !== undefined) dev.path = path;
-  const parent = childText(el, "parent");
+  const parent = d.childText(el, "parent");
   if (parent !== undefined) dev.parent = parent;
 
-  for (const cap of childrenNamed(el, "capability")) {
-    const type = cap.attrs.type;
+  for (let cap = d.first(el); cap >= 0; cap = d.next(cap)) {
+    if (!d.is(cap, "capability")) continue;
+    const type = d.attr(cap, "type");
     if (!type) throw new InputError(`${file}: ${what}: <capability> without a type attribute`, file);
     dev.caps.push(type);
     switch (type) {
       case "pci":
-        dev.pci ??= readPci(cap, file, what);
+        dev.pci ??= readPci(d, cap, file, what);
         break;
       case "mdev":
-        dev.mdev ??= readMdev(cap, file, what);
+        dev.mdev ??= readMdev(d, cap, file, what);
         break;
       case "css": {
-        const addr = readCcwAddr(cap, file, what);
-        const cda = child(cap, "channel_dev_addr");
-        if (cda) readCcwAddr(cda, file, `${what} <channel_dev_addr>`);
-        dev.css ??= { ...addr, mdevTypes: nestedMdevTypes(cap, file, what) };
+        const addr = readCcwAddr(d, cap, file, what);
+        const cda = d.child(cap, "channel_dev_addr");
+        if (cda >= 0) readCcwAddr(d, cda, file, `${what} <channel_dev_addr>`);
+        dev.css ??= { ...addr, mdevTypes: nestedMdevTypes(d, cap, file, what) };
         break;
       }
       case "ccw":
-        readCcwAddr(cap, file, what);
+        readCcwAddr(d, cap, file, what);
         break;
       case "ap_matrix":
-        dev.apMatrix ??= { mdevTypes: nestedMdevTypes(cap, file, what) };
+        dev.apMatrix ??= { mdevTypes: nestedMdevTypes(d, cap, file, what) };
         break;
       case "usb_device":
-        dev.usb ??= readUsb(cap, file, what);
+        dev.usb ??= readUsb(d, cap, file, what);
         break;
       case "net":
-        dev.net ??= readNet(cap);
+        dev.net ??= readNet(d, cap);
         break;
       default:
         break;
@@ -112,11 +90,23 @@ export function readNodeDevice(el: XmlElement, file: string): NodeDevice {
   return dev;
 }
 
+/** PCI address of an <address domain= bus= slot= function=> element. */
+function addressOf(d: XmlDoc, a: number, file: string, what: string): string {
+  return pciAddress(
+    d.attr(a, "domain"),
+    d.attr(a, "bus"),
+    d.attr(a, "slot"),
+    d.attr(a, "function"),
+    file,
+    what,
+  );
+}
+
 // ---- pci -----------------------------------------------------------------------
 
-function readPci(cap: XmlElement, file: string, what: string): PciCap {
+function readPci(d: XmlDoc, cap: number, file: string, what: string): PciCap {
   const part = (k: string): number => {
-    const raw = childText(cap, k);
+    const raw = d.childText(cap, k);
     if (raw === undefined) {
       throw new InputError(`${file}: ${what}: PCI capability has no <${k}> (address incomplete)`, file);
     }
@@ -126,9 +116,11 @@ function readPci(cap: XmlElement, file: string, what: string): PciCap {
     return n;
   };
   const address = formatPciAddress(part("domain"), part("bus"), part("slot"), part("function"));
-  const vendor = child(cap, "vendor");
-  const product = child(cap, "product");
-  if (vendor?.attrs.id === undefined || product?.attrs.id === undefined) {
+  const vendor = d.child(cap, "vendor");
+  const product = d.child(cap, "product");
+  const vendorId = vendor >= 0 ? d.attr(vendor, "id") : undefined;
+  const productId = product >= 0 ? d.attr(product, "id") : undefined;
+  if (vendorId === undefined || productId === undefined) {
     throw new InputError(
       `${file}: ${what}: PCI capability needs <vendor id='...'> and <product id='...'>`,
       file,
@@ -136,57 +128,53 @@ function readPci(cap: XmlElement, file: string, what: string): PciCap {
   }
   const pci: PciCap = {
     address,
-    vendorId: normaliseId16(vendor.attrs.id, file, `${what} PCI vendor id`),
-    productId: normaliseId16(product.attrs.id, file, `${what} PCI product id`),
+    vendorId: normaliseId16(vendorId, file, `${what} PCI vendor id`),
+    productId: normaliseId16(productId, file, `${what} PCI product id`),
     virtFunctions: [],
     mdevTypes: [],
   };
-  const cls = childText(cap, "class");
+  const cls = d.childText(cap, "class");
   if (cls !== undefined) pci.class = cls.toLowerCase();
-  const vn = textOf(vendor);
+  const vn = d.trimmed(vendor);
   if (vn !== undefined) pci.vendorName = vn;
-  const pn = textOf(product);
+  const pn = d.trimmed(product);
   if (pn !== undefined) pci.productName = pn;
-  const ig = child(cap, "iommuGroup");
-  if (ig) {
-    const num = parseDecimalUInt(ig.attrs.number);
+  const ig = d.child(cap, "iommuGroup");
+  if (ig >= 0) {
+    const raw = d.attr(ig, "number");
+    const num = parseDecimalUInt(raw);
     if (num === undefined) {
-      throw new InputError(
-        `${file}: ${what}: <iommuGroup number='${ig.attrs.number ?? ""}'> is not a number`,
-        file,
-      );
+      throw new InputError(`${file}: ${what}: <iommuGroup number='${raw ?? ""}'> is not a number`, file);
     }
-    const group: IommuGroup = {
-      number: num,
-      members: childrenNamed(ig, "address").map((a) =>
-        pciAddressFromAttrs(a.attrs, file, `${what} iommuGroup`),
-      ),
-    };
+    const group: IommuGroup = { number: num, members: [] };
+    for (let a = d.first(ig); a >= 0; a = d.next(a))
+      if (d.is(a, "address")) group.members.push(addressOf(d, a, file, `${what} iommuGroup`));
     pci.iommuGroup = group;
   }
-  const numa = parseDecimalUInt(child(cap, "numa")?.attrs.node);
+  const numaEl = d.child(cap, "numa");
+  const numa = parseDecimalUInt(numaEl >= 0 ? d.attr(numaEl, "node") : undefined);
   if (numa !== undefined) pci.numaNode = numa;
 
-  for (const sub of childrenNamed(cap, "capability")) {
-    switch (sub.attrs.type) {
+  for (let sub = d.first(cap); sub >= 0; sub = d.next(sub)) {
+    if (!d.is(sub, "capability")) continue;
+    switch (d.attr(sub, "type")) {
       case "phys_function": {
-        const a = child(sub, "address");
-        if (a) pci.physFunction = pciAddressFromAttrs(a.attrs, file, `${what} phys_function`);
+        const a = d.child(sub, "address");
+        if (a >= 0) pci.physFunction = addressOf(d, a, file, `${what} phys_function`);
         break;
       }
       case "virt_functions": {
-        for (const a of childrenNamed(sub, "address")) {
-          pci.virtFunctions.push(pciAddressFromAttrs(a.attrs, file, `${what} virt_functions`));
-        }
-        const max = parseDecimalUInt(sub.attrs.maxCount);
+        for (let a = d.first(sub); a >= 0; a = d.next(a))
+          if (d.is(a, "address")) pci.virtFunctions.push(addressOf(d, a, file, `${what} virt_functions`));
+        const max = parseDecimalUInt(d.attr(sub, "maxCount"));
         if (max !== undefined) pci.virtFunctionsMax = max;
         break;
       }
       case "mdev_types":
-        pci.mdevTypes.push(...readMdevTypes(sub, file, what));
+        readMdevTypes(d, sub, file, what, pci.mdevTypes);
         break;
       case "vpd":
-        pci.vpd = readVpd(sub);
+        pci.vpd = readVpd(d, sub);
         break;
       default:
         break;
@@ -196,16 +184,17 @@ function readPci(cap: XmlElement, file: string, what: string): PciCap {
 }
 
 /** VPD as a flat record: `name`, `readonly.<field>`, `readwrite.<field>`, `*.vendor_field.<index>`. */
-function readVpd(cap: XmlElement): Record<string, string> {
+function readVpd(d: XmlDoc, cap: number): Record<string, string> {
   const out: Record<string, string> = {};
-  const name = childText(cap, "name");
+  const name = d.childText(cap, "name");
   if (name !== undefined) out.name = name;
-  for (const fields of childrenNamed(cap, "fields")) {
-    const access = fields.attrs.access ?? "unknown";
-    for (const f of fields.children) {
-      const idx = f.attrs.index;
-      const key = idx !== undefined ? `${access}.${f.name}.${idx}` : `${access}.${f.name}`;
-      out[key] = f.text.trim();
+  for (let fields = d.first(cap); fields >= 0; fields = d.next(fields)) {
+    if (!d.is(fields, "fields")) continue;
+    const access = d.attr(fields, "access") ?? "unknown";
+    for (let f = d.first(fields); f >= 0; f = d.next(f)) {
+      const idx = d.attr(f, "index");
+      const key = idx !== undefined ? `${access}.${d.name(f)}.${idx}` : `${access}.${d.name(f)}`;
+      out[key] = d.content(f).trim();
     }
   }
   return out;
@@ -213,51 +202,52 @@ function readVpd(cap: XmlElement): Record<string, string> {
 
 // ---- mdev types ------------------------------------------------------------------
 
-function readMdevTypes(cap: XmlElement, file: string, what: string): MdevType[] {
-  return childrenNamed(cap, "type").map((t) => {
-    const id = t.attrs.id;
+/** The <type> children of an mdev_types capability, appended to `out`. */
+function readMdevTypes(d: XmlDoc, cap: number, file: string, what: string, out: MdevType[]): void {
+  for (let t = d.first(cap); t >= 0; t = d.next(t)) {
+    if (!d.is(t, "type")) continue;
+    const id = d.attr(t, "id");
     if (!id) throw new InputError(`${file}: ${what}: mdev_types <type> without an id attribute`, file);
     const mt: MdevType = { id };
-    const name = childText(t, "name");
+    const name = d.childText(t, "name");
     if (name !== undefined) mt.name = name;
-    const api = childText(t, "deviceAPI");
+    const api = d.childText(t, "deviceAPI");
     if (api !== undefined) mt.deviceAPI = api;
-    const raw = childText(t, "availableInstances");
+    const raw = d.childText(t, "availableInstances");
     if (raw !== undefined && /^[0-9]+$/.test(raw)) {
       const n = Number.parseInt(raw, 10);
       if (Number.isSafeInteger(n)) mt.availableInstances = n;
     }
-    return mt;
-  });
+    out.push(mt);
+  }
 }
 
-function nestedMdevTypes(cap: XmlElement, file: string, what: string): MdevType[] {
+function nestedMdevTypes(d: XmlDoc, cap: number, file: string, what: string): MdevType[] {
   const out: MdevType[] = [];
-  for (const sub of childrenNamed(cap, "capability")) {
-    if (sub.attrs.type === "mdev_types") out.push(...readMdevTypes(sub, file, what));
+  for (let sub = d.first(cap); sub >= 0; sub = d.next(sub)) {
+    if (d.is(sub, "capability") && d.attr(sub, "type") === "mdev_types")
+      readMdevTypes(d, sub, file, what, out);
   }
   return out;
 }
 
 // ---- mdev --------------------------------------------------------------------------
 
-function readMdev(cap: XmlElement, file: string, what: string): MdevCap {
-  const type = child(cap, "type")?.attrs.id;
+function readMdev(d: XmlDoc, cap: number, file: string, what: string): MdevCap {
+  const typeEl = d.child(cap, "type");
+  const type = typeEl >= 0 ? d.attr(typeEl, "id") : undefined;
   if (!type) throw new InputError(`${file}: ${what}: mdev capability has no <type id='...'/>`, file);
-  const m: MdevCap = {
-    type,
-    attrs: childrenNamed(cap, "attr").map((a) => ({ name: a.attrs.name ?? "", value: a.attrs.value ?? "" })),
-  };
-  const uuid = childText(cap, "uuid");
+  const m: MdevCap = { type, attrs: [] };
+  for (let a = d.first(cap); a >= 0; a = d.next(a))
+    if (d.is(a, "attr")) m.attrs.push({ name: d.attr(a, "name") ?? "", value: d.attr(a, "value") ?? "" });
+  const uuid = d.childText(cap, "uuid");
   if (uuid !== undefined) m.uuid = uuid.toLowerCase();
-  const ig = child(cap, "iommuGroup");
-  if (ig) {
-    const n = parseDecimalUInt(ig.attrs.number);
+  const ig = d.child(cap, "iommuGroup");
+  if (ig >= 0) {
+    const raw = d.attr(ig, "number");
+    const n = parseDecimalUInt(raw);
     if (n === undefined) {
-      throw new InputError(
-        `${file}: ${what}: <iommuGroup number='${ig.attrs.number ?? ""}'> is not a number`,
-        file,
-      );
+      throw new InputError(`${file}: ${what}: <iommuGroup number='${raw ?? ""}'> is not a number`, file);
     }
     m.iommuGroup = n;
   }
@@ -266,20 +256,22 @@ function readMdev(cap: XmlElement, file: string, what: string): MdevCap {
 
 // ---- css / ccw ---------------------------------------------------------------------
 
+const CCW_LIMITS: [string, number][] = [
+  ["cssid", 0xfe],
+  ["ssid", 0x3],
+  ["devno", 0xffff],
+];
+
 /** cssid/ssid/devno (hex, as libvirt writes them), range-checked like libvirt does. */
 function readCcwAddr(
-  el: XmlElement,
+  d: XmlDoc,
+  el: number,
   file: string,
   what: string,
 ): { cssid?: string; ssid?: string; devno?: string } {
-  const limits: [string, number][] = [
-    ["cssid", 0xfe],
-    ["ssid", 0x3],
-    ["devno", 0xffff],
-  ];
   const out: { cssid?: string; ssid?: string; devno?: string } = {};
-  for (const [k, max] of limits) {
-    const raw = childText(el, k);
+  for (const [k, max] of CCW_LIMITS) {
+    const raw = d.childText(el, k);
     if (raw === undefined) continue;
     const s = raw.replace(/^0[xX]/, "");
     const n = /^[0-9a-fA-F]+$/.test(s) ? Number.parseInt(s, 16) : Number.NaN;
@@ -296,32 +288,35 @@ function readCcwAddr(
 
 // ---- usb / net -----------------------------------------------------------------------
 
-function readUsb(cap: XmlElement, file: string, what: string): UsbCap {
-  const vendor = child(cap, "vendor");
-  const product = child(cap, "product");
-  if (vendor?.attrs.id === undefined || product?.attrs.id === undefined) {
+function readUsb(d: XmlDoc, cap: number, file: string, what: string): UsbCap {
+  const vendor = d.child(cap, "vendor");
+  const product = d.child(cap, "product");
+  const vendorId = vendor >= 0 ? d.attr(vendor, "id") : undefined;
+  const productId = product >= 0 ? d.attr(product, "id") : undefined;
+  if (vendorId === undefined || productId === undefined) {
     throw new InputError(`${file}: ${what}: usb_device capability needs <vendor id> and <product id>`, file);
   }
   const u: UsbCap = {
-    vendorId: normaliseId16(vendor.attrs.id, file, `${what} USB vendor id`),
-    productId: normaliseId16(product.attrs.id, file, `${what} USB product id`),
+    vendorId: normaliseId16(vendorId, file, `${what} USB vendor id`),
+    productId: normaliseId16(productId, file, `${what} USB product id`),
   };
-  const bus = parseDecimalUInt(childText(cap, "bus"));
+  const bus = parseDecimalUInt(d.childText(cap, "bus"));
   if (bus !== undefined) u.bus = bus;
-  const device = parseDecimalUInt(childText(cap, "device"));
+  const device = parseDecimalUInt(d.childText(cap, "device"));
   if (device !== undefined) u.device = device;
-  const vn = textOf(vendor);
+  const vn = d.trimmed(vendor);
   if (vn !== undefined) u.vendorName = vn;
-  const pn = textOf(product);
+  const pn = d.trimmed(product);
   if (pn !== undefined) u.productName = pn;
   return u;
 }
 
-function readNet(cap: XmlElement): NetCap {
-  const n: NetCap = { interface: childText(cap, "interface") ?? "" };
-  const addr = childText(cap, "address");
+function readNet(d: XmlDoc, cap: number): NetCap {
+  const n: NetCap = { interface: d.childText(cap, "interface") ?? "" };
+  const addr = d.childText(cap, "address");
   if (addr !== undefined) n.address = addr.toLowerCase();
-  const state = child(cap, "link")?.attrs.state;
+  const link = d.child(cap, "link");
+  const state = link >= 0 ? d.attr(link, "state") : undefined;
   if (state !== undefined) n.linkState = state;
   return n;
 }

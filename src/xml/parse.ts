@@ -8,9 +8,17 @@
  * - Malformed XML raises InputError naming the file, line and column.
  */
 import { InputError } from "../errors.js";
-import { type ScanOptions, type ScannedElement, type XmlElement, XmlSyntaxError, scanXml } from "./scan.js";
+import {
+  type ScanOptions,
+  type ScannedElement,
+  type XmlDoc,
+  type XmlElement,
+  XmlSyntaxError,
+  scanDoc,
+  scanXml,
+} from "./scan.js";
 
-export type { ScannedElement, XmlElement } from "./scan.js";
+export type { ScannedElement, XmlDoc, XmlElement } from "./scan.js";
 
 /** Hard upper bound for one XML document (bytes of text). */
 /** virsh itself refuses XML files over 10 MiB; parsing that takes well under a second. */
@@ -36,6 +44,25 @@ export function parseXmlRoots(
   file: string,
   multiRoot: boolean | ScanOptions = false,
 ): ScannedElement[] {
+  return checked(text, file, () => scanXml(text, multiRoot));
+}
+
+/**
+ * Parse text into a flat XmlDoc (no tree of objects: the node device reader
+ * asks it for the few names, values and texts it uses). Same checks and
+ * errors as parseXmlRoots. With `scratch`, the document is valid only until
+ * the next scratch scan (scanDoc).
+ */
+export function parseXmlDoc(
+  text: string,
+  file: string,
+  multiRoot: boolean | ScanOptions = false,
+  scratch = false,
+): XmlDoc {
+  return checked(text, file, () => scanDoc(text, multiRoot, scratch));
+}
+
+function checked<T>(text: string, file: string, scan: () => T): T {
   if (text.length > MAX_XML_BYTES) {
     throw new InputError(
       `${file}: XML document is larger than ${MAX_XML_BYTES / 1024 / 1024} MiB; refusing to read it`,
@@ -43,7 +70,7 @@ export function parseXmlRoots(
     );
   }
   try {
-    return scanXml(text, multiRoot);
+    return scan();
   } catch (e) {
     if (e instanceof XmlSyntaxError) throw explain(text, file, e);
     throw e;

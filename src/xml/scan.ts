@@ -65,12 +65,6 @@ export class XmlSyntaxError extends Error {
 export interface ScanOptions {
   /** Several root elements (concatenated documents, each may start with an XML declaration). */
   multiRoot?: boolean;
-  /**
-   * Elements with these names (and everything inside them) are validated
-   * like the rest but not put in the tree: readers that ignore them save the
-   * allocation.
-   */
-  skip?: ReadonlySet<string>;
 }
 
 const XML_NS = "http://www.w3.org/XML/1998/namespace";
@@ -79,6 +73,9 @@ const XMLNS_NS = "http://www.w3.org/2000/xmlns/";
 /** Prefix -> namespace URI; each element that declares one chains a new scope onto its parent's. */
 type Scope = Record<string, string>;
 const ROOT_SCOPE: Scope = Object.assign(Object.create(null) as Scope, { xml: XML_NS, xmlns: XMLNS_NS });
+
+/** A character that is not tab, LF, CR or printable ASCII. */
+const NOT_PLAIN_CHAR = /[^\t\n\r\x20-\x7e]/;
 
 const ENT: Record<string, string> = { amp: "&", lt: "<", gt: ">", quot: '"', apos: "'" };
 
@@ -152,35 +149,316 @@ function isSpace(c: number): boolean {
 const XML_DECL =
   /<\?xml[ \t\r\n]+version[ \t\r\n]*=[ \t\r\n]*(["'])(1\.[0-9]+)\1([ \t\r\n]+encoding[ \t\r\n]*=[ \t\r\n]*(["'])[A-Za-z][A-Za-z0-9._-]*\4)?([ \t\r\n]+standalone[ \t\r\n]*=[ \t\r\n]*(["'])(yes|no)\6)?[ \t\r\n]*\?>/y;
 
+// ---- the flat document --------------------------------------------------------
+
+/**
+ * Element records in XmlDoc.el: E ints per element, in document order (an
+ * element's index is greater than its parent's).
+ */
+const E = 11;
+// [0]: index of the '<' of the open tag (read as el[e * E])
+const E_NAME_END = 1; // the name is text[start + 1, nameEnd)
+const E_OPEN_END = 2; // just after the '>' of the open tag
+const E_CLOSE_START = 3; // start of '</name>', or openEnd - 2 when self-closing
+const E_END = 4; // just after the element
+const E_PARENT = 5; // -1: a root
+const E_FIRST = 6; // first child, -1: none
+const E_NEXT = 7; // next sibling, -1: none
+const E_ATTR = 8; // first attribute record
+const E_NATTR = 9; // number of attributes
+const E_SELF = 10; // 1: self-closing
+/**
+ * Attribute records in XmlDoc.at: name [start, end), value [start, end)
+ * inside the quotes, plain (1: no reference or whitespace to normalise).
+ */
+const A = 5;
+
+/**
+ * A scanned document without a tree of objects: element and attribute
+ * records in two typed arrays, offsets into the text. Names, values and text
+ * become strings only when a reader asks for them. Every accessor takes an
+ * element index (from `roots`, `first`, `next`); -1 means none.
+ */
+export class XmlDoc {
+  constructor(
+    readonly text: string,
+    /** @internal element records (E ints each) */
+    readonly el: Int32Array,
+    /** @internal attribute records (A ints each) */
+    readonly at: Int32Array,
+    readonly count: number,
+    readonly roots: readonly number[],
+  ) {}
+
+  name(e: number): string {
+    const b = e * E;
+    return this.text.slice(this.el[b]! + 1, this.el[b + E_NAME_END]!);
+  }
+
+  /** Is element e named `name` (exactly, prefix included)? */
+  is(e: number, name: string): boolean {
+    const b = e * E;
+    const s = this.el[b]! + 1;
+    return this.el[b + E_NAME_END]! - s === name.length && this.text.startsWith(name, s);
+  }
+
+  first(e: number): number {
+    return this.el[e * E + E_FIRST]!;
+  }
+
+  next(e: number): number {
+    return this.el[e * E + E_NEXT]!;
+  }
+
+  parent(e: number): number {
+    return this.el[e * E + E_PARENT]!;
+  }
+
+  /** First child of e named `name`, or -1. */
+  child(e: number, name: string): number {
+    const el = this.el;
+    for (let c = el[e * E + E_FIRST]!; c >= 0; c = el[c * E + E_NEXT]!) if (this.is(c, name)) return c;
+    return -1;
+  }
+
+  /** Value of attribute `name` of e (normalised and decoded), or undefined. */
+  attr(e: number, name: string): string | undefined {
+    const b = e * E;
+    const at = this.at;
+    let a = this.el[b + E_ATTR]! * A;
+    const stop = a + this.el[b + E_NATTR]! * A;
+    for (; a < stop; a += A) {
+      const s = at[a]!;
+      if (at[a + 1]! - s === name.length && this.text.startsWith(name, s)) return this.attrValue(a);
+    }
+    return undefined;
+  }
+
+  /** @internal the value of attribute record a */
+  attrValue(a: number): string {
+    const at = this.at;
+    return at[a + 4] === 1
+      ? this.text.slice(at[a + 2]!, at[a + 3]!)
+      : decodeRefs(this.text, at[a + 2]!, at[a + 3]!, true);
+  }
+
+  /** The element's direct text content: text and CDATA children concatenated, decoded, untrimmed. */
+  content(e: number): string {
+    const el = this.el;
+    const b = e * E;
+    if (el[b + E_SELF] === 1) return "";
+    const text = this.text;
+    const stop = el[b + E_CLOSE_START]!;
+    let k = el[b + E_OPEN_END]!;
+    let c = el[b + E_FIRST]!;
+    // The common case: one run of plain text and nothing else.
+    if (c < 0) {
+      let plain = true;
+      for (let q = k; q < stop; q++) {
+        const ch = text.charCodeAt(q);
+        if (ch === 60 || ch === 38 || ch === 13) {
+          plain = false;
+          break;
+        }
+      }
+      if (plain) return text.slice(k, stop);
+    }
+    let out = "";
+    for (;;) {
+      const segEnd = c >= 0 ? el[c * E]! : stop;
+      out += directTextOf(text, k, segEnd);
+      if (c < 0) return out;
+      k = el[c * E + E_END]!;
+      c = el[c * E + E_NEXT]!;
+    }
+  }
+
+  /** Direct text, trimmed; undefined when it is empty (the readers' textOf). */
+  trimmed(e: number): string | undefined {
+    if (e < 0) return undefined;
+    const t = this.content(e).trim();
+    return t === "" ? undefined : t;
+  }
+
+  /** Trimmed text of the first child named `name` (the readers' childText). */
+  childText(e: number, name: string): string | undefined {
+    return e < 0 ? undefined : this.trimmed(this.child(e, name));
+  }
+
+  /** The element as a tree node (ScannedElement), with its subtree. */
+  tree(root: number): ScannedElement {
+    const el = this.el;
+    const end = el[root * E + E_END]!;
+    const nodes = new Map<number, ScannedElement>();
+    const top = this.node(root);
+    nodes.set(root, top);
+    // Document order: the subtree of root is the run of elements after it that start before its end.
+    for (let e = root + 1; e < this.count && el[e * E]! < end; e++) {
+      const n = this.node(e);
+      nodes.set(e, n);
+      const p = nodes.get(el[e * E + E_PARENT]!)!;
+      if (p.children === NO_CHILDREN) p.children = [n];
+      else p.children.push(n);
+    }
+    return top;
+  }
+
+  private node(e: number): ScannedElement {
+    const el = this.el;
+    const at = this.at;
+    const b = e * E;
+    let attrs = NO_ATTRS;
+    let spans = NO_SPANS;
+    const na = el[b + E_NATTR]!;
+    if (na > 0) {
+      attrs = {};
+      spans = [];
+      for (let a = el[b + E_ATTR]! * A, stop = a + na * A; a < stop; a += A) {
+        const an = this.text.slice(at[a]!, at[a + 1]!);
+        const value = this.attrValue(a);
+        if (an === "__proto__")
+          Object.defineProperty(attrs, an, { value, enumerable: true, writable: true, configurable: true });
+        else attrs[an] = value;
+        spans.push(at[a + 2]!, at[a + 3]!);
+      }
+    }
+    return {
+      name: this.name(e),
+      attrs,
+      children: NO_CHILDREN,
+      text: this.content(e),
+      start: el[b]!,
+      openEnd: el[b + E_OPEN_END]!,
+      closeStart: el[b + E_CLOSE_START]!,
+      end: el[b + E_END]!,
+      selfClosing: el[b + E_SELF] === 1,
+      spans,
+    };
+  }
+}
+
+/**
+ * Direct text of already validated content [from, to) that holds no child
+ * element: text runs decoded, CDATA raw (line ends normalised), comments and
+ * processing instructions left out.
+ */
+function directTextOf(text: string, from: number, to: number): string {
+  let out = "";
+  let k = from;
+  while (k < to) {
+    const lt = text.indexOf("<", k);
+    const runEnd = lt < 0 || lt >= to ? to : lt;
+    if (runEnd > k) out += decodeRefs(text, k, runEnd, false);
+    if (runEnd >= to) break;
+    if (text.startsWith("<!--", lt)) k = text.indexOf("--", lt + 4) + 3;
+    else if (text.startsWith("<![CDATA[", lt)) {
+      const e = text.indexOf("]]>", lt + 9);
+      const raw = text.slice(lt + 9, e);
+      out += raw.indexOf("\r") < 0 ? raw : raw.replace(/\r\n?/g, "\n");
+      k = e + 3;
+    } else k = text.indexOf("?>", lt + 2) + 2; // <?pi ...?>
+  }
+  return out;
+}
+
+/**
+ * Decode already validated [from, to): references, line ends; in an
+ * attribute value also whitespace -> space ([3.3.3], [2.11]).
+ */
+function decodeRefs(text: string, from: number, to: number, attr: boolean): string {
+  let out = "";
+  let k = from;
+  let seg = from;
+  while (k < to) {
+    const c = text.charCodeAt(k);
+    if (c === 38) {
+      out += text.slice(seg, k);
+      const semi = text.indexOf(";", k);
+      const name = text.slice(k + 1, semi);
+      if (name.charCodeAt(0) === 35) {
+        const hex = name.charCodeAt(1) === 120;
+        out += String.fromCodePoint(Number.parseInt(name.slice(hex ? 2 : 1), hex ? 16 : 10));
+      } else out += ENT[name]!;
+      k = semi + 1;
+      seg = k;
+    } else if (c === 13) {
+      out += `${text.slice(seg, k)}${attr ? " " : "\n"}`;
+      k += text.charCodeAt(k + 1) === 10 ? 2 : 1;
+      seg = k;
+    } else if (attr && (c === 9 || c === 10)) {
+      out += `${text.slice(seg, k)} `;
+      k++;
+      seg = k;
+    } else k++;
+  }
+  return seg === from ? text.slice(from, to) : out + text.slice(seg, to);
+}
+
+/** Parse into trees: the roots of scanDoc, each as a ScannedElement with its subtree. */
 export function scanXml(text: string, multiRoot: boolean | ScanOptions = false): ScannedElement[] {
+  const doc = scanDoc(text, multiRoot, true);
+  return doc.roots.map((r) => doc.tree(r));
+}
+
+/**
+ * The record arrays of the last scan with `scratch`: reused by the next one,
+ * so that a run over a fleet's files does not allocate (and collect) a few
+ * hundred KB of typed arrays per file. Only for callers that are done with
+ * the XmlDoc before they scan again (scanXml, readNodeDevices).
+ */
+let scratchEl = new Int32Array(0);
+let scratchAt = new Int32Array(0);
+
+/**
+ * Scan text into a flat XmlDoc. With `scratch`, the document's arrays are
+ * shared with the next scratch scan: it is valid only until then.
+ */
+export function scanDoc(text: string, multiRoot: boolean | ScanOptions = false, scratch = false): XmlDoc {
   passes++;
-  const opts: ScanOptions = typeof multiRoot === "boolean" ? { multiRoot } : multiRoot;
-  const multi = opts.multiRoot === true;
-  const skip = opts.skip;
+  const multi = typeof multiRoot === "boolean" ? multiRoot : multiRoot.multiRoot === true;
   const n = text.length;
   let i = text.charCodeAt(0) === 0xfeff ? 1 : 0;
   const docStart = i;
-  const roots: ScannedElement[] = [];
-  /** Open element names, their tree nodes (null: skipped) and namespace scopes. */
-  const names: string[] = [];
-  const els: (ScannedElement | null)[] = [];
+  const roots: number[] = [];
+  const wantEl = Math.max(64, n >> 5) * E;
+  const wantAt = Math.max(32, n >> 6) * A;
+  let el = scratch && scratchEl.length >= wantEl ? scratchEl : new Int32Array(wantEl);
+  let at = scratch && scratchAt.length >= wantAt ? scratchAt : new Int32Array(wantAt);
+  let count = 0;
+  let nattr = 0;
+  /** Open elements, the last child of each (-1: none yet) and their namespace scopes. */
+  const open: number[] = [];
+  const last: number[] = [];
   const scopes: Scope[] = [];
   let depth = 0;
   let sawRoot = false;
   /** Set by readName: index of the first ':' in the name (-1: none), and how many. */
   let colonAt = -1;
   let colons = 0;
+  /**
+   * No character outside tab, LF, CR and printable ASCII (one native regexp
+   * pass): then no character needs a check of its own, and text runs are
+   * found with indexOf. Otherwise each character is checked where it is met.
+   */
+  const plainChars = !NOT_PLAIN_CHAR.test(text);
+  /** Next '&' and ']]>' at or after the current text run (n: none); only with plainChars. */
+  let nextAmp = -1;
+  let nextCdEnd = -1;
+  const nextAt = (s: string, from: number): number => {
+    const x = text.indexOf(s, from);
+    return x < 0 ? n : x;
+  };
 
-  const fail = (msg: string, at = i, kind: XmlErrorKind = "syntax"): never => {
+  const fail = (msg: string, where = i, kind: XmlErrorKind = "syntax"): never => {
     let line = 1;
-    let last = -1;
-    for (let k = 0; k < at && k < n; k++) {
+    let lastNl = -1;
+    for (let k = 0; k < where && k < n; k++) {
       if (text.charCodeAt(k) === 10) {
         line++;
-        last = k;
+        lastNl = k;
       }
     }
-    throw new XmlSyntaxError(msg, line, at - last, kind);
+    throw new XmlSyntaxError(msg, line, where - lastNl, kind);
   };
 
   /** Check the non-ASCII or control character at k; returns the index after it. */
@@ -208,55 +486,33 @@ export function scanXml(text: string, multiRoot: boolean | ScanOptions = false):
 
   /** Check every character of [from, to) is a Char (comments, PIs, CDATA). */
   const checkChars = (from: number, to: number): void => {
+    if (plainChars) return;
     for (let k = from; k < to; ) {
       const c = text.charCodeAt(k);
       k = c >= 0x20 && c < 0x7f ? k + 1 : checkChar(c, k);
     }
   };
 
-  /** Decode [from, to): references, line ends; in an attribute value also whitespace -> space. */
-  const decode = (from: number, to: number, attr: boolean): string => {
-    let out = "";
-    let k = from;
-    let seg = from;
-    while (k < to) {
-      const c = text.charCodeAt(k);
-      if (c === 38) {
-        out += text.slice(seg, k);
-        const semi = text.indexOf(";", k);
-        if (semi < 0 || semi >= to) fail("'&' must start an entity reference such as &amp;", k);
-        const name = text.slice(k + 1, semi);
-        if (name.charCodeAt(0) === 35) {
-          const hex = name.charCodeAt(1) === 120; // 'x' ([66]: lower case only)
-          const digits = name.slice(hex ? 2 : 1);
-          if (!(hex ? /^[0-9a-fA-F]+$/ : /^[0-9]+$/).test(digits))
-            fail(`invalid character reference &${name};`, k);
-          const cp = Number.parseInt(digits, hex ? 16 : 10);
-          // [66] WFC Legal Character: the referred-to character must match Char
-          if (!isCharCp(cp)) fail(`&${name}; refers to a character that XML does not allow`, k);
-          out += String.fromCodePoint(cp);
-        } else {
-          const v = ENT[name];
-          if (v === undefined) fail(`undefined entity &${name}; (no DTD entities are allowed)`, k);
-          out += v;
-        }
-        k = semi + 1;
-        seg = k;
-      } else if (c === 13) {
-        out += `${text.slice(seg, k)}${attr ? " " : "\n"}`;
-        k += text.charCodeAt(k + 1) === 10 ? 2 : 1;
-        seg = k;
-      } else if (attr && (c === 9 || c === 10)) {
-        out += `${text.slice(seg, k)} `;
-        k++;
-        seg = k;
-      } else k++;
+  /** Check each '&' of [from, to) starts a predefined entity or a legal character reference. */
+  const checkRefs = (from: number, to: number): void => {
+    for (let k = text.indexOf("&", from); k >= 0 && k < to; k = text.indexOf("&", k + 1)) {
+      const semi = text.indexOf(";", k);
+      if (semi < 0 || semi >= to) fail("'&' must start an entity reference such as &amp;", k);
+      const name = text.slice(k + 1, semi);
+      if (name.charCodeAt(0) === 35) {
+        const hex = name.charCodeAt(1) === 120; // 'x' ([66]: lower case only)
+        const digits = name.slice(hex ? 2 : 1);
+        if (!(hex ? /^[0-9a-fA-F]+$/ : /^[0-9]+$/).test(digits))
+          fail(`invalid character reference &${name};`, k);
+        const cp = Number.parseInt(digits, hex ? 16 : 10);
+        // [66] WFC Legal Character: the referred-to character must match Char
+        if (!isCharCp(cp)) fail(`&${name}; refers to a character that XML does not allow`, k);
+      } else if (ENT[name] === undefined) fail(`undefined entity &${name}; (no DTD entities are allowed)`, k);
     }
-    return out + text.slice(seg, to);
   };
 
-  const readName = (): string => {
-    const s = i;
+  /** Read a Name at i (XML 1.0 [5]); leaves i after it and sets colonAt/colons. */
+  const readName = (): void => {
     colonAt = -1;
     colons = 0;
     let c = text.charCodeAt(i);
@@ -270,51 +526,68 @@ export function scanXml(text: string, multiRoot: boolean | ScanOptions = false):
       i += cp > 0xffff ? 2 : 1;
       if (i >= n) break;
       c = text.charCodeAt(i);
+      // The common case first: an ASCII letter, digit, '-', '_' or '.'.
+      if ((c >= 97 && c <= 122) || (c >= 65 && c <= 90) || (c >= 45 && c <= 57 && c !== 47) || c === 95) {
+        cp = c;
+        continue;
+      }
       cp = c;
       if (c >= 0xd800 && c <= 0xdbff) cp = text.codePointAt(i) ?? c;
       if (!isNameCp(cp)) break;
     }
-    return text.slice(s, i);
   };
 
   /** Namespaces 1.0 [7] QName: at most one ':', not first or last. */
-  const checkQName = (name: string, at: number): void => {
-    if (colons > 1 || colonAt === at || colonAt === at + name.length - 1)
-      fail(`'${name}' is not a qualified name (Namespaces in XML: prefix:local)`, at);
+  const checkQName = (s: number, e: number): void => {
+    if (colons > 1 || colonAt === s || colonAt === e - 1)
+      fail(`'${text.slice(s, e)}' is not a qualified name (Namespaces in XML: prefix:local)`, s);
   };
 
   const skipSpace = () => {
     while (i < n && isSpace(text.charCodeAt(i))) i++;
   };
 
-  const top = (): ScannedElement | null => (depth > 0 ? els[depth - 1]! : null);
+  /** Do text[a, a + len) and text[b, b + len) hold the same characters? */
+  const same = (a: number, b: number, len: number): boolean => {
+    for (let k = 0; k < len; k++) if (text.charCodeAt(a + k) !== text.charCodeAt(b + k)) return false;
+    return true;
+  };
+
+  const elName = (e: number): string => text.slice(el[e * E]! + 1, el[e * E + E_NAME_END]!);
 
   while (i < n) {
     // ---- character data up to the next '<' ----
     const from = i;
-    let plain = true;
+    let refs = false;
     let k = i;
-    for (; k < n; ) {
-      const c = text.charCodeAt(k);
-      if (c === 60) break;
-      if (c >= 0x20 && c < 0x7f && c !== 38 && c !== 93) {
-        k++;
-        continue;
+    if (plainChars) {
+      // Every character is known to be a Char: find the '<' natively, and
+      // whether an '&' or a ']]>' comes before it.
+      k = text.indexOf("<", i);
+      if (k < 0) k = n;
+      if (nextAmp < from) nextAmp = nextAt("&", from);
+      refs = nextAmp < k;
+      if (nextCdEnd < from) nextCdEnd = nextAt("]]>", from);
+      if (nextCdEnd < k) fail("']]>' is not allowed in text", nextCdEnd);
+    } else {
+      for (; k < n; ) {
+        const c = text.charCodeAt(k);
+        if (c === 60) break;
+        if (c >= 0x20 && c < 0x7f && c !== 38 && c !== 93) {
+          k++;
+          continue;
+        }
+        if (c === 38) refs = true;
+        else if (c === 93 && text.charCodeAt(k + 1) === 93 && text.charCodeAt(k + 2) === 62)
+          fail("']]>' is not allowed in text", k);
+        k = c === 38 || c === 93 ? k + 1 : checkChar(c, k);
       }
-      if (c === 38 || c === 13) plain = false;
-      else if (c === 93 && text.charCodeAt(k + 1) === 93 && text.charCodeAt(k + 2) === 62)
-        fail("']]>' is not allowed in text", k);
-      k = c === 38 || c === 93 ? k + 1 : checkChar(c, k);
     }
     if (k > from) {
       if (depth === 0) {
         for (let q = from; q < k; q++)
           if (!isSpace(text.charCodeAt(q))) fail("text outside the root element", q);
-      } else {
-        const t = els[depth - 1];
-        if (t) t.text += plain ? text.slice(from, k) : decode(from, k, false);
-        else if (!plain) decode(from, k, false);
-      }
+      } else if (refs) checkRefs(from, k);
     }
     if (k >= n) {
       i = n;
@@ -336,11 +609,6 @@ export function scanXml(text: string, multiRoot: boolean | ScanOptions = false):
         if (end < 0) fail("unterminated CDATA section", lt);
         if (depth === 0) fail("CDATA outside the root element", lt);
         checkChars(i + 8, end);
-        const t = top();
-        if (t) {
-          const raw = text.slice(i + 8, end);
-          t.text += raw.indexOf("\r") < 0 ? raw : raw.replace(/\r\n?/g, "\n");
-        }
         i = end + 3;
       } else if (text.startsWith("!DOCTYPE", i) || text.startsWith("!ENTITY", i)) {
         fail(
@@ -353,7 +621,9 @@ export function scanXml(text: string, multiRoot: boolean | ScanOptions = false):
       }
     } else if (c === 63 /* ? */) {
       i++;
-      const target = readName();
+      const ts = i;
+      readName();
+      const target = text.slice(ts, i);
       if (target.length === 3 && target.toLowerCase() === "xml") {
         // [23] the XML declaration: only at the very start (of each document with multiRoot)
         const atStart = lt === docStart || (multi && depth === 0);
@@ -376,34 +646,59 @@ export function scanXml(text: string, multiRoot: boolean | ScanOptions = false):
       }
     } else if (c === 47 /* / */) {
       i++;
-      const name = readName();
-      skipSpace();
-      if (text.charCodeAt(i) !== 62) fail(`expected '>' to close </${name}`);
-      i++;
-      if (depth === 0) fail(`closing tag </${name}> without an open element`, lt);
-      const open = names[depth - 1]!;
-      if (open !== name) fail(`expected closing tag </${open}> instead of </${name}>`, lt);
-      const el = els[depth - 1];
-      if (el) {
-        el.closeStart = lt;
-        el.end = i;
+      if (depth > 0) {
+        // The usual case: the name of the open element, then '>' or space.
+        const e = open[depth - 1]!;
+        const os = el[e * E]! + 1;
+        const len = el[e * E + E_NAME_END]! - os;
+        const t = text.charCodeAt(i + len);
+        if ((t === 62 || isSpace(t)) && same(os, i, len)) {
+          i += len;
+          skipSpace();
+          if (text.charCodeAt(i) !== 62) fail(`expected '>' to close </${elName(e)}`);
+          i++;
+          el[e * E + E_CLOSE_START] = lt;
+          el[e * E + E_END] = i;
+          depth--;
+          continue;
+        }
       }
+      const ns = i;
+      readName();
+      const ne = i;
+      skipSpace();
+      if (text.charCodeAt(i) !== 62) fail(`expected '>' to close </${text.slice(ns, ne)}`);
+      i++;
+      if (depth === 0) fail(`closing tag </${text.slice(ns, ne)}> without an open element`, lt);
+      const e = open[depth - 1]!;
+      const os = el[e * E]! + 1;
+      const len = el[e * E + E_NAME_END]! - os;
+      if (ne - ns !== len || !same(os, ns, len))
+        fail(`expected closing tag </${elName(e)}> instead of </${text.slice(ns, ne)}>`, lt);
+      el[e * E + E_CLOSE_START] = lt;
+      el[e * E + E_END] = i;
       depth--;
     } else {
-      const name = readName();
-      const nameColonAt = colonAt < 0 ? -1 : colonAt - (lt + 1);
-      checkQName(name, lt + 1);
-      const parent = depth > 0 ? els[depth - 1]! : null;
-      const keep = (depth === 0 || parent !== null) && !(skip?.has(name) ?? false);
-      let attrs = NO_ATTRS;
-      let spans = NO_SPANS;
+      const ns = lt + 1;
+      readName();
+      const ne = i;
+      const nameColonAt = colonAt;
+      checkQName(ns, ne);
+      if ((count + 1) * E > el.length) {
+        const grown = new Int32Array(el.length * 2);
+        grown.set(el);
+        el = grown;
+      }
+      const e = count++;
+      const b = e * E;
+      const attr0 = nattr;
       let nsDecl = false;
       let prefixedAttrs = 0;
       let selfClosing = false;
       for (;;) {
         const before = i;
         skipSpace();
-        if (i >= n) fail(`unterminated start tag <${name}`, lt);
+        if (i >= n) fail(`unterminated start tag <${text.slice(ns, ne)}`, lt);
         const ch = text.charCodeAt(i);
         if (ch === 62) {
           i++;
@@ -415,25 +710,27 @@ export function scanXml(text: string, multiRoot: boolean | ScanOptions = false):
           selfClosing = true;
           break;
         }
-        if (i === before) fail(`expected whitespace before an attribute in <${name}>`);
-        const anAt = i;
-        const an = readName();
-        checkQName(an, anAt);
+        if (i === before) fail(`expected whitespace before an attribute in <${text.slice(ns, ne)}>`);
+        const as = i;
+        readName();
+        const ae = i;
+        checkQName(as, ae);
         if (colonAt >= 0) {
-          if (an.startsWith("xmlns:")) nsDecl = true;
+          if (colonAt === as + 5 && text.startsWith("xmlns", as)) nsDecl = true;
           else prefixedAttrs++;
-        } else if (an === "xmlns") nsDecl = true;
+        } else if (ae - as === 5 && text.startsWith("xmlns", as)) nsDecl = true;
         skipSpace();
-        if (text.charCodeAt(i) !== 61) fail(`attribute ${an} needs '=' and a quoted value`);
+        if (text.charCodeAt(i) !== 61) fail(`attribute ${text.slice(as, ae)} needs '=' and a quoted value`);
         i++;
         skipSpace();
         const q = text.charCodeAt(i);
-        if (q !== 34 && q !== 39) fail(`attribute ${an}: value must be quoted`);
+        if (q !== 34 && q !== 39) fail(`attribute ${text.slice(as, ae)}: value must be quoted`);
         const vs = i + 1;
         let ve = vs;
         let plainV = true;
+        let refsV = false;
         for (;;) {
-          if (ve >= n) fail(`attribute ${an}: unterminated value`, vs - 1);
+          if (ve >= n) fail(`attribute ${text.slice(as, ae)}: unterminated value`, vs - 1);
           const v = text.charCodeAt(ve);
           if (v === q) break;
           if (v >= 0x20 && v < 0x7f && v !== 38 && v !== 60) {
@@ -441,93 +738,119 @@ export function scanXml(text: string, multiRoot: boolean | ScanOptions = false):
             continue;
           }
           // [10] AttValue ::= '"' ([^<&"] | Reference)* '"'
-          if (v === 60) fail(`attribute ${an}: '<' is not allowed in a value`, ve);
+          if (v === 60) fail(`attribute ${text.slice(as, ae)}: '<' is not allowed in a value`, ve);
+          if (v === 38) refsV = true;
           if (v === 38 || v === 9 || v === 10 || v === 13) plainV = false;
           ve = v === 38 ? ve + 1 : checkChar(v, ve);
         }
         // [40] WFC Unique Att Spec
-        if (attrs === NO_ATTRS) {
-          attrs = {};
-          spans = [];
-        } else if (Object.hasOwn(attrs, an)) fail(`duplicate attribute ${an} in <${name}>`, before);
-        const value = plainV ? text.slice(vs, ve) : decode(vs, ve, true);
-        if (an === "__proto__")
-          Object.defineProperty(attrs, an, { value, enumerable: true, writable: true, configurable: true });
-        else attrs[an] = value;
-        spans.push(vs, ve);
+        for (let a = attr0 * A, stop = nattr * A; a < stop; a += A) {
+          if (at[a + 1]! - at[a]! === ae - as && same(at[a]!, as, ae - as))
+            fail(`duplicate attribute ${text.slice(as, ae)} in <${text.slice(ns, ne)}>`, before);
+        }
+        if (refsV) checkRefs(vs, ve);
+        if ((nattr + 1) * A > at.length) {
+          const grown = new Int32Array(at.length * 2);
+          grown.set(at);
+          at = grown;
+        }
+        const a = nattr++ * A;
+        at[a] = as;
+        at[a + 1] = ae;
+        at[a + 2] = vs;
+        at[a + 3] = ve;
+        at[a + 4] = plainV ? 1 : 0;
         i = ve + 1;
       }
       // ---- Namespaces 1.0: declarations, then every prefix must be declared ----
       const parentScope = depth > 0 ? scopes[depth - 1]! : ROOT_SCOPE;
       let scope = parentScope;
-      if (nsDecl) {
-        scope = Object.create(parentScope) as Scope;
-        for (const an of Object.keys(attrs)) {
-          const p = an === "xmlns" ? "" : an.startsWith("xmlns:") ? an.slice(6) : null;
-          if (p === null) continue;
-          const uri = attrs[an]!;
-          if (p === "xmlns") fail("the prefix xmlns must not be declared", lt);
-          if (p === "xml" ? uri !== XML_NS : uri === XML_NS)
-            fail(`the xml prefix and only it is bound to ${XML_NS}`, lt);
-          if (uri === XMLNS_NS) fail(`${XMLNS_NS} must not be declared`, lt);
-          if (p !== "" && uri === "") fail(`xmlns:${p}="" cannot undeclare a prefix (Namespaces 1.0)`, lt);
-          scope[p] = uri;
+      if (nsDecl || nameColonAt >= 0 || prefixedAttrs > 0) {
+        const name = text.slice(ns, ne);
+        const names: string[] = [];
+        const values: string[] = [];
+        for (let a = attr0 * A; a < nattr * A; a += A) {
+          names.push(text.slice(at[a]!, at[a + 1]!));
+          values.push(
+            at[a + 4] === 1
+              ? text.slice(at[a + 2]!, at[a + 3]!)
+              : decodeRefs(text, at[a + 2]!, at[a + 3]!, true),
+          );
         }
-      }
-      if (nameColonAt >= 0) {
-        const p = name.slice(0, nameColonAt);
-        if (p === "xmlns") fail(`element <${name}> must not use the prefix xmlns`, lt);
-        if (scope[p] === undefined) fail(`undeclared namespace prefix '${p}' in <${name}>`, lt);
-      }
-      if (prefixedAttrs > 0) {
-        const seen = prefixedAttrs > 1 ? new Set<string>() : null;
-        for (const an of Object.keys(attrs)) {
-          const ci = an.indexOf(":");
-          if (ci < 0 || an.startsWith("xmlns:")) continue;
-          const uri = scope[an.slice(0, ci)];
-          if (uri === undefined)
-            fail(`undeclared namespace prefix '${an.slice(0, ci)}' on attribute ${an} of <${name}>`, lt);
-          if (seen) {
-            const key = `${uri} ${an.slice(ci + 1)}`;
-            if (seen.has(key)) fail(`attribute ${an} of <${name}> repeats a namespaced attribute`, lt);
-            seen.add(key);
+        if (nsDecl) {
+          scope = Object.create(parentScope) as Scope;
+          for (let x = 0; x < names.length; x++) {
+            const an = names[x]!;
+            const p = an === "xmlns" ? "" : an.startsWith("xmlns:") ? an.slice(6) : null;
+            if (p === null) continue;
+            const uri = values[x]!;
+            if (p === "xmlns") fail("the prefix xmlns must not be declared", lt);
+            if (p === "xml" ? uri !== XML_NS : uri === XML_NS)
+              fail(`the xml prefix and only it is bound to ${XML_NS}`, lt);
+            if (uri === XMLNS_NS) fail(`${XMLNS_NS} must not be declared`, lt);
+            if (p !== "" && uri === "") fail(`xmlns:${p}="" cannot undeclare a prefix (Namespaces 1.0)`, lt);
+            scope[p] = uri;
+          }
+        }
+        if (nameColonAt >= 0) {
+          const p = name.slice(0, nameColonAt - ns);
+          if (p === "xmlns") fail(`element <${name}> must not use the prefix xmlns`, lt);
+          if (scope[p] === undefined) fail(`undeclared namespace prefix '${p}' in <${name}>`, lt);
+        }
+        if (prefixedAttrs > 0) {
+          const seen = prefixedAttrs > 1 ? new Set<string>() : null;
+          for (const an of names) {
+            const ci = an.indexOf(":");
+            if (ci < 0 || an.startsWith("xmlns:")) continue;
+            const uri = scope[an.slice(0, ci)];
+            if (uri === undefined)
+              fail(`undeclared namespace prefix '${an.slice(0, ci)}' on attribute ${an} of <${name}>`, lt);
+            if (seen) {
+              const key = `${uri} ${an.slice(ci + 1)}`;
+              if (seen.has(key)) fail(`attribute ${an} of <${name}> repeats a namespaced attribute`, lt);
+              seen.add(key);
+            }
           }
         }
       }
-      let el: ScannedElement | null = null;
-      if (keep) {
-        el = {
-          name,
-          attrs,
-          children: NO_CHILDREN,
-          text: "",
-          start: lt,
-          openEnd: i,
-          closeStart: selfClosing ? i - 2 : -1,
-          end: i,
-          selfClosing,
-          spans,
-        };
-      }
+      el[b] = lt;
+      el[b + E_NAME_END] = ne;
+      el[b + E_OPEN_END] = i;
+      el[b + E_CLOSE_START] = selfClosing ? i - 2 : -1;
+      el[b + E_END] = i;
+      el[b + E_FIRST] = -1;
+      el[b + E_NEXT] = -1;
+      el[b + E_ATTR] = attr0;
+      el[b + E_NATTR] = nattr - attr0;
+      el[b + E_SELF] = selfClosing ? 1 : 0;
       if (depth === 0) {
         if (sawRoot && !multi) fail("only one root element is allowed", lt);
         sawRoot = true;
-        if (el) roots.push(el);
-      } else if (el) {
-        if (parent!.children === NO_CHILDREN) parent!.children = [el];
-        else parent!.children.push(el);
+        el[b + E_PARENT] = -1;
+        roots.push(e);
+      } else {
+        const p = open[depth - 1]!;
+        el[b + E_PARENT] = p;
+        const prev = last[depth - 1]!;
+        if (prev < 0) el[p * E + E_FIRST] = e;
+        else el[prev * E + E_NEXT] = e;
+        last[depth - 1] = e;
       }
       if (!selfClosing) {
-        names[depth] = name;
-        els[depth] = el;
+        open[depth] = e;
+        last[depth] = -1;
         scopes[depth] = scope;
         depth++;
       }
     }
   }
-  if (depth > 0) fail(`unclosed element <${names[depth - 1]}> at end of input`, n);
+  if (depth > 0) fail(`unclosed element <${elName(open[depth - 1]!)}> at end of input`, n);
   if (!sawRoot) fail("no XML element found", 0);
-  return roots;
+  if (scratch) {
+    scratchEl = el;
+    scratchAt = at;
+  }
+  return new XmlDoc(text, el, at, count, roots);
 }
 
 /** [valueStart, valueEnd) of attribute `name`'s value in the source text, when the element has it. */
