@@ -74,9 +74,6 @@ const XMLNS_NS = "http://www.w3.org/2000/xmlns/";
 type Scope = Record<string, string>;
 const ROOT_SCOPE: Scope = Object.assign(Object.create(null) as Scope, { xml: XML_NS, xmlns: XMLNS_NS });
 
-/** A character that is not tab, LF, CR or printable ASCII. */
-const NOT_PLAIN_CHAR = /[^\t\n\r\x20-\x7e]/;
-
 const ENT: Record<string, string> = { amp: "&", lt: "<", gt: ">", quot: '"', apos: "'" };
 
 /**
@@ -394,6 +391,50 @@ function decodeRefs(text: string, from: number, to: number, attr: boolean): stri
   return seg === from ? text.slice(from, to) : out + text.slice(seg, to);
 }
 
+/** Set by scanName: index of the first ':' of the name read (-1: none), and how many. */
+let nameColonAt = -1;
+let nameColons = 0;
+
+/** The end of the XML Name ([5]) at i, or -1 when no name starts there; sets nameColonAt/nameColons. */
+function scanName(text: string, i: number, n: number): number {
+  let colonAt = -1;
+  let colons = 0;
+  let c = text.charCodeAt(i);
+  let cp = c;
+  if (c >= 0xd800 && c <= 0xdbff) cp = text.codePointAt(i) ?? c;
+  if (i >= n || !isNameStartCp(cp)) return -1;
+  for (;;) {
+    if (c === 58) {
+      if (colons++ === 0) colonAt = i;
+    }
+    i += cp > 0xffff ? 2 : 1;
+    if (i >= n) break;
+    c = text.charCodeAt(i);
+    // The common case first: an ASCII letter, digit, '-', '_' or '.'.
+    if ((c >= 97 && c <= 122) || (c >= 65 && c <= 90) || (c >= 45 && c <= 57 && c !== 47) || c === 95) {
+      cp = c;
+      continue;
+    }
+    cp = c;
+    if (c >= 0xd800 && c <= 0xdbff) cp = text.codePointAt(i) ?? c;
+    if (!isNameCp(cp)) break;
+  }
+  nameColonAt = colonAt;
+  nameColons = colons;
+  return i;
+}
+
+/** The index after the white space ([3] S) at i. */
+function skipSpace(text: string, i: number, n: number): number {
+  while (i < n && isSpace(text.charCodeAt(i))) i++;
+  return i;
+}
+
+/** The name of element record e. */
+function nameOf(text: string, el: Int32Array, e: number): string {
+  return text.slice(el[e * E]! + 1, el[e * E + E_NAME_END]!);
+}
+
 /** Parse into trees: the roots of scanDoc, each as a ScannedElement with its subtree. */
 export function scanXml(text: string, multiRoot: boolean | ScanOptions = false): ScannedElement[] {
   const doc = scanDoc(text, multiRoot, true);
@@ -435,21 +476,7 @@ export function scanDoc(text: string, multiRoot: boolean | ScanOptions = false, 
   /** Set by readName: index of the first ':' in the name (-1: none), and how many. */
   let colonAt = -1;
   let colons = 0;
-  /**
-   * No character outside tab, LF, CR and printable ASCII (one native regexp
-   * pass): then no character needs a check of its own, and text runs are
-   * found with indexOf. Otherwise each character is checked where it is met.
-   */
-  const plainChars = !NOT_PLAIN_CHAR.test(text);
-  /** Next '&' and ']]>' at or after the current text run (n: none); only with plainChars. */
-  let nextAmp = -1;
-  let nextCdEnd = -1;
-  const nextAt = (s: string, from: number): number => {
-    const x = text.indexOf(s, from);
-    return x < 0 ? n : x;
-  };
-
-  const fail = (msg: string, where = i, kind: XmlErrorKind = "syntax"): never => {
+  const fail = (msg: string, where: number, kind: XmlErrorKind = "syntax"): never => {
     let line = 1;
     let lastNl = -1;
     for (let k = 0; k < where && k < n; k++) {
@@ -486,7 +513,6 @@ export function scanDoc(text: string, multiRoot: boolean | ScanOptions = false, 
 
   /** Check every character of [from, to) is a Char (comments, PIs, CDATA). */
   const checkChars = (from: number, to: number): void => {
-    if (plainChars) return;
     for (let k = from; k < to; ) {
       const c = text.charCodeAt(k);
       k = c >= 0x20 && c < 0x7f ? k + 1 : checkChar(c, k);
@@ -511,30 +537,13 @@ export function scanDoc(text: string, multiRoot: boolean | ScanOptions = false, 
     }
   };
 
-  /** Read a Name at i (XML 1.0 [5]); leaves i after it and sets colonAt/colons. */
-  const readName = (): void => {
-    colonAt = -1;
-    colons = 0;
-    let c = text.charCodeAt(i);
-    let cp = c;
-    if (c >= 0xd800 && c <= 0xdbff) cp = text.codePointAt(i) ?? c;
-    if (i >= n || !isNameStartCp(cp)) fail("expected a name");
-    for (;;) {
-      if (c === 58) {
-        if (colons++ === 0) colonAt = i;
-      }
-      i += cp > 0xffff ? 2 : 1;
-      if (i >= n) break;
-      c = text.charCodeAt(i);
-      // The common case first: an ASCII letter, digit, '-', '_' or '.'.
-      if ((c >= 97 && c <= 122) || (c >= 65 && c <= 90) || (c >= 45 && c <= 57 && c !== 47) || c === 95) {
-        cp = c;
-        continue;
-      }
-      cp = c;
-      if (c >= 0xd800 && c <= 0xdbff) cp = text.codePointAt(i) ?? c;
-      if (!isNameCp(cp)) break;
-    }
+  /** The end of the Name at `at` (XML 1.0 [5]); sets colonAt/colons. */
+  const readName = (at: number): number => {
+    const e = scanName(text, at, n);
+    if (e < 0) fail("expected a name", at);
+    colonAt = nameColonAt;
+    colons = nameColons;
+    return e;
   };
 
   /** Namespaces 1.0 [7] QName: at most one ':', not first or last. */
@@ -543,9 +552,6 @@ export function scanDoc(text: string, multiRoot: boolean | ScanOptions = false, 
       fail(`'${text.slice(s, e)}' is not a qualified name (Namespaces in XML: prefix:local)`, s);
   };
 
-  const skipSpace = () => {
-    while (i < n && isSpace(text.charCodeAt(i))) i++;
-  };
 
   /** Do text[a, a + len) and text[b, b + len) hold the same characters? */
   const same = (a: number, b: number, len: number): boolean => {
@@ -553,35 +559,24 @@ export function scanDoc(text: string, multiRoot: boolean | ScanOptions = false, 
     return true;
   };
 
-  const elName = (e: number): string => text.slice(el[e * E]! + 1, el[e * E + E_NAME_END]!);
 
   while (i < n) {
     // ---- character data up to the next '<' ----
     const from = i;
     let refs = false;
     let k = i;
-    if (plainChars) {
-      // Every character is known to be a Char: find the '<' natively, and
-      // whether an '&' or a ']]>' comes before it.
-      k = text.indexOf("<", i);
-      if (k < 0) k = n;
-      if (nextAmp < from) nextAmp = nextAt("&", from);
-      refs = nextAmp < k;
-      if (nextCdEnd < from) nextCdEnd = nextAt("]]>", from);
-      if (nextCdEnd < k) fail("']]>' is not allowed in text", nextCdEnd);
-    } else {
-      for (; k < n; ) {
-        const c = text.charCodeAt(k);
-        if (c === 60) break;
-        if (c >= 0x20 && c < 0x7f && c !== 38 && c !== 93) {
-          k++;
-          continue;
-        }
-        if (c === 38) refs = true;
-        else if (c === 93 && text.charCodeAt(k + 1) === 93 && text.charCodeAt(k + 2) === 62)
-          fail("']]>' is not allowed in text", k);
-        k = c === 38 || c === 93 ? k + 1 : checkChar(c, k);
+    for (; k < n; ) {
+      const c = text.charCodeAt(k);
+      if (c === 60) break;
+      // Printable ASCII other than '&' and ']', LF and tab: nothing to check.
+      if ((c >= 0x20 && c < 0x7f && c !== 38 && c !== 93) || c === 10 || c === 9) {
+        k++;
+        continue;
       }
+      if (c === 38) refs = true;
+      else if (c === 93 && text.charCodeAt(k + 1) === 93 && text.charCodeAt(k + 2) === 62)
+        fail("']]>' is not allowed in text", k);
+      k = c === 38 || c === 93 ? k + 1 : checkChar(c, k);
     }
     if (k > from) {
       if (depth === 0) {
@@ -622,7 +617,7 @@ export function scanDoc(text: string, multiRoot: boolean | ScanOptions = false, 
     } else if (c === 63 /* ? */) {
       i++;
       const ts = i;
-      readName();
+      i = readName(i);
       const target = text.slice(ts, i);
       if (target.length === 3 && target.toLowerCase() === "xml") {
         // [23] the XML declaration: only at the very start (of each document with multiRoot)
@@ -654,8 +649,8 @@ export function scanDoc(text: string, multiRoot: boolean | ScanOptions = false, 
         const t = text.charCodeAt(i + len);
         if ((t === 62 || isSpace(t)) && same(os, i, len)) {
           i += len;
-          skipSpace();
-          if (text.charCodeAt(i) !== 62) fail(`expected '>' to close </${elName(e)}`);
+          i = skipSpace(text, i, n);
+          if (text.charCodeAt(i) !== 62) fail(`expected '>' to close </${nameOf(text, el, e)}`, i);
           i++;
           el[e * E + E_CLOSE_START] = lt;
           el[e * E + E_END] = i;
@@ -664,23 +659,23 @@ export function scanDoc(text: string, multiRoot: boolean | ScanOptions = false, 
         }
       }
       const ns = i;
-      readName();
+      i = readName(i);
       const ne = i;
-      skipSpace();
-      if (text.charCodeAt(i) !== 62) fail(`expected '>' to close </${text.slice(ns, ne)}`);
+      i = skipSpace(text, i, n);
+      if (text.charCodeAt(i) !== 62) fail(`expected '>' to close </${text.slice(ns, ne)}`, i);
       i++;
       if (depth === 0) fail(`closing tag </${text.slice(ns, ne)}> without an open element`, lt);
       const e = open[depth - 1]!;
       const os = el[e * E]! + 1;
       const len = el[e * E + E_NAME_END]! - os;
       if (ne - ns !== len || !same(os, ns, len))
-        fail(`expected closing tag </${elName(e)}> instead of </${text.slice(ns, ne)}>`, lt);
+        fail(`expected closing tag </${nameOf(text, el, e)}> instead of </${text.slice(ns, ne)}>`, lt);
       el[e * E + E_CLOSE_START] = lt;
       el[e * E + E_END] = i;
       depth--;
     } else {
       const ns = lt + 1;
-      readName();
+      i = readName(i);
       const ne = i;
       const nameColonAt = colonAt;
       checkQName(ns, ne);
@@ -697,7 +692,7 @@ export function scanDoc(text: string, multiRoot: boolean | ScanOptions = false, 
       let selfClosing = false;
       for (;;) {
         const before = i;
-        skipSpace();
+        i = skipSpace(text, i, n);
         if (i >= n) fail(`unterminated start tag <${text.slice(ns, ne)}`, lt);
         const ch = text.charCodeAt(i);
         if (ch === 62) {
@@ -705,26 +700,26 @@ export function scanDoc(text: string, multiRoot: boolean | ScanOptions = false, 
           break;
         }
         if (ch === 47) {
-          if (text.charCodeAt(i + 1) !== 62) fail("expected '/>'");
+          if (text.charCodeAt(i + 1) !== 62) fail("expected '/>'", i);
           i += 2;
           selfClosing = true;
           break;
         }
-        if (i === before) fail(`expected whitespace before an attribute in <${text.slice(ns, ne)}>`);
+        if (i === before) fail(`expected whitespace before an attribute in <${text.slice(ns, ne)}>`, i);
         const as = i;
-        readName();
+        i = readName(i);
         const ae = i;
         checkQName(as, ae);
         if (colonAt >= 0) {
           if (colonAt === as + 5 && text.startsWith("xmlns", as)) nsDecl = true;
           else prefixedAttrs++;
         } else if (ae - as === 5 && text.startsWith("xmlns", as)) nsDecl = true;
-        skipSpace();
-        if (text.charCodeAt(i) !== 61) fail(`attribute ${text.slice(as, ae)} needs '=' and a quoted value`);
+        i = skipSpace(text, i, n);
+        if (text.charCodeAt(i) !== 61) fail(`attribute ${text.slice(as, ae)} needs '=' and a quoted value`, i);
         i++;
-        skipSpace();
+        i = skipSpace(text, i, n);
         const q = text.charCodeAt(i);
-        if (q !== 34 && q !== 39) fail(`attribute ${text.slice(as, ae)}: value must be quoted`);
+        if (q !== 34 && q !== 39) fail(`attribute ${text.slice(as, ae)}: value must be quoted`, i);
         const vs = i + 1;
         let ve = vs;
         let plainV = true;
@@ -844,7 +839,7 @@ export function scanDoc(text: string, multiRoot: boolean | ScanOptions = false, 
       }
     }
   }
-  if (depth > 0) fail(`unclosed element <${elName(open[depth - 1]!)}> at end of input`, n);
+  if (depth > 0) fail(`unclosed element <${nameOf(text, el, open[depth - 1]!)}> at end of input`, n);
   if (!sawRoot) fail("no XML element found", 0);
   if (scratch) {
     scratchEl = el;
