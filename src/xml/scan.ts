@@ -552,13 +552,11 @@ export function scanDoc(text: string, multiRoot: boolean | ScanOptions = false, 
       fail(`'${text.slice(s, e)}' is not a qualified name (Namespaces in XML: prefix:local)`, s);
   };
 
-
   /** Do text[a, a + len) and text[b, b + len) hold the same characters? */
   const same = (a: number, b: number, len: number): boolean => {
     for (let k = 0; k < len; k++) if (text.charCodeAt(a + k) !== text.charCodeAt(b + k)) return false;
     return true;
   };
-
 
   while (i < n) {
     // ---- character data up to the next '<' ----
@@ -715,7 +713,8 @@ export function scanDoc(text: string, multiRoot: boolean | ScanOptions = false, 
           else prefixedAttrs++;
         } else if (ae - as === 5 && text.startsWith("xmlns", as)) nsDecl = true;
         i = skipSpace(text, i, n);
-        if (text.charCodeAt(i) !== 61) fail(`attribute ${text.slice(as, ae)} needs '=' and a quoted value`, i);
+        if (text.charCodeAt(i) !== 61)
+          fail(`attribute ${text.slice(as, ae)} needs '=' and a quoted value`, i);
         i++;
         i = skipSpace(text, i, n);
         const q = text.charCodeAt(i);
