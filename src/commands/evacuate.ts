@@ -97,7 +97,7 @@ export async function runEvacuate(opts: EvacuateOptions, io: Io): Promise<number
     io,
     { timeoutMs, concurrency, consume, quiet: !!opts.quiet, cache: input.cache },
     async (files, n, onProgress) => {
-      const w = await evacuationShardsOnWorkers(files, n, input, timeoutMs, onProgress);
+      const w = await evacuationShardsOnWorkers(files, n, input, timeoutMs, consume, onProgress);
       shards.push(...w.shards);
       close = w.close;
       return w.results;

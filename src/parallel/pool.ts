@@ -258,7 +258,7 @@ export async function evaluateOnWorkers(
   return results;
 }
 
-/** evacuate: one shard of hosts per worker; the worker answers placement calls. */
+/** evacuate: one shard of hosts per worker (and the main thread's); the worker answers placement calls. */
 export class WorkerShard implements EvacShard {
   private nextId = 1;
   private readonly waiting = new Map<
@@ -326,19 +326,25 @@ export async function evacuationShardsOnWorkers(
   n: number,
   input: EvacSetupInput,
   timeoutMs: number,
+  consume: (raw: RawHost) => { key: string; target: string; isSource?: boolean },
   onProgress?: (done: number, total: number) => void,
 ): Promise<{
   results: HostResult<{ key: string; target: string; isSource?: boolean }>[];
   shards: WorkerShard[];
   close: () => Promise<void>;
 }> {
+  // As for plan: the main thread reads hosts too, into its own shard (the
+  // caller's Evacuation, `consume`), beside n - 1 workers. Placement asks
+  // every shard and does not depend on which shard holds which host.
+  const cache = !!input.cache;
   const { results, workers } = await runOnWorkers<{ key: string; target: string; isSource?: boolean }>(
     specs,
-    n,
+    Math.max(1, n - 1),
     { type: "init", job: "evac", input, timeoutMs },
     () => {},
     onProgress,
     true,
+    async (spec) => consume(await readTarget(spec, { timeoutMs, cache })),
   );
   return {
     results,
