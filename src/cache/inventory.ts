@@ -26,7 +26,7 @@ import {
   renameSync,
   statSync,
   unlinkSync,
-  writeSync,
+  writevSync,
 } from "node:fs";
 import { join, resolve, sep } from "node:path";
 import { deserialize, serialize } from "node:v8";
@@ -322,9 +322,7 @@ export function writeChecked(file: string, magic: Buffer, payload: Uint8Array): 
     tmp = `${file}.${process.pid}.${Math.random().toString(36).slice(2)}.tmp`;
     const fd = openSync(tmp, "wx", 0o600);
     try {
-      writeSync(fd, magic);
-      writeSync(fd, sum);
-      writeSync(fd, payload);
+      writevSync(fd, [magic, sum, payload]); // one system call, not three
     } finally {
       closeSync(fd);
     }
