@@ -199,7 +199,10 @@ interface Entry {
  */
 export function readChecked(file: string, magic: Buffer): Buffer | "missing" | "corrupt" {
   let buf: Buffer;
+  // No file is the usual miss (every host of a cold run): told without the
+  // Error a failing openSync builds, which costs several times this stat.
   try {
+    if (!statSync(file, { throwIfNoEntry: false })) return "missing";
     const fd = openSync(file, "r");
     try {
       const st = fstatSync(fd);
