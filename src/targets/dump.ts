@@ -74,16 +74,18 @@ export function readBounded(fd: number, maxBytes: number, sizeHint = -1): { buf:
 }
 
 /**
- * All of an open regular file, read to its end as readFileSync reads it, but
- * in one read sized from fstat (readFileSync's utf8 path reads 8 KiB at a
- * time: 17 reads for a host's 130 KB all.xml); a file that grew since is read
- * on to its end.
+ * An open regular file whole, as readFileSync(fd) reads one: the `size` bytes
+ * fstat gave (fewer if it ends sooner), in one read where Node's
+ * readFileSync(fd, "utf8") reads 8 KiB at a time to EOF (17 reads for a
+ * host's 130 KB all.xml, plus one to see the end); to EOF when fstat says 0
+ * (a procfs-like file).
  */
-function readToEnd(fd: number, size: number): Buffer {
-  let buf = Buffer.allocUnsafe(size + 1);
+function readWhole(fd: number, size: number): Buffer {
+  let buf = Buffer.allocUnsafe(size > 0 ? size : 64 * 1024);
   let n = 0;
   for (;;) {
     if (n === buf.length) {
+      if (size > 0) return buf;
       const bigger = Buffer.allocUnsafe(buf.length * 2);
       buf.copy(bigger, 0, 0, n);
       buf = bigger;
@@ -129,7 +131,7 @@ export function readTextFile(path: string, maxBytes = MAX_INPUT_FILE_BYTES): str
     if (st.isFile()) {
       // Regular file of known size: read whole, decoded by Node; invalid UTF-8
       // shows as U+FFFD, which we refuse (fail-closed on unreadable input).
-      const text = readToEnd(fd, st.size).toString("utf8");
+      const text = readWhole(fd, st.size).toString("utf8");
       if (text.length > maxBytes) {
         throw new InputError(`${path}: more than ${mib(maxBytes)} of input; refusing to read it`, path);
       }

@@ -23,7 +23,7 @@ import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { fingerprint, scan } from "../../src/cache/inventory.js";
 import type { Kind, TreeListing } from "../../src/cache/listing.js";
-import { readDumpDir } from "../../src/targets/dump.js";
+import { readDumpDir, readTextFile } from "../../src/targets/dump.js";
 import { ROOT } from "../helpers/cli.js";
 import { tempDir } from "../helpers/dump.js";
 
@@ -192,5 +192,22 @@ describe("the fingerprint walk's listing", () => {
       expect(raw, swap).toEqual(readDumpDir(dir, "k", dir));
       expect(scan(dir), swap).toBeNull(); // and the next walk does not cache the host
     }
+  });
+});
+
+describe("readTextFile (one read sized from fstat)", () => {
+  it("reads a file whole whatever its size, an empty file, and a file whose fstat size is 0 to its end", () => {
+    const dir = tempDir("hdplan-read-");
+    for (const n of [0, 1, 8191, 8192, 8193, 130_000, 1_000_001]) {
+      const text = `<a>${"é☃x".repeat(Math.ceil(n / 3)).slice(0, n)}</a>`;
+      writeFileSync(join(dir, "f.xml"), text);
+      expect(readTextFile(join(dir, "f.xml"))).toBe(text);
+    }
+    writeFileSync(join(dir, "bom.xml"), "\uFEFF<a/>");
+    expect(readTextFile(join(dir, "bom.xml"))).toBe("<a/>");
+    // procfs reports size 0 for files that are not empty
+    const status = readTextFile("/proc/self/status");
+    expect(status).toMatch(/^Name:/);
+    expect(status).toContain("\nPid:");
   });
 });
