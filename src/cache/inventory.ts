@@ -26,7 +26,7 @@ import {
   renameSync,
   statSync,
   unlinkSync,
-  writeSync,
+  writevSync,
 } from "node:fs";
 import { join, resolve, sep } from "node:path";
 import { deserialize, serialize } from "node:v8";
@@ -34,6 +34,7 @@ import type { HostInventory } from "../inventory/types.js";
 import type { RawHost } from "../model.js";
 import { codeId } from "./code-id.js";
 import { decodeInventory, encodeInventory } from "./codec.js";
+import { TreeListing } from "./listing.js";
 
 /** Bump when the entry layout or anything stored in HostInventory changes. */
 export const CACHE_FORMAT = 4; // 4: entries carry the code id (src/cache/code-id.ts); 3: the inventory is a JSON text (src/cache/codec.ts); 2: reserved holds {by, name}
@@ -81,7 +82,7 @@ function statLine(rel: string, st: import("node:fs").BigIntStats): string {
  * makes the host uncacheable (null): the reader could read a file we do not
  * watch.
  */
-function walkTree(root: string, out: string[]): boolean {
+function walkTree(root: string, out: string[], listing: TreeListing): boolean {
   // root is a real path and names come from readdir (no '/', '.' or '..'):
   // plain concatenation is the joined path, without join's normalising.
   const base = root.endsWith(sep) ? root : root + sep;
@@ -96,6 +97,7 @@ function walkTree(root: string, out: string[]): boolean {
       return false;
     }
     out.push(`D${rel}\0${names.join("/")}`);
+    listing.addDir(rel, names);
     for (const name of names) {
       if (out.length > MAX_TREE_ENTRIES) return false;
       const r = rel ? `${rel}/${name}` : name;
@@ -120,10 +122,23 @@ function walkTree(root: string, out: string[]): boolean {
         if (real !== root && !real.startsWith(root + sep)) return false;
         // Inside the tree: the target is walked on its own; record what it is now.
         out.push(statLine(`>${r}`, target));
-      } else if (st.isDirectory()) stack.push(r);
+        listing.addEntry(r, st, target);
+      } else {
+        listing.addEntry(r, st);
+        if (st.isDirectory()) stack.push(r);
+      }
     }
   }
   return true;
+}
+
+/**
+ * A fingerprint and, for a directory, what its walk saw (src/cache/listing.ts:
+ * the read that follows uses it instead of listing and stat'ing again).
+ */
+export interface Scan {
+  fp: string;
+  listing: TreeListing | null;
 }
 
 /**
@@ -132,6 +147,11 @@ function walkTree(root: string, out: string[]): boolean {
  * the path as given; a re-pointed symlink is a different host).
  */
 export function fingerprint(target: string): string | null {
+  return scan(target)?.fp ?? null;
+}
+
+/** fingerprint() with the walk's listing of a directory target. */
+export function scan(target: string): Scan | null {
   let real: string;
   let st: import("node:fs").BigIntStats;
   let lst: import("node:fs").BigIntStats;
@@ -144,10 +164,12 @@ export function fingerprint(target: string): string | null {
     return null;
   }
   const lines = [`T${resolve(target)}`, `R${real}`, statLine(".link", lst), statLine(".", st)];
+  let listing: TreeListing | null = null;
   if (st.isDirectory()) {
-    if (!walkTree(real, lines)) return null;
+    listing = new TreeListing(real);
+    if (!walkTree(real, lines, listing)) return null;
   } else if (!st.isFile()) return null;
-  return lines.join("\n");
+  return { fp: lines.join("\n"), listing };
 }
 
 export function entryPath(dir: string, target: string, key: string): string {
@@ -177,7 +199,10 @@ interface Entry {
  */
 export function readChecked(file: string, magic: Buffer): Buffer | "missing" | "corrupt" {
   let buf: Buffer;
+  // No file is the usual miss (every host of a cold run): told without the
+  // Error a failing openSync builds, which costs several times this stat.
   try {
+    if (!statSync(file, { throwIfNoEntry: false })) return "missing";
     const fd = openSync(file, "r");
     try {
       const st = fstatSync(fd);
@@ -300,9 +325,7 @@ export function writeChecked(file: string, magic: Buffer, payload: Uint8Array): 
     tmp = `${file}.${process.pid}.${Math.random().toString(36).slice(2)}.tmp`;
     const fd = openSync(tmp, "wx", 0o600);
     try {
-      writeSync(fd, magic);
-      writeSync(fd, sum);
-      writeSync(fd, payload);
+      writevSync(fd, [magic, sum, payload]); // one system call, not three
     } finally {
       closeSync(fd);
     }
@@ -342,11 +365,11 @@ function store(file: string, target: string, key: string, fp: string, inv: HostI
  * (src/cache/reports.ts) on this thread, for the read of the same target that
  * follows a miss: the fingerprint is still taken once, before reading.
  */
-const takenAhead = new Map<string, string | null>();
+const takenAhead = new Map<string, Scan | null>();
 
-/** Keep a fingerprint of `target` just taken for the read of it that follows (readCached). */
-export function keepFingerprint(target: string, fp: string | null): void {
-  takenAhead.set(target, fp);
+/** Keep a fingerprint of `target` (with its listing) just taken for the read of it that follows (readCached). */
+export function keepFingerprint(target: string, taken: Scan | null): void {
+  takenAhead.set(target, taken);
 }
 
 /** Forget the kept fingerprints (their reads go to worker threads, which take their own). */
@@ -354,13 +377,13 @@ export function dropKeptFingerprints(): void {
   takenAhead.clear();
 }
 
-function takeFingerprint(target: string): string | null {
+function takeFingerprint(target: string): Scan | null {
   if (takenAhead.has(target)) {
-    const fp = takenAhead.get(target)!;
+    const taken = takenAhead.get(target)!;
     takenAhead.delete(target);
-    return fp;
+    return taken;
   }
-  return fingerprint(target);
+  return scan(target);
 }
 
 /**
@@ -420,20 +443,22 @@ export function withCachedInventory(raw: RawHost, fp: string, build: (raw: RawHo
 }
 
 /**
- * Read a file target through the cache. `read` reads it (a miss), `build`
- * builds its inventory. On a hit the RawHost carries no XML: only
- * buildInventory (which returns the cached inventory) may look inside it.
+ * Read a file target through the cache. `read` reads it (a miss), given the
+ * listing of the fingerprint walk (null: none, list afresh), `build` builds
+ * its inventory. On a hit the RawHost carries no XML: only buildInventory
+ * (which returns the cached inventory) may look inside it.
  */
 export function readCached(
   target: string,
   key: string,
-  read: () => RawHost,
+  read: (listing: TreeListing | null) => RawHost,
   build: (raw: RawHost) => HostInventory,
 ): RawHost {
   const dir = cacheDir();
   const start = dir ? runStamp(dir) : null;
-  const fp = dir ? takeFingerprint(target) : null;
-  if (!dir || fp === null) return read();
+  const taken = dir ? takeFingerprint(target) : null;
+  if (!dir || taken === null) return read(null);
+  const fp = taken.fp;
   const file = entryPath(dir, target, key);
   const inv = load(file, target, key, fp);
   if (inv) {
@@ -458,7 +483,7 @@ export function readCached(
     return raw;
   }
   cacheStats.misses++;
-  const raw = read();
+  const raw = read(taken.listing);
   const built = build(raw);
   // Not written when an input may change unseen (racy, above).
   if (!racy(fp, start)) {

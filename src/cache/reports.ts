@@ -35,6 +35,7 @@ import {
   keepFingerprint,
   racy,
   runStamp,
+  scan,
   version,
   withCachedInventory,
   readChecked,
@@ -277,9 +278,9 @@ export class ReportCache {
       threads > 1 && head < targets.length && hashes ? hashes(targets.slice(head), threads - 1) : null;
     const got: (string | null)[] = [];
     for (let k = 0; k < head; k++) {
-      const fp = fingerprint(targets[k]!);
-      const h = fp === null ? null : fingerprintHash(fp);
-      if (h !== want[k]!.rec.fp) keepFingerprint(targets[k]!, fp);
+      const taken = scan(targets[k]!);
+      const h = taken === null ? null : fingerprintHash(taken.fp);
+      if (h !== want[k]!.rec.fp) keepFingerprint(targets[k]!, taken);
       got.push(h);
     }
     if (tail) got.push(...(await tail));

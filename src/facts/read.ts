@@ -30,7 +30,8 @@ import { realpathSync } from "node:fs";
 import { join } from "node:path";
 import { InputError } from "../errors.js";
 import type { HostFacts, PciFirmware } from "../model.js";
-import { listDir, readSmall } from "../descriptors/sysfs.js";
+import type { TreeListing } from "../cache/listing.js";
+import { sysReader } from "../descriptors/sysfs.js";
 import { parseHeterogeneous, readVgpuVfs } from "../vgpuvf/read.js";
 
 const PCI_ADDR = /^[0-9a-f]{4}:[0-9a-f]{2}:[0-9a-f]{2}\.[0-7]$/;
@@ -47,25 +48,33 @@ function clean(v: string | undefined): string | undefined {
   return VERSION_TEXT.test(t) ? t : undefined;
 }
 
-/** Reads the facts under ROOT (ROOT "/" on the real host). A missing tree gives no facts. */
-export function readHostFacts(root: string): HostFacts {
+/**
+ * Reads the facts under ROOT (ROOT "/" on the real host). A missing tree
+ * gives no facts. `listing`: the inventory cache's walk of ROOT (a dump
+ * directory), whose real path it holds (src/descriptors/sysfs.ts sysReader).
+ */
+export function readHostFacts(root: string, listing?: TreeListing | null): HostFacts {
   const facts = emptyFacts();
   let realRoot: string;
-  try {
-    realRoot = realpathSync(root);
-  } catch {
-    return facts;
+  if (listing) realRoot = listing.root;
+  else {
+    try {
+      realRoot = realpathSync(root);
+    } catch {
+      return facts;
+    }
   }
-  const nv = clean(readSmall(realRoot, join(realRoot, "sys", "module", "nvidia", "version")));
+  const sys = sysReader(realRoot, listing);
+  const nv = clean(sys.read(join(realRoot, "sys", "module", "nvidia", "version")));
   if (nv) facts.nvidiaVersion = nv;
   const pciDir = join(realRoot, "sys", "bus", "pci", "devices");
-  for (const addr of listDir(realRoot, pciDir)) {
+  for (const addr of sys.list(pciDir)) {
     if (!PCI_ADDR.test(addr)) continue;
     const ibDir = join(pciDir, addr, "infiniband");
-    const ibdevs = listDir(realRoot, ibDir);
+    const ibdevs = sys.list(ibDir);
     for (const ib of ibdevs) {
-      const version = clean(readSmall(realRoot, join(ibDir, ib, "fw_ver")));
-      const psid = clean(readSmall(realRoot, join(ibDir, ib, "board_id")));
+      const version = clean(sys.read(join(ibDir, ib, "fw_ver")));
+      const psid = clean(sys.read(join(ibDir, ib, "board_id")));
       if (!version && !psid) continue;
       const fw: PciFirmware = { address: addr, from: "sysfs" };
       if (version) fw.version = version;
@@ -74,10 +83,10 @@ export function readHostFacts(root: string): HostFacts {
       break;
     }
   }
-  const vfs = readVgpuVfs(realRoot);
+  const vfs = readVgpuVfs(realRoot, sys);
   if (vfs.length > 0) facts.vgpuVfs = vfs;
   // A dump's saved `nvidia-smi -q` (docs/dump-sys.md): heterogeneous vGPU mode per GPU.
-  const smi = readSmall(realRoot, join(realRoot, "nvidia-smi-q.txt"));
+  const smi = sys.read(join(realRoot, "nvidia-smi-q.txt"));
   if (smi !== undefined) facts.vgpuHeterogeneous = parseHeterogeneous(smi);
   return facts;
 }

@@ -2,6 +2,7 @@
 import { readFileSync, closeSync, fstatSync, openSync, readSync, readdirSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { InputError } from "../errors.js";
+import type { TreeListing } from "../cache/listing.js";
 import { mergeFacts, parseDevlinkInfo, readHostFacts } from "../facts/read.js";
 import type { HostFacts, HostVersions, RawHost } from "../model.js";
 import { type Reason, reason } from "../reasons.js";
@@ -72,6 +73,29 @@ export function readBounded(fd: number, maxBytes: number, sizeHint = -1): { buf:
   return { buf: Buffer.concat(chunks), tooBig: false };
 }
 
+/**
+ * An open regular file whole, as readFileSync(fd) reads one: the `size` bytes
+ * fstat gave (fewer if it ends sooner), in one read where Node's
+ * readFileSync(fd, "utf8") reads 8 KiB at a time to EOF (17 reads for a
+ * host's 130 KB all.xml, plus one to see the end); to EOF when fstat says 0
+ * (a procfs-like file).
+ */
+function readWhole(fd: number, size: number): Buffer {
+  let buf = Buffer.allocUnsafe(size > 0 ? size : 64 * 1024);
+  let n = 0;
+  for (;;) {
+    if (n === buf.length) {
+      if (size > 0) return buf;
+      const bigger = Buffer.allocUnsafe(buf.length * 2);
+      buf.copy(bigger, 0, 0, n);
+      buf = bigger;
+    }
+    const k = readSync(fd, buf, n, buf.length - n, null);
+    if (k === 0) return buf.subarray(0, n);
+    n += k;
+  }
+}
+
 /** Strict UTF-8 decoding; a BOM is dropped. Throws InputError naming `what`. */
 const UTF8 = new TextDecoder("utf-8", { fatal: true });
 
@@ -105,9 +129,9 @@ export function readTextFile(path: string, maxBytes = MAX_INPUT_FILE_BYTES): str
       );
     }
     if (st.isFile()) {
-      // Regular file of known size: one read, decoded by Node; invalid UTF-8
+      // Regular file of known size: read whole, decoded by Node; invalid UTF-8
       // shows as U+FFFD, which we refuse (fail-closed on unreadable input).
-      const text = readFileSync(fd, "utf8");
+      const text = readWhole(fd, st.size).toString("utf8");
       if (text.length > maxBytes) {
         throw new InputError(`${path}: more than ${mib(maxBytes)} of input; refusing to read it`, path);
       }
@@ -218,16 +242,86 @@ function readNodedevFile(path: string, warnings: Reason[]): string | null {
   return kept.length ? kept.join("\n") : null;
 }
 
-export function readDumpDir(dir: string, key: string, target: string): RawHost {
+/**
+ * What reading a dump asks of its directory, by path relative to it: the file
+ * system (fsView), or the listing of the inventory cache's fingerprint walk
+ * (listedView), which answers without a syscall and leaves to the file
+ * system, asked exactly as fsView asks it, what it cannot tell (a path
+ * through a symlink). Both follow a symlink to see what it points to.
+ */
+interface DumpView {
+  isDir(rel: string): boolean;
+  isFile(rel: string): boolean;
+  /** Files (or symlinks to files) in directory `rel` whose names match `ext`, as paths under the dump, sorted. */
+  files(rel: string, ext: RegExp): string[];
+}
+
+function fsView(dir: string): DumpView {
+  return {
+    isDir: (rel) => isDumpDir(join(dir, rel)),
+    isFile: (rel) => isFile(join(dir, rel)),
+    files: (rel, ext) => listFiles(join(dir, rel), ext),
+  };
+}
+
+function listedView(dir: string, listing: TreeListing): DumpView {
+  const fs = fsView(dir);
+  return {
+    isDir: (rel) => {
+      const k = listing.kind(rel);
+      return k === undefined ? fs.isDir(rel) : k === "dir";
+    },
+    isFile: (rel) => {
+      const k = listing.kind(rel);
+      return k === undefined ? fs.isFile(rel) : k === "file";
+    },
+    files: (rel, ext) => {
+      const names = listing.names(rel);
+      if (names === undefined) return fs.files(rel, ext);
+      const sub = join(dir, rel);
+      const out: string[] = [];
+      for (const name of names) {
+        if (ext.test(name) && listing.kind(`${rel}/${name}`) === "file") out.push(join(sub, name));
+      }
+      return out.sort();
+    },
+  };
+}
+
+/**
+ * Read a dump directory. `listing`: what the inventory cache's fingerprint
+ * walk of it saw (src/cache/listing.ts), used instead of listing and
+ * stat'ing again. Should that read fail (a file listed then removed, say),
+ * the directory is read afresh, so the answer and any error are those of a
+ * read without it.
+ */
+export function readDumpDir(dir: string, key: string, target: string, listing?: TreeListing | null): RawHost {
+  if (listing) {
+    try {
+      return readDump(dir, key, target, listedView(dir, listing), listing);
+    } catch {
+      // read afresh below: its answer, or its error, is the one to give
+    }
+  }
+  return readDump(dir, key, target, fsView(dir), null);
+}
+
+function readDump(
+  dir: string,
+  key: string,
+  target: string,
+  view: DumpView,
+  listing: TreeListing | null,
+): RawHost {
   const nodedevDir = join(dir, "nodedev");
-  if (!isDumpDir(nodedevDir)) {
+  if (!view.isDir("nodedev")) {
     throw new InputError(`${dir}: not a dump directory (no nodedev/ folder with node device XML)`, dir);
   }
-  const nodeFiles = listFiles(nodedevDir, /\.xml$/i);
+  const nodeFiles = view.files("nodedev", /\.xml$/i);
   if (nodeFiles.length === 0)
     throw new InputError(`${nodedevDir}: no node device XML files (*.xml)`, nodedevDir);
   const hostJsonPath = join(dir, "host.json");
-  const hj = isFile(hostJsonPath) ? readHostJson(hostJsonPath) : { versions: {} };
+  const hj = view.isFile("host.json") ? readHostJson(hostJsonPath) : { versions: {} };
   const warnings: Reason[] = [];
   const nodeDevices = nodeFiles.flatMap((p) => {
     const xml = readNodedevFile(p, warnings);
@@ -241,19 +335,19 @@ export function readDumpDir(dir: string, key: string, target: string): RawHost {
     nodeDevices,
     // In a dump directory we cannot tell live from persistent: every definition
     // counts as both (fail-closed: its devices are reserved either way).
-    domains: listFiles(join(dir, "domains"), /\.xml$/i).map((p) => ({
+    domains: view.files("domains", /\.xml$/i).map((p) => ({
       xml: readTextFile(p),
       active: true,
       persistent: true,
       origin: p,
     })),
     // Networks in a dump directory are taken as active (documented).
-    networks: listFiles(join(dir, "networks"), /\.xml$/i).map((p) => ({
+    networks: view.files("networks", /\.xml$/i).map((p) => ({
       xml: readTextFile(p),
       active: true,
       origin: p,
     })),
-    descriptorFiles: listFiles(join(dir, "descriptors"), /\.conf$/i).map((p) => ({
+    descriptorFiles: view.files("descriptors", /\.conf$/i).map((p) => ({
       path: p,
       text: readTextFile(p),
     })),
@@ -261,7 +355,7 @@ export function readDumpDir(dir: string, key: string, target: string): RawHost {
     warnings,
   };
   if (hj.hostname) raw.hostname = hj.hostname;
-  const facts = readDumpFacts(dir);
+  const facts = dumpFacts(dir, view, listing);
   if (facts) raw.facts = facts;
   return raw;
 }
@@ -272,9 +366,15 @@ export function readDumpDir(dir: string, key: string, target: string): RawHost {
  * wins per fact (docs/dump-sys.md).
  */
 export function readDumpFacts(dir: string): HostFacts | undefined {
-  const sys = isDumpDir(join(dir, "sys")) ? readHostFacts(dir) : undefined;
+  return dumpFacts(dir, fsView(dir), null);
+}
+
+function dumpFacts(dir: string, view: DumpView, listing: TreeListing | null): HostFacts | undefined {
+  const sys = view.isDir("sys") ? readHostFacts(dir, listing) : undefined;
   const dl = join(dir, "devlink-dev-info.json");
-  const devlink = isFile(dl) ? { firmware: parseDevlinkInfo(readTextFile(dl), dl) } : undefined;
+  const devlink = view.isFile("devlink-dev-info.json")
+    ? { firmware: parseDevlinkInfo(readTextFile(dl), dl) }
+    : undefined;
   if (!sys && !devlink) return undefined;
   return mergeFacts(sys, devlink);
 }

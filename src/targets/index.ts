@@ -3,8 +3,9 @@ import { statSync } from "node:fs";
 import { HostError, InputError, errorMessage } from "../errors.js";
 import type { RawHost } from "../model.js";
 import { readCached } from "../cache/inventory.js";
+import type { TreeListing } from "../cache/listing.js";
 import { buildInventory } from "../inventory/build.js";
-import { isDumpDir, readDumpDir } from "./dump.js";
+import { readDumpDir } from "./dump.js";
 import { type TargetSpec, pathHostKey, uriHostKey, validateKey } from "./keys.js";
 import { readSnapshotFile } from "./snapshot.js";
 
@@ -47,14 +48,15 @@ export async function readTarget(spec: TargetSpec, opts: ReadOptions): Promise<R
       path,
     );
   }
-  const read = (): RawHost | null =>
-    st.isDirectory() && isDumpDir(path)
-      ? readDumpDir(path, key!, spec.target)
+  // st already is the stat isDumpDir(path) would take again.
+  const read = (listing: TreeListing | null = null): RawHost | null =>
+    st.isDirectory()
+      ? readDumpDir(path, key!, spec.target, listing)
       : st.isFile()
         ? readSnapshotFile(path, key!, spec.target)
         : null;
   if (opts.cache && (st.isDirectory() || st.isFile())) {
-    return readCached(spec.target, key!, () => read()!, buildInventory);
+    return readCached(spec.target, key!, (listing) => read(listing)!, buildInventory);
   }
   const raw = read();
   if (raw) return raw;

@@ -14,7 +14,7 @@
  * dump's sys/ subset alike.
  */
 import { join } from "node:path";
-import { listDir, readSmall } from "../descriptors/sysfs.js";
+import { type SysReader, sysReader } from "../descriptors/sysfs.js";
 import type { VgpuTypeRef, VgpuVfFacts } from "../model.js";
 
 const PCI_ADDR = /^[0-9a-f]{4}:[0-9a-f]{2}:[0-9a-f]{2}\.[0-7]$/;
@@ -39,16 +39,16 @@ export function parseCurrent(text: string | undefined): number | undefined {
 }
 
 /** Every VF under realRoot/sys/bus/pci/devices with a readable nvidia/current_vgpu_type. */
-export function readVgpuVfs(realRoot: string): VgpuVfFacts[] {
+export function readVgpuVfs(realRoot: string, sys: SysReader = sysReader(realRoot)): VgpuVfFacts[] {
   const out: VgpuVfFacts[] = [];
   const pciDir = join(realRoot, "sys", "bus", "pci", "devices");
-  for (const addr of listDir(realRoot, pciDir)) {
+  for (const addr of sys.list(pciDir)) {
     if (!PCI_ADDR.test(addr)) continue;
     const nv = join(pciDir, addr, "nvidia");
-    const currentType = parseCurrent(readSmall(realRoot, join(nv, "current_vgpu_type")));
+    const currentType = parseCurrent(sys.read(join(nv, "current_vgpu_type")));
     if (currentType === undefined) continue;
     const vf: VgpuVfFacts = { address: addr, currentType };
-    const creatable = readSmall(realRoot, join(nv, "creatable_vgpu_types"));
+    const creatable = sys.read(join(nv, "creatable_vgpu_types"));
     if (creatable !== undefined) vf.creatable = parseCreatable(creatable);
     out.push(vf);
   }
