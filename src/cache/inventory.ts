@@ -28,6 +28,7 @@ import {
   unlinkSync,
   writevSync,
 } from "node:fs";
+import { open as openAsync, rename as renameAsync, unlink as unlinkAsync } from "node:fs/promises";
 import { join, resolve, sep } from "node:path";
 import { deserialize, serialize } from "node:v8";
 import type { HostInventory } from "../inventory/types.js";
@@ -345,6 +346,51 @@ export function writeChecked(file: string, magic: Buffer, payload: Uint8Array): 
   }
 }
 
+/**
+ * writeChecked on libuv's thread pool: the same file, the same temporary name
+ * and rename, the same answer; it never rejects.
+ */
+async function writeCheckedLater(file: string, magic: Buffer, payload: Uint8Array): Promise<boolean> {
+  const sum = createHash("sha256").update(payload).digest();
+  const tmp = `${file}.${process.pid}.${Math.random().toString(36).slice(2)}.tmp`;
+  try {
+    const fh = await openAsync(tmp, "wx", 0o600);
+    try {
+      await fh.writev([magic, sum, payload]);
+    } finally {
+      await fh.close();
+    }
+    await renameAsync(tmp, file);
+    return true;
+  } catch {
+    await unlinkAsync(tmp).catch(() => {});
+    return false;
+  }
+}
+
+/** Entry writes running on libuv's thread pool (deferCacheWrites), awaited by flushCacheWrites. */
+let deferred: Promise<unknown>[] | null = null;
+
+/**
+ * From now on, write this thread's inventory entries on libuv's thread pool
+ * instead of blocking it: creating the entry file is the dearest system call
+ * of a cold read on this machine's ext4 (docs/benchmarks.md, fifth session),
+ * and it can run while this thread reads the next host. Only for threads that
+ * make no libvirt call (those hold pool threads, and may hang in them): the
+ * workers, and the main thread when every target is a file.
+ * flushCacheWrites() must be awaited before the results are used.
+ */
+export function deferCacheWrites(): void {
+  deferred ??= [];
+}
+
+/** Wait for the deferred entry writes, and write synchronously again. */
+export async function flushCacheWrites(): Promise<void> {
+  if (!deferred) return;
+  while (deferred.length > 0) await Promise.all(deferred.splice(0));
+  deferred = null;
+}
+
 /** Write the entry of `inv`, built from fingerprint `fp`. `dir` exists: runStamp made it. */
 function store(file: string, target: string, key: string, fp: string, inv: HostInventory): void {
   const entry: Entry = {
@@ -357,7 +403,14 @@ function store(file: string, target: string, key: string, fp: string, inv: HostI
     fingerprint: fp,
     inventory: encodeInventory(inv),
   };
-  if (writeChecked(file, MAGIC, serialize(entry))) cacheStats.writes++;
+  const payload = serialize(entry);
+  if (deferred) {
+    deferred.push(
+      writeCheckedLater(file, MAGIC, payload).then((ok) => {
+        if (ok) cacheStats.writes++;
+      }),
+    );
+  } else if (writeChecked(file, MAGIC, payload)) cacheStats.writes++;
 }
 
 /**

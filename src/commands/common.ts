@@ -1,5 +1,5 @@
 /** Shared plumbing of plan / check / evacuate: read targets, build inventories, load descriptors. */
-import { dropKeptFingerprints } from "../cache/inventory.js";
+import { deferCacheWrites, dropKeptFingerprints, flushCacheWrites } from "../cache/inventory.js";
 import { setSourceFingerprint, sourceFingerprintBefore } from "../cache/reports.js";
 import { statSync } from "node:fs";
 import { EXIT, HostError, InputError, oneLine } from "../errors.js";
@@ -358,6 +358,24 @@ export async function readHostsSplit<T>(
   onWorkers: OnWorkers<T>,
 ): Promise<HostResult<T>[]> {
   const onProgress = progress(io, specs.length, !!opts.quiet);
+  // With file targets only, no libvirt call can hold libuv's thread pool: the
+  // inventory cache's entries are written there while the next hosts are read
+  // (src/cache/inventory.ts deferCacheWrites), and awaited before returning.
+  const deferWrites = specs.every((s) => s.kind === "path");
+  if (deferWrites) deferCacheWrites();
+  try {
+    return await readHostsThen(specs, opts, onProgress, onWorkers);
+  } finally {
+    if (deferWrites) await flushCacheWrites();
+  }
+}
+
+async function readHostsThen<T>(
+  specs: TargetSpec[],
+  opts: Parameters<typeof readHostsSplit<T>>[2],
+  onProgress: ((done: number, total: number) => void) | undefined,
+  onWorkers: OnWorkers<T>,
+): Promise<HostResult<T>[]> {
   // Results known without reading (the report cache); the rest is read as usual.
   const known = opts.lookup ? await opts.lookup(specs) : [];
   const rest = opts.lookup ? specs.filter((_, i) => known[i] === null) : specs;

@@ -6,6 +6,7 @@
  * stay on the main thread.
  */
 import { parentPort } from "node:worker_threads";
+import { deferCacheWrites, flushCacheWrites } from "../cache/inventory.js";
 import { HostError, InputError, errorMessage } from "../errors.js";
 import type { EvacShard } from "../matching/evacuate.js";
 import type { DescriptorUsage } from "../pipeline.js";
@@ -49,6 +50,9 @@ function consume(raw: Parameters<PlanSetup["consume"]>[0]): unknown {
 port.on("message", async (m: ToWorker) => {
   try {
     if (m.type === "init") {
+      // A worker makes no libvirt call: its cache entries are written on the
+      // thread pool while it reads on, and awaited before its "done-ack".
+      deferCacheWrites();
       timeoutMs = m.timeoutMs;
       cache = !!m.input.cache;
       if (m.job === "plan") plan = setupPlanner(m.input);
@@ -75,6 +79,7 @@ port.on("message", async (m: ToWorker) => {
         } else throw e;
       }
     } else if (m.type === "done") {
+      await flushCacheWrites();
       port.postMessage({ type: "done-ack", usage: plan?.planner.usage() ?? [] } satisfies FromWorker);
     } else if (m.type === "call") {
       try {

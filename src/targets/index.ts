@@ -114,6 +114,10 @@ export async function readTargets<T = RawHost>(
       }
       done++;
       opts.onProgress?.(done, specs.length);
+      // A file target is read without waiting on anything: give the event
+      // loop a turn, so that the cache writes on the thread pool
+      // (deferCacheWrites) move on while the next host is read.
+      if (spec.kind === "path") await new Promise<void>((r) => setImmediate(r));
     }
   };
   const n = Math.max(1, Math.min(opts.concurrency, specs.length));

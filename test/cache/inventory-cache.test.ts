@@ -136,6 +136,7 @@ describe("inventory cache: staleness cannot leak", () => {
   it("a cold run writes one entry per file target; a warm run keeps them and answers the same", () => {
     const cold = same();
     for (const h of Object.keys(hosts)) expect(existsSync(entry(h))).toBe(true);
+    expect(readdirSync(join(cache, "hdplan")).filter((f) => f.endsWith(".tmp"))).toEqual([]);
     const stamps = Object.keys(hosts).map(stamp);
     expect(run().stdout).toBe(cold);
     // A hit does not rewrite the entry.
@@ -332,8 +333,10 @@ describe("inventory cache: staleness cannot leak", () => {
       expect(o.code).toBe(outs[0]!.code);
       expect(o.stdout).toBe(outs[0]!.stdout);
     }
-    // The workers wrote the entries.
+    // The workers wrote the entries (on the thread pool: all of them before
+    // the run ended, and no temporary file is left behind).
     for (const h of Object.keys(hosts)) expect(existsSync(entry(h))).toBe(true);
+    expect(readdirSync(join(cache, "hdplan")).filter((f) => f.endsWith(".tmp"))).toEqual([]);
   });
 });
 
