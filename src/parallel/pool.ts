@@ -20,13 +20,18 @@ import type { FromWorker, ToWorker } from "./worker.js";
  * with `npm run bench -- --workers-table` on 2 cores (docs/benchmarks.md
  * "Worker threads"): each worker repeats module loading, JIT warm-up and the
  * planner set-up (0.3-1 s of CPU for two), which 50-200 hosts do not win back
- * in either layout; from 400 hosts the parallel part outweighs it.
+ * in either layout; from 400 hosts the parallel part outweighs it. Measured
+ * again with the main thread reading hosts beside the workers (docs/
+ * benchmarks.md "The main thread reads hosts too"): 100 hosts 1.09x, 200
+ * 1.00x, 400 0.93x of the time without workers, so it stays 400.
  */
 export const MIN_HOSTS_FOR_WORKERS = 400;
 
 /**
- * Worker threads for `nHosts` file targets: HDPLAN_WORKERS when set (0 = none);
- * none below MIN_HOSTS_FOR_WORKERS or on one core; else one per core, at most 8.
+ * Threads that read `nHosts` file targets: HDPLAN_WORKERS when set (0 or 1 =
+ * the main thread alone); none below MIN_HOSTS_FOR_WORKERS or on one core;
+ * else one per core, at most 8. For plan and evacuate the main thread is one
+ * of them (n - 1 worker threads).
  *
  * There is no load-average rule any more (docs/benchmarks.md "Worker
  * threads"): the 1-minute load average counts hdplan's own previous runs, so
