@@ -3,7 +3,7 @@ import { LIVE_DEFAULTS } from "../targets/live-defaults.js";
 import { EXIT, InputError } from "../errors.js";
 import { DEFAULT_SOLVER_TIME_S, type EvacShard, placeAll } from "../matching/evacuate.js";
 import { evacuationShardsOnWorkers } from "../parallel/pool.js";
-import { type EvacSetupInput, setupEvacuation } from "../parallel/setup.js";
+import { type EvacSetupInput, setupEvacuation } from "../parallel/setup-evac.js";
 import { deviceReports, prepareSources } from "../pipeline.js";
 import { reason } from "../reasons.js";
 import { type EvacuationPlacement, writeEvacuationXml } from "./destxml.js";

@@ -12,7 +12,8 @@ import { type HostResult, readTarget } from "../targets/index.js";
 import type { TargetSpec } from "../targets/keys.js";
 import type { EvacShard, ShardSummary } from "../matching/evacuate.js";
 import type { HostReport, Planner } from "../pipeline.js";
-import type { EvacSetupInput, Evaluated, PlanSetupInput } from "./setup.js";
+import type { Evaluated, PlanSetupInput } from "./setup.js";
+import type { EvacSetupInput } from "./setup-evac.js";
 import type { FromWorker, ToWorker } from "./worker.js";
 
 /**

@@ -12,14 +12,8 @@ import type { EvacShard } from "../matching/evacuate.js";
 import type { DescriptorUsage } from "../pipeline.js";
 import { readTarget } from "../targets/index.js";
 import type { TargetSpec } from "../targets/keys.js";
-import {
-  type EvacSetup,
-  type EvacSetupInput,
-  type PlanSetup,
-  type PlanSetupInput,
-  setupEvacuation,
-  setupPlanner,
-} from "./setup.js";
+import { type PlanSetup, type PlanSetupInput, setupPlanner } from "./setup.js";
+import { type EvacSetup, type EvacSetupInput, setupEvacuation } from "./setup-evac.js";
 
 export type ToWorker =
   | { type: "init"; job: "plan"; input: PlanSetupInput; timeoutMs: number }
