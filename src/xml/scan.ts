@@ -188,8 +188,7 @@ export class XmlDoc {
   ) {}
 
   name(e: number): string {
-    const b = e * E;
-    return this.text.slice(this.el[b]! + 1, this.el[b + E_NAME_END]!);
+    return nameOf(this.text, this.el, e);
   }
 
   /** Is element e named `name` (exactly, prefix included)? */
@@ -207,10 +206,6 @@ export class XmlDoc {
     return this.el[e * E + E_NEXT]!;
   }
 
-  parent(e: number): number {
-    return this.el[e * E + E_PARENT]!;
-  }
-
   /** First child of e named `name`, or -1. */
   child(e: number, name: string): number {
     const el = this.el;
@@ -226,17 +221,10 @@ export class XmlDoc {
     const stop = a + this.el[b + E_NATTR]! * A;
     for (; a < stop; a += A) {
       const s = at[a]!;
-      if (at[a + 1]! - s === name.length && this.text.startsWith(name, s)) return this.attrValue(a);
+      if (at[a + 1]! - s === name.length && this.text.startsWith(name, s))
+        return attrValueOf(this.text, at, a);
     }
     return undefined;
-  }
-
-  /** @internal the value of attribute record a */
-  attrValue(a: number): string {
-    const at = this.at;
-    return at[a + 4] === 1
-      ? this.text.slice(at[a + 2]!, at[a + 3]!)
-      : decodeRefs(this.text, at[a + 2]!, at[a + 3]!, true);
   }
 
   /** The element's direct text content: text and CDATA children concatenated, decoded, untrimmed. */
@@ -312,7 +300,7 @@ export class XmlDoc {
       spans = [];
       for (let a = el[b + E_ATTR]! * A, stop = a + na * A; a < stop; a += A) {
         const an = this.text.slice(at[a]!, at[a + 1]!);
-        const value = this.attrValue(a);
+        const value = attrValueOf(this.text, at, a);
         if (an === "__proto__")
           Object.defineProperty(attrs, an, { value, enumerable: true, writable: true, configurable: true });
         else attrs[an] = value;
@@ -428,6 +416,13 @@ function scanName(text: string, i: number, n: number): number {
 function skipSpace(text: string, i: number, n: number): number {
   while (i < n && isSpace(text.charCodeAt(i))) i++;
   return i;
+}
+
+/** The value of attribute record a (at its index in `at`): sliced when plain, else decoded. */
+function attrValueOf(text: string, at: Int32Array, a: number): string {
+  return at[a + 4] === 1
+    ? text.slice(at[a + 2]!, at[a + 3]!)
+    : decodeRefs(text, at[a + 2]!, at[a + 3]!, true);
 }
 
 /** The name of element record e. */
@@ -639,35 +634,33 @@ export function scanDoc(text: string, multiRoot: boolean | ScanOptions = false, 
       }
     } else if (c === 47 /* / */) {
       i++;
+      const ns = i;
+      // The usual case: the name of the open element, then '>' or space,
+      // compared in place; otherwise it is read as a name (for the message).
+      let matched = false;
       if (depth > 0) {
-        // The usual case: the name of the open element, then '>' or space.
         const e = open[depth - 1]!;
         const os = el[e * E]! + 1;
         const len = el[e * E + E_NAME_END]! - os;
         const t = text.charCodeAt(i + len);
         if ((t === 62 || isSpace(t)) && same(os, i, len)) {
           i += len;
-          i = skipSpace(text, i, n);
-          if (text.charCodeAt(i) !== 62) fail(`expected '>' to close </${nameOf(text, el, e)}`, i);
-          i++;
-          el[e * E + E_CLOSE_START] = lt;
-          el[e * E + E_END] = i;
-          depth--;
-          continue;
+          matched = true;
         }
       }
-      const ns = i;
-      i = readName(i);
+      if (!matched) i = readName(i);
       const ne = i;
       i = skipSpace(text, i, n);
       if (text.charCodeAt(i) !== 62) fail(`expected '>' to close </${text.slice(ns, ne)}`, i);
       i++;
       if (depth === 0) fail(`closing tag </${text.slice(ns, ne)}> without an open element`, lt);
       const e = open[depth - 1]!;
-      const os = el[e * E]! + 1;
-      const len = el[e * E + E_NAME_END]! - os;
-      if (ne - ns !== len || !same(os, ns, len))
-        fail(`expected closing tag </${nameOf(text, el, e)}> instead of </${text.slice(ns, ne)}>`, lt);
+      if (!matched) {
+        const os = el[e * E]! + 1;
+        const len = el[e * E + E_NAME_END]! - os;
+        if (ne - ns !== len || !same(os, ns, len))
+          fail(`expected closing tag </${nameOf(text, el, e)}> instead of </${text.slice(ns, ne)}>`, lt);
+      }
       el[e * E + E_CLOSE_START] = lt;
       el[e * E + E_END] = i;
       depth--;
@@ -765,11 +758,7 @@ export function scanDoc(text: string, multiRoot: boolean | ScanOptions = false, 
         const values: string[] = [];
         for (let a = attr0 * A; a < nattr * A; a += A) {
           names.push(text.slice(at[a]!, at[a + 1]!));
-          values.push(
-            at[a + 4] === 1
-              ? text.slice(at[a + 2]!, at[a + 3]!)
-              : decodeRefs(text, at[a + 2]!, at[a + 3]!, true),
-          );
+          values.push(attrValueOf(text, at, a));
         }
         if (nsDecl) {
           scope = Object.create(parentScope) as Scope;
