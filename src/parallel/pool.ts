@@ -62,23 +62,27 @@ export function workersAvailable(): boolean {
 }
 
 /**
- * Run `specs` (file targets only) on `n` workers initialised with `init`.
- * Results are in spec order; `onDone` sees each worker's final ack. An
+ * Run `specs` (file targets only) on `n` threads: `n` workers initialised
+ * with `init`, or with `local` (the main thread's consume of a host, from the
+ * same set-up) the main thread and n - 1 workers, all taking hosts from one
+ * queue. Results are in spec order; `onDone` sees each worker's final ack. An
  * InputError of a host rejects (exit 2) with the earliest bad target, like the
- * in-process path. With `keep`, the workers stay up for later calls (the
- * caller terminates them); otherwise they are terminated here.
+ * in-process path, whichever thread met it. With `keep`, the workers stay up
+ * for later calls (the caller terminates them); otherwise they are terminated
+ * here.
  */
 export async function runOnWorkers<T>(
   specs: TargetSpec[],
   n: number,
-  init: ToWorker,
+  init: Extract<ToWorker, { type: "init" }>,
   onDone: (m: Extract<FromWorker, { type: "done-ack" }>) => void,
   onProgress?: (done: number, total: number) => void,
   keep = false,
-  local?: (spec: TargetSpec) => Promise<T>,
+  local?: (raw: RawHost) => T,
 ): Promise<{ results: HostResult<T>[]; workers: Worker[] }> {
   const url = workerUrl();
   if (!url) throw new Error("worker threads unavailable");
+  const nWorkers = local ? Math.max(1, n - 1) : n;
   const results: HostResult<T>[] = new Array(specs.length);
   let next = 0;
   let done = 0;
@@ -101,7 +105,26 @@ export async function runOnWorkers<T>(
       const settleInput = () => {
         if (firstInput && inFlight === 0) fail(firstInput.error);
       };
-      for (let w = 0; w < n; w++) {
+      // A host read, by a worker or here: its report, or its HostError.
+      const settled = (index: number, r: { ok: true; host: T } | { ok: false; error: HostError }) => {
+        inFlight--;
+        done++;
+        const spec = specs[index]!;
+        results[index] = r.ok
+          ? r
+          : { ok: false, key: spec.explicitKey ?? spec.target, target: spec.target, error: r.error };
+        onProgress?.(done, specs.length);
+      };
+      // A host that is bad input: the earliest one is reported.
+      const refused = (index: number, error: InputError) => {
+        inFlight--;
+        const first = firstInput as { index: number; error: InputError } | null;
+        if (!first || index < first.index) firstInput = { index, error };
+      };
+      const threadDone = () => {
+        if (++finished === nWorkers + (local ? 1 : 0)) resolve();
+      };
+      for (let w = 0; w < nWorkers; w++) {
         const worker = new Worker(url);
         workers.push(worker);
         let pending = 0;
@@ -117,34 +140,24 @@ export async function runOnWorkers<T>(
         worker.on("message", (m: FromWorker) => {
           if (m.type === "result" || m.type === "host-error") {
             pending--;
-            inFlight--;
-            done++;
-            const spec = specs[m.index]!;
-            results[m.index] =
+            settled(
+              m.index,
               m.type === "result"
                 ? { ok: true, host: m.value as T }
-                : {
-                    ok: false,
-                    key: spec.explicitKey ?? spec.target,
-                    target: spec.target,
-                    error: new HostError(m.code, m.message),
-                  };
-            onProgress?.(done, specs.length);
+                : { ok: false, error: new HostError(m.code, m.message) },
+            );
             feed();
             settleInput();
           } else if (m.type === "done-ack") {
             onDone(m);
-            if (++finished === n + (local ? 1 : 0)) resolve();
+            threadDone();
           } else if (m.type === "input-error") {
             if (m.index === undefined) {
               fail(new InputError(m.message, m.file));
               return;
             }
             pending--;
-            inFlight--;
-            if (!firstInput || m.index < firstInput.index) {
-              firstInput = { index: m.index, error: new InputError(m.message, m.file) };
-            }
+            refused(m.index, new InputError(m.message, m.file));
             settleInput();
           }
         });
@@ -160,37 +173,25 @@ export async function runOnWorkers<T>(
       // run, one at a time, and yields between hosts so that the workers'
       // messages (and so their next hosts) are handled. Its answers are the
       // workers' answers: the same set-up evaluates the same host the same way.
+      const read = { timeoutMs: init.timeoutMs, cache: !!init.input.cache };
       const runLocal = async (): Promise<void> => {
         while (!failed && !firstInput && next < specs.length) {
           const index = next++;
           inFlight++;
-          const spec = specs[index]!;
           try {
-            results[index] = { ok: true, host: await local(spec) };
-            done++;
-            onProgress?.(done, specs.length);
+            settled(index, { ok: true, host: local(await readTarget(specs[index]!, read)) });
           } catch (e) {
-            if (e instanceof HostError) {
-              results[index] = {
-                ok: false,
-                key: spec.explicitKey ?? spec.target,
-                target: spec.target,
-                error: e,
-              };
-              done++;
-              onProgress?.(done, specs.length);
-            } else if (e instanceof InputError) {
-              const first = firstInput as { index: number; error: InputError } | null;
-              if (!first || index < first.index) firstInput = { index, error: e };
-            } else {
+            if (e instanceof HostError) settled(index, { ok: false, error: e });
+            else if (e instanceof InputError) refused(index, e);
+            else {
+              inFlight--;
               fail(new InputError(`internal error: ${errorMessage(e)}`));
             }
           }
-          inFlight--;
           settleInput();
           await new Promise<void>((r) => setImmediate(r));
         }
-        if (++finished === n + 1) resolve();
+        threadDone();
       };
       void runLocal();
     });
@@ -251,15 +252,14 @@ export async function evaluateOnWorkers(
   consume: (raw: RawHost) => Evaluated,
   onProgress?: (done: number, total: number) => void,
 ): Promise<HostResult<Evaluated>[]> {
-  const cache = !!input.cache;
   const { results } = await runOnWorkers<Evaluated>(
     specs,
-    Math.max(1, n - 1),
+    n,
     { type: "init", job: "plan", input, timeoutMs },
     (m) => planner.absorbUsage(m.usage),
     onProgress,
     false,
-    async (spec) => consume(await readTarget(spec, { timeoutMs, cache })),
+    consume,
   );
   return results;
 }
@@ -342,15 +342,14 @@ export async function evacuationShardsOnWorkers(
   // As for plan: the main thread reads hosts too, into its own shard (the
   // caller's Evacuation, `consume`), beside n - 1 workers. Placement asks
   // every shard and does not depend on which shard holds which host.
-  const cache = !!input.cache;
   const { results, workers } = await runOnWorkers<{ key: string; target: string; isSource?: boolean }>(
     specs,
-    Math.max(1, n - 1),
+    n,
     { type: "init", job: "evac", input, timeoutMs },
     () => {},
     onProgress,
     true,
-    async (spec) => consume(await readTarget(spec, { timeoutMs, cache })),
+    consume,
   );
   return {
     results,
