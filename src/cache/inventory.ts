@@ -313,6 +313,15 @@ export function racy(fp: string, start: bigint | null): boolean {
   return coarse ? newest + 2_000_000_000n >= start : newest >= start;
 }
 
+/** What writeChecked and writeCheckedLater write (magic, SHA-256, payload), and the temporary name. */
+function checkedFile(file: string, magic: Buffer, payload: Uint8Array): { tmp: string; parts: Uint8Array[] } {
+  const sum = createHash("sha256").update(payload).digest();
+  return {
+    tmp: `${file}.${process.pid}.${Math.random().toString(36).slice(2)}.tmp`,
+    parts: [magic, sum, payload],
+  };
+}
+
 /**
  * Write `magic`, the SHA-256 of `payload`, then `payload` to `file`
  * atomically (temp file + rename; mode 0600). No fsync: a file cut short by a
@@ -322,11 +331,11 @@ export function racy(fp: string, start: bigint | null): boolean {
 export function writeChecked(file: string, magic: Buffer, payload: Uint8Array): boolean {
   let tmp: string | undefined;
   try {
-    const sum = createHash("sha256").update(payload).digest();
-    tmp = `${file}.${process.pid}.${Math.random().toString(36).slice(2)}.tmp`;
+    const c = checkedFile(file, magic, payload);
+    tmp = c.tmp;
     const fd = openSync(tmp, "wx", 0o600);
     try {
-      writevSync(fd, [magic, sum, payload]); // one system call, not three
+      writevSync(fd, c.parts); // one system call, not three
     } finally {
       closeSync(fd);
     }
@@ -351,12 +360,11 @@ export function writeChecked(file: string, magic: Buffer, payload: Uint8Array): 
  * and rename, the same answer; it never rejects.
  */
 async function writeCheckedLater(file: string, magic: Buffer, payload: Uint8Array): Promise<boolean> {
-  const sum = createHash("sha256").update(payload).digest();
-  const tmp = `${file}.${process.pid}.${Math.random().toString(36).slice(2)}.tmp`;
+  const { tmp, parts } = checkedFile(file, magic, payload);
   try {
     const fh = await openAsync(tmp, "wx", 0o600);
     try {
-      await fh.writev([magic, sum, payload]);
+      await fh.writev(parts);
     } finally {
       await fh.close();
     }
