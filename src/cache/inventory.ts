@@ -14,6 +14,7 @@
  */
 import { createHash } from "node:crypto";
 import {
+  type Dirent,
   closeSync,
   fstatSync,
   lstatSync,
@@ -76,12 +77,24 @@ function statLine(rel: string, st: import("node:fs").BigIntStats): string {
   return `${rel}\0${st.mode}\0${st.size}\0${st.mtimeNs}\0${st.ctimeNs}\0${st.ino}\0${st.dev}`;
 }
 
+/** What the listing records for a subdirectory: only its type (see walkTree). */
+const DIR_IDENT = { mode: 0o040000n, size: 0n, ino: 0n, dev: 0n };
+
+const byName = (a: Dirent, b: Dirent): number => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0);
+
 /**
  * Every path under `root` (real path) with its stat and, for directories, its
  * listing (the entries that follow it). A symlink is recorded with its text
  * and the stat of what it points to; one that leaves the tree (or dangles)
  * makes the host uncacheable (null): the reader could read a file we do not
  * watch.
+ *
+ * A subdirectory is not stat'ed: readdir's entry type says it is one, and its
+ * own `D` line (its listing) stands for it. Its mtime and ctime change only
+ * when its names change (in that listing) or with a chmod/chown/touch of the
+ * directory, which the files' contents do not depend on; every file below it
+ * is still recorded with its own stat. (Measured: half the lstat calls of a
+ * warm plan over the bench fleet, docs/cache.md.)
  */
 function walkTree(root: string, out: string[], listing: TreeListing): boolean {
   // root is a real path and names come from readdir (no '/', '.' or '..'):
@@ -91,17 +104,24 @@ function walkTree(root: string, out: string[], listing: TreeListing): boolean {
   while (stack.length) {
     const rel = stack.pop()!;
     const abs = rel ? base + rel : root;
-    let names: string[];
+    let ents: Dirent[];
     try {
-      names = readdirSync(abs).sort();
+      ents = readdirSync(abs, { withFileTypes: true }).sort(byName);
     } catch {
       return false;
     }
+    const names = ents.map((d) => d.name);
     out.push(`D${rel}\0${names.join("/")}`);
     listing.addDir(rel, names);
-    for (const name of names) {
+    for (const ent of ents) {
       if (out.length > MAX_TREE_ENTRIES) return false;
+      const name = ent.name;
       const r = rel ? `${rel}/${name}` : name;
+      if (ent.isDirectory()) {
+        listing.addEntry(r, DIR_IDENT);
+        stack.push(r);
+        continue;
+      }
       const p = base + r;
       let st: import("node:fs").BigIntStats;
       try {
@@ -126,6 +146,7 @@ function walkTree(root: string, out: string[], listing: TreeListing): boolean {
         listing.addEntry(r, st, target);
       } else {
         listing.addEntry(r, st);
+        // Replaced by a directory between readdir and lstat: walk it too.
         if (st.isDirectory()) stack.push(r);
       }
     }
@@ -255,21 +276,50 @@ function load(file: string, target: string, key: string, fp: string): HostInvent
   return inv ?? reject();
 }
 
-/** Newest mtime/ctime (ns) in a fingerprint, and whether every stamp is whole seconds (a coarse clock). */
+/**
+ * Newest mtime/ctime (ns) in a fingerprint, and whether every stamp is whole
+ * seconds (a coarse clock). The stamps are the 4th and 5th fields of each
+ * 7-field line (statLine), decimal without leading zeros, so the longer (or,
+ * as long, the lexicographically greater) text is the greater number: one
+ * BigInt at the end instead of two per file (measured: 1.8% of a cold plan
+ * of the per-device fleet went to splitting and BigInt here).
+ */
 function newestStamp(fp: string): { newest: bigint; coarse: boolean } {
-  let max = 0n;
+  let max = "0";
   let coarse = true;
-  for (const line of fp.split("\n")) {
-    const f = line.split("\0");
-    if (f.length !== 7) continue;
-    for (const v of [f[3]!, f[4]!]) {
-      const n = BigInt(v);
-      if (n > max) max = n;
-      if (n % 1_000_000_000n !== 0n) coarse = false;
+  const n = fp.length;
+  let start = 0;
+  while (start <= n) {
+    let end = fp.indexOf("\n", start);
+    if (end < 0) end = n;
+    // The field boundaries of this line: 6 NULs make 7 fields.
+    let z = start - 1;
+    const cut: number[] = [];
+    for (;;) {
+      z = fp.indexOf("\0", z + 1);
+      if (z < 0 || z >= end) break;
+      cut.push(z);
+      if (cut.length > 6) break;
     }
+    if (cut.length === 6) {
+      for (const v of [fp.slice(cut[2]! + 1, cut[3]!), fp.slice(cut[3]! + 1, cut[4]!)]) {
+        if (!STAMP.test(v)) {
+          // Not what statLine writes: parsed as a number, as always (throws on no number).
+          const b = BigInt(v);
+          if (b > BigInt(max)) max = b.toString();
+          if (b % 1_000_000_000n !== 0n) coarse = false;
+          continue;
+        }
+        if (v.length > max.length || (v.length === max.length && v > max)) max = v;
+        if (v !== "0" && !v.endsWith("000000000")) coarse = false;
+      }
+    }
+    start = end + 1;
   }
-  return { newest: max, coarse };
+  return { newest: BigInt(max), coarse };
 }
+/** A decimal without leading zeros, as bigint toString writes it. */
+const STAMP = /^(0|[1-9][0-9]*)$/;
 
 /**
  * The filesystem clock when this thread first used the cache, before any

@@ -22,6 +22,7 @@ export type Kind = "dir" | "file" | "other" | "absent";
 /** The parts of a stat that identify a file (a bigint stat's mode, inode, device). */
 export interface Ident {
   mode: bigint;
+  size: bigint;
   ino: bigint;
   dev: bigint;
 }

@@ -1,6 +1,6 @@
 /** Dump-directory targets (cli.md): nodedev/, domains/, networks/, descriptors/, host.json. */
 import { readFileSync, closeSync, fstatSync, openSync, readSync, readdirSync, statSync } from "node:fs";
-import { join } from "node:path";
+import { join, sep } from "node:path";
 import { InputError } from "../errors.js";
 import type { TreeListing } from "../cache/listing.js";
 import { mergeFacts, parseDevlinkInfo, readHostFacts } from "../facts/read.js";
@@ -110,7 +110,16 @@ export function decodeUtf8(buf: Buffer, what: string): string {
   }
 }
 
-export function readTextFile(path: string, maxBytes = MAX_INPUT_FILE_BYTES): string {
+/**
+ * A file's text, refused when it is not UTF-8 or larger than maxBytes.
+ * `size`: its size as the inventory cache's walk just lstat'ed it (a plain
+ * file, not a symlink), which saves the fstat: one read of size + 1 bytes
+ * that returns `size` is the whole file; one that grew since is read on to its
+ * end and one that shrank to EOF, within maxBytes (the next run's fingerprint
+ * differs either way).
+ */
+export function readTextFile(path: string, maxBytes = MAX_INPUT_FILE_BYTES, size?: number): string {
+  if (size !== undefined && size > maxBytes) throw overLimit(path, size, maxBytes);
   let fd: number;
   try {
     fd = openSync(path, "r");
@@ -120,33 +129,21 @@ export function readTextFile(path: string, maxBytes = MAX_INPUT_FILE_BYTES): str
   }
   let buf: Buffer;
   try {
-    const st = fstatSync(fd);
-    if (st.isDirectory()) throw new InputError(`${path}: is a directory, expected a file`, path);
-    if (st.isFile() && st.size > maxBytes) {
-      throw new InputError(
-        `${path}: file is ${mib(st.size)}, larger than the ${mib(maxBytes)} limit; refusing to read it`,
-        path,
-      );
-    }
-    if (st.isFile()) {
-      // Regular file of known size: read whole, decoded by Node; invalid UTF-8
-      // shows as U+FFFD, which we refuse (fail-closed on unreadable input).
-      const text = readWhole(fd, st.size).toString("utf8");
-      if (text.length > maxBytes) {
-        throw new InputError(`${path}: more than ${mib(maxBytes)} of input; refusing to read it`, path);
+    if (size !== undefined) {
+      buf = readGrowing(fd, size, path, maxBytes);
+    } else {
+      const st = fstatSync(fd);
+      if (st.isDirectory()) throw new InputError(`${path}: is a directory, expected a file`, path);
+      if (st.isFile() && st.size > maxBytes) throw overLimit(path, st.size, maxBytes);
+      if (st.isFile()) {
+        // Regular file of known size: read whole, decoded by Node; invalid UTF-8
+        // shows as U+FFFD, which we refuse (fail-closed on unreadable input).
+        return checkedText(readWhole(fd, st.size).toString("utf8"), path, maxBytes);
       }
-      if (text.includes("\uFFFD")) {
-        throw new InputError(
-          `${path}: not valid UTF-8 text (binary data or another encoding such as latin-1)`,
-          path,
-        );
-      }
-      return text.charCodeAt(0) === 0xfeff ? text.slice(1) : text;
+      const r = readBounded(fd, maxBytes, -1);
+      if (r.tooBig) throw moreThan(path, maxBytes);
+      return decodeUtf8(r.buf, path);
     }
-    const r = readBounded(fd, maxBytes, -1);
-    if (r.tooBig)
-      throw new InputError(`${path}: more than ${mib(maxBytes)} of input; refusing to read it`, path);
-    buf = r.buf;
   } catch (e) {
     if (e instanceof InputError) throw e;
     const code = (e as NodeJS.ErrnoException).code;
@@ -154,7 +151,50 @@ export function readTextFile(path: string, maxBytes = MAX_INPUT_FILE_BYTES): str
   } finally {
     closeSync(fd);
   }
-  return decodeUtf8(buf, path);
+  return checkedText(buf.toString("utf8"), path, maxBytes);
+}
+
+function overLimit(path: string, size: number, maxBytes: number): InputError {
+  return new InputError(
+    `${path}: file is ${mib(size)}, larger than the ${mib(maxBytes)} limit; refusing to read it`,
+    path,
+  );
+}
+
+function moreThan(path: string, maxBytes: number): InputError {
+  return new InputError(`${path}: more than ${mib(maxBytes)} of input; refusing to read it`, path);
+}
+
+/** Node's decoding of a file's bytes: refused when it shows U+FFFD (invalid UTF-8); a BOM is dropped. */
+function checkedText(text: string, path: string, maxBytes: number): string {
+  if (text.length > maxBytes) throw moreThan(path, maxBytes);
+  if (text.includes("\uFFFD")) {
+    throw new InputError(
+      `${path}: not valid UTF-8 text (binary data or another encoding such as latin-1)`,
+      path,
+    );
+  }
+  return text.charCodeAt(0) === 0xfeff ? text.slice(1) : text;
+}
+
+/** An open file the walk saw at `size` bytes, to its end (readTextFile). */
+function readGrowing(fd: number, size: number, path: string, maxBytes: number): Buffer {
+  let buf = Buffer.allocUnsafe(size + 1);
+  let n = 0;
+  for (;;) {
+    const k = readSync(fd, buf, n, buf.length - n, null);
+    if (k === 0) return buf.subarray(0, n);
+    n += k;
+    // Ends where the walk saw it end: done, without a read to see EOF (as
+    // readFileSync trusts fstat's size).
+    if (n === size && n < buf.length) return buf.subarray(0, n);
+    if (n > maxBytes) throw moreThan(path, maxBytes);
+    if (n === buf.length) {
+      const bigger = Buffer.allocUnsafe(Math.min(buf.length * 2, maxBytes + 1));
+      buf.copy(bigger, 0, 0, n);
+      buf = bigger;
+    }
+  }
 }
 
 function str(v: unknown, file: string, field: string): string | undefined {
@@ -209,9 +249,9 @@ export function isDumpDir(path: string): boolean {
  * refused as a whole; each <device> element holding an undecodable byte is
  * skipped with a `device-skipped` warning, the others are kept.
  */
-function readNodedevFile(path: string, warnings: Reason[]): string | null {
+function readNodedevFile(path: string, warnings: Reason[], size?: number): string | null {
   try {
-    return readTextFile(path);
+    return readTextFile(path, MAX_INPUT_FILE_BYTES, size);
   } catch (e) {
     if (!(e instanceof InputError) || !e.message.includes("not valid UTF-8")) throw e;
   }
@@ -254,6 +294,8 @@ interface DumpView {
   isFile(rel: string): boolean;
   /** Files (or symlinks to files) in directory `rel` whose names match `ext`, as paths under the dump, sorted. */
   files(rel: string, ext: RegExp): string[];
+  /** The size the walk saw of a plain file files() gave, when it saw one (readTextFile's `size`). */
+  sizeOf(path: string): number | undefined;
 }
 
 function fsView(dir: string): DumpView {
@@ -261,11 +303,13 @@ function fsView(dir: string): DumpView {
     isDir: (rel) => isDumpDir(join(dir, rel)),
     isFile: (rel) => isFile(join(dir, rel)),
     files: (rel, ext) => listFiles(join(dir, rel), ext),
+    sizeOf: () => undefined,
   };
 }
 
 function listedView(dir: string, listing: TreeListing): DumpView {
   const fs = fsView(dir);
+  const sizes = new Map<string, number>();
   return {
     isDir: (rel) => {
       const k = listing.kind(rel);
@@ -279,12 +323,21 @@ function listedView(dir: string, listing: TreeListing): DumpView {
       const names = listing.names(rel);
       if (names === undefined) return fs.files(rel, ext);
       const sub = join(dir, rel);
+      // A name from readdir has no '/' and is not '.' or '..': appended, it is join's path.
+      const prefix = sub.endsWith(sep) ? sub : sub + sep;
       const out: string[] = [];
       for (const name of names) {
-        if (ext.test(name) && listing.kind(`${rel}/${name}`) === "file") out.push(join(sub, name));
+        if (!ext.test(name)) continue;
+        const r = `${rel}/${name}`;
+        if (listing.kind(r) !== "file") continue;
+        const p = prefix + name;
+        out.push(p);
+        const st = listing.plainFile(r);
+        if (st) sizes.set(p, Number(st.size));
       }
-      return out.sort();
+      return out; // names are sorted, under one prefix
     },
+    sizeOf: (path) => sizes.get(path),
   };
 }
 
@@ -324,7 +377,7 @@ function readDump(
   const hj = view.isFile("host.json") ? readHostJson(hostJsonPath) : { versions: {} };
   const warnings: Reason[] = [];
   const nodeDevices = nodeFiles.flatMap((p) => {
-    const xml = readNodedevFile(p, warnings);
+    const xml = readNodedevFile(p, warnings, view.sizeOf(p));
     return xml === null ? [] : [{ xml, origin: p }];
   });
   const raw: RawHost = {
@@ -336,14 +389,14 @@ function readDump(
     // In a dump directory we cannot tell live from persistent: every definition
     // counts as both (fail-closed: its devices are reserved either way).
     domains: view.files("domains", /\.xml$/i).map((p) => ({
-      xml: readTextFile(p),
+      xml: readTextFile(p, MAX_INPUT_FILE_BYTES, view.sizeOf(p)),
       active: true,
       persistent: true,
       origin: p,
     })),
     // Networks in a dump directory are taken as active (documented).
     networks: view.files("networks", /\.xml$/i).map((p) => ({
-      xml: readTextFile(p),
+      xml: readTextFile(p, MAX_INPUT_FILE_BYTES, view.sizeOf(p)),
       active: true,
       origin: p,
     })),

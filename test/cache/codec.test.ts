@@ -7,6 +7,7 @@
  */
 import { readFileSync, readdirSync } from "node:fs";
 import { join } from "node:path";
+import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { UNUSED_FIELDS, decodeInventory, encodeInventory } from "../../src/cache/codec.js";
 import { racy } from "../../src/cache/inventory.js";
@@ -174,5 +175,43 @@ describe("cache: racy inputs are never written (docs/cache.md)", () => {
   });
   it("no clock (the cache directory could not be written): never written", () => {
     expect(racy(fp(1n, 1n), null)).toBe(true);
+  });
+
+  /** The rule as first written: every 7-field line's stamps parsed as BigInt. */
+  function racyReference(f: string, at: bigint): boolean {
+    let max = 0n;
+    let coarse = true;
+    for (const line of f.split("\n")) {
+      const x = line.split("\0");
+      if (x.length !== 7) continue;
+      for (const v of [x[3]!, x[4]!]) {
+        const b = BigInt(v);
+        if (b > max) max = b;
+        if (b % 1_000_000_000n !== 0n) coarse = false;
+      }
+    }
+    return coarse ? max + 2_000_000_000n >= at : max >= at;
+  }
+
+  it("the string comparison of stamps gives the BigInt rule's answer (generated fingerprints)", () => {
+    const stamp = fc.oneof(
+      fc.bigInt({ min: 0n, max: 3_000_000_000_000_000_000n }),
+      fc.bigInt({ min: 0n, max: 3_000_000_000n }).map((s) => s * 1_000_000_000n),
+      fc.constantFrom(0n, 1n, 999_999_999n, 1_000_000_000n, start, start - 1n, start + 1n),
+    );
+    const line = fc.oneof(
+      fc
+        .tuple(fc.string({ maxLength: 5 }), stamp, stamp)
+        .map(([r, m, c]) => `${r.replace(/[\0\n]/g, "")}\x0033188\x0010\x00${m}\x00${c}\x001\x002`),
+      fc.string({ maxLength: 8 }).map((r) => `D${r.replace(/\0/g, "")}\x00a/b`),
+      fc.constantFrom("Tx", "Rx", "L1\x00x"),
+    );
+    fc.assert(
+      fc.property(fc.array(line, { maxLength: 8 }), stamp, (lines, at) => {
+        const f = lines.join("\n");
+        expect(racy(f, at)).toBe(racyReference(f, at));
+      }),
+      { numRuns: 2000 },
+    );
   });
 });

@@ -23,7 +23,7 @@ import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { fingerprint, scan } from "../../src/cache/inventory.js";
 import type { Kind, TreeListing } from "../../src/cache/listing.js";
-import { readDumpDir, readTextFile } from "../../src/targets/dump.js";
+import { MAX_INPUT_FILE_BYTES, readDumpDir, readTextFile } from "../../src/targets/dump.js";
 import { ROOT } from "../helpers/cli.js";
 import { tempDir } from "../helpers/dump.js";
 
@@ -209,5 +209,34 @@ describe("readTextFile (one read sized from fstat)", () => {
     const status = readTextFile("/proc/self/status");
     expect(status).toMatch(/^Name:/);
     expect(status).toContain("\nPid:");
+  });
+});
+
+describe("readTextFile with the walk's size (no fstat)", () => {
+  const dir = tempDir("hdplan-read-sized-");
+  const f = join(dir, "f.xml");
+  it("a file of the size the walk saw, one that grew since and one that shrank: each read whole", () => {
+    for (const n of [0, 1, 8192, 130_000, 1_000_001]) {
+      const text = `<a>${"é☃x".repeat(Math.ceil(n / 3)).slice(0, n)}</a>`;
+      writeFileSync(f, text);
+      const size = Buffer.byteLength(text);
+      expect(readTextFile(f, MAX_INPUT_FILE_BYTES, size)).toBe(text);
+      // The walk saw it smaller (it grew before the read) or bigger (it shrank).
+      for (const seen of [0, 1, size >> 1, size - 1, size + 1, size * 2 + 7]) {
+        if (seen < 0) continue;
+        expect(readTextFile(f, MAX_INPUT_FILE_BYTES, seen)).toBe(text);
+      }
+    }
+  });
+  it("the same refusals as without it: over the limit (seen or grown), not UTF-8, a BOM dropped", () => {
+    writeFileSync(f, "<a>0123456789</a>");
+    expect(() => readTextFile(f, 10, 17)).toThrow(/file is 0 MiB, larger than the 0 MiB limit/);
+    expect(() => readTextFile(f, 10, 3)).toThrow(/more than 0 MiB of input; refusing to read it/);
+    writeFileSync(f, Buffer.from([0x3c, 0x61, 0xe9, 0x3e]));
+    expect(() => readTextFile(f, MAX_INPUT_FILE_BYTES, 4)).toThrow(/not valid UTF-8 text/);
+    writeFileSync(f, "\uFEFF<a/>");
+    expect(readTextFile(f, MAX_INPUT_FILE_BYTES, 8)).toBe("<a/>");
+    rmSync(f);
+    expect(() => readTextFile(f, MAX_INPUT_FILE_BYTES, 8)).toThrow(/cannot read file \(ENOENT\)/);
   });
 });
