@@ -51,8 +51,13 @@ export function workerCount(
   return Math.min(cores, 8);
 }
 
+/**
+ * The worker entries, as "../parallel/" so that they resolve the same from
+ * this module (dist/parallel/pool.js) and from the bundled bin that contains
+ * it (dist/cli/main.js, scripts/bundle.mjs).
+ */
 function workerUrl(): URL | null {
-  const url = new URL("./worker.js", import.meta.url);
+  const url = new URL("../parallel/worker.js", import.meta.url);
   // Only the compiled build has worker.js (tests run sources through vitest).
   return url.protocol === "file:" && existsSync(fileURLToPath(url)) ? url : null;
 }
@@ -208,7 +213,7 @@ export async function runOnWorkers<T>(
  * run). null for a target that cannot be cached or a worker that failed.
  */
 export async function fingerprintOnWorkers(targets: string[], n: number): Promise<(string | null)[]> {
-  const url = new URL("./fingerprint-worker.js", import.meta.url);
+  const url = new URL("../parallel/fingerprint-worker.js", import.meta.url);
   const size = Math.ceil(targets.length / n);
   const parts = await Promise.all(
     Array.from({ length: n }, (_, w) => {
@@ -232,7 +237,7 @@ export async function fingerprintOnWorkers(targets: string[], n: number): Promis
 
 /** Whether the fingerprint worker can run (the compiled build). */
 export function fingerprintWorkersAvailable(): boolean {
-  const url = new URL("./fingerprint-worker.js", import.meta.url);
+  const url = new URL("../parallel/fingerprint-worker.js", import.meta.url);
   return url.protocol === "file:" && existsSync(fileURLToPath(url));
 }
 
