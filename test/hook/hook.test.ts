@@ -310,17 +310,23 @@ export async function resolve(spec, ctx, next) {
     expect(r.code).toBe(0);
     expect(mdevUuidOf(readDomain(r.stdout, "out").devices[0]!)).toBe(FREE);
     const log = readLog(seen);
-    // the loader saw the hook's own modules, and none of libvirt's
-    expect(log).toMatch(/^ok .*commands\/hook\.js$/m);
+    // The loader saw the bin (one bundle, scripts/bundle.mjs: libvirt's code
+    // is inside it, evaluated only when reached) and never koffi, the only
+    // way to libvirt.so.0.
+    expect(log).toMatch(/^ok .*dist\/cli\/main\.js$/m);
     expect(log).not.toMatch(/FORBIDDEN/);
-    // control: the same loader does catch a libvirt load
+    // control: the same loader catches the same bin reaching libvirt (a live URI)
     const control = join(dir, "control.log");
+    await run([BIN, "inventory", "--connect", "test:///default"], "", control);
+    expect(readLog(control)).toMatch(/^FORBIDDEN koffi$/m);
+    // and a load of the libvirt module itself
+    const control2 = join(dir, "control2.log");
     await run(
       ["-e", `import("${ROOT}/dist/libvirt/ffi.js").then(m => m.loadLibvirt()).catch(() => {})`],
       "",
-      control,
+      control2,
     );
-    expect(readLog(control)).toMatch(/^FORBIDDEN .*libvirt\/ffi\.js$/m);
+    expect(readLog(control2)).toMatch(/^FORBIDDEN .*libvirt\/ffi\.js$/m);
   });
 
   it("two concurrent hooks for one free mdev: exactly one gets it", async () => {
