@@ -24,7 +24,7 @@
  * and code-id's "../" resolve to the same files from a bundle as from the
  * module.
  */
-import { readFileSync, renameSync } from "node:fs";
+import { readFileSync, renameSync, writeFileSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { build } from "esbuild";
@@ -59,3 +59,9 @@ for (const e of ENTRIES) {
   });
   renameSync(tmp, file);
 }
+
+// The code id of this build (src/cache/code-id.ts), recorded with each module
+// file's size and mtime so that a run checks it with a stat per file instead
+// of hashing every file again.
+const { hashModules, moduleStamps, STAMP_FILE } = await import(join(DIST, "cache", "code-id.js"));
+writeFileSync(join(DIST, STAMP_FILE), [hashModules(DIST), ...moduleStamps(DIST)].join("\n"));
