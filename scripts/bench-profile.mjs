@@ -42,6 +42,78 @@ function shortUrl(url, root = REPO) {
   return m ? m[1] : p;
 }
 
+// ---- bundles (scripts/bundle.mjs): a frame of dist/cli/main.js is mapped back
+// to the dist/ module it came from through the bundle's source map.
+
+const B64 = new Map(
+  [..."ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"].map((c, i) => [c, i]),
+);
+
+/** Source map "mappings" as, per generated line, [genCol, source index, source line] triples, by column. */
+function decodeMappings(mappings) {
+  const lines = [];
+  let src = 0;
+  let srcLine = 0;
+  for (const text of mappings.split(";")) {
+    const segs = [];
+    let genCol = 0;
+    for (const seg of text.split(",")) {
+      if (!seg) continue;
+      const v = [];
+      let value = 0;
+      let shift = 0;
+      for (const ch of seg) {
+        const d = B64.get(ch);
+        value += (d & 31) << shift;
+        if (d & 32) shift += 5;
+        else {
+          v.push(value & 1 ? -(value >>> 1) : value >>> 1);
+          value = 0;
+          shift = 0;
+        }
+      }
+      genCol += v[0];
+      if (v.length >= 4) {
+        src += v[1];
+        srcLine += v[2]; // v[3], the source column, is not needed
+        segs.push([genCol, src, srcLine]);
+      }
+    }
+    lines.push(segs);
+  }
+  return lines;
+}
+
+const maps = new Map();
+/** The original url and line (0-based) of a bundle frame, or the frame as it is. */
+export function unbundle(url, line, col) {
+  if (!url?.startsWith("file://") || !url.endsWith(".js")) return { url, line };
+  let m = maps.get(url);
+  if (m === undefined) {
+    m = null;
+    try {
+      const file = fileURLToPath(url);
+      const sm = JSON.parse(readFileSync(`${file}.map`, "utf8"));
+      const dir = resolve(file, "..");
+      m = {
+        sources: sm.sources.map((s) => pathToFileURL(resolve(dir, s)).href),
+        lines: decodeMappings(sm.mappings),
+      };
+    } catch {
+      m = null; // not a bundle
+    }
+    maps.set(url, m);
+  }
+  const segs = m?.lines[line];
+  if (!segs?.length) return { url, line };
+  let best = segs[0];
+  for (const s of segs) {
+    if (s[0] > col) break;
+    best = s;
+  }
+  return { url: m.sources[best[1]], line: best[2] };
+}
+
 /**
  * Coarse categories, by file first and function name second. The order
  * matters: the first match wins.
@@ -113,9 +185,10 @@ export function summariseProfile(profiles, { top = 15, root = REPO } = {}) {
     total += us;
     const cf = n.callFrame;
     const fn = cf.functionName || "(anonymous)";
-    const file = shortUrl(cf.url, root);
-    const fnKey = `${fn}\u0000${file}\u0000${cf.lineNumber}`;
-    const e = byFn.get(fnKey) ?? { fn, file, line: cf.lineNumber + 1, us: 0 };
+    const at = unbundle(cf.url, cf.lineNumber, cf.columnNumber);
+    const file = shortUrl(at.url, root);
+    const fnKey = `${fn}\u0000${file}\u0000${at.line}`;
+    const e = byFn.get(fnKey) ?? { fn, file, line: at.line + 1, us: 0 };
     e.us += us;
     byFn.set(fnKey, e);
     const cat = categoryOf(fn, file);

@@ -54,10 +54,14 @@ for (const e of ENTRIES) {
     banner: {
       js: `${MARK}\nimport { createRequire as __hdplanRequire } from "node:module";\nconst require = __hdplanRequire(import.meta.url);`,
     },
+    // For profiles: scripts/bench-profile.mjs maps a bundle's frames back to
+    // the dist/ module they came from (not linked from the bundle).
+    sourcemap: "external",
     legalComments: "none",
     logLevel: "warning",
   });
   renameSync(tmp, file);
+  renameSync(`${tmp}.map`, `${file}.map`);
 }
 
 // The code id of this build (src/cache/code-id.ts), recorded with each module
