@@ -19,7 +19,7 @@
 
 export type Kind = "dir" | "file" | "other" | "absent";
 
-/** The parts of a stat that identify a file (a bigint stat's mode, inode, device). */
+/** The parts of a stat the read after the walk uses (a bigint stat's mode, size, inode, device; a subdirectory has only its mode). */
 export interface Ident {
   mode: bigint;
   size: bigint;
