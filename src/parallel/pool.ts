@@ -56,11 +56,13 @@ export function workerCount(
  * this module (dist/parallel/pool.js) and from the bundled bin that contains
  * it (dist/cli/main.js, scripts/bundle.mjs).
  */
-function workerUrl(): URL | null {
-  const url = new URL("../parallel/worker.js", import.meta.url);
-  // Only the compiled build has worker.js (tests run sources through vitest).
+function entryUrl(file: "worker.js" | "fingerprint-worker.js"): URL | null {
+  const url = new URL(`../parallel/${file}`, import.meta.url);
+  // Only the compiled build has the .js entries (tests run sources through vitest).
   return url.protocol === "file:" && existsSync(fileURLToPath(url)) ? url : null;
 }
+
+const workerUrl = () => entryUrl("worker.js");
 
 export function workersAvailable(): boolean {
   return workerUrl() !== null;
@@ -213,7 +215,8 @@ export async function runOnWorkers<T>(
  * run). null for a target that cannot be cached or a worker that failed.
  */
 export async function fingerprintOnWorkers(targets: string[], n: number): Promise<(string | null)[]> {
-  const url = new URL("../parallel/fingerprint-worker.js", import.meta.url);
+  const url = entryUrl("fingerprint-worker.js");
+  if (!url) return targets.map(() => null);
   const size = Math.ceil(targets.length / n);
   const parts = await Promise.all(
     Array.from({ length: n }, (_, w) => {
@@ -237,8 +240,7 @@ export async function fingerprintOnWorkers(targets: string[], n: number): Promis
 
 /** Whether the fingerprint worker can run (the compiled build). */
 export function fingerprintWorkersAvailable(): boolean {
-  const url = new URL("../parallel/fingerprint-worker.js", import.meta.url);
-  return url.protocol === "file:" && existsSync(fileURLToPath(url));
+  return entryUrl("fingerprint-worker.js") !== null;
 }
 
 /**
