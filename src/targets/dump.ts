@@ -73,29 +73,6 @@ export function readBounded(fd: number, maxBytes: number, sizeHint = -1): { buf:
   return { buf: Buffer.concat(chunks), tooBig: false };
 }
 
-/**
- * An open regular file whole, as readFileSync(fd) reads one: the `size` bytes
- * fstat gave (fewer if it ends sooner), in one read where Node's
- * readFileSync(fd, "utf8") reads 8 KiB at a time to EOF (17 reads for a
- * host's 130 KB all.xml, plus one to see the end); to EOF when fstat says 0
- * (a procfs-like file).
- */
-function readWhole(fd: number, size: number): Buffer {
-  let buf = Buffer.allocUnsafe(size > 0 ? size : 64 * 1024);
-  let n = 0;
-  for (;;) {
-    if (n === buf.length) {
-      if (size > 0) return buf;
-      const bigger = Buffer.allocUnsafe(buf.length * 2);
-      buf.copy(bigger, 0, 0, n);
-      buf = bigger;
-    }
-    const k = readSync(fd, buf, n, buf.length - n, null);
-    if (k === 0) return buf.subarray(0, n);
-    n += k;
-  }
-}
-
 /** Strict UTF-8 decoding; a BOM is dropped. Throws InputError naming `what`. */
 const UTF8 = new TextDecoder("utf-8", { fatal: true });
 
@@ -111,12 +88,10 @@ export function decodeUtf8(buf: Buffer, what: string): string {
 }
 
 /**
- * A file's text, refused when it is not UTF-8 or larger than maxBytes.
- * `size`: its size as the inventory cache's walk just lstat'ed it (a plain
- * file, not a symlink), which saves the fstat: one read of size + 1 bytes
- * that returns `size` is the whole file; one that grew since is read on to its
- * end and one that shrank to EOF, within maxBytes (the next run's fingerprint
- * differs either way).
+ * A file's text, refused when it is not UTF-8 or larger than maxBytes. A
+ * regular file is read from the size fstat gives, or `size`: its size as the
+ * inventory cache's walk just lstat'ed it (a plain file, not a symlink),
+ * which saves the fstat (readSized).
  */
 export function readTextFile(path: string, maxBytes = MAX_INPUT_FILE_BYTES, size?: number): string {
   if (size !== undefined && size > maxBytes) throw overLimit(path, size, maxBytes);
@@ -129,21 +104,19 @@ export function readTextFile(path: string, maxBytes = MAX_INPUT_FILE_BYTES, size
   }
   let buf: Buffer;
   try {
-    if (size !== undefined) {
-      buf = readGrowing(fd, size, path, maxBytes);
-    } else {
+    let known = size;
+    if (known === undefined) {
       const st = fstatSync(fd);
       if (st.isDirectory()) throw new InputError(`${path}: is a directory, expected a file`, path);
-      if (st.isFile() && st.size > maxBytes) throw overLimit(path, st.size, maxBytes);
-      if (st.isFile()) {
-        // Regular file of known size: read whole, decoded by Node; invalid UTF-8
-        // shows as U+FFFD, which we refuse (fail-closed on unreadable input).
-        return checkedText(readWhole(fd, st.size).toString("utf8"), path, maxBytes);
+      if (!st.isFile()) {
+        const r = readBounded(fd, maxBytes, -1);
+        if (r.tooBig) throw moreThan(path, maxBytes);
+        return decodeUtf8(r.buf, path);
       }
-      const r = readBounded(fd, maxBytes, -1);
-      if (r.tooBig) throw moreThan(path, maxBytes);
-      return decodeUtf8(r.buf, path);
+      if (st.size > maxBytes) throw overLimit(path, st.size, maxBytes);
+      known = st.size;
     }
+    buf = readSized(fd, known, path, maxBytes);
   } catch (e) {
     if (e instanceof InputError) throw e;
     const code = (e as NodeJS.ErrnoException).code;
@@ -165,7 +138,10 @@ function moreThan(path: string, maxBytes: number): InputError {
   return new InputError(`${path}: more than ${mib(maxBytes)} of input; refusing to read it`, path);
 }
 
-/** Node's decoding of a file's bytes: refused when it shows U+FFFD (invalid UTF-8); a BOM is dropped. */
+/**
+ * Node's decoding of a regular file's bytes: invalid UTF-8 shows as U+FFFD,
+ * which we refuse (fail-closed on unreadable input); a BOM is dropped.
+ */
 function checkedText(text: string, path: string, maxBytes: number): string {
   if (text.length > maxBytes) throw moreThan(path, maxBytes);
   if (text.includes("\uFFFD")) {
@@ -177,20 +153,25 @@ function checkedText(text: string, path: string, maxBytes: number): string {
   return text.charCodeAt(0) === 0xfeff ? text.slice(1) : text;
 }
 
-/** An open file the walk saw at `size` bytes, to its end (readTextFile). */
-function readGrowing(fd: number, size: number, path: string, maxBytes: number): Buffer {
+/**
+ * An open regular file said to hold `size` bytes, whole: one read of size + 1
+ * bytes that returns `size` is the whole file, with no read to see EOF (as
+ * readFileSync trusts fstat's size; Node's readFileSync(fd, "utf8") reads
+ * 8 KiB at a time to EOF: 17 reads for a host's 130 KB all.xml, plus one).
+ * A file longer than said (grown since the walk, or a procfs file whose
+ * fstat says 0) is read on to its end, one shorter to EOF, within maxBytes.
+ */
+function readSized(fd: number, size: number, path: string, maxBytes: number): Buffer {
   let buf = Buffer.allocUnsafe(size + 1);
   let n = 0;
   for (;;) {
     const k = readSync(fd, buf, n, buf.length - n, null);
     if (k === 0) return buf.subarray(0, n);
     n += k;
-    // Ends where the walk saw it end: done, without a read to see EOF (as
-    // readFileSync trusts fstat's size).
     if (n === size && n < buf.length) return buf.subarray(0, n);
     if (n > maxBytes) throw moreThan(path, maxBytes);
     if (n === buf.length) {
-      const bigger = Buffer.allocUnsafe(Math.min(buf.length * 2, maxBytes + 1));
+      const bigger = Buffer.allocUnsafe(Math.min(Math.max(buf.length * 2, 64 * 1024), maxBytes + 1));
       buf.copy(bigger, 0, 0, n);
       buf = bigger;
     }
