@@ -70,12 +70,37 @@ export function encodeInventory(inv: HostInventory): string {
   } = inv;
   const stored: Stored = {
     ...rest,
-    devices: inv.devices.map(slim),
     networks: [...networks].map(([k, n]) => [k, { ...n, handedOut: n.handedOut ? [...n.handedOut] : null }]),
     reserved: [...reserved],
     poolMembers: [...poolMembers],
   };
-  return JSON.stringify(stored);
+  // JSON.stringify(stored) with `devices` as slim copies, written out by
+  // hand so that each device's text is made once (deviceJson).
+  let out = "{";
+  for (const k of Object.keys(stored) as (keyof Stored)[]) {
+    const v =
+      k === "devices" ? `[${inv.devices.map(deviceJson).join(",")}]` : JSON.stringify(stored[k]);
+    if (v === undefined) continue; // as JSON.stringify leaves out an undefined member
+    out += `${out.length > 1 ? "," : ""}${JSON.stringify(k)}:${v}`;
+  }
+  return `${out}}`;
+}
+
+/**
+ * A device's slim JSON text. The node device reader's devices are frozen,
+ * deeply, and one object stands in every host whose dump holds the same
+ * device text (src/xml/nodedev.ts): its text is made once and kept with it.
+ */
+const DEVICE_JSON = new WeakMap<NodeDevice, string>();
+
+function deviceJson(d: NodeDevice): string {
+  if (!Object.isFrozen(d)) return JSON.stringify(slim(d));
+  let j = DEVICE_JSON.get(d);
+  if (j === undefined) {
+    j = JSON.stringify(slim(d));
+    DEVICE_JSON.set(d, j);
+  }
+  return j;
 }
 
 const isArray = Array.isArray;

@@ -6,6 +6,7 @@
  * Never import src/libvirt or src/targets/live.ts (or src/targets/index.ts,
  * which can load it) from here.
  */
+import { indexDevices } from "../inventory/indexes.js";
 import { reserve } from "../inventory/keys.js";
 import { existsSync, readdirSync, readFileSync, readlinkSync, statSync } from "node:fs";
 import { hostname } from "node:os";
@@ -18,6 +19,7 @@ import { buildInventory } from "../inventory/build.js";
 import type { HostInventory } from "../inventory/types.js";
 import type { NodeDevice, RawDomain, RawHost } from "../model.js";
 import { parentAddressOf } from "../output/mdevplan.js";
+import { copyDevice } from "../xml/nodedev.js";
 import { parseXmlRoots } from "../xml/parse.js";
 import { readDumpDir } from "../targets/dump.js";
 import { validateKey } from "../targets/keys.js";
@@ -157,6 +159,10 @@ function linkBase(p: string): string | undefined {
 
 /** Overlay live sysfs onto the inventory: for a device sysfs has, sysfs wins. */
 export function overlaySysfs(inv: HostInventory, root: string): void {
+  // The node device reader's devices are frozen (one object may stand in
+  // several inventories: src/xml/nodedev.ts): overlay onto copies.
+  inv.devices = inv.devices.map(copyDevice);
+  Object.assign(inv, indexDevices(inv.devices));
   const sys = (...p: string[]) => join(root, "sys", ...p);
   // PCI drivers
   const pciDir = sys("bus", "pci", "devices");

@@ -65,6 +65,36 @@ export class XmlSyntaxError extends Error {
 export interface ScanOptions {
   /** Several root elements (concatenated documents, each may start with an XML declaration). */
   multiRoot?: boolean;
+  /** Elements whose exact text was read whole before: see ElementMemo. */
+  memo?: ElementMemo;
+}
+
+/**
+ * Elements read before, by their exact text (the node device reader's memo
+ * of devices, src/xml/nodedev.ts). Where an element starts with exactly
+ * `open` at the top level (a root, or a child of a root) in no namespace
+ * scope but the default one, the scanner asks `lookup` for an entry whose
+ * text the document holds from there, and checks that it does. An entry's
+ * text is an element that was scanned whole before, at the top level in no
+ * namespace scope, and found well formed: scanning that text again from here
+ * reads the same element to the same end (an element's well-formedness does
+ * not depend on what surrounds it, but for the namespace prefixes declared
+ * around it, which is why only the top level with no declaration counts).
+ * The scanner records it as one element without children or attributes,
+ * which `XmlDoc.known` answers with the entry; its content and
+ * subtree are not recorded. Only a reader that asks `known` before anything
+ * else of an element may pass a memo.
+ */
+export interface ElementMemo {
+  /** The open tag, exactly: '<', a name, '>' (no attributes, no space). */
+  readonly open: string;
+  /** An entry whose text may start at text[at] (the scanner checks that it does), or undefined. Called in document order. */
+  lookup(text: string, at: number): MemoEntry | undefined;
+}
+
+export interface MemoEntry {
+  /** The whole text of an element scanned before as said above, from its '<' to the '>' of its close tag. */
+  readonly text: string;
 }
 
 const XML_NS = "http://www.w3.org/XML/1998/namespace";
@@ -84,6 +114,7 @@ const ENT: Record<string, string> = { amp: "&", lt: "<", gt: ">", quot: '"', apo
 const NO_ATTRS: Record<string, string> = Object.freeze({}) as Record<string, string>;
 const NO_CHILDREN = Object.freeze([]) as unknown as ScannedElement[];
 const NO_SPANS = Object.freeze([]) as unknown as number[];
+const NO_VALUES: readonly MemoEntry[] = Object.freeze([]);
 
 let passes = 0;
 /** How many times scanXml ran (parse passes; read by a test that counts them per rewrite). */
@@ -163,7 +194,8 @@ const E_FIRST = 6; // first child, -1: none
 const E_NEXT = 7; // next sibling, -1: none
 const E_ATTR = 8; // first attribute record
 const E_NATTR = 9; // number of attributes
-const E_SELF = 10; // 1: self-closing
+const E_SELF = 10; // 1: self-closing; KNOWN: an element of the memo (E_ATTR: its index in XmlDoc.knownValues)
+const KNOWN = 2;
 /**
  * Attribute records in XmlDoc.at: name [start, end), value [start, end)
  * inside the quotes, plain (1: no reference or whitespace to normalise).
@@ -185,7 +217,26 @@ export class XmlDoc {
     readonly at: Int32Array,
     readonly count: number,
     readonly roots: readonly number[],
+    /** @internal the memo's entries of the known elements */
+    readonly knownValues: readonly MemoEntry[] = NO_VALUES,
   ) {}
+
+  /** The memo's entry when e was recognised from ScanOptions.memo (it has no recorded content then), else undefined. */
+  known(e: number): MemoEntry | undefined {
+    const b = e * E;
+    return this.el[b + E_SELF] === KNOWN ? this.knownValues[this.el[b + E_ATTR]!] : undefined;
+  }
+
+  /** Is e a root, or a child of a root without attributes (so in no namespace scope of its own)? */
+  topLevel(e: number): boolean {
+    const p = this.el[e * E + E_PARENT]!;
+    return p < 0 || (this.el[p * E + E_PARENT] === -1 && this.el[p * E + E_NATTR] === 0);
+  }
+
+  /** [start, end) of element e in the text. */
+  span(e: number): [number, number] {
+    return [this.el[e * E]!, this.el[e * E + E_END]!];
+  }
 
   name(e: number): string {
     return nameOf(this.text, this.el, e);
@@ -452,6 +503,9 @@ let scratchAt = new Int32Array(0);
 export function scanDoc(text: string, multiRoot: boolean | ScanOptions = false, scratch = false): XmlDoc {
   passes++;
   const multi = typeof multiRoot === "boolean" ? multiRoot : multiRoot.multiRoot === true;
+  const memo = typeof multiRoot === "boolean" ? undefined : multiRoot.memo;
+  const memoOpen = memo?.open ?? "";
+  const knownValues: MemoEntry[] = [];
   const n = text.length;
   let i = text.charCodeAt(0) === 0xfeff ? 1 : 0;
   const docStart = i;
@@ -665,6 +719,50 @@ export function scanDoc(text: string, multiRoot: boolean | ScanOptions = false, 
       el[e * E + E_END] = i;
       depth--;
     } else {
+      if (
+        memo !== undefined &&
+        (depth === 0 || (depth === 1 && scopes[0] === ROOT_SCOPE)) &&
+        text.startsWith(memoOpen, lt)
+      ) {
+        // An element read whole before, by its exact text (ElementMemo).
+        const m = memo.lookup(text, lt);
+        const end = m === undefined ? -1 : lt + m.text.length;
+        if (m !== undefined && text.slice(lt, end) === m.text) {
+          if (depth === 0 && sawRoot && !multi) fail("only one root element is allowed", lt);
+          if ((count + 1) * E > el.length) {
+            const grown = new Int32Array(el.length * 2);
+            grown.set(el);
+            el = grown;
+          }
+          const e = count++;
+          const b = e * E;
+          el[b] = lt;
+          el[b + E_NAME_END] = lt + memoOpen.length - 1;
+          el[b + E_OPEN_END] = lt + memoOpen.length;
+          el[b + E_CLOSE_START] = text.lastIndexOf("</", end);
+          el[b + E_END] = end;
+          el[b + E_FIRST] = -1;
+          el[b + E_NEXT] = -1;
+          el[b + E_ATTR] = knownValues.length;
+          el[b + E_NATTR] = 0;
+          el[b + E_SELF] = KNOWN;
+          knownValues.push(m);
+          if (depth === 0) {
+            sawRoot = true;
+            el[b + E_PARENT] = -1;
+            roots.push(e);
+          } else {
+            const p = open[0]!;
+            el[b + E_PARENT] = p;
+            const prev = last[0]!;
+            if (prev < 0) el[p * E + E_FIRST] = e;
+            else el[prev * E + E_NEXT] = e;
+            last[0] = e;
+          }
+          i = end;
+          continue;
+        }
+      }
       const ns = lt + 1;
       i = readName(i);
       const ne = i;
@@ -833,7 +931,7 @@ export function scanDoc(text: string, multiRoot: boolean | ScanOptions = false, 
     scratchEl = el;
     scratchAt = at;
   }
-  return new XmlDoc(text, el, at, count, roots);
+  return new XmlDoc(text, el, at, count, roots, knownValues.length ? knownValues : NO_VALUES);
 }
 
 /** [valueStart, valueEnd) of attribute `name`'s value in the source text, when the element has it. */

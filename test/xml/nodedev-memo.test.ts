@@ -1,0 +1,242 @@
+/**
+ * The node device reader's memo (src/xml/nodedev.ts, ElementMemo in
+ * src/xml/scan.ts): a device whose exact text was read before is handed out
+ * again without a scan. Every answer, and every error, must be the one a
+ * read without the memo gives.
+ */
+import fc from "fast-check";
+import { afterAll, describe, expect, it } from "vitest";
+import { readNodeDevices, copyDevice, useDeviceMemo } from "../../src/xml/nodedev.js";
+import { type ElementMemo, scanDoc } from "../../src/xml/scan.js";
+import type { NodeDevice } from "../../src/model.js";
+
+const PCI = (fn: number, avail = 16) => `<device>
+  <name>pci_0000_41_00_${fn}</name>
+  <path>/sys/devices/pci0000:40/0000:40:01.1/0000:41:00.${fn}</path>
+  <parent>pci_0000_40_01_1</parent>
+  <driver><name>nvidia</name></driver>
+  <capability type='pci'>
+    <class>0x030200</class>
+    <domain>0</domain><bus>65</bus><slot>0</slot><function>${fn}</function>
+    <product id='0x1EB8'>TU104GL [Tesla T4]</product>
+    <vendor id='0x10de'>NVIDIA Corporation</vendor>
+    <capability type='mdev_types'>
+      <type id='nvidia-222'><name>GRID T4-1B</name><deviceAPI>vfio-pci</deviceAPI><availableInstances>${avail}</availableInstances></type>
+    </capability>
+    <iommuGroup number='4${fn}'>
+      <address domain='0x0000' bus='0x41' slot='0x00' function='0x${fn}'/>
+    </iommuGroup>
+  </capability>
+</device>`;
+
+const NET = `<device>
+  <name>net_enp65s0f0_3c_fd_fe_00_00_01</name>
+  <parent>pci_0000_41_00_0</parent>
+  <capability type='net'><interface>enp65s0f0</interface><address>3C:FD:FE:00:00:01</address><link state='up'/></capability>
+</device>`;
+
+/** What a read gives: the devices as JSON, or the error's message. */
+function outcome(text: string): string {
+  try {
+    return JSON.stringify(readNodeDevices(text, "n.xml"));
+  } catch (e) {
+    return `error: ${(e as Error).message}`;
+  }
+}
+
+function withoutMemo(text: string): string {
+  useDeviceMemo(false);
+  try {
+    return outcome(text);
+  } finally {
+    useDeviceMemo(true);
+  }
+}
+
+function isDeepFrozen(v: unknown): boolean {
+  if (typeof v !== "object" || v === null) return true;
+  return Object.isFrozen(v) && Object.values(v).every(isDeepFrozen);
+}
+
+afterAll(() => useDeviceMemo(true));
+
+describe("the device memo", () => {
+  it("hands out the device it read from the same text, frozen, in a file laid out otherwise", () => {
+    useDeviceMemo(true, true);
+    const [a] = readNodeDevices(`<devices>\n${PCI(0)}\n</devices>`, "a.xml");
+    const [b, c] = readNodeDevices(`<?xml version="1.0"?>\n${NET}\n${PCI(0)}`, "b.xml");
+    expect(c).toBe(a); // the same object: recalled, not read again
+    expect(b!.name).toBe("net_enp65s0f0_3c_fd_fe_00_00_01");
+    expect(isDeepFrozen(a)).toBe(true);
+    expect(isDeepFrozen(b)).toBe(true); // read fresh: frozen all the same
+    expect(() => {
+      (a as { driver: string | null }).driver = "vfio-pci";
+    }).toThrow(TypeError);
+    expect(() => a!.pci!.mdevTypes.push({ id: "x" })).toThrow(TypeError);
+    // One character apart is another device.
+    const [d] = readNodeDevices(PCI(0, 15), "c.xml");
+    expect(d).not.toBe(a);
+    expect(d!.pci!.mdevTypes[0]!.availableInstances).toBe(15);
+  });
+
+  it("gives the reads and errors of a read without it, for texts it holds in broken documents", () => {
+    useDeviceMemo(true, true);
+    outcome(`<devices>${PCI(1)}${NET}</devices>`);
+    outcome(`${PCI(2)}\n${NET}`);
+    const cases = [
+      `${PCI(1)}<device>`,
+      `<devices>${PCI(1)}`,
+      `${PCI(1)}</devices>`,
+      `<devices>${PCI(1)}</devices>junk`,
+      `<devices>${PCI(1)}</devices><devices>${NET}</devices>`,
+      `${PCI(2)}<?xml version="1.0"?>${NET}`,
+      `<devices>${PCI(1)}<?xml version="1.0"?>${NET}</devices>`,
+      `<devices>${PCI(1)}&bogus;</devices>`,
+      `<devices>${PCI(1)}<!DOCTYPE x>${NET}</devices>`,
+      `<foo>${PCI(1)}</foo>`,
+      `<device><name>outer</name>${PCI(1)}</device>`,
+      `${PCI(1).slice(0, -1)}`,
+      `${PCI(1)}${PCI(1)}`,
+    ];
+    for (const t of cases) expect(outcome(t), t).toBe(withoutMemo(t));
+    expect(outcome(cases[0]!)).toMatch(/^error: .*unclosed element <device>/);
+    expect(outcome(cases[9]!)).toMatch(/^error: .*found <foo>/);
+  });
+
+  it("recalls no text inside a namespace scope, and keeps none read in one", () => {
+    useDeviceMemo(true, true);
+    const prefixed = "<device><name>d</name><p:x/></device>";
+    // Read where p is declared: well formed there...
+    expect(outcome(`<devices xmlns:p='urn:x'>${prefixed}</devices>`)).not.toMatch(/^error/);
+    // ...and not kept, so where p is not declared the error stands.
+    expect(outcome(`<devices>${prefixed}</devices>`)).toMatch(/undeclared namespace prefix 'p'/);
+    expect(outcome(prefixed)).toMatch(/undeclared namespace prefix 'p'/);
+    // Kept at the top level, not recalled under a wrapper with a declaration.
+    const plain = "<device><name>e</name></device>";
+    const [kept] = readNodeDevices(plain, "a.xml");
+    expect(readNodeDevices(`<devices>${plain}</devices>`, "b.xml")[0]).toBe(kept);
+    const [scoped] = readNodeDevices(`<devices xmlns:q='urn:y'>${plain}</devices>`, "c.xml");
+    expect(scoped).not.toBe(kept);
+    expect(scoped).toEqual(kept);
+  });
+
+  it("recalls devices in the order of the last file, and reads the one that changed", () => {
+    useDeviceMemo(true, true);
+    const first = readNodeDevices(`${PCI(0)}${PCI(1)}${NET}${PCI(2)}`, "a.xml");
+    const texts = [
+      `${PCI(0)}${PCI(1, 9)}${NET}${PCI(2)}`,
+      `${PCI(2)}${NET}${PCI(1)}${PCI(0)}`,
+      `<devices>${PCI(0)}\n${PCI(1)}<!-- c -->${NET}${PCI(2).replace("nvidia", "vfio-pci")}</devices>`,
+    ];
+    for (const t of texts) expect(outcome(t), t).toBe(withoutMemo(t));
+    const again = readNodeDevices(`${PCI(0)}${PCI(1)}${NET}${PCI(2)}`, "b.xml");
+    again.forEach((dev, k) => expect(dev).toBe(first[k]));
+  });
+
+  it("holds at most two generations, and answers the same across them", () => {
+    useDeviceMemo(true, true, 4);
+    const docs = Array.from({ length: 12 }, (_, k) => `${PCI(k % 10, k)}${NET}${PCI((k + 3) % 10, k)}`);
+    for (let round = 0; round < 3; round++)
+      for (const t of docs) {
+        expect(outcome(t), t).toBe(withoutMemo(t));
+        expect(useDeviceMemo(true)).toBeLessThanOrEqual(8);
+      }
+    useDeviceMemo(true, true);
+  });
+
+  it("never keeps a device that fails to read", () => {
+    useDeviceMemo(true, true);
+    const bad = "<device><name>d</name><capability/></device>";
+    for (let k = 0; k < 2; k++)
+      expect(outcome(bad)).toBe("error: n.xml: node device 'd': <capability> without a type attribute");
+  });
+
+  it("agrees with a read without it on generated files of devices seen before", () => {
+    useDeviceMemo(true, true);
+    const pieces = [
+      PCI(0),
+      PCI(1),
+      PCI(0, 3),
+      NET,
+      "<device><name>e</name></device>",
+      "<device ><name>f</name></device >",
+    ];
+    for (const p of pieces) outcome(`<devices>${p}</devices>`); // all of them kept
+    const piece = fc.oneof(
+      fc.constantFrom(...pieces),
+      // A piece cut short or with one character changed: not one kept before.
+      fc
+        .tuple(fc.constantFrom(...pieces), fc.nat(), fc.constantFrom("", "<", "&", "x", "]]>", "\u0001"))
+        .map(([p, at, s]) => p.slice(0, at % p.length) + s + p.slice((at % p.length) + 1)),
+    );
+    const between = fc.constantFrom("", "\n", "<!-- c -->", '<?xml version="1.0"?>\n', "<?pi x?>", "text");
+    const wrapper = fc.constantFrom(
+      ["", ""],
+      ["<devices>", "</devices>"],
+      ["<devices xmlns:p='u'>", "</devices>"],
+      ["<devices a='1'>", "</devices>"],
+    );
+    fc.assert(
+      fc.property(
+        wrapper,
+        fc.array(fc.tuple(between, piece), { minLength: 1, maxLength: 5 }),
+        ([open, close], parts) => {
+          const text = open + parts.map(([b, p]) => b + p).join("\n") + close;
+          const want = withoutMemo(text);
+          expect(outcome(text)).toBe(want);
+          expect(outcome(text)).toBe(want); // and again, with all its devices now kept
+        },
+      ),
+      { numRuns: 400, seed: 7 },
+    );
+  });
+
+  it("copyDevice: an equal device that shares no object and can be changed", () => {
+    useDeviceMemo(true, true);
+    const [a] = readNodeDevices(PCI(3), "a.xml");
+    const c = copyDevice(a!);
+    expect(c).toEqual(a);
+    const objects = (v: unknown, out: object[] = []): object[] => {
+      if (typeof v === "object" && v !== null) {
+        out.push(v);
+        for (const x of Object.values(v)) objects(x, out);
+      }
+      return out;
+    };
+    const mine = new Set(objects(a));
+    for (const o of objects(c)) expect(mine.has(o)).toBe(false);
+    (c as NodeDevice).driver = "vfio-pci";
+    c.pci!.mdevTypes.push({ id: "nvidia-223" });
+    expect(a!.driver).toBe("nvidia");
+    expect(a!.pci!.mdevTypes).toHaveLength(1);
+  });
+});
+
+describe("scanDoc with an ElementMemo", () => {
+  const dev = "<device><name>a</name></device>";
+  const entry = { text: dev };
+  const memo: ElementMemo = {
+    open: "<device>",
+    lookup: (text, at) => (text.startsWith("<device><name>a", at) ? entry : undefined),
+  };
+
+  it("records a known element with its value, and still checks the document around it", () => {
+    const d = scanDoc(`<devices>\n${dev}<x/></devices>`, { memo });
+    const first = d.first(d.roots[0]!);
+    expect(d.known(first)).toBe(entry);
+    expect(d.name(first)).toBe("device");
+    expect(d.first(first)).toBe(-1);
+    expect(d.known(d.next(first))).toBeUndefined();
+    expect(d.name(d.next(first))).toBe("x");
+    expect(() => scanDoc(`${dev}${dev}`, { memo })).toThrow(/only one root element/);
+    expect(scanDoc(`${dev}${dev}`, { memo, multiRoot: true }).roots).toHaveLength(2);
+    expect(() => scanDoc(`<devices>${dev}`, { memo })).toThrow(/unclosed element <devices>/);
+    // Where the text differs from the entry's, the element is scanned as written.
+    expect(() => scanDoc("<device><name>ab</name></devic>", { memo })).toThrow(/expected closing tag/);
+    // Deeper than a root's child, or under a namespace declaration: not asked.
+    const deep = scanDoc(`<a><b>${dev}</b></a>`, { memo });
+    expect(deep.known(deep.first(deep.first(deep.roots[0]!)))).toBeUndefined();
+    const scoped = scanDoc(`<a xmlns:p='u'>${dev}</a>`, { memo });
+    expect(scoped.known(scoped.first(scoped.roots[0]!))).toBeUndefined();
+  });
+});
