@@ -78,8 +78,7 @@ export function encodeInventory(inv: HostInventory): string {
   // hand so that each device's text is made once (deviceJson).
   let out = "{";
   for (const k of Object.keys(stored) as (keyof Stored)[]) {
-    const v =
-      k === "devices" ? `[${inv.devices.map(deviceJson).join(",")}]` : JSON.stringify(stored[k]);
+    const v = k === "devices" ? `[${inv.devices.map(deviceJson).join(",")}]` : JSON.stringify(stored[k]);
     if (v === undefined) continue; // as JSON.stringify leaves out an undefined member
     out += `${out.length > 1 ? "," : ""}${JSON.stringify(k)}:${v}`;
   }
