@@ -14,6 +14,7 @@
  */
 import { createHash } from "node:crypto";
 import {
+  type Dir,
   type Dirent,
   close as closeCb,
   open as openCb,
@@ -25,6 +26,7 @@ import {
   lstatSync,
   mkdirSync,
   openSync,
+  opendirSync,
   readFileSync,
   readdirSync,
   readlinkSync,
@@ -259,17 +261,33 @@ export function readChecked(file: string, magic: Buffer): Buffer | "missing" | "
  */
 let listed: { dir: string; names: Set<string> | null } | undefined;
 
+/**
+ * The names in `dir`, or null when it cannot be listed or holds more than
+ * MAX_LISTED (nothing prunes the directory: a test machine's had 726,582
+ * entries, whose listing alone outgrew a 64 MB heap). Null: every entry is
+ * looked for (stat).
+ */
+export function listNames(dir: string, max = MAX_LISTED): Set<string> | null {
+  let d: Dir | undefined;
+  try {
+    d = opendirSync(dir);
+    const names = new Set<string>();
+    for (let e = d.readSync(); e !== null; e = d.readSync()) {
+      if (names.size >= max) return null;
+      names.add(e.name);
+    }
+    return names;
+  } catch {
+    return null;
+  } finally {
+    d?.closeSync();
+  }
+}
+const MAX_LISTED = 50_000;
+
 function mayExist(file: string): boolean {
   const dir = dirname(file);
-  if (listed?.dir !== dir) {
-    let names: Set<string> | null = null;
-    try {
-      names = new Set(readdirSync(dir));
-    } catch {
-      // not listed: every entry is looked for
-    }
-    listed = { dir, names };
-  }
+  if (listed?.dir !== dir) listed = { dir, names: listNames(dir) };
   return listed.names === null || listed.names.has(basename(file));
 }
 

@@ -4,7 +4,7 @@
  * system call. This thread's own entries are found; one another writer made
  * after the listing is missed and rebuilt, with the same inventory.
  */
-import { cpSync, mkdtempSync, readdirSync } from "node:fs";
+import { cpSync, mkdtempSync, readdirSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it, vi } from "vitest";
@@ -72,5 +72,15 @@ describe("the cache directory's listing", () => {
     expect(readVia(one, b!)).toEqual(noCache);
     expect(s.hits).toBe(2);
     expect(noCache).toEqual(readVia(other, b!));
+  });
+
+  it("lists a directory only up to a bound: beyond it, every entry is looked for", async () => {
+    const { listNames } = await import("../../src/cache/inventory.js");
+    const dir = mkdtempSync(join(tmpdir(), "hdplan-names-"));
+    for (const n of ["a", "b", "c", "d", "e"]) writeFileSync(join(dir, n), "");
+    expect([...listNames(dir, 10)!].sort()).toEqual(["a", "b", "c", "d", "e"]);
+    expect(listNames(dir, 5)).not.toBeNull();
+    expect(listNames(dir, 4)).toBeNull();
+    expect(listNames(join(dir, "missing"))).toBeNull();
   });
 });
