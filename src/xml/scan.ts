@@ -476,6 +476,21 @@ function attrValueOf(text: string, at: Int32Array, a: number): string {
     : decodeRefs(text, at[a + 2]!, at[a + 3]!, true);
 }
 
+/** `a`, or a copy twice as long when it holds fewer than `need` ints. */
+function room(a: Int32Array<ArrayBuffer>, need: number): Int32Array<ArrayBuffer> {
+  if (need <= a.length) return a;
+  const grown = new Int32Array(Math.max(a.length * 2, need));
+  grown.set(a);
+  return grown;
+}
+
+/** Record e as the child of p after `prev` (-1: its first child). */
+function linkChild(el: Int32Array, e: number, p: number, prev: number): void {
+  el[e * E + E_PARENT] = p;
+  if (prev < 0) el[p * E + E_FIRST] = e;
+  else el[prev * E + E_NEXT] = e;
+}
+
 /** The name of element record e. */
 function nameOf(text: string, el: Int32Array, e: number): string {
   return text.slice(el[e * E]! + 1, el[e * E + E_NAME_END]!);
@@ -729,11 +744,7 @@ export function scanDoc(text: string, multiRoot: boolean | ScanOptions = false, 
         const end = m === undefined ? -1 : lt + m.text.length;
         if (m !== undefined && text.slice(lt, end) === m.text) {
           if (depth === 0 && sawRoot && !multi) fail("only one root element is allowed", lt);
-          if ((count + 1) * E > el.length) {
-            const grown = new Int32Array(el.length * 2);
-            grown.set(el);
-            el = grown;
-          }
+          el = room(el, (count + 1) * E);
           const e = count++;
           const b = e * E;
           el[b] = lt;
@@ -752,11 +763,7 @@ export function scanDoc(text: string, multiRoot: boolean | ScanOptions = false, 
             el[b + E_PARENT] = -1;
             roots.push(e);
           } else {
-            const p = open[0]!;
-            el[b + E_PARENT] = p;
-            const prev = last[0]!;
-            if (prev < 0) el[p * E + E_FIRST] = e;
-            else el[prev * E + E_NEXT] = e;
+            linkChild(el, e, open[0]!, last[0]!);
             last[0] = e;
           }
           i = end;
@@ -768,11 +775,7 @@ export function scanDoc(text: string, multiRoot: boolean | ScanOptions = false, 
       const ne = i;
       const nameColonAt = colonAt;
       checkQName(ns, ne);
-      if ((count + 1) * E > el.length) {
-        const grown = new Int32Array(el.length * 2);
-        grown.set(el);
-        el = grown;
-      }
+      el = room(el, (count + 1) * E);
       const e = count++;
       const b = e * E;
       const attr0 = nattr;
@@ -834,11 +837,7 @@ export function scanDoc(text: string, multiRoot: boolean | ScanOptions = false, 
             fail(`duplicate attribute ${text.slice(as, ae)} in <${text.slice(ns, ne)}>`, before);
         }
         if (refsV) checkRefs(vs, ve);
-        if ((nattr + 1) * A > at.length) {
-          const grown = new Int32Array(at.length * 2);
-          grown.set(at);
-          at = grown;
-        }
+        at = room(at, (nattr + 1) * A);
         const a = nattr++ * A;
         at[a] = as;
         at[a + 1] = ae;
@@ -910,11 +909,7 @@ export function scanDoc(text: string, multiRoot: boolean | ScanOptions = false, 
         el[b + E_PARENT] = -1;
         roots.push(e);
       } else {
-        const p = open[depth - 1]!;
-        el[b + E_PARENT] = p;
-        const prev = last[depth - 1]!;
-        if (prev < 0) el[p * E + E_FIRST] = e;
-        else el[prev * E + E_NEXT] = e;
+        linkChild(el, e, open[depth - 1]!, last[depth - 1]!);
         last[depth - 1] = e;
       }
       if (!selfClosing) {
