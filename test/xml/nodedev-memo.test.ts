@@ -155,16 +155,16 @@ describe("the device memo", () => {
     for (let k = 0; k < 2; k++) for (const t of [a, b, z]) readNodeDevices(t, "w.xml"); // all kept
     // After z, which foretells the one read after it the last time: a and b
     // in turn are each found by their hash, not foretold.
-    const after = (t: string) => {
+    const readAfterZ = (t: string) => {
       readNodeDevices(z, "z.xml");
       return readNodeDevices(t, "x.xml")[0];
     };
-    const ka = after(a);
-    const kb = after(b);
+    const ka = readAfterZ(a);
+    const kb = readAfterZ(b);
     expect(ka).not.toBe(kb);
     for (let k = 0; k < 2; k++) {
-      expect(after(a)).toBe(ka);
-      expect(after(b)).toBe(kb);
+      expect(readAfterZ(a)).toBe(ka);
+      expect(readAfterZ(b)).toBe(kb);
     }
     for (const t of [a, b, `${b}${a}${b}`]) expect(outcome(t), t).toBe(withoutMemo(t));
   });
