@@ -31,7 +31,7 @@ export function readNodeDevices(text: string, file: string): NodeDevice[] {
       out.push(dev);
       if (m && d.topLevel(e)) {
         const [s, end] = d.span(e);
-        k = m.keep(text, s, end, dev);
+        k = m.keep(text.slice(s, end), dev);
       }
     }
     if (k !== undefined) m!.follow(k);
@@ -65,14 +65,12 @@ export function readNodeDevices(text: string, file: string): NodeDevice[] {
  * made by mistake throws a TypeError instead of reaching another host.
  *
  * Finding an entry: first the one that followed the previous entry the
- * last time (hosts list their devices in the same order: one compare of
- * the text, no search), past devices not held and from one file to the
- * next (follow); else by a hash of the text to the first close tag, read in
- * place every HASH_STRIDE-th character, then a compare with each entry of
- * that hash. A compare is `slice(...) === text`, which V8 does as a memcmp
- * (String.startsWith was 2.5x slower, measured). A key of the first 96
- * characters was slower still: one device as 1,000 hosts describe it has
- * up to 108 texts with the same start, 19 compares a look-up on average.
+ * last time (hosts list their devices in the same order: one compare of the
+ * text, no search), past devices not held and from one file to the next
+ * (follow), else by the text from the open tag to the first close
+ * tag (V8 hashes and compares it natively; a key of the first 64 characters
+ * and a list of texts to compare was 4x slower, String.startsWith being
+ * slow here).
  *
  * Memory: a text is kept only the second time it is read (the first time,
  * only its hash is noted), so the texts each host has alone never fill the
@@ -85,26 +83,40 @@ export function readNodeDevices(text: string, file: string): NodeDevice[] {
 class DeviceMemo implements ElementMemo {
   readonly open = "<device>";
   constructor(private readonly generation = GENERATION) {}
-  /** Entries by textHash; entries of the same hash are chained by `alt`. */
-  private byHash = new Map<number, Kept>();
-  /** The generation entries are put in now; those of older ones than the one before are dropped. */
+  private young = new Map<string, Kept>();
+  private old = new Map<string, Kept>();
   private gen = 0;
-  /** Entries put in (or moved to) the current generation. */
-  private inGen = 0;
-  private held = 0;
   /** Hashes of the texts read once (a collision only keeps a text sooner). */
   private seen = new Set<number>();
-  /** The entry last found by lookup, or read by follow: the next look-up is foretold by its `next`. */
+  /** The entry last found by lookup, or met by follow: the next look-up tries its `next` first. */
   private last: Kept | undefined;
-  /** The entry follow saw last. */
+  /** The entry follow met last. */
   private prev: Kept | undefined;
 
+  lookup(text: string, at: number): Kept | undefined {
+    const p = this.last?.next;
+    let k: Kept | undefined;
+    if (p !== undefined && text.slice(at, at + p.text.length) === p.text) k = p;
+    else {
+      const ce = text.indexOf(CLOSE, at + this.open.length);
+      if (ce >= 0) {
+        const span = text.slice(at, ce + CLOSE.length);
+        k = this.young.get(span) ?? this.old.get(span);
+      }
+      // Not held: the entry before still foretells the element after this one.
+      if (k === undefined) return undefined;
+    }
+    if (k.gen !== this.gen) this.put(k);
+    this.last = k;
+    return k;
+  }
+
   /**
-   * The reader met entry k (found or just kept), in document order, after
-   * the scan: k becomes the `next` of the entry met before it. Past devices
-   * not held (a disk's serial, a MAC address), and from one document to the
-   * next (one file a device, or a host after a host), so that the element
-   * after such a device, or in the next file, is still foretold.
+   * The reader met entry k (found, or just kept), in document order, after
+   * the scan: k becomes the `next` of the entry met before it, past devices
+   * not held (a disk's serial, a MAC address) and from one document to the
+   * next (one file a device, or one host after another), so that the
+   * element after such a device, or in the next file, is still foretold.
    */
   follow(k: Kept): void {
     if (this.prev !== undefined) this.prev.next = k;
@@ -112,127 +124,62 @@ class DeviceMemo implements ElementMemo {
     this.last = k;
   }
 
-  lookup(text: string, at: number): Kept | undefined {
-    const p = this.last?.next;
-    let k: Kept | undefined;
-    if (p !== undefined && p.gen >= this.gen - 1 && text.slice(at, at + p.text.length) === p.text) k = p;
-    else {
-      const ce = text.indexOf(CLOSE, at + this.open.length);
-      if (ce < 0) return undefined;
-      const end = ce + CLOSE.length;
-      for (let c = this.byHash.get(textHash(text, at, end)); c !== undefined; c = c.alt) {
-        if (c.text.length === end - at && text.slice(at, end) === c.text) {
-          k = c;
-          break;
-        }
-      }
-      // Not held: the previous entry still foretells the element after this one.
-      if (k === undefined) return undefined;
-    }
-    if (k.gen !== this.gen) this.touch(k);
-    this.last = k;
-    return k;
-  }
-
   /**
-   * Keep the device read from text[from, to): the whole text of an element
-   * scanned whole at the top level. Kept the second time its text is read:
-   * a text met once (a disk's serial number, a NIC's MAC address: ~28 a
-   * bench host) is only remembered by its hash, not held with its device.
+   * Keep the device read from `text`: the whole text of an element scanned
+   * whole at the top level. Kept the second time its text is read: a text
+   * met once (a disk's serial number, a NIC's MAC address: ~28 a bench
+   * host) is only remembered by its hash, not held with its device.
    */
-  keep(text: string, from: number, to: number, device: NodeDevice): Kept | undefined {
-    const open = this.open;
-    if (to - from > LONGEST || !text.startsWith(open, from)) return undefined;
+  keep(text: string, device: NodeDevice): Kept | undefined {
+    if (text.length > LONGEST || !text.startsWith(this.open)) return undefined;
     // Found by the text up to the first close tag: only such a text can be found.
-    if (text.indexOf(CLOSE, from + open.length) !== to - CLOSE.length) return undefined;
-    const h = textHash(text, from, to);
+    if (text.indexOf(CLOSE, this.open.length) !== text.length - CLOSE.length) return undefined;
+    const h = fnv1a(text);
     if (!this.seen.has(h)) {
       if (this.seen.size >= SEEN) this.seen.clear();
       this.seen.add(h);
       return undefined;
     }
-    // Held already (the same text twice in one document, read after it was scanned).
-    for (let c = this.byHash.get(h); c !== undefined; c = c.alt)
-      if (c.text.length === to - from && text.slice(from, to) === c.text) return c;
     // A copy of the text, not a slice that would keep the whole file alive.
-    const k: Kept = {
-      text: ownString(text.slice(from, to)),
-      value: device,
-      next: undefined,
-      gen: -1,
-      hash: h,
-      alt: this.byHash.get(h),
-    };
-    this.byHash.set(h, k);
-    this.held++;
-    this.touch(k);
+    const k: Kept = { text: ownString(text), value: device, next: undefined, gen: 0 };
+    this.put(k);
     return k;
   }
 
   /** Entries held: at most two generations. */
   get size(): number {
-    return this.held;
+    return this.young.size + this.old.size;
   }
 
-  /** Put k in the current generation; a full one starts the next and drops the one before it. */
-  private touch(k: Kept): void {
-    k.gen = this.gen;
-    if (++this.inGen >= this.generation) {
+  private put(k: Kept): void {
+    if (this.young.size >= this.generation) {
       this.gen++;
-      this.inGen = 0;
-      this.drop(this.gen - 1);
+      for (const o of this.young.values())
+        if (o.next !== undefined && o.next.gen < this.gen - 1) o.next = undefined;
+      this.old = this.young;
+      this.young = new Map();
     }
-  }
-
-  /** Forget the entries of generations older than `oldest`, and every link to them. */
-  private drop(oldest: number): void {
-    for (const [h, head] of this.byHash) {
-      let first: Kept | undefined;
-      let tail: Kept | undefined;
-      for (let c: Kept | undefined = head; c !== undefined; c = c.alt) {
-        if (c.gen < oldest) {
-          this.held--;
-          continue;
-        }
-        if (c.next !== undefined && c.next.gen < oldest) c.next = undefined;
-        if (tail === undefined) first = c;
-        else tail.alt = c;
-        tail = c;
-      }
-      if (tail === undefined) this.byHash.delete(h);
-      else {
-        tail.alt = undefined;
-        if (first !== head) this.byHash.set(h, first!);
-      }
-    }
+    k.gen = this.gen;
+    this.young.set(k.text, k);
   }
 }
 
 interface Kept {
   readonly text: string;
   readonly value: NodeDevice;
-  /** The entry of the element that followed this one the last time (past elements not held). */
+  /** The entry of the element that followed this one the last time. */
   next: Kept | undefined;
   /** The generation it was last put in. */
   gen: number;
-  /** textHash of its text. */
-  readonly hash: number;
-  /** Another entry of the same hash. */
-  alt: Kept | undefined;
 }
 
-/**
- * A 32-bit FNV-1a of text[from, to) by its length and every `stride`-th
- * UTF-16 code unit, read in place (no slice). Texts it does not tell apart
- * share a chain, and are told apart by comparing them. Exported for tests.
- */
-export function textHash(text: string, from: number, to: number, stride = HASH_STRIDE): number {
-  let h = Math.imul(0x811c9dc5 ^ (to - from), 0x01000193);
-  for (let k = from; k < to; k += stride) h = Math.imul(h ^ text.charCodeAt(k), 0x01000193);
+/** 32-bit FNV-1a of the UTF-16 code units. */
+function fnv1a(s: string): number {
+  let h = 0x811c9dc5;
+  for (let k = 0; k < s.length; k++) h = Math.imul(h ^ s.charCodeAt(k), 0x01000193);
   return h >>> 0;
 }
 
-const HASH_STRIDE = 3;
 const CLOSE = "</device>";
 /** Texts read once that are remembered (by hash) before the set starts afresh. */
 const SEEN = 200_000;
