@@ -106,7 +106,7 @@ export function hostIndex(sel: DescriptorSelector, host: HostInventory): HostInd
   for (const fn of host.pciByAddr.values()) {
     if (isBridge(fn)) continue;
     const pf = fn.pci?.physFunction ? host.pciByAddr.get(fn.pci.physFunction) : undefined;
-    const { descriptor, origin } = sel.select(host.key, derivePciDescriptor(fn, pf), undefined);
+    const { descriptor, origin } = sel.select(host.key, derivePciDescriptor(fn, pf), undefined, true);
     const e: PciEntry = { pos: pos++, fn, descriptor, origin };
     idx.pciByAddr.set(fn.pci!.address, e);
     if (descriptor.compatible.length > 0) idx.pciWithSections.push(e);
@@ -122,6 +122,7 @@ export function hostIndex(sel: DescriptorSelector, host: HostInventory): HostInd
         host.key,
         deriveMdevDescriptor(parent, t.id, host.facts.nvidiaVersion),
         vendorDescriptorFor(host, parent, t.id),
+        true,
       );
       const e: MdevEntry = { pos: pos++, parent, type: t, descriptor, origin };
       if (descriptor.compatible.length > 0) idx.mdevWithSections.push(e);

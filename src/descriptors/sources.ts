@@ -151,12 +151,16 @@ export class DescriptorSelector {
   /**
    * `derived` is the descriptor derived from libvirt; `vendor` the one from
    * vendor sysfs attributes (fromVendorAttrs), if any. Throws InputError when
-   * two files of the same level and specificity apply to the device.
+   * two files of the same level and specificity apply to the device. The
+   * descriptor returned is the caller's own: a copy, or with `fresh` (the
+   * caller made `derived` for this call and keeps no other reference to it)
+   * `derived` itself when neither a file nor `vendor` changes it.
    */
   select(
     hostKey: string,
     derived: DescriptorData,
     vendor?: DescriptorData,
+    fresh = false,
   ): { descriptor: DescriptorData; origin: string } {
     const base = vendor ? overlay(derived, vendor) : derived;
     const baseOrigin = vendor ? "vendor-sysfs" : "derived";
@@ -189,6 +193,8 @@ export class DescriptorSelector {
         origin: `file:${f.path}`,
       };
     }
+    // overlay() made base anew; so did the caller of a fresh `derived`.
+    if (fresh || vendor) return { descriptor: base, origin: baseOrigin };
     return {
       descriptor: { self: { ...base.self }, compatible: base.compatible.map((s) => ({ ...s })) },
       origin: baseOrigin,
