@@ -24,7 +24,11 @@ import type { FromWorker, ToWorker } from "./worker.js";
  * in either layout; from 400 hosts the parallel part outweighs it. Measured
  * again with the main thread reading hosts beside the workers (docs/
  * benchmarks.md "The main thread reads hosts too"): 100 hosts 1.09x, 200
- * 1.00x, 400 0.93x of the time without workers, so it stays 400.
+ * 1.00x, 400 0.93x of the time without workers, so it stays 400. On the
+ * eighth session's machine (docs/benchmarks.md "Eighth session"), where one
+ * thread already keeps 1.3 cores busy with V8's helpers, 400 `all` hosts
+ * took 1.71-1.85 s alone and 1.80-1.89 s with two threads, 1,000 the same
+ * either way, 2,000 and one-file-a-device fleets gain: still 400.
  */
 export const MIN_HOSTS_FOR_WORKERS = 400;
 
