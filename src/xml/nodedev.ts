@@ -21,6 +21,12 @@ export function readNodeDevices(text: string, file: string): NodeDevice[] {
   // The document lives in the scanner's scratch arrays: read to the end
   // before anything else is scanned (nothing below scans).
   const m = memo;
+  // One device a file, read before: no scan at all (DeviceMemo.whole).
+  const whole = m?.whole(text);
+  if (whole !== undefined) {
+    m!.follow(whole);
+    return [whole.value];
+  }
   const d = parseXmlDoc(text, file, m ? { multiRoot: true, memo: m } : true, true);
   const out: NodeDevice[] = [];
   const read = (e: number): void => {
@@ -106,6 +112,35 @@ class DeviceMemo implements ElementMemo {
       // Not held: the entry before still foretells the element after this one.
       if (k === undefined) return undefined;
     }
+    if (k.gen !== this.gen) this.put(k);
+    this.last = k;
+    return k;
+  }
+
+  /**
+   * The entry whose text is the whole document but for white space after it
+   * (the one-file-a-device layout), or undefined. Such a document is well
+   * formed, and reads as that one device: its only root is an element that
+   * was scanned whole before at the top level with no namespace declared
+   * around it (as a root here it has none either), and what follows it is
+   * white space, which a document may end with (XML 1.0 [1], [27]). A
+   * document with anything else (a byte order mark, an XML declaration, a
+   * comment, leading space) is scanned as before.
+   */
+  whole(text: string): Kept | undefined {
+    if (!text.startsWith(this.open)) return undefined;
+    let end = text.length;
+    for (
+      let c = text.charCodeAt(end - 1);
+      c === 10 || c === 32 || c === 13 || c === 9;
+      c = text.charCodeAt(end - 1)
+    )
+      end--;
+    if (end > LONGEST) return undefined;
+    const span = end === text.length ? text : text.slice(0, end);
+    const p = this.last?.next;
+    const k = p !== undefined && p.text === span ? p : (this.young.get(span) ?? this.old.get(span));
+    if (k === undefined) return undefined;
     if (k.gen !== this.gen) this.put(k);
     this.last = k;
     return k;

@@ -149,6 +149,34 @@ describe("the device memo", () => {
     host.forEach((t, k) => expect(readNodeDevices(t, "b.xml")[0]).toBe(first[k]));
   });
 
+  it("recalls a file that is one device it holds and white space, and scans any other file", () => {
+    useDeviceMemo(true, true);
+    const dev = PCI(4);
+    for (let k = 0; k < 2; k++) readNodeDevices(dev, "w.xml"); // kept
+    const [held] = readNodeDevices(dev, "a.xml");
+    for (const t of [dev, `${dev}\n`, `${dev} \t\r\n`]) {
+      expect(readNodeDevices(t, "b.xml"), JSON.stringify(t.slice(-4))).toEqual([held]);
+      expect(readNodeDevices(t, "b.xml")[0]).toBe(held);
+    }
+    const others = [
+      `\uFEFF${dev}`,
+      ` ${dev}`,
+      `<?xml version="1.0"?>${dev}`,
+      `${dev}<!-- c -->`,
+      `${dev}x`,
+      `${dev}\n<`,
+      `${dev}\u00a0`,
+      `${dev}\n${dev}`,
+      `${dev}\n</device>`,
+      `${dev}&amp;`,
+      `${dev}<!DOCTYPE x>`,
+      dev.slice(0, -1),
+    ];
+    for (const t of others) expect(outcome(t), JSON.stringify(t.slice(-12))).toBe(withoutMemo(t));
+    expect(outcome(`${dev}x`)).toMatch(/^error: /);
+    expect(outcome(`${dev}\u00a0`)).toMatch(/^error: /);
+  });
+
   it("holds at most two generations, and answers the same across them", () => {
     useDeviceMemo(true, true, 4);
     const docs = Array.from({ length: 12 }, (_, k) => `${PCI(k % 10, k)}${NET}${PCI((k + 3) % 10, k)}`);
