@@ -101,20 +101,9 @@ class DeviceMemo implements ElementMemo {
 
   lookup(text: string, at: number): Kept | undefined {
     const p = this.last?.next;
-    let k: Kept | undefined;
-    if (p !== undefined && text.slice(at, at + p.text.length) === p.text) k = p;
-    else {
-      const ce = text.indexOf(CLOSE, at + this.open.length);
-      if (ce >= 0) {
-        const span = text.slice(at, ce + CLOSE.length);
-        k = this.young.get(span) ?? this.old.get(span);
-      }
-      // Not held: the entry before still foretells the element after this one.
-      if (k === undefined) return undefined;
-    }
-    if (k.gen !== this.gen) this.put(k);
-    this.last = k;
-    return k;
+    if (p !== undefined && text.slice(at, at + p.text.length) === p.text) return this.found(p);
+    const ce = text.indexOf(CLOSE, at + this.open.length);
+    return ce < 0 ? undefined : this.held(text.slice(at, ce + CLOSE.length));
   }
 
   /**
@@ -139,8 +128,17 @@ class DeviceMemo implements ElementMemo {
     if (end > LONGEST) return undefined;
     const span = end === text.length ? text : text.slice(0, end);
     const p = this.last?.next;
-    const k = p !== undefined && p.text === span ? p : (this.young.get(span) ?? this.old.get(span));
-    if (k === undefined) return undefined;
+    return p !== undefined && p.text === span ? this.found(p) : this.held(span);
+  }
+
+  /** The entry of exactly this text, found, or undefined (then the entry before still foretells the next element). */
+  private held(span: string): Kept | undefined {
+    const k = this.young.get(span) ?? this.old.get(span);
+    return k === undefined ? undefined : this.found(k);
+  }
+
+  /** k found: in the current generation, and the entry the next look-up is foretold from. */
+  private found(k: Kept): Kept {
     if (k.gen !== this.gen) this.put(k);
     this.last = k;
     return k;
