@@ -2,6 +2,7 @@ import { describe, expect, it } from "vitest";
 import {
   type PciFilterContext,
   destinationMigratable,
+  isBridge,
   iommuGroupViable,
   noHostNetUp,
   notInPool,
@@ -252,5 +253,32 @@ describe("firmwareMatches (mlx5, compat.md §7)", () => {
     { case: "destination unknown (warning elsewhere)", host: fakeHost({}), source: src, expected: null },
   ])("$case -> $expected", ({ host, source, expected }) => {
     expect(firmwareMatches(host, pciFn(A), source)?.code ?? null).toBe(expected);
+  });
+});
+
+describe("isBridge: class 0x0604xx, as libvirt writes it", () => {
+  const withClass = (c: string | undefined): NodeDevice => {
+    const fn = pciFn(A) as NodeDevice;
+    return { ...fn, pci: { ...fn.pci!, class: c } } as NodeDevice;
+  };
+  it.each([
+    ["0x060400", true],
+    ["0X060400", true],
+    ["060400", true],
+    ["0x060401", true],
+    ["0x030200", false],
+    ["0x0604", true],
+    ["0x06", false],
+    ["0x", false],
+    ["0", false],
+    ["", false],
+    ["x060400", false],
+    ["0xx060400", false],
+  ] as const)("%s -> %s", (c, expected) => {
+    expect(isBridge(withClass(c))).toBe(expected);
+  });
+  it("no class, no PCI capability: not a bridge", () => {
+    expect(isBridge(withClass(undefined))).toBe(false);
+    expect(isBridge({ ...(pciFn(A) as NodeDevice), pci: undefined } as NodeDevice)).toBe(false);
   });
 });
