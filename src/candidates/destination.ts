@@ -46,7 +46,7 @@ export function buildHostCandidates(
     },
     /** Selected descriptor of a PCI function (from the per-host index). */
     pciDescriptor(fn: NodeDevice) {
-      const e = fn.pci ? idx.pciByAddr.get(fn.pci.address) : undefined;
+      const e = fn.pci ? idx.pciAt(fn.pci.address) : undefined;
       if (e) return e.descriptor;
       const pf = fn.pci?.physFunction ? host.pciByAddr.get(fn.pci.physFunction) : undefined;
       return ctx.selector.select(host.key, derivePciDescriptor(fn, pf), undefined).descriptor;

@@ -18,7 +18,7 @@ import { type DescriptorData, isManaged, isPciNode, type NodeDevice } from "../.
 import { type Reason, reason } from "../../reasons.js";
 import { runPciFilters } from "../filters.js";
 import { contentKey } from "../../descriptors/memo.js";
-import { candidatesFor, descriptorKey, type HostIndex } from "../hostindex.js";
+import { descriptorKey, type HostIndex } from "../hostindex.js";
 import {
   type KindCandidates,
   NO_TARGET_KEYS,
@@ -79,7 +79,7 @@ function pciOutcome(s: PciLoopInput, host: HostInventory, idx: HostIndex): PciOu
   const fwUnknown = new Set<string>();
   // The functions of a fleet's hosts repeat their descriptors: the match is memoised by content.
   const accepts = matcherFor(self);
-  for (const e of candidatesFor(idx.pciByKey, idx.pciWithSections, [self.device_id])) {
+  for (const e of idx.pciFor(self.device_id)) {
     const { fn, descriptor, origin } = e;
     if (!isPciNode(fn)) continue;
     const pci = fn.pci;
