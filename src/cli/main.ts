@@ -7,6 +7,7 @@ import { Command, CommanderError, Option } from "commander";
 import { type Io, readStdin } from "../commands/common.js";
 import { EXIT, HostError, InputError, errorMessage } from "../errors.js";
 import { LIVE_DEFAULTS } from "../targets/live-defaults.js";
+import { tuneV8 } from "./v8-flags.js";
 
 const collect = (v: string, prev: string[] = []) => [...prev, v];
 
@@ -287,6 +288,7 @@ function invokedAsProgram(): boolean {
 }
 
 if (invokedAsProgram()) {
+  tuneV8();
   process.on("unhandledRejection", (e) => void fail(e));
   void main();
 }
