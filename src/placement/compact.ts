@@ -99,6 +99,9 @@ export class HostPool {
   private readonly interned = new Map<Resource, Resource>();
   private readonly lists = new Map<string, string[]>();
   private readonly maps = new Map<string, Map<string, Resource>>();
+  /** Each interned map's number, and the merges of interned maps by their numbers in order (assemble). */
+  private readonly mapId = new Map<Map<string, Resource>, number>();
+  private readonly merged = new Map<string, Map<string, Resource>>();
   private readonly whole = new Map<string, HostCandidates>();
 
   constructor(
@@ -157,7 +160,35 @@ export class HostPool {
     const hit = this.maps.get(k);
     if (hit) return hit;
     this.maps.set(k, m);
+    this.mapId.set(m, this.mapId.size);
     return m;
+  }
+
+  /**
+   * The parts' resources in one map, the first of an id winning, interned.
+   * The merge depends only on which interned maps come in which order: VMs
+   * of different shapes whose devices have the same resources share it
+   * (measured: the merge was 4% of an evacuation of 40 VMs onto 1,000 hosts).
+   */
+  private mergedOf(parts: CandidatePart[]): Map<string, Resource> {
+    let k = "";
+    for (const p of parts) {
+      const id = this.mapId.get(p.resources);
+      if (id === undefined) return this.merge(parts); // not interned here: merged afresh
+      k += `${id},`;
+    }
+    let m = this.merged.get(k);
+    if (m === undefined) {
+      m = this.merge(parts);
+      this.merged.set(k, m);
+    }
+    return m;
+  }
+
+  private merge(parts: CandidatePart[]): Map<string, Resource> {
+    const resources = new Map<string, Resource>();
+    for (const p of parts) for (const [id, r] of p.resources) if (!resources.has(id)) resources.set(id, r);
+    return this.internMap(resources);
   }
 
   /**
@@ -169,13 +200,7 @@ export class HostPool {
   assemble(key: string, parts: CandidatePart[]): HostCandidates {
     const hit = this.whole.get(key);
     if (hit) return hit;
-    let resources: Map<string, Resource>;
-    if (parts.length === 1) resources = parts[0]!.resources;
-    else {
-      resources = new Map();
-      for (const p of parts) for (const [id, r] of p.resources) if (!resources.has(id)) resources.set(id, r);
-      resources = this.internMap(resources);
-    }
+    const resources = parts.length === 1 ? parts[0]!.resources : this.mergedOf(parts);
     const gateNotes: string[] = [];
     for (const p of parts) for (const n of p.gateNotes) if (!gateNotes.includes(n)) gateNotes.push(n);
     const hc: HostCandidates = {

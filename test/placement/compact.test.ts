@@ -140,6 +140,33 @@ describe("compact candidates", () => {
     expect(multi).toBeGreaterThan(0);
   });
 
+  it("VMs of other shapes with the same parts share the merged resources; another order merges anew", () => {
+    let shared = 0;
+    for (const { ctxs, hosts, selector } of cases) {
+      for (const h of hosts) {
+        const pool = new HostPool(h.key, new Compactor());
+        for (const ctx of ctxs) {
+          if (ctx.sources.length < 2) continue;
+          const parts = ctx.sources.map((s) =>
+            pool.part(hostCandidates({ ...ctx, sources: [s] }, h, selector)),
+          );
+          const first = pool.assemble(`${ctx.domain.uuid}/a`, parts);
+          const again = pool.assemble(`${ctx.domain.uuid}/b`, parts);
+          expect(again).toEqual(first);
+          expect(again.resources).toBe(first.resources);
+          shared++;
+          // Reversed devices: the first resource of an id wins, so the merge is the reversed VM's own.
+          const rev = [...ctx.sources].reverse();
+          const whole = hostCandidates({ ...ctx, sources: rev }, h, selector);
+          const got = pool.assemble(`${ctx.domain.uuid}/rev`, [...parts].reverse());
+          expect(got).toEqual(whole);
+          expect([...got.resources.keys()]).toEqual([...whole.resources.keys()]);
+        }
+      }
+    }
+    expect(shared).toBeGreaterThan(0);
+  });
+
   it("interning shares equal resources and keeps unequal ones apart", () => {
     const c = new Compactor();
     const pool = new HostPool("h", c);
