@@ -83,6 +83,22 @@ function statLine(rel: string, st: import("node:fs").BigIntStats): string {
   return `${rel}\0${st.mode}\0${st.size}\0${st.mtimeNs}\0${st.ctimeNs}\0${st.ino}\0${st.dev}`;
 }
 
+/** The newest mtime/ctime (ns) of the stats in a fingerprint, and whether all are whole seconds (newestStamp). */
+export interface Stamp {
+  newest: bigint;
+  coarse: boolean;
+}
+
+/** Count `st`'s mtime and ctime into `acc`, as newestStamp reads them back from its statLine. */
+function noteStamp(acc: Stamp, st: import("node:fs").BigIntStats): void {
+  const m = st.mtimeNs;
+  const c = st.ctimeNs;
+  if (m > acc.newest) acc.newest = m;
+  if (c > acc.newest) acc.newest = c;
+  if (acc.coarse && (m % SECOND !== 0n || c % SECOND !== 0n)) acc.coarse = false;
+}
+const SECOND = 1_000_000_000n;
+
 /** What the listing records for a subdirectory: only its type (see walkTree). */
 const DIR_IDENT = { mode: 0o040000n, size: 0n, ino: 0n, dev: 0n };
 
@@ -102,7 +118,7 @@ const byName = (a: Dirent, b: Dirent): number => (a.name < b.name ? -1 : a.name 
  * is still recorded with its own stat. (Measured: half the lstat calls of a
  * warm plan over the bench fleet, docs/cache.md.)
  */
-function walkTree(root: string, out: string[], listing: TreeListing): boolean {
+function walkTree(root: string, out: string[], listing: TreeListing, stamp: Stamp): boolean {
   // root is a real path and names come from readdir (no '/', '.' or '..'):
   // plain concatenation is the joined path, without join's normalising.
   const base = root.endsWith(sep) ? root : root + sep;
@@ -136,6 +152,7 @@ function walkTree(root: string, out: string[], listing: TreeListing): boolean {
         return false;
       }
       out.push(statLine(r, st));
+      noteStamp(stamp, st);
       if (st.isSymbolicLink()) {
         let real: string;
         let target: import("node:fs").BigIntStats;
@@ -149,6 +166,7 @@ function walkTree(root: string, out: string[], listing: TreeListing): boolean {
         if (real !== root && !real.startsWith(root + sep)) return false;
         // Inside the tree: the target is walked on its own; record what it is now.
         out.push(statLine(`>${r}`, target));
+        noteStamp(stamp, target);
         listing.addEntry(r, st, target);
       } else {
         listing.addEntry(r, st);
@@ -167,6 +185,8 @@ function walkTree(root: string, out: string[], listing: TreeListing): boolean {
 export interface Scan {
   fp: string;
   listing: TreeListing | null;
+  /** newestStamp(fp), counted as the walk took the stats (not parsed back from fp). */
+  stamp: Stamp;
 }
 
 /**
@@ -192,12 +212,15 @@ export function scan(target: string): Scan | null {
     return null;
   }
   const lines = [`T${resolve(target)}`, `R${real}`, statLine(".link", lst), statLine(".", st)];
+  const stamp: Stamp = { newest: 0n, coarse: true };
+  noteStamp(stamp, lst);
+  noteStamp(stamp, st);
   let listing: TreeListing | null = null;
   if (st.isDirectory()) {
     listing = new TreeListing(real);
-    if (!walkTree(real, lines, listing)) return null;
+    if (!walkTree(real, lines, listing, stamp)) return null;
   } else if (!st.isFile()) return null;
-  return { fp: lines.join("\n"), listing };
+  return { fp: lines.join("\n"), listing, stamp };
 }
 
 export function entryPath(dir: string, target: string, key: string): string {
@@ -333,7 +356,7 @@ function load(file: string, target: string, key: string, fp: string): HostInvent
  * BigInt at the end instead of two per file (measured: 1.8% of a cold plan
  * of the per-device fleet went to splitting and BigInt here).
  */
-function newestStamp(fp: string): { newest: bigint; coarse: boolean } {
+export function newestStamp(fp: string): Stamp {
   let max = "0";
   let coarse = true;
   const n = fp.length;
@@ -406,9 +429,9 @@ export function runStamp(dir: string): bigint | null {
  * the run's start. On a filesystem with a whole-second clock (stamps with no
  * nanoseconds) the margin is 2 s, which also covers 2-second clocks.
  */
-export function racy(fp: string, start: bigint | null): boolean {
+export function racy(fp: string, start: bigint | null, stamp: Stamp = newestStamp(fp)): boolean {
   if (start === null) return true;
-  const { newest, coarse } = newestStamp(fp);
+  const { newest, coarse } = stamp;
   return coarse ? newest + 2_000_000_000n >= start : newest >= start;
 }
 
@@ -649,7 +672,7 @@ export function readCached(
   const raw = read(taken.listing);
   const built = build(raw);
   // Not written when an input may change unseen (racy, above).
-  if (!racy(fp, start)) {
+  if (!racy(fp, start, taken.stamp)) {
     trusted.set(raw, fingerprintHash(fp));
     store(file, target, key, fp, built);
   }

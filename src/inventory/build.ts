@@ -35,9 +35,7 @@ export function buildInventory(raw: RawHost): HostInventory {
     }
   }
   // One order whatever the source listed them in: results must not depend on it.
-  // Dumps usually list them sorted already (virsh's order): then there is
-  // nothing to move, and a check costs a third of the sort (measured).
-  if (!inNameOrder(devices)) devices.sort(nameOrder);
+  sortByName(devices);
   const { byName, pciByAddr, mdevByUuid, netByParent, driversKnown } = indexDevices(devices);
 
   const domains: HostInventory["domains"] = [];
@@ -144,10 +142,39 @@ export function buildInventory(raw: RawHost): HostInventory {
   };
 }
 
-const nameOrder = (a: NodeDevice, b: NodeDevice): number => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0);
-
-/** Whether the (stable) sort by name would leave `devices` as they are. */
-function inNameOrder(devices: NodeDevice[]): boolean {
-  for (let i = 1; i < devices.length; i++) if (nameOrder(devices[i - 1]!, devices[i]!) > 0) return false;
-  return true;
+/**
+ * Sort node devices by name (code units), stably, in place: what
+ * Array.prototype.sort with a name comparator gives. A dump's listing is
+ * sorted already, or nearly (one file a device, sorted by file name, plus a
+ * few files of several devices: 17 ascending runs in 207 devices on the
+ * bench fleet), so its ascending runs are found and merged pairwise, with
+ * no comparator call through the sort builtin (measured: the builtin sort
+ * took 72 ms of a cold plan of 1,000 such hosts).
+ */
+export function sortByName(devices: NodeDevice[]): void {
+  const n = devices.length;
+  let runs: number[] = [0];
+  for (let i = 1; i < n; i++) if (devices[i]!.name < devices[i - 1]!.name) runs.push(i);
+  if (runs.length === 1) return;
+  let src = devices.slice();
+  let dst: NodeDevice[] = new Array<NodeDevice>(n);
+  while (runs.length > 1) {
+    const next: number[] = [];
+    for (let r = 0; r < runs.length; r += 2) {
+      const lo = runs[r]!;
+      const mid = r + 1 < runs.length ? runs[r + 1]! : n;
+      const hi = r + 2 < runs.length ? runs[r + 2]! : n;
+      let i = lo;
+      let j = mid;
+      let k = lo;
+      // The right run's device goes first only when its name is smaller: equal names keep their order.
+      while (i < mid && j < hi) dst[k++] = src[j]!.name < src[i]!.name ? src[j++]! : src[i++]!;
+      while (i < mid) dst[k++] = src[i++]!;
+      while (j < hi) dst[k++] = src[j++]!;
+      next.push(lo);
+    }
+    [src, dst] = [dst, src];
+    runs = next;
+  }
+  for (let i = 0; i < n; i++) devices[i] = src[i]!;
 }

@@ -5,12 +5,22 @@
  * And the deny list stays true: no file outside the XML readers reads those
  * fields.
  */
-import { readFileSync, readdirSync } from "node:fs";
+import {
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  readdirSync,
+  rmSync,
+  symlinkSync,
+  utimesSync,
+  writeFileSync,
+} from "node:fs";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { UNUSED_FIELDS, decodeInventory, encodeInventory } from "../../src/cache/codec.js";
-import { racy } from "../../src/cache/inventory.js";
+import { newestStamp, racy, scan } from "../../src/cache/inventory.js";
 import { buildInventory } from "../../src/inventory/build.js";
 import type { HostInventory } from "../../src/inventory/types.js";
 import type { NodeDevice, RawHost } from "../../src/model.js";
@@ -238,5 +248,36 @@ describe("cache: racy inputs are never written (docs/cache.md)", () => {
       }),
       { numRuns: 2000 },
     );
+  });
+});
+
+describe("cache: the walk's stamp is the one its fingerprint holds", () => {
+  it("newest stamp and coarse flag, counted while walking, equal newestStamp(fp): files, a subdirectory, symlinks, whole-second times", () => {
+    const dir = mkdtempSync(join(tmpdir(), "hdplan-stamp-"));
+    try {
+      mkdirSync(join(dir, "nodedev"));
+      writeFileSync(join(dir, "host.json"), "{}");
+      writeFileSync(join(dir, "nodedev", "a.xml"), "<device/>");
+      writeFileSync(join(dir, "nodedev", "b.xml"), "<device/>");
+      symlinkSync("a.xml", join(dir, "nodedev", "c.xml"));
+      const check = () => {
+        const t = scan(dir);
+        expect(t).not.toBeNull();
+        expect(t!.stamp).toEqual(newestStamp(t!.fp));
+        const f = scan(join(dir, "host.json"));
+        expect(f!.stamp).toEqual(newestStamp(f!.fp));
+        return t!.stamp;
+      };
+      expect(check().coarse).toBe(false); // just written: nanoseconds
+      // Whole seconds on every file (ctime still has nanoseconds: not coarse).
+      for (const p of ["host.json", "nodedev/a.xml", "nodedev/b.xml"])
+        utimesSync(join(dir, p), 1_700_000_000, 1_700_000_000);
+      check();
+      // The newest stamp may come from any file: one in the future.
+      utimesSync(join(dir, "nodedev", "b.xml"), 4_000_000_000.25, 4_000_000_000.25);
+      expect(check().newest).toBe(4_000_000_000_250_000_000n);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
