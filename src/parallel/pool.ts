@@ -28,7 +28,11 @@ import type { FromWorker, ToWorker } from "./worker.js";
  * eighth session's machine (docs/benchmarks.md "Eighth session"), where one
  * thread already keeps 1.3 cores busy with V8's helpers, 400 `all` hosts
  * took 1.71-1.85 s alone and 1.80-1.89 s with two threads, 1,000 the same
- * either way, 2,000 and one-file-a-device fleets gain: still 400.
+ * either way, 2,000 and one-file-a-device fleets gain: still 400. In the
+ * ninth session, with less compiling (src/cli/v8-flags.ts), 400 `all` hosts
+ * took 1.41-1.60 s alone and 1.50-1.63 s with two threads, 1,000 2.73-2.80
+ * and 2.62-2.64 s, 400 one-file-a-device hosts 2.25-2.35 and 2.05-2.32 s:
+ * still 400.
  */
 export const MIN_HOSTS_FOR_WORKERS = 400;
 
