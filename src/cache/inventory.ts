@@ -500,27 +500,58 @@ function writeCheckedLater(file: string, magic: Buffer, payload: Uint8Array): Pr
   });
 }
 
-/** Entry writes running on libuv's thread pool (deferCacheWrites), awaited by flushCacheWrites. */
-let deferred: Promise<unknown>[] | null = null;
+/**
+ * How this thread writes its entries. "sync": here, blocking (the default,
+ * and for any thread that may make a libvirt call: those hold pool threads,
+ * and may hang in them). "sampling": here, timing the first SAMPLE writes.
+ * "deferred": on libuv's thread pool, awaited by flushCacheWrites.
+ */
+let writeMode: "sync" | "sampling" | "deferred" = "sync";
+/** Entry writes running on libuv's thread pool, awaited by flushCacheWrites. */
+const deferred: Promise<unknown>[] = [];
+/** The sampled writes' times (ms), and the median above which the rest are deferred. */
+let sampled: number[] = [];
+let slowWriteMs = 0;
+
+/** Writes timed before choosing; a median slower than SLOW_WRITE_MS defers the rest. */
+const SAMPLE = 16;
+/**
+ * Writing an entry here (checksum, create, write, rename) takes ~0.15–0.5
+ * ms on the ninth session's 2-core VM, where the pool's four hand-offs a
+ * write (open, writev, close, rename: each a thread wake-up) cost more than
+ * the write itself: a cold plan of 1,000 hosts took 2.50–2.56 s written
+ * here against 2.53–2.72 s on the pool, with 3,500 context switches against
+ * 13,500 (docs/benchmarks.md "Ninth session"). Where creating a file is
+ * slower, a cache directory on NFS say (it took 0.3–1 ms on the fifth
+ * session's ext4), the pool writes while this thread reads the next host.
+ * The median of the first writes decides: one slow write (a page fault, a
+ * preemption: up to 8 ms here) does not.
+ */
+export const SLOW_WRITE_MS = 1;
 
 /**
- * From now on, write this thread's inventory entries on libuv's thread pool
- * instead of blocking it: creating the entry file is the dearest system call
- * of a cold read on this machine's ext4 (docs/benchmarks.md, fifth session),
- * and it can run while this thread reads the next host. Only for threads that
- * make no libvirt call (those hold pool threads, and may hang in them): the
- * workers, and the main thread when every target is a file.
+ * This thread makes no libvirt call (a worker, or the main thread when every
+ * target is a file): from now on its entries may be written on libuv's
+ * thread pool, while it reads the next host, if writing them here proves
+ * slow (the median of the first SAMPLE writes above `slowMs`).
  * flushCacheWrites() must be awaited before the results are used.
  */
-export function deferCacheWrites(): void {
-  deferred ??= [];
+export function deferCacheWrites(slowMs = SLOW_WRITE_MS): void {
+  if (writeMode !== "sync") return;
+  writeMode = "sampling";
+  sampled = [];
+  slowWriteMs = slowMs;
 }
 
 /** Wait for the deferred entry writes, and write synchronously again. */
 export async function flushCacheWrites(): Promise<void> {
-  if (!deferred) return;
   while (deferred.length > 0) await Promise.all(deferred.splice(0));
-  deferred = null;
+  writeMode = "sync";
+}
+
+/** How this thread writes its entries now (tests). */
+export function cacheWriteMode(): typeof writeMode {
+  return writeMode;
 }
 
 /** Write the entry of `inv`, built from fingerprint `fp`. `dir` exists: runStamp made it. */
@@ -537,13 +568,23 @@ function store(file: string, target: string, key: string, fp: string, inv: HostI
   };
   const payload = serialize(entry);
   if (listed?.dir === dirname(file)) listed.names?.add(basename(file));
-  if (deferred) {
+  if (writeMode === "deferred") {
     deferred.push(
       writeCheckedLater(file, MAGIC, payload).then((ok) => {
         if (ok) cacheStats.writes++;
       }),
     );
-  } else if (writeChecked(file, MAGIC, payload)) cacheStats.writes++;
+    return;
+  }
+  const t0 = writeMode === "sampling" ? performance.now() : 0;
+  if (writeChecked(file, MAGIC, payload)) cacheStats.writes++;
+  if (writeMode === "sampling") {
+    sampled.push(performance.now() - t0);
+    if (sampled.length >= SAMPLE) {
+      const median = sampled.sort((a, b) => a - b)[SAMPLE >> 1]!;
+      writeMode = median > slowWriteMs ? "deferred" : "sync";
+    }
+  }
 }
 
 /**

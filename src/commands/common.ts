@@ -359,8 +359,9 @@ export async function readHostsSplit<T>(
 ): Promise<HostResult<T>[]> {
   const onProgress = progress(io, specs.length, !!opts.quiet);
   // With file targets only, no libvirt call can hold libuv's thread pool: the
-  // inventory cache's entries are written there while the next hosts are read
-  // (src/cache/inventory.ts deferCacheWrites), and awaited before returning.
+  // inventory cache's entries may be written there while the next hosts are
+  // read, if writing them here proves slow (src/cache/inventory.ts
+  // deferCacheWrites), and are awaited before returning.
   const deferWrites = specs.every((s) => s.kind === "path");
   if (deferWrites) deferCacheWrites();
   try {

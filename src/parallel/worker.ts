@@ -44,8 +44,9 @@ function consume(raw: Parameters<PlanSetup["consume"]>[0]): unknown {
 port.on("message", async (m: ToWorker) => {
   try {
     if (m.type === "init") {
-      // A worker makes no libvirt call: its cache entries are written on the
-      // thread pool while it reads on, and awaited before its "done-ack".
+      // A worker makes no libvirt call: its cache entries may be written on
+      // the thread pool while it reads on (if writing them here proves slow),
+      // and are awaited before its "done-ack".
       deferCacheWrites();
       timeoutMs = m.timeoutMs;
       cache = !!m.input.cache;

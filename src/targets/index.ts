@@ -116,7 +116,8 @@ export async function readTargets<T = RawHost>(
       opts.onProgress?.(done, specs.length);
       // A file target is read without waiting on anything: give the event
       // loop a turn, so that the cache writes on the thread pool
-      // (deferCacheWrites) move on while the next host is read.
+      // (deferCacheWrites, when they go there) move on while the next host
+      // is read.
       if (spec.kind === "path") await new Promise<void>((r) => setImmediate(r));
     }
   };
