@@ -35,6 +35,14 @@ const NET = `<device>
   <capability type='net'><interface>enp65s0f0</interface><address>3C:FD:FE:00:00:01</address><link state='up'/></capability>
 </device>`;
 
+/** A device of a kind whose text repeats from host to host (a SCSI host adapter). */
+const SCSI = `<device>
+  <name>scsi_host0</name>
+  <path>/sys/devices/pci0000:00/0000:00:17.0/ata1/host0/scsi_host/host0</path>
+  <parent>pci_0000_00_17_0</parent>
+  <capability type='scsi_host'><host>0</host><unique_id>1</unique_id></capability>
+</device>`;
+
 /** What a read gives: the devices as JSON, or the error's message. */
 function outcome(text: string): string {
   try {
@@ -126,27 +134,60 @@ describe("the device memo", () => {
 
   it("recalls devices in the order of the last file, and reads the one that changed", () => {
     useDeviceMemo(true, true);
-    readNodeDevices(`${PCI(0)}${PCI(1)}${NET}${PCI(2)}`, "w.xml");
-    const first = readNodeDevices(`${PCI(0)}${PCI(1)}${NET}${PCI(2)}`, "a.xml");
+    readNodeDevices(`${PCI(0)}${PCI(1)}${SCSI}${PCI(2)}`, "w.xml");
+    const first = readNodeDevices(`${PCI(0)}${PCI(1)}${SCSI}${PCI(2)}`, "a.xml");
     const texts = [
-      `${PCI(0)}${PCI(1, 9)}${NET}${PCI(2)}`,
-      `${PCI(2)}${NET}${PCI(1)}${PCI(0)}`,
-      `<devices>${PCI(0)}\n${PCI(1)}<!-- c -->${NET}${PCI(2).replace("nvidia", "vfio-pci")}</devices>`,
+      `${PCI(0)}${PCI(1, 9)}${SCSI}${PCI(2)}`,
+      `${PCI(2)}${SCSI}${PCI(1)}${PCI(0)}`,
+      `<devices>${PCI(0)}\n${PCI(1)}<!-- c -->${SCSI}${PCI(2).replace("nvidia", "vfio-pci")}</devices>`,
     ];
     for (const t of texts) expect(outcome(t), t).toBe(withoutMemo(t));
-    const again = readNodeDevices(`${PCI(0)}${PCI(1)}${NET}${PCI(2)}`, "b.xml");
+    const again = readNodeDevices(`${PCI(0)}${PCI(1)}${SCSI}${PCI(2)}`, "b.xml");
     again.forEach((dev, k) => expect(dev).toBe(first[k]));
   });
 
   it("recalls devices one file a device, in the order of the last host, and reads the one that changed", () => {
     useDeviceMemo(true, true);
-    const host = [PCI(0), PCI(1), NET, PCI(2), "<device><name>e</name></device>"];
+    const host = [PCI(0), PCI(1), SCSI, PCI(2), "<device><name>e</name></device>"];
     for (let k = 0; k < 2; k++) for (const t of host) readNodeDevices(t, "w.xml");
     const first = host.map((t) => readNodeDevices(t, "a.xml")[0]);
-    const other = [PCI(0), PCI(1, 9), NET, PCI(2), PCI(3), "<device><name>e</name></device>"];
+    const other = [PCI(0), PCI(1, 9), SCSI, PCI(2), PCI(3), "<device><name>e</name></device>"];
     for (const order of [other, [...other].reverse(), host])
       for (const t of order) expect(outcome(t), t).toBe(withoutMemo(t));
     host.forEach((t, k) => expect(readNodeDevices(t, "b.xml")[0]).toBe(first[k]));
+  });
+
+  it("holds no device named after its own identifier (MAC, serial, UUID, the host's system), and still foretells the one after it", () => {
+    useDeviceMemo(true, true);
+    const named = (name: string) =>
+      `<device>\n  <name>${name}</name>\n  <parent>computer</parent>\n</device>`;
+    const unique = [
+      NET,
+      named("block_sda_SAMSUNG_MZ7L3480HCHQ_00A07_S5YJNA0R123456"),
+      named("storage_serial_S5YJNA0R123456"),
+      named("mdev_4b20d080_1b54_4048_85b3_a6a62d165c01"),
+      `<device><name>computer</name><capability type='system'><hardware><uuid>4c4c4544-0050-3510-8058-c7c04f4e4e33</uuid></hardware></capability></device>`,
+    ];
+    const like = [named("netdev_x"), named("blocks"), named("computers"), named("mdevctl"), SCSI];
+    const file = (ds: string[]) => `<devices>${ds.join("\n")}${PCI(5)}</devices>`;
+    for (let k = 0; k < 3; k++) {
+      for (const t of [...unique, ...like]) readNodeDevices(t, "w.xml");
+      readNodeDevices(file(unique), "f.xml");
+    }
+    // The look-alikes and the PCI function are held; the uniquely named devices are not.
+    expect(useDeviceMemo(true)).toBe(like.length + 1);
+    for (const t of unique) {
+      const [a] = readNodeDevices(t, "a.xml");
+      const [b] = readNodeDevices(t, "b.xml");
+      expect(b).not.toBe(a);
+      expect(b).toEqual(a);
+      expect(outcome(t)).toBe(withoutMemo(t));
+    }
+    for (const t of like) expect(readNodeDevices(t, "c.xml")[0]).toBe(readNodeDevices(t, "d.xml")[0]);
+    // The function after them in a file is recalled (foretold past them), as a read without the memo gives it.
+    const [pci] = readNodeDevices(PCI(5), "p.xml");
+    expect(readNodeDevices(file(unique), "g.xml").at(-1)).toBe(pci);
+    expect(outcome(file(unique))).toBe(withoutMemo(file(unique)));
   });
 
   it("recalls a file that is one device it holds and white space, and scans any other file", () => {
