@@ -190,6 +190,32 @@ describe("the device memo", () => {
     expect(outcome(file(unique))).toBe(withoutMemo(file(unique)));
   });
 
+  it("holds a device whose element has a <device> child (a USB device's number), found by its own close tag", () => {
+    useDeviceMemo(true, true);
+    const usb = (n: number) => `<device>
+  <name>usb_1_${n}</name>
+  <parent>usb_usb1</parent>
+  <driver><name>usb</name></driver>
+  <capability type='usb_device'><bus>1</bus><device>${n}</device><product id='0xc52b'>Receiver</product><vendor id='0x046d'>Logitech</vendor></capability>
+</device>`;
+    for (let k = 0; k < 2; k++) readNodeDevices(usb(2), "w.xml");
+    const [held] = readNodeDevices(usb(2), "a.xml");
+    expect(readNodeDevices(usb(2), "b.xml")[0]).toBe(held); // one file a device
+    const doc = `<devices>${PCI(0)}${usb(2)}${usb(3)}</devices>`;
+    expect(readNodeDevices(doc, "c.xml")[1]).toBe(held); // inside a document
+    // Another bus number is another device; broken neighbours read as without the memo.
+    const cases = [
+      usb(3),
+      doc,
+      `${usb(2)}</device>`,
+      `${usb(2).replace("</capability>\n</device>", "</capability>")}`,
+      `<devices>${usb(2)}<device>1</device></devices>`,
+      `<devices>${usb(2).replace("<device>2</device>", "<device id='2'>2</device>")}</devices>`,
+      `<devices><!-- <device> -->${usb(2)}</devices>`,
+    ];
+    for (const t of cases) expect(outcome(t), t).toBe(withoutMemo(t));
+  });
+
   it("recalls a file that is one device it holds and white space, and scans any other file", () => {
     useDeviceMemo(true, true);
     const dev = PCI(4);
