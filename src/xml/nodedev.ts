@@ -73,10 +73,11 @@ export function readNodeDevices(text: string, file: string): NodeDevice[] {
  * Finding an entry: first the one that followed the previous entry the
  * last time (hosts list their devices in the same order: one compare of the
  * text, no search), past devices not held and from one file to the next
- * (follow), else by the text from the open tag to the first close
- * tag (V8 hashes and compares it natively; a key of the first 64 characters
- * and a list of texts to compare was 4x slower, String.startsWith being
- * slow here).
+ * (follow), else by the text from the open tag to the element's own
+ * close tag (closeOf; V8 hashes and compares it natively; a key of the
+ * first 64 characters and a list of texts to compare was 4x slower,
+ * String.startsWith being slow here). A device named after its own
+ * identifier is neither looked up nor kept (namedUniquely).
  *
  * Memory: a text is kept only the second time it is read (the first time,
  * only its hash is noted), so the texts each host has alone never fill the
@@ -87,7 +88,7 @@ export function readNodeDevices(text: string, file: string): NodeDevice[] {
  * old entry found again moves back; no entry points to a dropped one.
  */
 class DeviceMemo implements ElementMemo {
-  readonly open = "<device>";
+  readonly open = OPEN;
   constructor(private readonly generation = GENERATION) {}
   private young = new Map<string, Kept>();
   private old = new Map<string, Kept>();
@@ -167,7 +168,7 @@ class DeviceMemo implements ElementMemo {
    */
   keep(text: string, device: NodeDevice): Kept | undefined {
     if (text.length > LONGEST || !text.startsWith(this.open)) return undefined;
-    // Found by the text up to the first close tag: only such a text can be found.
+    // Found by the text up to the close tag closeOf finds: only such a text can be found.
     if (closeOf(text, 0) !== text.length) return undefined;
     if (namedUniquely(text, 0)) return undefined;
     const h = fnv1a(text);
