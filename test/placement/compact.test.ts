@@ -119,51 +119,58 @@ describe("compact candidates", () => {
     expect(candidateKey(s, true)).not.toBe(k);
   });
 
-  it("a VM's candidates assembled from its devices' parts equal buildHostCandidates of the whole VM", () => {
-    let multi = 0;
+  /** Every VM of every case on every host, with a fresh pool a host and its devices' parts from that pool. */
+  function eachVmOnHost(
+    f: (
+      pool: HostPool,
+      ctx: (typeof cases)[number]["ctxs"][number],
+      h: (typeof cases)[number]["hosts"][number],
+      selector: (typeof cases)[number]["selector"],
+      parts: ReturnType<HostPool["part"]>[],
+    ) => void,
+  ): void {
     for (const { ctxs, hosts, selector } of cases) {
       for (const h of hosts) {
         const pool = new HostPool(h.key, new Compactor());
         for (const ctx of ctxs) {
-          const whole = hostCandidates(ctx, h, selector);
           const parts = ctx.sources.map((s) =>
             pool.part(hostCandidates({ ...ctx, sources: [s] }, h, selector)),
           );
-          const got = pool.assemble(ctx.domain.uuid, parts);
-          expect(got).toEqual(whole);
-          expect([...got.resources.keys()]).toEqual([...whole.resources.keys()]);
-          expect(got.resources.size).toBe(whole.resources.size);
-          if (ctx.sources.length > 1) multi++;
+          f(pool, ctx, h, selector, parts);
         }
       }
     }
+  }
+
+  it("a VM's candidates assembled from its devices' parts equal buildHostCandidates of the whole VM", () => {
+    let multi = 0;
+    eachVmOnHost((pool, ctx, h, selector, parts) => {
+      const whole = hostCandidates(ctx, h, selector);
+      const got = pool.assemble(ctx.domain.uuid, parts);
+      expect(got).toEqual(whole);
+      expect([...got.resources.keys()]).toEqual([...whole.resources.keys()]);
+      expect(got.resources.size).toBe(whole.resources.size);
+      if (ctx.sources.length > 1) multi++;
+    });
     expect(multi).toBeGreaterThan(0);
   });
 
   it("VMs of other shapes with the same parts share the merged resources; another order merges anew", () => {
     let shared = 0;
-    for (const { ctxs, hosts, selector } of cases) {
-      for (const h of hosts) {
-        const pool = new HostPool(h.key, new Compactor());
-        for (const ctx of ctxs) {
-          if (ctx.sources.length < 2) continue;
-          const parts = ctx.sources.map((s) =>
-            pool.part(hostCandidates({ ...ctx, sources: [s] }, h, selector)),
-          );
-          const first = pool.assemble(`${ctx.domain.uuid}/a`, parts);
-          const again = pool.assemble(`${ctx.domain.uuid}/b`, parts);
-          expect(again).toEqual(first);
-          expect(again.resources).toBe(first.resources);
-          shared++;
-          // Reversed devices: the first resource of an id wins, so the merge is the reversed VM's own.
-          const rev = [...ctx.sources].reverse();
-          const whole = hostCandidates({ ...ctx, sources: rev }, h, selector);
-          const got = pool.assemble(`${ctx.domain.uuid}/rev`, [...parts].reverse());
-          expect(got).toEqual(whole);
-          expect([...got.resources.keys()]).toEqual([...whole.resources.keys()]);
-        }
-      }
-    }
+    eachVmOnHost((pool, ctx, h, selector, parts) => {
+      if (ctx.sources.length < 2) return;
+      const first = pool.assemble(`${ctx.domain.uuid}/a`, parts);
+      const again = pool.assemble(`${ctx.domain.uuid}/b`, parts);
+      expect(again).toEqual(first);
+      expect(again.resources).toBe(first.resources);
+      shared++;
+      // Reversed devices: the first resource of an id wins, so the merge is the reversed VM's own.
+      const rev = [...ctx.sources].reverse();
+      const whole = hostCandidates({ ...ctx, sources: rev }, h, selector);
+      const got = pool.assemble(`${ctx.domain.uuid}/rev`, [...parts].reverse());
+      expect(got).toEqual(whole);
+      expect([...got.resources.keys()]).toEqual([...whole.resources.keys()]);
+    });
     expect(shared).toBeGreaterThan(0);
   });
 
