@@ -36,6 +36,23 @@ function decodeEntities(s: string): string {
   });
 }
 
+/** XML 1.0 §2.11: every CR LF pair and lone CR is read as LF (fast-xml-parser does not). */
+function endOfLines(s: string): string {
+  return s.indexOf("\r") < 0 ? s : s.replace(/\r\n?/g, "\n");
+}
+
+/**
+ * XML 1.0 §3.3.3 for an attribute without a DTD (CDATA): after end-of-line
+ * handling each literal tab, LF or CR becomes a space; a character
+ * reference (&#10;) keeps its character. fast-xml-parser leaves the value
+ * as written, which made the fuzz property below fail whenever a mutation
+ * left a newline inside a quoted value (found by test/xml/scan.test.ts,
+ * checked against lxml there).
+ */
+function attrValue(raw: string): string {
+  return decodeEntities(endOfLines(raw).replace(/[\t\n]/g, " "));
+}
+
 function convert(nodes: unknown[]): { children: XmlElement[]; text: string } {
   const children: XmlElement[] = [];
   let text = "";
@@ -45,14 +62,14 @@ function convert(nodes: unknown[]): { children: XmlElement[]; text: string } {
     for (const key of Object.keys(rec)) {
       if (key === ":@") continue;
       if (key === "#text") {
-        text += decodeEntities(String(rec[key]));
+        text += decodeEntities(endOfLines(String(rec[key])));
         continue;
       }
       if (key.startsWith("?") || key.startsWith("!") || key === "#comment") continue;
       const inner = Array.isArray(rec[key]) ? (rec[key] as unknown[]) : [];
       const rawAttrs = (rec[":@"] ?? {}) as Record<string, unknown>;
       const attrs: Record<string, string> = {};
-      for (const [k, v] of Object.entries(rawAttrs)) attrs[k] = decodeEntities(v === true ? "" : String(v));
+      for (const [k, v] of Object.entries(rawAttrs)) attrs[k] = v === true ? "" : attrValue(String(v));
       const sub = convert(inner);
       children.push({ name: key, attrs, children: sub.children, text: sub.text });
     }
