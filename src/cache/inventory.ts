@@ -14,38 +14,33 @@
  */
 import { createHash } from "node:crypto";
 import {
-  type Dir,
   type Dirent,
-  close as closeCb,
-  open as openCb,
-  rename as renameCb,
-  unlink as unlinkCb,
-  writev as writevCb,
   closeSync,
   fstatSync,
   lstatSync,
   mkdirSync,
   openSync,
-  opendirSync,
   readFileSync,
   readdirSync,
   readlinkSync,
   realpathSync,
-  renameSync,
   statSync,
   unlinkSync,
-  writevSync,
 } from "node:fs";
-import { basename, dirname, join, resolve, sep } from "node:path";
+import { join, resolve, sep } from "node:path";
 import { deserialize, serialize } from "node:v8";
 import type { HostInventory } from "../inventory/types.js";
 import type { RawHost } from "../model.js";
 import { codeId } from "./code-id.js";
 import { decodeInventory, encodeInventory } from "./codec.js";
 import { TreeListing } from "./listing.js";
+import { lookupRecord, packDir, storeRecord } from "./packs.js";
+
+export { readChecked, writeChecked } from "./checked.js";
+export { adoptWritten, commitPacks, takeWritten } from "./packs.js";
 
 /** Bump when the entry layout or anything stored in HostInventory changes. */
-export const CACHE_FORMAT = 4; // 4: entries carry the code id (src/cache/code-id.ts); 3: the inventory is a JSON text (src/cache/codec.ts); 2: reserved holds {by, name}
+export const CACHE_FORMAT = 5; // 5: entries are records of packs (src/cache/packs.ts); 4: entries carry the code id (src/cache/code-id.ts); 3: the inventory is a JSON text (src/cache/codec.ts); 2: reserved holds {by, name}
 const MAGIC = Buffer.from("HDPLAN-INVENTORY-CACHE\n", "latin1");
 /** A dump tree bigger than this is not cached (the walk would cost too much). */
 const MAX_TREE_ENTRIES = 20000;
@@ -223,11 +218,12 @@ export function scan(target: string): Scan | null {
   return { fp: lines.join("\n"), listing, stamp };
 }
 
-export function entryPath(dir: string, target: string, key: string): string {
+/** The name an entry is stored under in the packs' index (src/cache/packs.ts). */
+export function entryName(target: string, key: string): string {
   const h = createHash("sha256")
     .update(`${resolve(target)}\0${target}\0${key}`)
     .digest("hex");
-  return join(dir, `${h.slice(0, 40)}.v${CACHE_FORMAT}`);
+  return `${h.slice(0, 40)}.v${CACHE_FORMAT}`;
 }
 
 interface Entry {
@@ -243,85 +239,13 @@ interface Entry {
   inventory: string;
 }
 
-/**
- * The payload of a file writeChecked wrote: "missing" when there is none (or
- * it is not our own regular file: another user's planted file is not
- * trusted), "corrupt" when its magic or checksum does not match.
- */
-export function readChecked(file: string, magic: Buffer): Buffer | "missing" | "corrupt" {
-  let buf: Buffer;
-  // No file is the usual miss (every host of a cold run): told without the
-  // Error a failing openSync builds, which costs several times this stat.
-  try {
-    if (!statSync(file, { throwIfNoEntry: false })) return "missing";
-    const fd = openSync(file, "r");
-    try {
-      const st = fstatSync(fd);
-      if (!st.isFile() || (process.getuid && st.uid !== process.getuid())) return "missing";
-      buf = readFileSync(fd);
-    } finally {
-      closeSync(fd);
-    }
-  } catch {
-    return "missing"; // an ordinary miss
-  }
-  const head = magic.length + 32;
-  if (buf.length <= head || !buf.subarray(0, magic.length).equals(magic)) return "corrupt";
-  const payload = buf.subarray(head);
-  const sum = createHash("sha256").update(payload).digest();
-  return sum.equals(buf.subarray(magic.length, head)) ? payload : "corrupt";
-}
-
-/**
- * The names in the cache directory when this thread first looked (null: it
- * could not be listed). An entry not named there is a miss without a system
- * call: the miss of a cold run, whose stat waited on the directory lock
- * while this run's own entries were created on the thread pool (measured:
- * 366 ms of 1,000 stats, 10 us each alone). An entry written since, by
- * another run or thread, is then missed and written again: a miss is
- * always safe. This thread's own entries are added as it writes them. A
- * name listed is still opened and checked in full.
- */
-let listed: { dir: string; names: Set<string> | null } | undefined;
-
-/**
- * The names in `dir`, or null when it cannot be listed or holds more than
- * MAX_LISTED (nothing prunes the directory: a test machine's had 726,582
- * entries, whose listing alone outgrew a 64 MB heap). Null: every entry is
- * looked for (stat).
- */
-export function listNames(dir: string, max = MAX_LISTED): Set<string> | null {
-  let d: Dir | undefined;
-  try {
-    d = opendirSync(dir);
-    const names = new Set<string>();
-    for (let e = d.readSync(); e !== null; e = d.readSync()) {
-      if (names.size >= max) return null;
-      names.add(e.name);
-    }
-    return names;
-  } catch {
-    return null;
-  } finally {
-    d?.closeSync();
-  }
-}
-const MAX_LISTED = 50_000;
-
-function mayExist(file: string): boolean {
-  const dir = dirname(file);
-  if (listed?.dir !== dir) listed = { dir, names: listNames(dir) };
-  return listed.names === null || listed.names.has(basename(file));
-}
-
 /** The cached inventory for this target and fingerprint, or null (missing, stale, foreign, corrupt). */
-function load(file: string, target: string, key: string, fp: string): HostInventory | null {
+function load(dir: string, name: string, target: string, key: string, fp: string): HostInventory | null {
   const reject = () => {
     cacheStats.rejected++;
     return null;
   };
-  if (!mayExist(file)) return null;
-  const payload = readChecked(file, MAGIC);
+  const payload = lookupRecord(packDir(dir), name, MAGIC);
   if (payload === "missing") return null;
   if (payload === "corrupt") return reject();
   let e: Entry;
@@ -435,127 +359,8 @@ export function racy(fp: string, start: bigint | null, stamp: Stamp = newestStam
   return coarse ? newest + 2_000_000_000n >= start : newest >= start;
 }
 
-/** What writeChecked and writeCheckedLater write (magic, SHA-256, payload), and the temporary name. */
-function checkedFile(file: string, magic: Buffer, payload: Uint8Array): { tmp: string; parts: Uint8Array[] } {
-  const sum = createHash("sha256").update(payload).digest();
-  return {
-    tmp: `${file}.${process.pid}.${Math.random().toString(36).slice(2)}.tmp`,
-    parts: [magic, sum, payload],
-  };
-}
-
-/**
- * Write `magic`, the SHA-256 of `payload`, then `payload` to `file`
- * atomically (temp file + rename; mode 0600). No fsync: a file cut short by a
- * crash fails its checksum and is rewritten. False when it could not be
- * written (read-only, full, missing dir): the caller goes on without it.
- */
-export function writeChecked(file: string, magic: Buffer, payload: Uint8Array): boolean {
-  let tmp: string | undefined;
-  try {
-    const c = checkedFile(file, magic, payload);
-    tmp = c.tmp;
-    const fd = openSync(tmp, "wx", 0o600);
-    try {
-      writevSync(fd, c.parts); // one system call, not three
-    } finally {
-      closeSync(fd);
-    }
-    renameSync(tmp, file);
-    tmp = undefined;
-    return true;
-  } catch {
-    return false;
-  } finally {
-    if (tmp) {
-      try {
-        unlinkSync(tmp);
-      } catch {
-        // already gone
-      }
-    }
-  }
-}
-
-/**
- * writeChecked on libuv's thread pool: the same file, the same temporary name
- * and rename, the same answer; it never rejects. Callbacks, not
- * fs/promises: a FileHandle a write cost this thread ~0.2 ms (measured,
- * 219 ms of a cold plan of 1,000 hosts in `open`).
- */
-function writeCheckedLater(file: string, magic: Buffer, payload: Uint8Array): Promise<boolean> {
-  const { tmp, parts } = checkedFile(file, magic, payload);
-  const size = parts.reduce((n, p) => n + p.length, 0);
-  return new Promise((done) => {
-    const fail = () => unlinkCb(tmp, () => done(false));
-    openCb(tmp, "wx", 0o600, (oe, fd) => {
-      if (oe) return done(false);
-      writevCb(fd, parts, (we, written) => {
-        closeCb(fd, (ce) => {
-          if (we || ce || written !== size) return fail();
-          renameCb(tmp, file, (re) => (re ? fail() : done(true)));
-        });
-      });
-    });
-  });
-}
-
-/**
- * How this thread writes its entries. "sync": here, blocking (the default,
- * and for any thread that may make a libvirt call: those hold pool threads,
- * and may hang in them). "sampling": here, timing the first SAMPLE writes.
- * "deferred": on libuv's thread pool, awaited by flushCacheWrites.
- */
-let writeMode: "sync" | "sampling" | "deferred" = "sync";
-/** Entry writes running on libuv's thread pool, awaited by flushCacheWrites. */
-const deferred: Promise<unknown>[] = [];
-/** The sampled writes' times (ms), and the median above which the rest are deferred. */
-let sampled: number[] = [];
-let slowWriteMs = 0;
-
-/** Writes timed before choosing; a median slower than SLOW_WRITE_MS defers the rest. */
-const SAMPLE = 16;
-/**
- * Writing an entry here (checksum, create, write, rename) takes ~0.15–0.5
- * ms on the ninth session's 2-core VM, where the pool's four hand-offs a
- * write (open, writev, close, rename: each a thread wake-up) cost more than
- * the write itself: a cold plan of 1,000 hosts took 2.50–2.56 s written
- * here against 2.53–2.72 s on the pool, with 3,500 context switches against
- * 13,500 (docs/benchmarks.md "Ninth session"). Where creating a file is
- * slower, a cache directory on NFS say (it took 0.3–1 ms on the fifth
- * session's ext4), the pool writes while this thread reads the next host.
- * The median of the first writes decides: one slow write (a page fault, a
- * preemption: up to 8 ms here) does not.
- */
-export const SLOW_WRITE_MS = 1;
-
-/**
- * This thread makes no libvirt call (a worker, or the main thread when every
- * target is a file): from now on its entries may be written on libuv's
- * thread pool, while it reads the next host, if writing them here proves
- * slow (the median of the first SAMPLE writes above `slowMs`).
- * flushCacheWrites() must be awaited before the results are used.
- */
-export function deferCacheWrites(slowMs = SLOW_WRITE_MS): void {
-  if (writeMode !== "sync") return;
-  writeMode = "sampling";
-  sampled = [];
-  slowWriteMs = slowMs;
-}
-
-/** Wait for the deferred entry writes, and write synchronously again. */
-export async function flushCacheWrites(): Promise<void> {
-  while (deferred.length > 0) await Promise.all(deferred.splice(0));
-  writeMode = "sync";
-}
-
-/** How this thread writes its entries now (tests). */
-export function cacheWriteMode(): typeof writeMode {
-  return writeMode;
-}
-
-/** Write the entry of `inv`, built from fingerprint `fp`. `dir` exists: runStamp made it. */
-function store(file: string, target: string, key: string, fp: string, inv: HostInventory): void {
+/** Store the entry of `inv`, built from fingerprint `fp`. `dir` exists: runStamp made it. */
+function store(dir: string, name: string, target: string, key: string, fp: string, inv: HostInventory): void {
   const entry: Entry = {
     format: CACHE_FORMAT,
     hdplan: version(),
@@ -566,25 +371,7 @@ function store(file: string, target: string, key: string, fp: string, inv: HostI
     fingerprint: fp,
     inventory: encodeInventory(inv),
   };
-  const payload = serialize(entry);
-  if (listed?.dir === dirname(file)) listed.names?.add(basename(file));
-  if (writeMode === "deferred") {
-    deferred.push(
-      writeCheckedLater(file, MAGIC, payload).then((ok) => {
-        if (ok) cacheStats.writes++;
-      }),
-    );
-    return;
-  }
-  const t0 = writeMode === "sampling" ? performance.now() : 0;
-  if (writeChecked(file, MAGIC, payload)) cacheStats.writes++;
-  if (writeMode === "sampling") {
-    sampled.push(performance.now() - t0);
-    if (sampled.length >= SAMPLE) {
-      const median = sampled.sort((a, b) => a - b)[SAMPLE >> 1]!;
-      writeMode = median > slowWriteMs ? "deferred" : "sync";
-    }
-  }
+  if (storeRecord(packDir(dir), name, MAGIC, serialize(entry))) cacheStats.writes++;
 }
 
 /**
@@ -656,8 +443,8 @@ export function prebuiltInventory(raw: RawHost): HostInventory | undefined {
 export function withCachedInventory(raw: RawHost, fp: string, build: (raw: RawHost) => HostInventory): void {
   const dir = cacheDir();
   if (!dir) return;
-  const file = entryPath(dir, raw.target, raw.key);
-  const inv = load(file, raw.target, raw.key, fp);
+  const name = entryName(raw.target, raw.key);
+  const inv = load(dir, name, raw.target, raw.key, fp);
   if (inv) {
     cacheStats.hits++;
     prebuilt.set(raw, inv);
@@ -665,7 +452,7 @@ export function withCachedInventory(raw: RawHost, fp: string, build: (raw: RawHo
   }
   cacheStats.misses++;
   const built = build(raw);
-  store(file, raw.target, raw.key, fp, built);
+  store(dir, name, raw.target, raw.key, fp, built);
   prebuilt.set(raw, built);
 }
 
@@ -686,8 +473,8 @@ export function readCached(
   const taken = dir ? takeFingerprint(target) : null;
   if (!dir || taken === null) return read(null);
   const fp = taken.fp;
-  const file = entryPath(dir, target, key);
-  const inv = load(file, target, key, fp);
+  const name = entryName(target, key);
+  const inv = load(dir, name, target, key, fp);
   if (inv) {
     cacheStats.hits++;
     const raw: RawHost = {
@@ -715,7 +502,7 @@ export function readCached(
   // Not written when an input may change unseen (racy, above).
   if (!racy(fp, start, taken.stamp)) {
     trusted.set(raw, fingerprintHash(fp));
-    store(file, target, key, fp, built);
+    store(dir, name, target, key, fp, built);
   }
   prebuilt.set(raw, built);
   return raw;

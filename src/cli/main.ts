@@ -4,6 +4,7 @@ import { spawnSync } from "node:child_process";
 import { readFileSync, realpathSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { Command, CommanderError, Option } from "commander";
+import { commitPacks } from "../cache/packs.js";
 import { type Io, readStdin } from "../commands/common.js";
 import { EXIT, HostError, InputError, errorMessage } from "../errors.js";
 import { LIVE_DEFAULTS } from "../targets/live-defaults.js";
@@ -40,6 +41,9 @@ async function finish(code: number): Promise<never> {
   // not keep the process alive past its answer.
   await new Promise<void>((r) => process.stdout.write("", () => r()));
   await new Promise<void>((r) => process.stderr.write("", () => r()));
+  // Cache entries written since the last commit (the --source's, headroom's):
+  // into the packs' index (src/cache/packs.ts). A no-op when there are none.
+  commitPacks();
   // process.exit() would join libuv's thread pool and hang on a thread stuck in
   // libvirt (src/libvirt/ffi.ts EXIT_IF_STUCK); this hook exits at once then.
   const exitIfStuck = (globalThis as Record<symbol, unknown>)[Symbol.for("hdplan.libvirt.exitIfStuck")];

@@ -1,5 +1,5 @@
 /** Shared plumbing of plan / check / evacuate: read targets, build inventories, load descriptors. */
-import { deferCacheWrites, dropKeptFingerprints, flushCacheWrites } from "../cache/inventory.js";
+import { commitPacks, dropKeptFingerprints } from "../cache/inventory.js";
 import { setSourceFingerprint, sourceFingerprintBefore } from "../cache/reports.js";
 import { statSync } from "node:fs";
 import { EXIT, HostError, InputError, oneLine } from "../errors.js";
@@ -358,16 +358,12 @@ export async function readHostsSplit<T>(
   onWorkers: OnWorkers<T>,
 ): Promise<HostResult<T>[]> {
   const onProgress = progress(io, specs.length, !!opts.quiet);
-  // With file targets only, no libvirt call can hold libuv's thread pool: the
-  // inventory cache's entries may be written there while the next hosts are
-  // read, if writing them here proves slow (src/cache/inventory.ts
-  // deferCacheWrites), and are awaited before returning.
-  const deferWrites = specs.every((s) => s.kind === "path");
-  if (deferWrites) deferCacheWrites();
   try {
     return await readHostsThen(specs, opts, onProgress, onWorkers);
   } finally {
-    if (deferWrites) await flushCacheWrites();
+    // The cache entries this run wrote (here and on the workers) go into the
+    // packs' index (src/cache/packs.ts); main.ts commits again before exiting.
+    commitPacks();
   }
 }
 

@@ -6,6 +6,7 @@ import { existsSync } from "node:fs";
 import { availableParallelism } from "node:os";
 import { fileURLToPath } from "node:url";
 import { Worker } from "node:worker_threads";
+import { adoptWritten } from "../cache/packs.js";
 import { HostError, InputError, errorMessage } from "../errors.js";
 import type { RawHost } from "../model.js";
 import { type HostResult, readTarget } from "../targets/index.js";
@@ -164,6 +165,7 @@ export async function runOnWorkers<T>(
             feed();
             settleInput();
           } else if (m.type === "done-ack") {
+            adoptWritten(m.cache);
             onDone(m);
             threadDone();
           } else if (m.type === "input-error") {

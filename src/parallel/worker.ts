@@ -6,7 +6,7 @@
  * stay on the main thread.
  */
 import { parentPort } from "node:worker_threads";
-import { deferCacheWrites, flushCacheWrites } from "../cache/inventory.js";
+import { takeWritten } from "../cache/packs.js";
 import { HostError, InputError, errorMessage } from "../errors.js";
 import type { EvacShard } from "../matching/evacuate.js";
 import type { DescriptorUsage } from "../pipeline.js";
@@ -26,7 +26,7 @@ export type FromWorker =
   | { type: "result"; index: number; value: unknown }
   | { type: "host-error"; index: number; code: HostError["code"]; message: string }
   | { type: "input-error"; message: string; file?: string; index?: number }
-  | { type: "done-ack"; usage: DescriptorUsage[] }
+  | { type: "done-ack"; usage: DescriptorUsage[]; cache: ReturnType<typeof takeWritten> }
   | { type: "ret"; id: number; value: unknown }
   | { type: "call-error"; id: number; message: string };
 
@@ -44,10 +44,6 @@ function consume(raw: Parameters<PlanSetup["consume"]>[0]): unknown {
 port.on("message", async (m: ToWorker) => {
   try {
     if (m.type === "init") {
-      // A worker makes no libvirt call: its cache entries may be written on
-      // the thread pool while it reads on (if writing them here proves slow),
-      // and are awaited before its "done-ack".
-      deferCacheWrites();
       timeoutMs = m.timeoutMs;
       cache = !!m.input.cache;
       if (m.job === "plan") plan = setupPlanner(m.input);
@@ -74,8 +70,12 @@ port.on("message", async (m: ToWorker) => {
         } else throw e;
       }
     } else if (m.type === "done") {
-      await flushCacheWrites();
-      port.postMessage({ type: "done-ack", usage: plan?.planner.usage() ?? [] } satisfies FromWorker);
+      // The cache entries it wrote go to the main thread, which puts them in the index.
+      port.postMessage({
+        type: "done-ack",
+        usage: plan?.planner.usage() ?? [],
+        cache: takeWritten(),
+      } satisfies FromWorker);
     } else if (m.type === "call") {
       try {
         const shard = evac!.evac as unknown as Record<string, (...a: unknown[]) => unknown>;

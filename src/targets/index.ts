@@ -115,9 +115,8 @@ export async function readTargets<T = RawHost>(
       done++;
       opts.onProgress?.(done, specs.length);
       // A file target is read without waiting on anything: give the event
-      // loop a turn, so that the cache writes on the thread pool
-      // (deferCacheWrites, when they go there) move on while the next host
-      // is read.
+      // loop a turn, so that live targets read meanwhile (and progress) move
+      // on while the next host is read.
       if (spec.kind === "path") await new Promise<void>((r) => setImmediate(r));
     }
   };

@@ -1,10 +1,11 @@
 /**
- * The inventory cache lists its directory once a thread (mayExist in
- * src/cache/inventory.ts): an entry not named there is a miss without a
- * system call. This thread's own entries are found; one another writer made
- * after the listing is missed and rebuilt, with the same inventory.
+ * The inventory cache reads the packs' index once a thread
+ * (src/cache/packs.ts): an entry not named there is a miss without a system
+ * call. This thread's own entries are found before any commit; one another
+ * writer committed after this thread read the index is missed and rebuilt,
+ * with the same inventory.
  */
-import { cpSync, mkdtempSync, readdirSync, writeFileSync } from "node:fs";
+import { cpSync, mkdtempSync, readdirSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it, vi } from "vitest";
@@ -24,7 +25,7 @@ type Mods = {
   codec: typeof import("../../src/cache/codec.js");
 };
 
-/** A fresh copy of the cache module (its own listing), with the readers it needs. */
+/** A fresh copy of the cache module (its own view of the index), with the readers it needs. */
 async function fresh(): Promise<Mods> {
   vi.resetModules();
   return {
@@ -46,8 +47,8 @@ function readVia(m: Mods, target: string) {
   return m.codec.encodeInventory(m.build.buildInventory(raw));
 }
 
-describe("the cache directory's listing", () => {
-  it("finds this thread's own entries and misses, safely, one written after it listed", async () => {
+describe("the packs' index, read once a thread", () => {
+  it("finds this thread's own entries and misses, safely, one committed after it read the index", async () => {
     const work = mkdtempSync(join(tmpdir(), "hdplan-names-"));
     const [a, b] = ["a", "b"].map((n) => {
       const dir = join(work, n);
@@ -57,30 +58,26 @@ describe("the cache directory's listing", () => {
     process.env.XDG_CACHE_HOME = join(work, "cache");
     const one = await fresh();
     const s = one.inv.cacheStats;
-    const first = readVia(one, a!); // lists the directory (empty), writes a's entry
+    const first = readVia(one, a!); // reads the index (none yet), writes a's entry
     expect([s.hits, s.misses, s.writes]).toEqual([0, 1, 1]);
     expect(readVia(one, a!)).toEqual(first); // its own entry: found
     expect([s.hits, s.misses]).toEqual([1, 1]);
 
-    const other = await fresh(); // another writer: b's entry, after one's listing
+    one.inv.commitPacks(); // a's entry into the index
+    const other = await fresh(); // another writer: b's entry, committed after one read the index
+    expect(readVia(other, a!)).toEqual(first); // one's committed entry: found
+    expect([other.inv.cacheStats.hits, other.inv.cacheStats.writes]).toEqual([1, 0]);
     readVia(other, b!);
     expect(other.inv.cacheStats.writes).toBe(1);
-    expect(readdirSync(join(work, "cache/hdplan")).filter((f) => f.endsWith(".v4"))).toHaveLength(2);
+    other.inv.commitPacks();
+    expect(readdirSync(join(work, "cache/hdplan/inventory")).filter((f) => f.endsWith(".pack"))).toHaveLength(
+      2,
+    );
 
-    const noCache = readVia(one, b!); // not in one's listing: a miss, rebuilt and written again
+    const noCache = readVia(one, b!); // not in the index one read: a miss, rebuilt and written again
     expect([s.hits, s.misses, s.writes]).toEqual([1, 2, 2]);
     expect(readVia(one, b!)).toEqual(noCache);
     expect(s.hits).toBe(2);
     expect(noCache).toEqual(readVia(other, b!));
-  });
-
-  it("lists a directory only up to a bound: beyond it, every entry is looked for", async () => {
-    const { listNames } = await import("../../src/cache/inventory.js");
-    const dir = mkdtempSync(join(tmpdir(), "hdplan-names-"));
-    for (const n of ["a", "b", "c", "d", "e"]) writeFileSync(join(dir, n), "");
-    expect([...listNames(dir, 10)!].sort()).toEqual(["a", "b", "c", "d", "e"]);
-    expect(listNames(dir, 5)).not.toBeNull();
-    expect(listNames(dir, 4)).toBeNull();
-    expect(listNames(join(dir, "missing"))).toBeNull();
   });
 });

@@ -18,7 +18,6 @@ import {
   renameSync,
   rmSync,
   statSync,
-  truncateSync,
   utimesSync,
   writeFileSync,
 } from "node:fs";
@@ -26,7 +25,14 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { deserialize, serialize } from "node:v8";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { entryPath } from "../../src/cache/inventory.js";
+import {
+  entryBytesOf,
+  entryLoc,
+  forgetEntry,
+  indexedNames,
+  plantEntry,
+  strayFiles,
+} from "../helpers/cache-entries.js";
 import { ROOT, hdplan } from "../helpers/cli.js";
 
 const MAGIC = Buffer.from("HDPLAN-INVENTORY-CACHE\n", "latin1");
@@ -73,14 +79,23 @@ function same(env: Record<string, string> = {}): string {
   return c.stdout;
 }
 
-function entry(name: string): string {
-  return entryPath(join(cache, "hdplan"), hosts[name]!, name);
+/** Whether the host has an entry (in the packs' index). */
+function cached(name: string): boolean {
+  return entryLoc(cache, hosts[name]!, name) !== null;
 }
 
-/** inode + ctime of the host's entry: changes when the entry is rewritten. */
+/** Where the host's entry is (pack and offset): changes when the entry is rewritten. */
 function stamp(name: string): string {
-  const st = statSync(entry(name), { bigint: true });
-  return `${st.ino}/${st.ctimeNs}`;
+  const l = entryLoc(cache, hosts[name]!, name);
+  return l ? `${l.pack}@${l.offset}` : "none";
+}
+
+function entryOf(name: string): Buffer {
+  return entryBytesOf(cache, hosts[name]!, name);
+}
+
+function plant(name: string, bytes: Buffer, length?: number): void {
+  plantEntry(cache, hosts[name]!, name, bytes, length);
 }
 
 /** A change must be seen: the cached run equals --no-cache and the entry was rewritten. */
@@ -135,8 +150,8 @@ afterAll(() => {
 describe("inventory cache: staleness cannot leak", () => {
   it("a cold run writes one entry per file target; a warm run keeps them and answers the same", () => {
     const cold = same();
-    for (const h of Object.keys(hosts)) expect(existsSync(entry(h))).toBe(true);
-    expect(readdirSync(join(cache, "hdplan")).filter((f) => f.endsWith(".tmp"))).toEqual([]);
+    for (const h of Object.keys(hosts)) expect(cached(h)).toBe(true);
+    expect(strayFiles(cache)).toEqual([]);
     const stamps = Object.keys(hosts).map(stamp);
     expect(run().stdout).toBe(cold);
     // A hit does not rewrite the entry.
@@ -145,11 +160,9 @@ describe("inventory cache: staleness cannot leak", () => {
 
   it("a valid entry is what the warm run uses (the XML is not read)", () => {
     same();
-    const file = entry("host-b");
-    const buf = readFileSync(file);
-    const e = deserialize(buf.subarray(MAGIC.length + 32)) as { inventory: string };
+    const e = deserialize(entryOf("host-b").subarray(MAGIC.length + 32)) as { inventory: string };
     e.inventory = JSON.stringify({ ...JSON.parse(e.inventory), hostname: "planted-by-test.example" });
-    writeFileSync(file, entryBytes(e));
+    plant("host-b", entryBytes(e));
     expect(run().stdout).toContain("planted-by-test.example");
     // Any change to the host makes it read afresh again.
     utimesSync(join(hosts["host-b"]!, "host.json"), new Date(), new Date(Date.now() - 5000));
@@ -158,20 +171,24 @@ describe("inventory cache: staleness cannot leak", () => {
 
   it("the --source is read in full, and its inventory comes from its entry until it changes", () => {
     const fresh = same();
-    // entryPath of the source as plan gives it (--source path, key from its name).
-    const file = entryPath(join(cache, "hdplan"), join(SAMPLES, "hosts/src-host"), "src-host");
-    const e = deserialize(readFileSync(file).subarray(MAGIC.length + 32)) as { inventory: string };
+    // The source's entry as plan names it (--source path, key from its name).
+    const src: [string, string, string] = [cache, join(SAMPLES, "hosts/src-host"), "src-host"];
+    const e = deserialize(entryBytesOf(...src).subarray(MAGIC.length + 32)) as { inventory: string };
     // Planted: a source without node devices (every VM device is missing there).
     e.inventory = JSON.stringify({ ...JSON.parse(e.inventory), devices: [] });
-    writeFileSync(file, entryBytes(e));
+    plantEntry(...src, entryBytes(e));
     const planted = run().stdout;
     expect(planted).not.toBe(fresh);
     expect(run(["--no-cache"]).stdout).toBe(fresh);
     // A bad entry is rewritten (the fingerprint check itself is the same
     // code as for any target: the cases below).
-    writeFileSync(file, "corrupt");
+    plantEntry(...src, Buffer.from("corrupt"));
     expect(run().stdout).toBe(fresh);
-    expect(readFileSync(file).subarray(0, MAGIC.length).equals(MAGIC)).toBe(true);
+    expect(
+      entryBytesOf(...src)
+        .subarray(0, MAGIC.length)
+        .equals(MAGIC),
+    ).toBe(true);
   });
 
   it("edit and remove: node device files", () => {
@@ -309,15 +326,15 @@ describe("inventory cache: staleness cannot leak", () => {
   it("an input stamped after the run started (racy) is not written; once it is older, it is", () => {
     same();
     const f = join(hosts["host-a"]!, "host.json");
-    rmSync(entry("host-a"));
+    forgetEntry(cache, hosts["host-a"]!, "host-a");
     const future = new Date(Date.now() + 3600_000);
     utimesSync(f, future, future);
     same();
-    expect(existsSync(entry("host-a"))).toBe(false);
+    expect(cached("host-a")).toBe(false);
     const past = new Date(Date.now() - 3600_000);
     utimesSync(f, past, past);
     same();
-    expect(existsSync(entry("host-a"))).toBe(true);
+    expect(cached("host-a")).toBe(true);
   });
 
   it("0 and 2 workers give the same output, cold and warm, with and without the cache", () => {
@@ -333,10 +350,10 @@ describe("inventory cache: staleness cannot leak", () => {
       expect(o.code).toBe(outs[0]!.code);
       expect(o.stdout).toBe(outs[0]!.stdout);
     }
-    // The workers wrote the entries (on the thread pool: all of them before
-    // the run ended, and no temporary file is left behind).
-    for (const h of Object.keys(hosts)) expect(existsSync(entry(h))).toBe(true);
-    expect(readdirSync(join(cache, "hdplan")).filter((f) => f.endsWith(".tmp"))).toEqual([]);
+    // The workers wrote entries in packs of their own, and the main thread
+    // put them in the index before the run ended; no temporary file is left.
+    for (const h of Object.keys(hosts)) expect(cached(h)).toBe(true);
+    expect(strayFiles(cache)).toEqual([]);
   });
 });
 
@@ -348,18 +365,17 @@ function entryBytes(e: unknown): Buffer {
 describe("inventory cache: bad cache files are never trusted", () => {
   const planted = (mutate: (e: Record<string, unknown>) => void) => {
     same();
-    const file = entry("host-b");
-    const e = deserialize(readFileSync(file).subarray(MAGIC.length + 32)) as Record<string, unknown>;
+    const e = deserialize(entryOf("host-b").subarray(MAGIC.length + 32)) as Record<string, unknown>;
     const inv = JSON.parse(e.inventory as string) as { hostname: string };
     inv.hostname = "planted-by-test.example";
     e.inventory = JSON.stringify(inv);
     mutate(e);
-    writeFileSync(file, entryBytes(e));
+    plant("host-b", entryBytes(e));
     const out = same();
     expect(out).not.toContain("planted-by-test.example");
     // Rewritten: a valid entry again.
-    expect(readFileSync(file).subarray(0, MAGIC.length).equals(MAGIC)).toBe(true);
-    expect(readFileSync(file).toString("latin1")).not.toContain("planted-by-test");
+    expect(entryOf("host-b").subarray(0, MAGIC.length).equals(MAGIC)).toBe(true);
+    expect(entryOf("host-b").toString("latin1")).not.toContain("planted-by-test");
   };
 
   it("another format version", () => planted((e) => (e.format = 0)));
@@ -376,24 +392,35 @@ describe("inventory cache: bad cache files are never trusted", () => {
       e.inventory = { hostname: "planted-by-test.example", devices: [] };
     }));
 
-  it("corrupt, truncated, foreign and empty files", () => {
-    const file = entry("host-b");
+  it("corrupt, truncated, foreign and empty entries, and a bad index", () => {
+    const packs = join(cache, "hdplan", "inventory");
     const cases: (() => void)[] = [
-      () => writeFileSync(file, "not a cache file at all\n"),
-      () => truncateSync(file, Math.floor(statSync(file).size / 2)),
+      () => plant("host-b", Buffer.from("not a cache file at all\n")),
       () => {
-        const b = readFileSync(file);
-        b[b.length - 10] = b[b.length - 10]! ^ 0xff; // one flipped byte: the checksum fails
-        writeFileSync(file, b);
+        const b = entryOf("host-b");
+        plant("host-b", b.subarray(0, b.length >> 1), b.length); // cut short
       },
-      () => writeFileSync(file, Buffer.concat([MAGIC, Buffer.alloc(32), serialize({ format: 1 })])),
-      () => writeFileSync(file, ""),
+      () => {
+        const b = Buffer.from(entryOf("host-b"));
+        b[b.length - 10] = b[b.length - 10]! ^ 0xff; // one flipped byte: the checksum fails
+        plant("host-b", b);
+      },
+      () => plant("host-b", Buffer.concat([MAGIC, Buffer.alloc(32), serialize({ format: 1 })])),
+      () => plant("host-b", Buffer.alloc(0)),
+      // The index itself: garbage, then one flipped byte. Every entry is then missed and written again.
+      () => writeFileSync(join(packs, "index.p1"), "not an index\n"),
+      () => {
+        const f = join(packs, "index.p1");
+        const b = readFileSync(f);
+        b[b.length - 3] = b[b.length - 3]! ^ 0xff;
+        writeFileSync(f, b);
+      },
     ];
     for (const spoil of cases) {
       same();
       spoil();
       same();
-      const b = readFileSync(file);
+      const b = entryOf("host-b");
       expect(b.subarray(0, MAGIC.length).equals(MAGIC)).toBe(true);
       const payload = b.subarray(MAGIC.length + 32);
       expect(
@@ -427,8 +454,7 @@ describe("inventory cache: bad cache files are never trusted", () => {
     const home = join(work, "home");
     mkdirSync(home);
     expect(run([], { XDG_CACHE_HOME: "", HOME: home }).stdout).toBe(run(["--no-cache"]).stdout);
-    const entries = readdirSync(join(home, ".cache/hdplan")).filter((n) => /\.v\d+$/.test(n));
     // Every target and the --source.
-    expect(entries.length).toBe(Object.keys(hosts).length + 1);
+    expect(indexedNames(join(home, ".cache")).length).toBe(Object.keys(hosts).length + 1);
   });
 });
