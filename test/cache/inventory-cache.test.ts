@@ -5,7 +5,7 @@
  * file that is corrupt, truncated or foreign is ignored and rewritten; a cache
  * directory that cannot be written never fails the plan.
  */
-import { spawnSync } from "node:child_process";
+import { spawn, spawnSync } from "node:child_process";
 import { createHash } from "node:crypto";
 import {
   appendFileSync,
@@ -33,7 +33,7 @@ import {
   plantEntry,
   strayFiles,
 } from "../helpers/cache-entries.js";
-import { ROOT, hdplan } from "../helpers/cli.js";
+import { BIN, ROOT, hdplan } from "../helpers/cli.js";
 
 const MAGIC = Buffer.from("HDPLAN-INVENTORY-CACHE\n", "latin1");
 const SAMPLES = join(ROOT, "xml-samples");
@@ -361,6 +361,38 @@ function entryBytes(e: unknown): Buffer {
   const payload = serialize(e);
   return Buffer.concat([MAGIC, createHash("sha256").update(payload).digest(), payload]);
 }
+
+describe("inventory cache: runs at the same time", () => {
+  /** The plan as a child process that runs alongside others (hdplan() waits for each). */
+  function runAsync(env: Record<string, string>): Promise<{ code: number | null; stdout: string }> {
+    rmSync(join(cache, "hdplan", "reports"), { recursive: true, force: true });
+    return new Promise((done) => {
+      const child = spawn(process.execPath, [BIN, ...planArgs()], {
+        env: { ...process.env, XDG_CACHE_HOME: cache, ...env },
+      });
+      let stdout = "";
+      child.stdout.on("data", (b: Buffer) => (stdout += b.toString()));
+      child.on("close", (code) => done({ code, stdout }));
+    });
+  }
+
+  it("four cold runs committing into one cache at once: each answers as --no-cache, and a valid index is left", async () => {
+    const ref = run(["--no-cache"]);
+    rmSync(cache, { recursive: true, force: true });
+    const runs = await Promise.all(["0", "2", "0", "2"].map((w) => runAsync({ HDPLAN_WORKERS: w })));
+    for (const r of runs) {
+      expect(r.code).toBe(ref.code);
+      expect(r.stdout).toBe(ref.stdout);
+    }
+    // Whichever commit came last, the index is valid and names only packs that are there;
+    // entries lost to a concurrent commit are misses, and the next runs answer the same.
+    expect(indexedNames(cache).length).toBeGreaterThan(0);
+    expect(strayFiles(cache)).toEqual([]);
+    expect(same()).toBe(ref.stdout);
+    for (const h of Object.keys(hosts)) expect(cached(h)).toBe(true);
+    expect(run().stdout).toBe(ref.stdout);
+  });
+});
 
 describe("inventory cache: bad cache files are never trusted", () => {
   const planted = (mutate: (e: Record<string, unknown>) => void) => {
