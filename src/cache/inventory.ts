@@ -36,9 +36,6 @@ import { decodeInventory, encodeInventory } from "./codec.js";
 import { TreeListing } from "./listing.js";
 import { lookupRecord, packDir, storeRecord } from "./packs.js";
 
-export { readChecked, writeChecked } from "./checked.js";
-export { adoptWritten, commitPacks, takeWritten } from "./packs.js";
-
 /** Bump when the entry layout or anything stored in HostInventory changes. */
 export const CACHE_FORMAT = 5; // 5: entries are records of packs (src/cache/packs.ts); 4: entries carry the code id (src/cache/code-id.ts); 3: the inventory is a JSON text (src/cache/codec.ts); 2: reserved holds {by, name}
 const MAGIC = Buffer.from("HDPLAN-INVENTORY-CACHE\n", "latin1");

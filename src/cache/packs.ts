@@ -318,31 +318,7 @@ function commitInto(dir: string, mine: [string, Loc][]): void {
     kept.sort((a, b) => live.get(a)! - live.get(b)!);
     for (const p of kept.slice(0, kept.length - MAX_PACKS / 2)) moving.add(p);
   }
-  const to = moving.size > 0 ? openPack(dir) : null;
-  if (to?.failed) moving.clear();
-  if (to && moving.size > 0) {
-    const fds = new Map<string, number>();
-    try {
-      for (const [name, l] of index) {
-        if (!moving.has(l.pack)) continue;
-        let fd = fds.get(l.pack);
-        if (fd === undefined) {
-          fd = openOwn(join(dir, l.pack));
-          fds.set(l.pack, fd);
-        }
-        const bytes = fd >= 0 ? readRecord(fd, l) : null;
-        const moved = bytes ? append(to, [bytes]) : null;
-        if (moved) index.set(name, moved);
-        else index.delete(name);
-      }
-    } finally {
-      for (const fd of fds.values()) if (fd >= 0) closeSync(fd);
-    }
-  }
-  if (to && to.fd >= 0) {
-    closeSync(to.fd);
-    if (to.offset === PACK_MAGIC.length) unlinkQuietly(join(dir, to.name)); // nothing moved
-  }
+  if (moving.size > 0 && !moveRecords(dir, index, moving)) moving.clear();
   if (!writeIndex(dir, index)) return;
   const used = new Set<string>();
   for (const l of index.values()) used.add(l.pack);
@@ -354,6 +330,37 @@ function commitInto(dir: string, mine: [string, Loc][]): void {
   }
   // An index's temporary file left by a run that died while writing it.
   for (const [f, mtime] of stale) if (now - mtime > ORPHAN_MS) unlinkQuietly(join(dir, f));
+}
+
+/**
+ * Copy the records `index` places in the `moving` packs into a new pack and
+ * point `index` there; a record that cannot be read or copied is dropped.
+ * False, with `index` untouched, when no new pack can be made (then nothing
+ * moves).
+ */
+function moveRecords(dir: string, index: Map<string, Loc>, moving: Set<string>): boolean {
+  const to = openPack(dir);
+  if (to.failed) return false;
+  const fds = new Map<string, number>();
+  try {
+    for (const [name, l] of index) {
+      if (!moving.has(l.pack)) continue;
+      let fd = fds.get(l.pack);
+      if (fd === undefined) {
+        fd = openOwn(join(dir, l.pack));
+        fds.set(l.pack, fd);
+      }
+      const bytes = fd >= 0 ? readRecord(fd, l) : null;
+      const moved = bytes ? append(to, [bytes]) : null;
+      if (moved) index.set(name, moved);
+      else index.delete(name);
+    }
+  } finally {
+    for (const fd of fds.values()) if (fd >= 0) closeSync(fd);
+    closeSync(to.fd);
+    if (to.offset === PACK_MAGIC.length) unlinkQuietly(join(dir, to.name)); // nothing moved
+  }
+  return true;
 }
 
 /**

@@ -38,9 +38,8 @@ import {
   scan,
   version,
   withCachedInventory,
-  readChecked,
-  writeChecked,
 } from "./inventory.js";
+import { readChecked, writeChecked } from "./checked.js";
 
 /** Bump when the file layout or HostReport changes. */
 export const REPORT_FORMAT = 1;

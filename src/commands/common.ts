@@ -1,5 +1,6 @@
 /** Shared plumbing of plan / check / evacuate: read targets, build inventories, load descriptors. */
-import { commitPacks, dropKeptFingerprints } from "../cache/inventory.js";
+import { dropKeptFingerprints } from "../cache/inventory.js";
+import { commitPacks } from "../cache/packs.js";
 import { setSourceFingerprint, sourceFingerprintBefore } from "../cache/reports.js";
 import { statSync } from "node:fs";
 import { EXIT, HostError, InputError, oneLine } from "../errors.js";

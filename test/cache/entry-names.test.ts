@@ -23,6 +23,7 @@ type Mods = {
   build: typeof import("../../src/inventory/build.js");
   dump: typeof import("../../src/targets/dump.js");
   codec: typeof import("../../src/cache/codec.js");
+  packs: typeof import("../../src/cache/packs.js");
 };
 
 /** A fresh copy of the cache module (its own view of the index), with the readers it needs. */
@@ -33,6 +34,7 @@ async function fresh(): Promise<Mods> {
     build: await import("../../src/inventory/build.js"),
     dump: await import("../../src/targets/dump.js"),
     codec: await import("../../src/cache/codec.js"),
+    packs: await import("../../src/cache/packs.js"),
   };
 }
 
@@ -63,13 +65,13 @@ describe("the packs' index, read once a thread", () => {
     expect(readVia(one, a!)).toEqual(first); // its own entry: found
     expect([s.hits, s.misses]).toEqual([1, 1]);
 
-    one.inv.commitPacks(); // a's entry into the index
+    one.packs.commitPacks(); // a's entry into the index
     const other = await fresh(); // another writer: b's entry, committed after one read the index
     expect(readVia(other, a!)).toEqual(first); // one's committed entry: found
     expect([other.inv.cacheStats.hits, other.inv.cacheStats.writes]).toEqual([1, 0]);
     readVia(other, b!);
     expect(other.inv.cacheStats.writes).toBe(1);
-    other.inv.commitPacks();
+    other.packs.commitPacks();
     expect(readdirSync(join(work, "cache/hdplan/inventory")).filter((f) => f.endsWith(".pack"))).toHaveLength(
       2,
     );

@@ -7,7 +7,7 @@ import { randomBytes } from "node:crypto";
 import { readFileSync, readdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { entryName } from "../../src/cache/inventory.js";
-import { type Loc, packDir, readIndex, writeIndex } from "../../src/cache/packs.js";
+import { type Loc, PACK_FORMAT, packDir, readIndex, writeIndex } from "../../src/cache/packs.js";
 
 /** The packs' directory under an XDG_CACHE_HOME. */
 export function packsOf(xdg: string): string {
@@ -60,5 +60,7 @@ export function forgetEntry(xdg: string, target: string, key: string): void {
 
 /** What the packs' directory holds besides the index and the packs (temporary files). */
 export function strayFiles(xdg: string): string[] {
-  return readdirSync(packsOf(xdg)).filter((f) => f !== "index.p1" && !/^[0-9a-f]{20}\.pack$/.test(f));
+  return readdirSync(packsOf(xdg)).filter(
+    (f) => f !== `index.p${PACK_FORMAT}` && !/^[0-9a-f]{20}\.pack$/.test(f),
+  );
 }
