@@ -5,7 +5,7 @@
  * file that is corrupt, truncated or foreign is ignored and rewritten; a cache
  * directory that cannot be written never fails the plan.
  */
-import { spawn, spawnSync } from "node:child_process";
+import { spawnSync } from "node:child_process";
 import { createHash } from "node:crypto";
 import {
   appendFileSync,
@@ -33,7 +33,7 @@ import {
   plantEntry,
   strayFiles,
 } from "../helpers/cache-entries.js";
-import { BIN, ROOT, hdplan } from "../helpers/cli.js";
+import { ROOT, hdplan, hdplanAsync } from "../helpers/cli.js";
 
 const MAGIC = Buffer.from("HDPLAN-INVENTORY-CACHE\n", "latin1");
 const SAMPLES = join(ROOT, "xml-samples");
@@ -364,16 +364,9 @@ function entryBytes(e: unknown): Buffer {
 
 describe("inventory cache: runs at the same time", () => {
   /** The plan as a child process that runs alongside others (hdplan() waits for each). */
-  function runAsync(env: Record<string, string>): Promise<{ code: number | null; stdout: string }> {
+  function runAsync(env: Record<string, string>) {
     rmSync(join(cache, "hdplan", "reports"), { recursive: true, force: true });
-    return new Promise((done) => {
-      const child = spawn(process.execPath, [BIN, ...planArgs()], {
-        env: { ...process.env, XDG_CACHE_HOME: cache, ...env },
-      });
-      let stdout = "";
-      child.stdout.on("data", (b: Buffer) => (stdout += b.toString()));
-      child.on("close", (code) => done({ code, stdout }));
-    });
+    return hdplanAsync(planArgs(), { env: { XDG_CACHE_HOME: cache, ...env }, timeoutMs: 60_000 });
   }
 
   it("four cold runs committing into one cache at once: each answers as --no-cache, and a valid index is left", async () => {

@@ -16,16 +16,8 @@ import { errorMessage, HostError, InputError } from "../../src/errors.js";
 import { gpu, hostdevNetworkXml } from "../helpers/build.js";
 import { tempDir, writeDump } from "../helpers/dump.js";
 import { hangBound } from "../helpers/bounds.js";
-import {
-  expectCleanFailure,
-  type Fleet,
-  GPU_ADDR,
-  hdplanAsync,
-  pool,
-  type TimedResult,
-  vmXml,
-  writeFleet,
-} from "./util.js";
+import { type TimedResult, hdplanAsync } from "../helpers/cli.js";
+import { expectCleanFailure, type Fleet, GPU_ADDR, pool, vmXml, writeFleet } from "./util.js";
 
 /** Cases tried per reader/command, printed at the end for the README table. */
 const tally = new Map<string, number>();

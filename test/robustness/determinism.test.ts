@@ -6,10 +6,10 @@
 import { readFileSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { ROOT } from "../helpers/cli.js";
+import { ROOT, hdplanAsync } from "../helpers/cli.js";
 import { tempDir } from "../helpers/dump.js";
 import { libvirtAvailable } from "../helpers/testdriver.js";
-import { hdplanAsync, pool, writeTestDriverFleet } from "./util.js";
+import { pool, writeTestDriverFleet } from "./util.js";
 import { mulberry32 } from "../../scripts/fixtures/rng.mjs";
 
 const LIVE = libvirtAvailable();

@@ -26,7 +26,8 @@ import { readDomain } from "../../src/xml/domain.js";
 import { tempDir } from "../helpers/dump.js";
 import { libvirtAvailable, pciName } from "../helpers/testdriver.js";
 import { hangBound } from "../helpers/bounds.js";
-import { expectCleanFailure, GPU_ADDR, hdplanAsync, vmXml, writeTestDriverFleet } from "./util.js";
+import { hdplanAsync } from "../helpers/cli.js";
+import { expectCleanFailure, GPU_ADDR, vmXml, writeTestDriverFleet } from "./util.js";
 
 /**
  * A hung host would never return; a bounded one returns after its --timeout

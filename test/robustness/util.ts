@@ -1,49 +1,12 @@
 /** Shared helpers of the robustness suite (test/robustness/). */
-import { spawn } from "node:child_process";
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { expect } from "vitest";
 import { domainXml, gpu, hostdevNetworkXml, mdevDev, nic } from "../helpers/build.js";
-import { BIN, type CliResult, ROOT } from "../helpers/cli.js";
+import type { CliResult } from "../helpers/cli.js";
 import { writeDump } from "../helpers/dump.js";
 import { hangBound } from "../helpers/bounds.js";
 import { writeTestHost } from "../helpers/testdriver.js";
-
-export interface TimedResult extends CliResult {
-  ms: number;
-  signal: NodeJS.Signals | null;
-}
-
-/** Run the built CLI asynchronously (several at once; listeners in this process keep working). */
-export function hdplanAsync(
-  args: string[],
-  opts: { input?: string; env?: Record<string, string>; timeoutMs?: number } = {},
-): Promise<TimedResult> {
-  const t0 = Date.now();
-  return new Promise((resolve) => {
-    const p = spawn(process.execPath, [BIN, ...args], {
-      cwd: ROOT,
-      env: { ...process.env, NO_COLOR: "1", ...opts.env },
-    });
-    let stdout = "";
-    let stderr = "";
-    p.stdout.setEncoding("utf8");
-    p.stderr.setEncoding("utf8");
-    p.stdout.on("data", (c: string) => {
-      stdout += c;
-    });
-    p.stderr.on("data", (c: string) => {
-      stderr += c;
-    });
-    p.stdin.on("error", () => {});
-    p.stdin.end(opts.input ?? "");
-    const timer = setTimeout(() => p.kill("SIGKILL"), opts.timeoutMs ?? 20_000);
-    p.on("close", (code, signal) => {
-      clearTimeout(timer);
-      resolve({ code, signal, stdout, stderr, ms: Date.now() - t0 });
-    });
-  });
-}
 
 /**
  * The rule of every bad-input case: a documented non-zero exit code, one line
