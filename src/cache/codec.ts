@@ -16,6 +16,7 @@ import { indexDevices } from "../inventory/indexes.js";
 import type { ReservedBy } from "../inventory/keys.js";
 import type { HostInventory, HostNetwork } from "../inventory/types.js";
 import type { NodeDevice, PciCap, UsbCap } from "../model.js";
+import { isMemoShared } from "../xml/nodedev.js";
 
 /** Fields planning does not read, per part of a node device (slim() below drops exactly these). */
 export const UNUSED_FIELDS = {
@@ -101,14 +102,17 @@ export function encodeInventory(inv: HostInventory): string {
 }
 
 /**
- * A device's slim JSON text. The node device reader's devices are frozen,
- * deeply, and one object stands in every host whose dump holds the same
- * device text (src/xml/nodedev.ts): its text is made once and kept with it.
+ * A device's slim JSON text. One frozen device object stands in every host
+ * whose dump holds the same device text (the device memo, src/xml/nodedev.ts):
+ * its text is made once and kept with it. A device only one host holds is
+ * encoded once anyway and is not entered: a weak map entry for each of them
+ * (~23 a bench host: NICs, disks) cost the scavenger more than it saved
+ * (docs/benchmarks.md "Twelfth session").
  */
 const DEVICE_JSON = new WeakMap<NodeDevice, string>();
 
 function deviceJson(d: NodeDevice): string {
-  if (!Object.isFrozen(d)) return JSON.stringify(slim(d));
+  if (!isMemoShared(d)) return JSON.stringify(slim(d));
   let j = DEVICE_JSON.get(d);
   if (j === undefined) {
     j = JSON.stringify(slim(d));

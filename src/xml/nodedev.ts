@@ -16,11 +16,51 @@ import { parseXmlDoc, type XmlDoc } from "./parse.js";
 import type { ElementMemo } from "./scan.js";
 
 export function readNodeDevices(text: string, file: string): NodeDevice[] {
+  if (memo !== null && !primed) primeMemoPaths();
+  return readWith(text, file, memo);
+}
+
+/** Whether primeMemoPaths has run on this thread. */
+let primed = false;
+
+/**
+ * Run the memo's paths once, on a throwaway memo and two documents of two
+ * copies of one device, before the first real file: the second document's
+ * are found by the scanner's look-up (src/xml/scan.ts scanDoc) and handed
+ * out here.
+ * Without this, the first file a thread reads (the source host's dump, with
+ * nothing in the memo to find) is long enough for V8 to optimise scanDoc
+ * (on-stack replacement) with no type feedback for the memo's path; the
+ * second host's first device found by the memo then deoptimised it, and V8
+ * compiled it four times a thread in all (an aborted job included), ~160 ms
+ * of its optimising compiler's time a thread (docs/benchmarks.md "Twelfth
+ * session"). What the real memo holds is not touched; the result is
+ * dropped (and so is any error: priming changes no answer).
+ */
+function primeMemoPaths(): void {
+  primed = true;
+  const dev = `${MEMO_PRIMING_DEVICE}\n`;
+  try {
+    const m = new DeviceMemo();
+    readWith(dev + dev, "(memo priming)", m); // seen, then kept
+    readWith(dev + dev, "(memo priming)", m); // found by the scanner, twice
+  } catch {
+    // never expected; priming only feeds V8 type feedback
+  }
+}
+
+/** The device primeMemoPaths reads (exported for the test that it leaves the real memo alone). */
+export const MEMO_PRIMING_DEVICE =
+  "<device>\n  <name>pci_0000_00_00_0</name>\n  <path>/sys/devices/pci0000:00/0000:00:00.0</path>\n" +
+  "  <capability type='pci'>\n    <class>0x060000</class>\n    <domain>0</domain>\n    <bus>0</bus>\n" +
+  "    <slot>0</slot>\n    <function>0</function>\n    <product id='0x1450'/>\n    <vendor id='0x1022'/>\n" +
+  "  </capability>\n</device>";
+
+function readWith(text: string, file: string, m: DeviceMemo | null): NodeDevice[] {
   // Several concatenated <device> documents (a `virsh nodedev-dumpxml` loop),
   // each possibly with its own XML declaration: several roots, one pass.
   // The document lives in the scanner's scratch arrays: read to the end
   // before anything else is scanned (nothing below scans).
-  const m = memo;
   // One device a file, read before: no scan at all (DeviceMemo.whole).
   const whole = m?.whole(text);
   if (whole !== undefined) {
@@ -179,6 +219,7 @@ class DeviceMemo implements ElementMemo {
     }
     // A copy of the text, not a slice that would keep the whole file alive.
     const k: Kept = { text: ownString(text), value: device, next: undefined, gen: 0 };
+    SHARED.add(device);
     this.put(k);
     return k;
   }
@@ -199,6 +240,19 @@ class DeviceMemo implements ElementMemo {
     k.gen = this.gen;
     this.young.set(k.text, k);
   }
+}
+
+/**
+ * The devices a memo has held: the objects that may stand in more than one
+ * host's inventory. Long-lived (old-generation) keys only, so this set costs
+ * the garbage collector nothing per host, unlike a weak map keyed by every
+ * device read.
+ */
+const SHARED = new WeakSet<NodeDevice>();
+
+/** Whether `d` is a device the memo held, so that other hosts' inventories may hold the same object. */
+export function isMemoShared(d: NodeDevice): boolean {
+  return SHARED.has(d);
 }
 
 interface Kept {

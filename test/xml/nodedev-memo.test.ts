@@ -6,7 +6,13 @@
  */
 import fc from "fast-check";
 import { afterAll, describe, expect, it } from "vitest";
-import { readNodeDevices, copyDevice, useDeviceMemo } from "../../src/xml/nodedev.js";
+import {
+  MEMO_PRIMING_DEVICE,
+  copyDevice,
+  isMemoShared,
+  readNodeDevices,
+  useDeviceMemo,
+} from "../../src/xml/nodedev.js";
 import { type ElementMemo, scanDoc } from "../../src/xml/scan.js";
 import type { NodeDevice } from "../../src/model.js";
 
@@ -69,6 +75,20 @@ function isDeepFrozen(v: unknown): boolean {
 afterAll(() => useDeviceMemo(true));
 
 describe("the device memo", () => {
+  // First in this file: the thread's first read primes V8 on a memo of its own.
+  it("is not changed by the priming read of a thread's first file (its device is still new to the memo)", () => {
+    expect(useDeviceMemo(true)).toBe(0);
+    const [once] = readNodeDevices(MEMO_PRIMING_DEVICE, "p.xml"); // primes, then read once: hash only
+    expect(useDeviceMemo(true)).toBe(0);
+    expect(isMemoShared(once!)).toBe(false);
+    const [twice] = readNodeDevices(MEMO_PRIMING_DEVICE, "p.xml"); // second sight: kept
+    expect(useDeviceMemo(true)).toBe(1);
+    expect(isMemoShared(twice!)).toBe(true);
+    const [, third] = readNodeDevices(`${SCSI}\n${MEMO_PRIMING_DEVICE}`, "q.xml");
+    expect(third).toBe(twice);
+    expect(withoutMemo(MEMO_PRIMING_DEVICE)).toBe(JSON.stringify([once]));
+  });
+
   it("hands out the device it read from the same text, frozen, in a file laid out otherwise", () => {
     useDeviceMemo(true, true);
     const [once] = readNodeDevices(PCI(0), "w.xml"); // read once: only its hash is noted
