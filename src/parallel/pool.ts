@@ -9,7 +9,7 @@ import { Worker } from "node:worker_threads";
 import { adoptWritten } from "../cache/packs.js";
 import { HostError, InputError, errorMessage } from "../errors.js";
 import type { RawHost } from "../model.js";
-import { type HostResult, readTarget } from "../targets/index.js";
+import { type HostResult, readConsumed } from "../targets/index.js";
 import type { TargetSpec } from "../targets/keys.js";
 import type { EvacShard, ShardSummary } from "../matching/evacuate.js";
 import type { HostReport, Planner } from "../pipeline.js";
@@ -196,7 +196,11 @@ export async function runOnWorkers<T>(
           const index = next++;
           inFlight++;
           try {
-            settled(index, { ok: true, host: local(await readTarget(specs[index]!, read)) });
+            // In a frame of its own: this loop's registers must not keep the raw host (readConsumed).
+            settled(index, {
+              ok: true,
+              host: await readConsumed(specs[index]!, { ...read, consume: local }),
+            });
           } catch (e) {
             if (e instanceof HostError) settled(index, { ok: false, error: e });
             else if (e instanceof InputError) refused(index, e);
