@@ -118,8 +118,19 @@ export function setSourceFingerprint(
  * as the files read from it, so an edit there is a new key.
  */
 export function planKey(input: PlanSetupInput, descriptorKey: string): string | null {
-  const { domainText, domainFile, sourceRaw, descriptorsDir, assumeVersions, explain, qemu, cache, ...rest } =
-    input;
+  const {
+    domainText,
+    domainFile,
+    sourceRaw,
+    descriptorsDir,
+    assumeVersions,
+    explain,
+    qemu,
+    cache,
+    // What a worker gets of the source, derived from sourceRaw (in the key by its fingerprint).
+    sourceInventory: _derived,
+    ...rest
+  } = input;
   const none: Record<string, never> = rest;
   if (Object.keys(none).length > 0 || !cache || qemu !== undefined) return null;
   let source: [string, string, string] | null = null;

@@ -4,6 +4,7 @@ import { EXIT, InputError } from "../errors.js";
 import { DEFAULT_SOLVER_TIME_S, type EvacShard, placeAll } from "../matching/evacuate.js";
 import { evacuationShardsOnWorkers } from "../parallel/pool.js";
 import { type EvacSetupInput, setupEvacuation } from "../parallel/setup-evac.js";
+import { workerInput } from "../parallel/setup.js";
 import { deviceReports, prepareSources } from "../pipeline.js";
 import { reason } from "../reasons.js";
 import { type EvacuationPlacement, writeEvacuationXml } from "./destxml.js";
@@ -97,7 +98,14 @@ export async function runEvacuate(opts: EvacuateOptions, io: Io): Promise<number
     io,
     { timeoutMs, concurrency, consume, quiet: !!opts.quiet, cache: input.cache },
     async (files, n, onProgress) => {
-      const w = await evacuationShardsOnWorkers(files, n, input, timeoutMs, consume, onProgress);
+      const w = await evacuationShardsOnWorkers(
+        files,
+        n,
+        workerInput(input, source),
+        timeoutMs,
+        consume,
+        onProgress,
+      );
       shards.push(...w.shards);
       close = w.close;
       return w.results;

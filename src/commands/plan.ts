@@ -10,7 +10,7 @@ import {
   fingerprintWorkersAvailable,
   workerCount,
 } from "../parallel/pool.js";
-import { type Evaluated, type PlanSetupInput, setupPlanner } from "../parallel/setup.js";
+import { type Evaluated, type PlanSetupInput, setupPlanner, workerInput } from "../parallel/setup.js";
 import type { RawHost } from "../model.js";
 import type { PlanResult } from "../pipeline.js";
 import { reason } from "../reasons.js";
@@ -181,7 +181,8 @@ async function planStreaming(
           }
         : undefined,
     },
-    (files, n, onProgress) => evaluateOnWorkers(files, n, input, timeoutMs, planner, consume, onProgress),
+    (files, n, onProgress) =>
+      evaluateOnWorkers(files, n, workerInput(input, source), timeoutMs, planner, consume, onProgress),
   );
   // Before ranking: finish sets each report's rank.
   reports?.save(specs, results);

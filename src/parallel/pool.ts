@@ -33,7 +33,10 @@ import type { FromWorker, ToWorker } from "./worker.js";
  * ninth session, with less compiling (src/cli/v8-flags.ts), 400 `all` hosts
  * took 1.41-1.60 s alone and 1.50-1.63 s with two threads, 1,000 2.73-2.80
  * and 2.62-2.64 s, 400 one-file-a-device hosts 2.25-2.35 and 2.05-2.32 s:
- * still 400.
+ * still 400. In the twelfth session, with one thread faster (readConsumed),
+ * `all` hosts took the same with and without a worker at 400 and 600 and
+ * ~7-10% less with it at 800 and 1,000 (medians of 5); not separated well
+ * enough from the noise to move the threshold for one layout: still 400.
  */
 export const MIN_HOSTS_FOR_WORKERS = 400;
 

@@ -15,6 +15,7 @@ import type { HostInventory } from "../inventory/types.js";
 import { Evacuation, domainsToMove } from "../matching/evacuate.js";
 import type { DomainInfo, RawHost } from "../model.js";
 import { sameHostAs } from "../targets/keys.js";
+import { sourceInventoryOf } from "./setup.js";
 
 export interface EvacSetupInput {
   sourceRaw: RawHost;
@@ -26,6 +27,8 @@ export interface EvacSetupInput {
   cache?: boolean;
   /** evacuate --domain: only these domains (name, UUID or dump file name). */
   onlyDomains?: string[];
+  /** For a worker: the main thread's source inventory (src/parallel/setup.ts sourceInventoryOf). */
+  sourceInventory?: string;
 }
 
 export interface EvacSetup {
@@ -39,7 +42,7 @@ export interface EvacSetup {
 }
 
 export function setupEvacuation(inp: EvacSetupInput): EvacSetup {
-  const source = buildInventory(inp.sourceRaw);
+  const source = sourceInventoryOf(inp.sourceRaw, inp.sourceInventory);
   const globalFiles: DescriptorFile[] = inp.descriptorsDir ? loadDescriptorDir(inp.descriptorsDir) : [];
   const baseSel = new DescriptorSelector([
     ...globalFiles,

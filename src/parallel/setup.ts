@@ -5,6 +5,7 @@ import {
   descriptorFilesFromTexts,
   loadDescriptorDir,
 } from "../descriptors/sources.js";
+import { decodeInventory, encodeInventory } from "../cache/codec.js";
 import { trustedFingerprint } from "../cache/inventory.js";
 import { buildInventory } from "../inventory/build.js";
 import type { HostInventory } from "../inventory/types.js";
@@ -31,6 +32,29 @@ export interface PlanSetupInput {
   qemu?: QemuAnswer;
   /** Read file targets through the inventory cache (workers too). */
   cache?: boolean;
+  /** For a worker: the main thread's source inventory, as the cache encodes it (sourceInventoryOf). */
+  sourceInventory?: string;
+}
+
+/**
+ * The source's inventory in a set-up: decoded from what the main thread
+ * built (a worker's init), else built from its XML. Decoding takes a few
+ * milliseconds where reading the XML again took a worker 50-160 ms of
+ * not yet optimised code before its first host (docs/benchmarks.md
+ * "Twelfth session"). It is the inventory a cache hit gives (src/cache/
+ * codec.ts: only what planning never reads is left out), which the main
+ * thread itself plans with whenever the source's entry is cached.
+ */
+export function sourceInventoryOf(raw: RawHost, encoded?: string): HostInventory {
+  return (encoded !== undefined ? decodeInventory(encoded) : null) ?? buildInventory(raw);
+}
+
+/** The set-up input for worker threads: `input` with the main thread's source inventory. */
+export function workerInput<T extends { sourceInventory?: string }>(
+  input: T,
+  source: HostInventory | null,
+): T {
+  return source ? { ...input, sourceInventory: encodeInventory(source) } : input;
 }
 
 export interface Evaluated {
@@ -60,7 +84,7 @@ export interface PlanSetup {
 
 export function setupPlanner(inp: PlanSetupInput): PlanSetup {
   const domain = readDomain(inp.domainText, inp.domainFile);
-  const source = inp.sourceRaw ? buildInventory(inp.sourceRaw) : null;
+  const source = inp.sourceRaw ? sourceInventoryOf(inp.sourceRaw, inp.sourceInventory) : null;
   const globalFiles: DescriptorFile[] = inp.descriptorsDir ? loadDescriptorDir(inp.descriptorsDir) : [];
   const baseSel = new DescriptorSelector([
     ...globalFiles,
