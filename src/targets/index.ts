@@ -126,11 +126,6 @@ export async function readTargets<T = RawHost>(
 }
 
 /**
- * A live host whose XML cannot be parsed (e.g. a domain, which may hold any
- * device: fail-closed) is an error host, not bad input: the other hosts are
- * still planned. Files are the operator's input: their errors stay InputErrors.
- */
-/**
  * Read one target and turn it into its result, in an async frame of its own.
  * A suspended async function keeps the values of its registers, dead
  * variables included: when each of readTargets' loops (32 by default) held
@@ -147,6 +142,11 @@ export async function readConsumed<T>(
   return consumeRaw(await readTarget(spec, opts), spec, opts.consume);
 }
 
+/**
+ * A live host whose XML cannot be parsed (e.g. a domain, which may hold any
+ * device: fail-closed) is an error host, not bad input: the other hosts are
+ * still planned. Files are the operator's input: their errors stay InputErrors.
+ */
 function consumeRaw<T>(raw: RawHost, spec: TargetSpec, consume?: (h: RawHost) => T): T {
   if (!consume) return raw as T;
   try {

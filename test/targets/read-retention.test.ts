@@ -12,11 +12,12 @@ import { describe, expect, it } from "vitest";
 import type { RawHost } from "../../src/model.js";
 import { readTargets } from "../../src/targets/index.js";
 import { parseTargetSpec } from "../../src/targets/keys.js";
+import { ROOT } from "../helpers/cli.js";
 
 setFlagsFromString("--expose-gc");
 const gc = runInNewContext("gc") as () => void;
 
-const SAMPLE = join(import.meta.dirname, "..", "..", "xml-samples", "hosts", "host-a");
+const SAMPLE = join(ROOT, "xml-samples", "hosts", "host-a");
 
 describe("readTargets", () => {
   it("keeps no host it has consumed alive while it reads the next ones (32 loops)", async () => {
