@@ -34,7 +34,7 @@ import type { RawHost } from "../model.js";
 import { codeId } from "./code-id.js";
 import { decodeInventory, encodeInventory } from "./codec.js";
 import { TreeListing } from "./listing.js";
-import { lookupRecord, packDir, storeRecord } from "./packs.js";
+import { hasRecord, lookupRecord, packDir, storeRecord } from "./packs.js";
 
 /** Bump when the entry layout or anything stored in HostInventory changes. */
 export const CACHE_FORMAT = 5; // 5: entries are records of packs (src/cache/packs.ts); 4: entries carry the code id (src/cache/code-id.ts); 3: the inventory is a JSON text (src/cache/codec.ts); 2: reserved holds {by, name}
@@ -110,7 +110,13 @@ const byName = (a: Dirent, b: Dirent): number => (a.name < b.name ? -1 : a.name 
  * is still recorded with its own stat. (Measured: half the lstat calls of a
  * warm plan over the bench fleet, docs/cache.md.)
  */
-function walkTree(root: string, out: string[], listing: TreeListing, stamp: Stamp): boolean {
+function walkTree(
+  root: string,
+  out: string[],
+  listing: TreeListing,
+  stamp: Stamp,
+  unstated: Unstated | null = null,
+): boolean {
   // root is a real path and names come from readdir (no '/', '.' or '..'):
   // plain concatenation is the joined path, without join's normalising.
   const base = root.endsWith(sep) ? root : root + sep;
@@ -134,6 +140,10 @@ function walkTree(root: string, out: string[], listing: TreeListing, stamp: Stam
       if (ent.isDirectory()) {
         listing.addEntry(r, DIR_IDENT);
         stack.push(r);
+        continue;
+      }
+      if (unstated !== null && ent.isFile() && statOnRead(r)) {
+        unstated.leave(r, listing);
         continue;
       }
       const p = base + r;
@@ -171,6 +181,60 @@ function walkTree(root: string, out: string[], listing: TreeListing, stamp: Stam
 }
 
 /**
+ * The files whose stat a cold walk leaves to the read: the node device,
+ * domain and network XML of a dump (what readDump in src/targets/dump.ts
+ * reads of nodedev/, domains/ and networks/: every *.xml, matched as there,
+ * case-insensitively). One file a device is ~200 files a host, and a stat by
+ * path before the open cost as much again as the open, read and close
+ * (docs/benchmarks.md "Thirteenth session").
+ */
+function statOnRead(rel: string): boolean {
+  return STAT_ON_READ.test(rel);
+}
+const STAT_ON_READ = /^(?:nodedev|domains|networks)\/[^/]+\.xml$/i;
+
+/**
+ * The fingerprint lines a walk left to the read (scanCold). The read opens
+ * each such file without following a symlink and hands the stat of what it
+ * opened (fstat, before its first read) to the listing's sink: the same
+ * mode, size, times, inode and device an lstat by path gives a regular file,
+ * so the fingerprint is the one a full walk takes, and the stat is of the
+ * very file read, taken before its bytes were (a change after it shows in
+ * the next run's stat: a miss, never a stale hit). A file the read did not
+ * stat (the read failed and was done afresh, say) or that is no regular file
+ * leaves no fingerprint: nothing is stored.
+ */
+class Unstated {
+  private left = 0;
+  private bad = false;
+
+  constructor(
+    private readonly lines: string[],
+    private readonly stamp: Stamp,
+  ) {}
+
+  leave(rel: string, listing: TreeListing): void {
+    const i = this.lines.push("") - 1; // its line, filled by the read
+    this.left++;
+    listing.addUnstated(rel, (st) => {
+      if (this.lines[i] !== "") return; // the stat taken before the first read is the one
+      if (!st.isFile()) {
+        this.bad = true;
+        return;
+      }
+      this.lines[i] = statLine(rel, st);
+      noteStamp(this.stamp, st);
+      this.left--;
+    });
+  }
+
+  /** The whole fingerprint once every file left was stat'ed by the read, else null. */
+  fingerprint(): string | null {
+    return this.bad || this.left !== 0 ? null : this.lines.join("\n");
+  }
+}
+
+/**
  * A fingerprint and, for a directory, what its walk saw (src/cache/listing.ts:
  * the read that follows uses it instead of listing and stat'ing again).
  */
@@ -192,6 +256,37 @@ export function fingerprint(target: string): string | null {
 
 /** fingerprint() with the walk's listing of a directory target. */
 export function scan(target: string): Scan | null {
+  const w = walkTarget(target, false);
+  return w && { fp: w.lines.join("\n"), listing: w.listing, stamp: w.stamp };
+}
+
+/**
+ * A scan for a read that is sure to follow (no entry to compare with): the
+ * stats of the XML files are left to that read (Unstated), and
+ * `fingerprint()`, called after it, gives the fingerprint (null: none, do
+ * not store). Its `stamp` is complete only then.
+ */
+export interface ColdScan {
+  listing: TreeListing | null;
+  stamp: Stamp;
+  fingerprint(): string | null;
+}
+
+export function scanCold(target: string): ColdScan | null {
+  const w = walkTarget(target, true);
+  if (w === null) return null;
+  const lines = w.lines;
+  return {
+    listing: w.listing,
+    stamp: w.stamp,
+    fingerprint: () => (w.unstated ? w.unstated.fingerprint() : lines.join("\n")),
+  };
+}
+
+function walkTarget(
+  target: string,
+  leave: boolean,
+): { lines: string[]; listing: TreeListing | null; stamp: Stamp; unstated: Unstated | null } | null {
   let real: string;
   let st: import("node:fs").BigIntStats;
   let lst: import("node:fs").BigIntStats;
@@ -208,11 +303,13 @@ export function scan(target: string): Scan | null {
   noteStamp(stamp, lst);
   noteStamp(stamp, st);
   let listing: TreeListing | null = null;
+  let unstated: Unstated | null = null;
   if (st.isDirectory()) {
     listing = new TreeListing(real);
-    if (!walkTree(real, lines, listing, stamp)) return null;
+    if (leave) unstated = new Unstated(lines, stamp);
+    if (!walkTree(real, lines, listing, stamp, unstated)) return null;
   } else if (!st.isFile()) return null;
-  return { fp: lines.join("\n"), listing, stamp };
+  return { lines, listing, stamp, unstated };
 }
 
 /** The name an entry is stored under in the packs' index (src/cache/packs.ts). */
@@ -467,10 +564,26 @@ export function readCached(
 ): RawHost {
   const dir = cacheDir();
   const start = dir ? runStamp(dir) : null;
+  const name = dir ? entryName(target, key) : "";
+  if (dir && !takenAhead.has(target) && !hasRecord(packDir(dir), name)) {
+    // Nothing stored to compare with: a miss for sure, and the read that
+    // follows stats the XML files as it opens them (scanCold).
+    const cold = scanCold(target);
+    if (cold === null) return read(null);
+    cacheStats.misses++;
+    const raw = read(cold.listing);
+    const built = build(raw);
+    const fp = cold.fingerprint();
+    if (fp !== null && !racy(fp, start, cold.stamp)) {
+      trusted.set(raw, fingerprintHash(fp));
+      store(dir, name, target, key, fp, built);
+    }
+    prebuilt.set(raw, built);
+    return raw;
+  }
   const taken = dir ? takeFingerprint(target) : null;
   if (!dir || taken === null) return read(null);
   const fp = taken.fp;
-  const name = entryName(target, key);
   const inv = load(dir, name, target, key, fp);
   if (inv) {
     cacheStats.hits++;

@@ -34,14 +34,38 @@ function kindOf(st: Ident): Kind {
 
 const isLink = (st: Ident) => (st.mode & 0o170000n) === 0o120000n;
 
+/**
+ * What the listing records for a file the walk did not stat (a regular file
+ * by readdir's entry type, which the read stats as it opens it: see
+ * `statOnRead` in src/cache/inventory.ts): only its type.
+ */
+export const UNSTATED_FILE: Ident = { mode: 0o100000n, size: -1n, ino: 0n, dev: 0n };
+
+/** A file's stat, from the descriptor the read opened it with, for the fingerprint line the walk left for it. */
+export type StatSink = (st: import("node:fs").BigIntStats) => void;
+
 export class TreeListing {
   /** rel path ("" is the root) -> the sorted names the walk read from it. */
   private readonly dirs = new Map<string, readonly string[]>();
   /** rel path -> its lstat and, for a symlink, the stat of its target. */
   private readonly entries = new Map<string, { st: Ident; to?: Ident }>();
 
+  /** Files the walk left to the read to stat, by rel path: where each one's stat goes. */
+  private readonly unstated = new Map<string, StatSink>();
+
   /** `root`: the real path the walk started from. */
   constructor(readonly root: string) {}
+
+  /** The walk's record of a regular file (by its entry type) it left to the read to stat: `sink` takes that stat. */
+  addUnstated(rel: string, sink: StatSink): void {
+    this.entries.set(rel, { st: UNSTATED_FILE });
+    this.unstated.set(rel, sink);
+  }
+
+  /** Where the stat of `rel` goes when the walk left it to the read (undefined: the walk stat'ed it, or it is not a plain file). */
+  sinkOf(rel: string): StatSink | undefined {
+    return this.unstated.get(rel);
+  }
 
   /** The walk's record of a directory's listing (names sorted). */
   addDir(rel: string, names: readonly string[]): void {
@@ -88,9 +112,9 @@ export class TreeListing {
     return k === undefined || k === "dir" ? undefined : [];
   }
 
-  /** The lstat the walk recorded for `rel` when it is a plain file (not a symlink); else undefined. */
+  /** The lstat the walk recorded for `rel` when it is a plain file (not a symlink) it stat'ed; else undefined. */
   plainFile(rel: string): Ident | undefined {
     const e = this.entries.get(rel);
-    return e && !e.to && kindOf(e.st) === "file" ? e.st : undefined;
+    return e && !e.to && e.st !== UNSTATED_FILE && kindOf(e.st) === "file" ? e.st : undefined;
   }
 }

@@ -172,6 +172,11 @@ function readRecord(fd: number, l: Loc): Buffer | null {
   return buf;
 }
 
+/** Whether the index (as this thread read it, with this thread's own records) names `name`. */
+export function hasRecord(dir: string, name: string): boolean {
+  return viewOf(dir).index.has(name);
+}
+
 /**
  * The payload stored under `name` in `dir` (a packDir): "missing" when the
  * index (as this thread read it) has no such entry or its pack is gone or

@@ -1,8 +1,17 @@
 /** Dump-directory targets (cli.md): nodedev/, domains/, networks/, descriptors/, host.json. */
-import { readFileSync, closeSync, fstatSync, openSync, readSync, readdirSync, statSync } from "node:fs";
+import {
+  closeSync,
+  constants,
+  fstatSync,
+  openSync,
+  readFileSync,
+  readSync,
+  readdirSync,
+  statSync,
+} from "node:fs";
 import { join, sep } from "node:path";
 import { InputError } from "../errors.js";
-import type { TreeListing } from "../cache/listing.js";
+import type { StatSink, TreeListing } from "../cache/listing.js";
 import { mergeFacts, parseDevlinkInfo, readHostFacts } from "../facts/read.js";
 import type { HostFacts, HostVersions, RawHost } from "../model.js";
 import { type Reason, reason } from "../reasons.js";
@@ -88,24 +97,36 @@ export function decodeUtf8(buf: Buffer, what: string): string {
 }
 
 /**
- * A file's text, refused when it is not UTF-8 or larger than maxBytes. A
- * regular file is read from the size fstat gives, or `size`: its size as the
- * inventory cache's walk just lstat'ed it (a plain file, not a symlink),
- * which saves the fstat (readSized).
+ * What the inventory cache's walk knows of a file before it is read: its
+ * size as the walk just lstat'ed it (a plain file, not a symlink), which
+ * saves the fstat (readSized); or where the stat goes of a file the walk
+ * left to the read to stat (src/cache/inventory.ts Unstated): it is opened
+ * without following a symlink and fstat'ed before it is read.
  */
-export function readTextFile(path: string, maxBytes = MAX_INPUT_FILE_BYTES, size?: number): string {
+export type Known = number | StatSink | undefined;
+
+/**
+ * A file's text, refused when it is not UTF-8 or larger than maxBytes. A
+ * regular file is read from the size fstat gives, or the size `known` gives.
+ */
+export function readTextFile(path: string, maxBytes = MAX_INPUT_FILE_BYTES, known?: Known): string {
+  let size = typeof known === "number" ? known : undefined;
   if (size !== undefined && size > maxBytes) throw overLimit(path, size, maxBytes);
   let fd: number;
   try {
-    fd = openSync(path, "r");
+    fd = openSync(path, typeof known === "function" ? constants.O_RDONLY | constants.O_NOFOLLOW : "r");
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
     throw new InputError(`${path}: cannot read file (${code ?? "error"})`, path);
   }
   let buf: Buffer;
   try {
-    let known = size;
-    if (known === undefined) {
+    if (typeof known === "function") {
+      const st = fstatSync(fd, { bigint: true });
+      known(st);
+      if (st.isFile() && st.size <= BigInt(maxBytes)) size = Number(st.size);
+    }
+    if (size === undefined) {
       const st = fstatSync(fd);
       if (st.isDirectory()) throw new InputError(`${path}: is a directory, expected a file`, path);
       if (!st.isFile()) {
@@ -114,9 +135,9 @@ export function readTextFile(path: string, maxBytes = MAX_INPUT_FILE_BYTES, size
         return decodeUtf8(r.buf, path);
       }
       if (st.size > maxBytes) throw overLimit(path, st.size, maxBytes);
-      known = st.size;
+      size = st.size;
     }
-    buf = readSized(fd, known, path, maxBytes);
+    buf = readSized(fd, size, path, maxBytes);
   } catch (e) {
     if (e instanceof InputError) throw e;
     const code = (e as NodeJS.ErrnoException).code;
@@ -230,9 +251,9 @@ export function isDumpDir(path: string): boolean {
  * refused as a whole; each <device> element holding an undecodable byte is
  * skipped with a `device-skipped` warning, the others are kept.
  */
-function readNodedevFile(path: string, warnings: Reason[], size?: number): string | null {
+function readNodedevFile(path: string, warnings: Reason[], known?: Known): string | null {
   try {
-    return readTextFile(path, MAX_INPUT_FILE_BYTES, size);
+    return readTextFile(path, MAX_INPUT_FILE_BYTES, known);
   } catch (e) {
     if (!(e instanceof InputError) || !e.message.includes("not valid UTF-8")) throw e;
   }
@@ -275,8 +296,8 @@ interface DumpView {
   isFile(rel: string): boolean;
   /** Files (or symlinks to files) in directory `rel` whose names match `ext`, as paths under the dump, sorted. */
   files(rel: string, ext: RegExp): string[];
-  /** The size the walk saw of a plain file files() gave, when it saw one (readTextFile's `size`). */
-  sizeOf(path: string): number | undefined;
+  /** What the walk knows of a plain file files() gave (readTextFile's `known`). */
+  known(path: string): Known;
 }
 
 function fsView(dir: string): DumpView {
@@ -284,13 +305,13 @@ function fsView(dir: string): DumpView {
     isDir: (rel) => isDumpDir(join(dir, rel)),
     isFile: (rel) => isFile(join(dir, rel)),
     files: (rel, ext) => listFiles(join(dir, rel), ext),
-    sizeOf: () => undefined,
+    known: () => undefined,
   };
 }
 
 function listedView(dir: string, listing: TreeListing): DumpView {
   const fs = fsView(dir);
-  const sizes = new Map<string, number>();
+  const known = new Map<string, number | StatSink>();
   return {
     isDir: (rel) => {
       const k = listing.kind(rel);
@@ -314,11 +335,12 @@ function listedView(dir: string, listing: TreeListing): DumpView {
         const p = prefix + name;
         out.push(p);
         const st = listing.plainFile(r);
-        if (st) sizes.set(p, Number(st.size));
+        const k = st ? Number(st.size) : listing.sinkOf(r);
+        if (k !== undefined) known.set(p, k);
       }
       return out; // names are sorted, under one prefix
     },
-    sizeOf: (path) => sizes.get(path),
+    known: (path) => known.get(path),
   };
 }
 
@@ -358,7 +380,7 @@ function readDump(
   const hj = view.isFile("host.json") ? readHostJson(hostJsonPath) : { versions: {} };
   const warnings: Reason[] = [];
   const nodeDevices = nodeFiles.flatMap((p) => {
-    const xml = readNodedevFile(p, warnings, view.sizeOf(p));
+    const xml = readNodedevFile(p, warnings, view.known(p));
     return xml === null ? [] : [{ xml, origin: p }];
   });
   const raw: RawHost = {
@@ -370,14 +392,14 @@ function readDump(
     // In a dump directory we cannot tell live from persistent: every definition
     // counts as both (fail-closed: its devices are reserved either way).
     domains: view.files("domains", /\.xml$/i).map((p) => ({
-      xml: readTextFile(p, MAX_INPUT_FILE_BYTES, view.sizeOf(p)),
+      xml: readTextFile(p, MAX_INPUT_FILE_BYTES, view.known(p)),
       active: true,
       persistent: true,
       origin: p,
     })),
     // Networks in a dump directory are taken as active (documented).
     networks: view.files("networks", /\.xml$/i).map((p) => ({
-      xml: readTextFile(p, MAX_INPUT_FILE_BYTES, view.sizeOf(p)),
+      xml: readTextFile(p, MAX_INPUT_FILE_BYTES, view.known(p)),
       active: true,
       origin: p,
     })),
