@@ -275,11 +275,11 @@ export interface ColdScan {
 export function scanCold(target: string): ColdScan | null {
   const w = walkTarget(target, true);
   if (w === null) return null;
-  const lines = w.lines;
   return {
     listing: w.listing,
     stamp: w.stamp,
-    fingerprint: () => (w.unstated ? w.unstated.fingerprint() : lines.join("\n")),
+    // No Unstated for a file target: its fingerprint is whole already.
+    fingerprint: () => (w.unstated ? w.unstated.fingerprint() : w.lines.join("\n")),
   };
 }
 
@@ -563,54 +563,50 @@ export function readCached(
   build: (raw: RawHost) => HostInventory,
 ): RawHost {
   const dir = cacheDir();
-  const start = dir ? runStamp(dir) : null;
-  const name = dir ? entryName(target, key) : "";
-  if (dir && !takenAhead.has(target) && !hasRecord(packDir(dir), name)) {
+  if (!dir) return read(null);
+  const start = runStamp(dir);
+  const name = entryName(target, key);
+  let miss: ColdScan;
+  if (!takenAhead.has(target) && !hasRecord(packDir(dir), name)) {
     // Nothing stored to compare with: a miss for sure, and the read that
     // follows stats the XML files as it opens them (scanCold).
     const cold = scanCold(target);
     if (cold === null) return read(null);
-    cacheStats.misses++;
-    const raw = read(cold.listing);
-    const built = build(raw);
-    const fp = cold.fingerprint();
-    if (fp !== null && !racy(fp, start, cold.stamp)) {
-      trusted.set(raw, fingerprintHash(fp));
-      store(dir, name, target, key, fp, built);
+    miss = cold;
+  } else {
+    const taken = takeFingerprint(target);
+    if (taken === null) return read(null);
+    const inv = load(dir, name, target, key, taken.fp);
+    if (inv) {
+      cacheStats.hits++;
+      const raw: RawHost = {
+        key: inv.key,
+        target: inv.target,
+        kind: inv.kind,
+        versions: inv.versions,
+        nodeDevices: [],
+        domains: [],
+        networks: [],
+        descriptorFiles: inv.descriptorFiles,
+        vendorAttrs: inv.vendorAttrs,
+        warnings: [],
+        facts: inv.facts,
+      };
+      if (inv.hostname !== null) raw.hostname = inv.hostname;
+      if (inv.hostUuid !== null) raw.hostUuid = inv.hostUuid;
+      prebuilt.set(raw, inv);
+      trusted.set(raw, fingerprintHash(taken.fp));
+      return raw;
     }
-    prebuilt.set(raw, built);
-    return raw;
-  }
-  const taken = dir ? takeFingerprint(target) : null;
-  if (!dir || taken === null) return read(null);
-  const fp = taken.fp;
-  const inv = load(dir, name, target, key, fp);
-  if (inv) {
-    cacheStats.hits++;
-    const raw: RawHost = {
-      key: inv.key,
-      target: inv.target,
-      kind: inv.kind,
-      versions: inv.versions,
-      nodeDevices: [],
-      domains: [],
-      networks: [],
-      descriptorFiles: inv.descriptorFiles,
-      vendorAttrs: inv.vendorAttrs,
-      warnings: [],
-      facts: inv.facts,
-    };
-    if (inv.hostname !== null) raw.hostname = inv.hostname;
-    if (inv.hostUuid !== null) raw.hostUuid = inv.hostUuid;
-    prebuilt.set(raw, inv);
-    trusted.set(raw, fingerprintHash(fp));
-    return raw;
+    miss = { listing: taken.listing, stamp: taken.stamp, fingerprint: () => taken.fp };
   }
   cacheStats.misses++;
-  const raw = read(taken.listing);
+  const raw = read(miss.listing);
   const built = build(raw);
-  // Not written when an input may change unseen (racy, above).
-  if (!racy(fp, start, taken.stamp)) {
+  // The fingerprint of a cold scan is whole only now (null: none). Not
+  // written when an input may change unseen (racy, above).
+  const fp = miss.fingerprint();
+  if (fp !== null && !racy(fp, start, miss.stamp)) {
     trusted.set(raw, fingerprintHash(fp));
     store(dir, name, target, key, fp, built);
   }

@@ -18,10 +18,16 @@ import { tempDir } from "../helpers/dump.js";
 const SAMPLES = join(ROOT, "xml-samples", "hosts");
 const SAMPLE_HOSTS = readdirSync(SAMPLES).sort();
 
-function copyOf(host: string): string {
-  const dir = join(tempDir("hdplan-cold-"), host);
+/** Run `f` on a copy of a sample host's dump, removed after. */
+function onCopyOf(host: string, f: (dir: string) => void): void {
+  const root = tempDir("hdplan-cold-");
+  const dir = join(root, host);
   cpSync(join(SAMPLES, host), dir, { recursive: true });
-  return dir;
+  try {
+    f(dir);
+  } finally {
+    rmSync(root, { recursive: true, force: true });
+  }
 }
 
 function coldRead(dir: string) {
@@ -32,32 +38,24 @@ function coldRead(dir: string) {
 }
 
 describe("the cold walk leaves the XML files' stats to the read", () => {
-  it.each(SAMPLE_HOSTS)("%s: the full walk's fingerprint and stamp, and a fresh read's host", (host) => {
-    const dir = copyOf(host);
-    try {
+  it.each(SAMPLE_HOSTS)("%s: the full walk's fingerprint and stamp, and a fresh read's host", (host) =>
+    onCopyOf(host, (dir) => {
       const { cold, raw } = coldRead(dir);
       const full = scan(dir)!;
       expect(cold.fingerprint()).toBe(full.fp);
       expect(cold.stamp).toEqual(full.stamp);
       expect(raw).toEqual(readDumpDir(dir, "k", dir));
-    } finally {
-      rmSync(dir, { recursive: true, force: true });
-    }
-  });
+    }),
+  );
 
-  it("before the read, the fingerprint is not known", () => {
-    const dir = copyOf("host-a");
-    try {
+  it("before the read, the fingerprint is not known", () =>
+    onCopyOf("host-a", (dir) => {
       const cold = scanCold(dir)!;
       expect(cold.fingerprint()).toBeNull();
-    } finally {
-      rmSync(dir, { recursive: true, force: true });
-    }
-  });
+    }));
 
-  it("a file the walk saw as regular and the read found a symlink: read afresh, no fingerprint", () => {
-    const dir = copyOf("host-a");
-    try {
+  it("a file the walk saw as regular and the read found a symlink: read afresh, no fingerprint", () =>
+    onCopyOf("host-a", (dir) => {
       const cold = scanCold(dir)!;
       const nd = join(dir, "nodedev");
       const f = readdirSync(nd)
@@ -70,14 +68,10 @@ describe("the cold walk leaves the XML files' stats to the read", () => {
       const raw = readDumpDir(dir, "k", dir, cold.listing);
       expect(raw).toEqual(readDumpDir(dir, "k", dir));
       expect(cold.fingerprint()).toBeNull();
-    } finally {
-      rmSync(dir, { recursive: true, force: true });
-    }
-  });
+    }));
 
-  it("a file removed after the walk: read afresh, no fingerprint", () => {
-    const dir = copyOf("host-a");
-    try {
+  it("a file removed after the walk: read afresh, no fingerprint", () =>
+    onCopyOf("host-a", (dir) => {
       const cold = scanCold(dir)!;
       const nd = join(dir, "nodedev");
       const files = readdirSync(nd).filter((n) => n.endsWith(".xml"));
@@ -90,14 +84,10 @@ describe("the cold walk leaves the XML files' stats to the read", () => {
       unlinkSync(join(nd, files[0]!));
       readDumpDir(dir, "k", dir, cold.listing);
       expect(cold.fingerprint()).toBeNull();
-    } finally {
-      rmSync(dir, { recursive: true, force: true });
-    }
-  });
+    }));
 
-  it("a file changed after the read: the fingerprint is of what was read, and the next walk's differs", () => {
-    const dir = copyOf("host-a");
-    try {
+  it("a file changed after the read: the fingerprint is of what was read, and the next walk's differs", () =>
+    onCopyOf("host-a", (dir) => {
       const { cold } = coldRead(dir);
       const fp = cold.fingerprint();
       expect(fp).not.toBeNull();
@@ -107,8 +97,5 @@ describe("the cold walk leaves the XML files' stats to the read", () => {
         .sort()[0]!;
       writeFileSync(join(nd, f), "<device><name>computer</name><capability type='system'/></device>\n");
       expect(scan(dir)!.fp).not.toBe(fp);
-    } finally {
-      rmSync(dir, { recursive: true, force: true });
-    }
-  });
+    }));
 });
