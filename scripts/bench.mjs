@@ -470,6 +470,28 @@ function lsqFit(points) {
   return { k: sxx ? sxy / sxx : Number.NaN, r2: sxx && syy ? (sxy * sxy) / (sxx * syy) : 1 };
 }
 
+/**
+ * Each further host's wall time between the two largest growth sizes, for
+ * hdplan and the baseline, and what is left at zero hosts on that line (the
+ * start and warm-up): it tells a cost a host pays from one a run pays.
+ */
+function marginal(points) {
+  const s = [...points].sort((a, b) => a.n - b.n);
+  const [a, b] = s.slice(-2);
+  if (!a || !b || b.n === a.n || a.baselineMs == null || b.baselineMs == null) return null;
+  const msPerHost = (b.ms - a.ms) / (b.n - a.n);
+  const baselineMsPerHost = (b.baselineMs - a.baselineMs) / (b.n - a.n);
+  return {
+    from: a.n,
+    to: b.n,
+    msPerHost,
+    baselineMsPerHost,
+    ratio: baselineMsPerHost > 0 ? msPerHost / baselineMsPerHost : Number.NaN,
+    interceptMs: a.ms - msPerHost * a.n,
+    baselineInterceptMs: a.baselineMs - baselineMsPerHost * a.n,
+  };
+}
+
 // ---------------------------------------------------------------------------
 // Jobs
 
@@ -658,6 +680,7 @@ async function main() {
     figures.hosts100 = await figure(planJob(fleets[o.growthLayout] ?? fleets[o.layouts[0]], 100, "cold"));
   }
   const g = growth.length >= 2 ? lsqFit(growth) : null;
+  const mg = marginal(growth);
 
   let profileText = null;
   if (o.profile) {
@@ -778,6 +801,10 @@ async function main() {
       lines.push(
         `exponent (least squares of log time on log hosts): ${g.k.toFixed(3)}, R^2 ${g.r2.toFixed(4)}`,
       );
+    if (mg)
+      lines.push(
+        `each further host (${mg.from} -> ${mg.to}): ${mg.msPerHost.toFixed(2)} ms, baseline ${mg.baselineMsPerHost.toFixed(2)} ms = ${fx(mg.ratio)}; at zero hosts ${sec(mg.interceptMs)}, baseline ${sec(mg.baselineInterceptMs)}`,
+      );
   }
   lines.push("");
   lines.push("| goal | measured | target | |");
@@ -792,7 +819,7 @@ async function main() {
   if (o.json) {
     writeFileSync(
       o.json,
-      `${JSON.stringify({ machine: m, load0, loadEnd: loadavg(), options: { ...o, json: undefined }, figures, growth, exponent: g, goals }, null, 2)}\n`,
+      `${JSON.stringify({ machine: m, load0, loadEnd: loadavg(), options: { ...o, json: undefined }, figures, growth, exponent: g, marginal: mg, goals }, null, 2)}\n`,
     );
     note(`figures written to ${o.json}`);
   }
