@@ -474,11 +474,11 @@ function lsqFit(points) {
  * Each further host's wall time between the two largest growth sizes, for
  * hdplan and the baseline, and what is left at zero hosts on that line (the
  * start and warm-up): it tells a cost a host pays from one a run pays.
+ * `points` are in size order, one a size (o.sizes is sorted and deduplicated).
  */
 function marginal(points) {
-  const s = [...points].sort((a, b) => a.n - b.n);
-  const [a, b] = s.slice(-2);
-  if (!a || !b || b.n === a.n || a.baselineMs == null || b.baselineMs == null) return null;
+  const [a, b] = points.slice(-2);
+  if (!a || !b || a.baselineMs == null || b.baselineMs == null) return null;
   const msPerHost = (b.ms - a.ms) / (b.n - a.n);
   const baselineMsPerHost = (b.baselineMs - a.baselineMs) / (b.n - a.n);
   return {
