@@ -8,7 +8,8 @@ import { commitPacks } from "../cache/packs.js";
 import { type Io, readStdin } from "../commands/common.js";
 import { EXIT, HostError, InputError, errorMessage } from "../errors.js";
 import { LIVE_DEFAULTS } from "../targets/live-defaults.js";
-import { tuneV8 } from "./v8-flags.js";
+import { onThreadedRun } from "../parallel/threaded.js";
+import { tuneV8, tuneV8ForThreads } from "./v8-flags.js";
 
 const collect = (v: string, prev: string[] = []) => [...prev, v];
 
@@ -293,6 +294,7 @@ function invokedAsProgram(): boolean {
 
 if (invokedAsProgram()) {
   tuneV8();
+  onThreadedRun(tuneV8ForThreads);
   process.on("unhandledRejection", (e) => void fail(e));
   void main();
 }

@@ -15,6 +15,7 @@ import type { EvacShard, ShardSummary } from "../matching/evacuate.js";
 import type { HostReport, Planner } from "../pipeline.js";
 import type { Evaluated, PlanSetupInput } from "./setup.js";
 import type { EvacSetupInput } from "./setup-evac.js";
+import { enteringThreadedRun } from "./threaded.js";
 import type { FromWorker, ToWorker } from "./worker.js";
 
 /**
@@ -37,6 +38,13 @@ import type { FromWorker, ToWorker } from "./worker.js";
  * `all` hosts took the same with and without a worker at 400 and 600 and
  * ~7-10% less with it at 800 and 1,000 (medians of 5); not separated well
  * enough from the noise to move the threshold for one layout: still 400.
+ * In the seventeenth session, with the threaded run's interrupt budget
+ * (src/cli/v8-flags.ts tuneV8ForThreads; before it two threads were 5-13%
+ * slower than one at 400 hosts on that machine), `all` hosts took 0.68-0.75
+ * against 0.67-0.73 s at 200, 0.86-0.91 against 0.86-0.88 s at 300,
+ * 1.05-1.12 against 0.99-1.06 s at 400 and 2.05-2.23 against 1.75-1.81 s at
+ * 1,000 (one thread against two, 4-5 rounds): two threads gain 2-3% below
+ * 400 for 20% more CPU and 30 MB more memory, 6% at 400: still 400.
  */
 export const MIN_HOSTS_FOR_WORKERS = 400;
 
@@ -101,6 +109,8 @@ export async function runOnWorkers<T>(
 ): Promise<{ results: HostResult<T>[]; workers: Worker[] }> {
   const url = workerUrl();
   if (!url) throw new Error("worker threads unavailable");
+  // Before the workers start: V8's settings for isolates that share the cores (src/cli/v8-flags.ts).
+  enteringThreadedRun();
   const nWorkers = local ? Math.max(1, n - 1) : n;
   const results: HostResult<T>[] = new Array(specs.length);
   let next = 0;

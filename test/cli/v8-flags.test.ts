@@ -1,0 +1,68 @@
+/**
+ * The program's V8 settings (src/cli/v8-flags.ts) name flags this Node's V8
+ * has, with values of their type: setFlagsFromString ignores an unknown
+ * flag, so a Node that renamed one would silently run with its default.
+ * And the threaded-run hook (src/parallel/threaded.ts) runs what the program
+ * registered, each time, and nothing once cleared.
+ */
+import { spawnSync } from "node:child_process";
+import { afterEach, describe, expect, it } from "vitest";
+import { enteringThreadedRun, onThreadedRun } from "../../src/parallel/threaded.js";
+import { THREADED_V8_FLAGS, V8_FLAGS } from "../../src/cli/v8-flags.js";
+
+/** V8's own list: flag name -> its type ("int", "bool", ...). */
+function v8Options(): Map<string, string> {
+  const r = spawnSync(process.execPath, ["--v8-options"], { encoding: "utf8" });
+  expect(r.status).toBe(0);
+  const types = new Map<string, string>();
+  let name: string | undefined;
+  for (const line of r.stdout.split("\n")) {
+    const flag = /^\s+--([a-z0-9-]+) \(/.exec(line);
+    if (flag) name = flag[1];
+    const type = /^\s+type: (\w+)/.exec(line);
+    if (type && name) {
+      types.set(name, type[1]!);
+      name = undefined;
+    }
+  }
+  return types;
+}
+
+describe("V8 settings", () => {
+  const known = v8Options();
+
+  it.each([...V8_FLAGS, ...THREADED_V8_FLAGS])("%s is an int flag of this V8", (f) => {
+    const m = /^--([a-z0-9-]+)=(\d+)$/.exec(f);
+    expect(m, `${f} is --name=integer`).not.toBeNull();
+    expect(known.get(m![1]!)).toBe("int");
+  });
+
+  it("the threaded run raises the interrupt budget above V8's default", () => {
+    const def = spawnSync(process.execPath, ["--v8-options"], { encoding: "utf8" }).stdout;
+    const dflt = Number(/--interrupt-budget=(\d+)\n/.exec(def)?.[1]);
+    const set = Number(/^--interrupt-budget=(\d+)$/.exec(THREADED_V8_FLAGS[0])?.[1]);
+    expect(dflt).toBeGreaterThan(0);
+    // Measured as 8x this Node's default; a Node whose default is higher needs measuring again.
+    expect(set).toBeGreaterThan(dflt);
+  });
+});
+
+describe("threaded-run hook", () => {
+  afterEach(() => onThreadedRun(undefined));
+
+  it("runs the registered hook each time a threaded run starts", () => {
+    let n = 0;
+    onThreadedRun(() => n++);
+    enteringThreadedRun();
+    enteringThreadedRun();
+    expect(n).toBe(2);
+  });
+
+  it("runs nothing when none is registered or it was cleared", () => {
+    let n = 0;
+    onThreadedRun(() => n++);
+    onThreadedRun(undefined);
+    enteringThreadedRun();
+    expect(n).toBe(0);
+  });
+});
