@@ -36,9 +36,10 @@ export function tuneV8(): void {
  * Each thread is an isolate that compiles the same functions again: a cold
  * plan of 1,000 `all` hosts ran 230 TurboFan jobs (0.70 s, the sum of
  * --trace-opt's times) on one thread and 390-391 jobs (1.56-1.73 s) on
- * two; a run of 100 hosts already ran 98 (0.58 s). On one thread the compiler
- * works on the core the program leaves idle, so compiling early pays; on
- * two, both cores run JavaScript and every compile takes time from them.
+ * two; a run of 100 hosts already ran 98 (0.58 s). On one thread the
+ * compiler works on the core the program leaves idle, so compiling early
+ * pays; on two, both cores run JavaScript and every compile takes time
+ * from them.
  * Eight times the default interrupt budget (67,584 bytes of bytecode run
  * before V8 looks at tiering a function up) leaves the lukewarm functions
  * to the baseline code and optimises the hot ones a little later. Measured
@@ -48,8 +49,8 @@ export function tuneV8(): void {
  * (CPU 3.52-3.75 -> 3.21-3.37 s), 400 hosts 1.15-1.19 -> 1.03-1.10 s, 200
  * hosts 0.78-0.86 -> 0.67-0.69 s; evacuate, one file a device and 5,000
  * hosts the same. Two threads then run 185 TurboFan jobs (0.70 s).
- * Budgets of 2, 4, 6, 12, 16 and 32 times gained less. For one thread the same
- * budget is slower (1,000 hosts 1.98-2.05 -> 2.17-2.28 s, 100 hosts
+ * Budgets of 2, 4, 6, 12, 16 and 32 times gained less. For one thread the
+ * same budget is slower (1,000 hosts 1.98-2.05 -> 2.17-2.28 s, 100 hosts
  * 0.45 -> 0.50 s), hence only here.
  */
 export const THREADED_V8_FLAGS = ["--interrupt-budget=540672"] as const;

@@ -40,8 +40,8 @@ import type { FromWorker, ToWorker } from "./worker.js";
  * enough from the noise to move the threshold for one layout: still 400.
  * In the seventeenth session, with the threaded run's interrupt budget
  * (src/cli/v8-flags.ts tuneV8ForThreads; before it two threads were about
- * 10% slower than one at 400 hosts on that machine), `all` hosts took 0.68-0.75
- * against 0.67-0.73 s at 200, 0.86-0.91 against 0.86-0.88 s at 300,
+ * 10% slower than one at 400 hosts on that machine), `all` hosts took
+ * 0.68-0.75 against 0.67-0.73 s at 200, 0.86-0.91 against 0.86-0.88 s at 300,
  * 1.05-1.12 against 0.99-1.06 s at 400 and 2.05-2.23 against 1.75-1.81 s at
  * 1,000 (one thread against two, 4-5 rounds): two threads gain 2-3% below
  * 400 for 20% more CPU and 30 MB more memory, 6% at 400: still 400.
