@@ -17,8 +17,10 @@
  *
  * V8 reads this flag each time it compiles, so setting it before the first
  * function gets hot is enough; flags are per process, so worker threads
- * share it. An unknown flag is ignored (a later Node that renamed it just
- * runs with its default).
+ * share it. A flag this V8 does not know is not applied, and V8 then
+ * writes "Error: unrecognized flag ..." on stderr (the run goes on with the
+ * default): test/cli/v8-flags.test.ts fails first, on the Node the tests
+ * run on, when a flag here is not one of its V8's.
  */
 import { setFlagsFromString } from "node:v8";
 

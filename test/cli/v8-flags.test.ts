@@ -1,7 +1,9 @@
 /**
  * The program's V8 settings (src/cli/v8-flags.ts) name flags this Node's V8
- * has, with values of their type: setFlagsFromString ignores an unknown
- * flag, so a Node that renamed one would silently run with its default.
+ * has, with values of their type: setFlagsFromString does not apply an
+ * unknown flag (V8 writes "Error: unrecognized flag" on stderr and the run
+ * goes on with the default), so a Node that renamed one would print that
+ * on every run and lose the setting.
  * And the threaded-run hook (src/parallel/threaded.ts) runs what the program
  * registered, each time, and nothing once cleared.
  */
