@@ -27,7 +27,11 @@ import { setFlagsFromString } from "node:v8";
 export const V8_FLAGS = ["--max-inlined-bytecode-size-cumulative=230"] as const;
 
 export function tuneV8(): void {
-  for (const f of V8_FLAGS) setFlagsFromString(f);
+  setAll(V8_FLAGS);
+}
+
+function setAll(flags: readonly string[]): void {
+  for (const f of flags) setFlagsFromString(f);
 }
 
 /**
@@ -42,6 +46,7 @@ export function tuneV8(): void {
  * compiler works on the core the program leaves idle, so compiling early
  * pays; on two, both cores run JavaScript and every compile takes time
  * from them.
+ *
  * Eight times the default interrupt budget (67,584 bytes of bytecode run
  * before V8 looks at tiering a function up) leaves the lukewarm functions
  * to the baseline code and optimises the hot ones a little later. Measured
@@ -58,5 +63,5 @@ export function tuneV8(): void {
 export const THREADED_V8_FLAGS = ["--interrupt-budget=540672"] as const;
 
 export function tuneV8ForThreads(): void {
-  for (const f of THREADED_V8_FLAGS) setFlagsFromString(f);
+  setAll(THREADED_V8_FLAGS);
 }
