@@ -35,6 +35,7 @@ import { codeId } from "./code-id.js";
 import { decodeInventory, encodeInventory } from "./codec.js";
 import { TreeListing } from "./listing.js";
 import { hasRecord, lookupRecord, packDir, storeRecord } from "./packs.js";
+import { mapList } from "../lists.js";
 
 /** Bump when the entry layout or anything stored in HostInventory changes. */
 export const CACHE_FORMAT = 5; // 5: entries are records of packs (src/cache/packs.ts); 4: entries carry the code id (src/cache/code-id.ts); 3: the inventory is a JSON text (src/cache/codec.ts); 2: reserved holds {by, name}
@@ -130,7 +131,7 @@ function walkTree(
     } catch {
       return false;
     }
-    const names = ents.map((d) => d.name);
+    const names = mapList(ents, (d) => d.name); // an empty directory's list of the same class (src/lists.ts)
     out.push(`D${rel}\0${names.join("/")}`);
     listing.addDir(rel, names);
     for (const ent of ents) {

@@ -15,6 +15,7 @@ import type { KindContext } from "./kinds/common.js";
 import { sourceKind } from "./kinds/registry.js";
 import type { DeviceCandidates, HostCandidates, Resource, SourceDevice } from "./types.js";
 import { type GateOptions, gateReasons, isQemu, versionAtLeast } from "./versions.js";
+import { objectList } from "../lists.js";
 
 export { gpuOf } from "./kinds/mdev.js";
 
@@ -31,9 +32,9 @@ export function buildHostCandidates(
   ctx: DestinationContext,
 ): HostCandidates {
   const resources = new Map<string, Resource>();
-  const devices: DeviceCandidates[] = [];
-  const warnings: Reason[] = [];
-  const gateNotes: string[] = [];
+  const devices = objectList<DeviceCandidates>();
+  const warnings = objectList<Reason>();
+  const gateNotes = objectList<string>();
   const idx = hostIndex(ctx.selector, host);
   const kctx: KindContext = {
     host,
@@ -59,7 +60,7 @@ export function buildHostCandidates(
     versionAtLeast(host.versions.hypervisorVersion, "8.2.0") === false;
 
   for (const s of sources) {
-    const dc: DeviceCandidates = { deviceId: s.dev.id, resources: [], reasons: [] };
+    const dc: DeviceCandidates = { deviceId: s.dev.id, resources: objectList(), reasons: objectList() };
     devices.push(dc);
     if (s.blockers.length > 0 || !s.need) {
       dc.reasons.push(...s.blockers);

@@ -33,6 +33,7 @@ import {
 import type { Rankable } from "../ranking/rank.js";
 import type { MatchOutput } from "./match.js";
 import { type CandidatePart, Compactor, HostPool, flatString } from "../placement/compact.js";
+import { mapList } from "../lists.js";
 
 /** A set that also sees a base set, so trial placements do not copy or touch it. */
 class OverlaySet extends Set<string> {
@@ -340,7 +341,7 @@ export class Evacuation {
     };
     const slot: Slot = {
       inv: slim(h, compactor),
-      cands: this.vms.map((vm) => pool.assemble(vm.shape, vm.parts.map(partOf))),
+      cands: this.vms.map((vm) => pool.assemble(vm.shape, mapList(vm.parts, partOf))),
       feasible: new Uint8Array(this.nShapes),
       version: 0,
       memo: new Float64Array(this.nShapes * M_FIELDS).fill(-1),

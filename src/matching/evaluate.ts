@@ -30,6 +30,7 @@ import { type QemuAnswer, applyQemuAnswer } from "../candidates/qemu.js";
 import { type Reason, reason } from "../reasons.js";
 import { type MatchOutput, matchDevices } from "./match.js";
 import { HDPLAN_NS, uuidv5 } from "./uuid.js";
+import { flatList } from "../lists.js";
 
 export interface PlanOptions extends GateOptions {
   explain: boolean;
@@ -169,7 +170,7 @@ export function reportHost(
       unassigned.push({ device: s.dev.id, reasons: dc.reasons });
     }
   }
-  const warnings = [...hostWarnings(inv, sources), ...cands.warnings];
+  const warnings = flatList([hostWarnings(inv, sources), cands.warnings]);
   if (match.truncated) {
     warnings.push(
       reason("matching-truncated", `${inv.key}: GPU type-choice search bounded; result may not be maximal`),

@@ -20,6 +20,7 @@
  * so every answer is unchanged.
  */
 import type { DeviceCandidates, HostCandidates, Resource } from "../candidates/types.js";
+import { flatList, mapList } from "../lists.js";
 
 /**
  * A copy of `s` that does not share storage with a larger string. V8 makes
@@ -48,7 +49,7 @@ export class Compactor {
     const hit = this.seen.get(v);
     if (hit !== undefined) return hit as T;
     let out: unknown;
-    if (Array.isArray(v)) out = v.map((x) => this.copy(x));
+    if (Array.isArray(v)) out = mapList(v, (x) => this.copy(x));
     else if (v instanceof Map) out = new Map([...v].map(([k, x]) => [this.copy(k), this.copy(x)]));
     else if (v instanceof Set) out = new Set([...v].map((x) => this.copy(x)));
     else {
@@ -139,7 +140,7 @@ export class HostPool {
       const x = this.resource(r);
       resources.set(x.id, x);
     }
-    const ids = dc.resources.map((id) => resources.get(id)!.id);
+    const ids = mapList(dc.resources, (id) => resources.get(id)!.id);
     const lk = ids.join("\n");
     let list = this.lists.get(lk);
     if (!list) {
@@ -206,8 +207,8 @@ export class HostPool {
     const hc: HostCandidates = {
       hostKey: this.hostKey,
       resources,
-      devices: parts.map((p) => p.device),
-      warnings: parts.length === 1 ? parts[0]!.warnings : parts.flatMap((p) => p.warnings),
+      devices: mapList(parts, (p) => p.device),
+      warnings: parts.length === 1 ? parts[0]!.warnings : flatList(parts.map((p) => p.warnings)),
       gateNotes,
     };
     this.whole.set(key, hc);

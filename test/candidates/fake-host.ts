@@ -1,7 +1,8 @@
 /** A hand-built HostInventory for filter case tables (only the fields the filters read). */
+import type { PciSource } from "../../src/candidates/types.js";
 import type { ReservedBy } from "../../src/inventory/keys.js";
 import type { HostInventory } from "../../src/inventory/types.js";
-import type { NodeDevice, PciFirmware, PciNode, VgpuVfFacts } from "../../src/model.js";
+import type { NodeDevice, PciFirmware, PciHostdev, PciNode, VgpuVfFacts } from "../../src/model.js";
 
 export function fakeHost(o: {
   devices?: NodeDevice[];
@@ -60,3 +61,36 @@ export function pciFn(
     },
   };
 }
+
+/** A managed PCI hostdev of a source domain (host address 0000:3b:00.2). */
+export const PCI_HOSTDEV: PciHostdev = {
+  kind: "pci",
+  element: "hostdev",
+  id: "hostdev0",
+  alias: "hostdev0",
+  kindIndex: 0,
+  mode: "subsystem",
+  type: "pci",
+  guestAddress: null,
+  hostAddress: "0000:3b:00.2",
+  managed: true,
+};
+
+/** A ConnectX-6 Dx VF on mlx5_vfio_pci as the source's candidate step sees it (firmware checked). */
+export const PCI_SOURCE: PciSource = {
+  need: "pci",
+  dev: PCI_HOSTDEV,
+  summary: "pci 0000:3b:00.2",
+  blockers: [],
+  warnings: [],
+  gate: null,
+  transient: false,
+  descriptor: {
+    self: { device_api: "vfio-pci", device_type: "pci", device_id: "15b3101e", pf_device_id: "15b3101d" },
+    compatible: [],
+  },
+  descriptorOrigin: "derived",
+  driver: "mlx5_vfio_pci",
+  checkFirmware: true,
+  firmware: { version: "22.36.1010", psid: "MT_0000000359" },
+};

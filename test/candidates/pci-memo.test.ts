@@ -12,9 +12,8 @@ import { hostIndex } from "../../src/candidates/hostindex.js";
 import type { PciSource } from "../../src/candidates/types.js";
 import { DescriptorSelector } from "../../src/descriptors/sources.js";
 import type { HostInventory } from "../../src/inventory/types.js";
-import type { PciHostdev } from "../../src/model.js";
 import { reason } from "../../src/reasons.js";
-import { fakeHost, pciFn } from "./fake-host.js";
+import { PCI_HOSTDEV, PCI_SOURCE, fakeHost, pciFn } from "./fake-host.js";
 
 const PF = "0000:5e:00.0";
 const VFS = ["0000:5e:00.2", "0000:5e:00.3", "0000:5e:00.4", "0000:5e:00.5"];
@@ -34,36 +33,8 @@ function host(fwVersion = "22.36.1010"): HostInventory {
   });
 }
 
-const dev: PciHostdev = {
-  kind: "pci",
-  element: "hostdev",
-  id: "hostdev0",
-  alias: "hostdev0",
-  kindIndex: 0,
-  mode: "subsystem",
-  type: "pci",
-  guestAddress: null,
-  hostAddress: "0000:3b:00.2",
-  managed: true,
-};
-
-const base: PciSource = {
-  need: "pci",
-  dev,
-  summary: "pci 0000:3b:00.2",
-  blockers: [],
-  warnings: [],
-  gate: null,
-  transient: false,
-  descriptor: {
-    self: { device_api: "vfio-pci", device_type: "pci", device_id: "15b3101e", pf_device_id: "15b3101d" },
-    compatible: [],
-  },
-  descriptorOrigin: "derived",
-  driver: "mlx5_vfio_pci",
-  checkFirmware: true,
-  firmware: { version: "22.36.1010", psid: "MT_0000000359" },
-};
+const dev = PCI_HOSTDEV;
+const base = PCI_SOURCE;
 
 const ctx = { selector: new DescriptorSelector([]), gateOpts: { assumeVersions: false }, multiVfio: false };
 const self = base.descriptor!.self;
