@@ -24,7 +24,22 @@
  */
 import { setFlagsFromString } from "node:v8";
 
-export const V8_FLAGS = ["--max-inlined-bytecode-size-cumulative=230"] as const;
+/**
+ * The WebAssembly tiering budget, 10x V8's default (1,800,000, roughly
+ * bytes of code run before a function is compiled again by TurboFan). The
+ * one WebAssembly module is the placement solver (HiGHS, src/placement/
+ * milp.ts). An evacuation's solve is usually short (40 VMs onto 1,000 hosts:
+ * ~30 ms in the baseline code, Liftoff), but by the default budget dozens
+ * of the solver's functions were sent to TurboFan: 0.27 s of CPU on V8's
+ * helper threads in the run's last 0.25 s, which the process then waited
+ * for at exit (docs/benchmarks.md "Eighteenth session"). With 10x a long
+ * solve still moves its hot functions to TurboFan within its first
+ * milliseconds: random problems of 30 hosts and 60 VMs took 5.06-5.24 s
+ * against 5.05-5.53 s by the default (with no TurboFan at all, 6.94 s).
+ */
+const WASM_TIERING_BUDGET = "--wasm-tiering-budget=18000000";
+
+export const V8_FLAGS = ["--max-inlined-bytecode-size-cumulative=230", WASM_TIERING_BUDGET] as const;
 
 export function tuneV8(): void {
   setAll(V8_FLAGS);

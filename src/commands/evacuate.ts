@@ -3,6 +3,7 @@ import { LIVE_DEFAULTS } from "../targets/live-defaults.js";
 import { EXIT, InputError } from "../errors.js";
 import { DEFAULT_SOLVER_TIME_S, type EvacShard, placeAll } from "../matching/evacuate.js";
 import { evacuationShardsOnWorkers } from "../parallel/pool.js";
+import { preloadSolver } from "../placement/milp.js";
 import { type EvacSetupInput, setupEvacuation } from "../parallel/setup-evac.js";
 import { workerInput } from "../parallel/setup.js";
 import { deviceReports, prepareSources } from "../pipeline.js";
@@ -77,6 +78,9 @@ export async function runEvacuate(opts: EvacuateOptions, io: Io): Promise<number
   const concurrency = Math.floor(numberOpt(opts.concurrency, "concurrency", LIVE_DEFAULTS.hosts, 1));
   const solver = solverOpt(opts.solver);
   const solverTimeS = numberOpt(opts.solverTime, "solver-time", DEFAULT_SOLVER_TIME_S, 0.01);
+  // The solver's WebAssembly loads and compiles on V8's helper threads while
+  // the hosts are read; placeAll would start it only after the last host.
+  if (solver === "highs") preloadSolver();
   const input: EvacSetupInput = {
     sourceRaw: await readSource(opts.source, timeoutMs),
     ...(opts.descriptors ? { descriptorsDir: opts.descriptors } : {}),

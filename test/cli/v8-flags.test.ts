@@ -30,8 +30,9 @@ function v8Options(): Map<string, { type: string; dflt: string }> {
   return flags;
 }
 
+const known = v8Options();
+
 describe("V8 settings", () => {
-  const known = v8Options();
 
   it.each([...V8_FLAGS, ...THREADED_V8_FLAGS])("%s is an int flag of this V8", (f) => {
     const m = /^--([a-z0-9-]+)=(\d+)$/.exec(f);
@@ -45,6 +46,17 @@ describe("V8 settings", () => {
     expect(dflt).toBeGreaterThan(0);
     // Measured as 8x this Node's default; a Node whose default is higher needs measuring again.
     expect(set).toBeGreaterThan(dflt);
+  });
+});
+
+describe("the WebAssembly tiering budget", () => {
+  it("is set above V8's default, for every run", () => {
+    const f = V8_FLAGS.find((x) => x.startsWith("--wasm-tiering-budget="));
+    expect(f, "V8_FLAGS sets --wasm-tiering-budget").toBeDefined();
+    const dflt = Number(known.get("wasm-tiering-budget")?.dflt);
+    expect(dflt).toBeGreaterThan(0);
+    // Measured as 10x this Node's default (src/cli/v8-flags.ts).
+    expect(Number(f!.split("=")[1])).toBe(dflt * 10);
   });
 });
 
