@@ -33,7 +33,6 @@ function v8Options(): Map<string, { type: string; dflt: string }> {
 const known = v8Options();
 
 describe("V8 settings", () => {
-
   it.each([...V8_FLAGS, ...THREADED_V8_FLAGS])("%s is an int flag of this V8", (f) => {
     const m = /^--([a-z0-9-]+)=(\d+)$/.exec(f);
     expect(m, `${f} is --name=integer`).not.toBeNull();
