@@ -34,8 +34,9 @@ import { setFlagsFromString } from "node:v8";
  * helper threads in the run's last 0.25 s, which the process then waited
  * for at exit (docs/benchmarks.md "Eighteenth session"). With 10x a long
  * solve still moves its hot functions to TurboFan within its first
- * milliseconds: random problems of 30 hosts and 60 VMs took 5.06-5.24 s
- * against 5.05-5.53 s by the default (with no TurboFan at all, 6.94 s).
+ * milliseconds: random problems of 30 hosts and 60 VMs (3 seeds, 4 runs)
+ * took 4.93-5.24 s against 5.05-5.53 s by the default, with the same
+ * solutions (with no TurboFan at all, 6.94-7.12 s).
  */
 const WASM_TIERING_BUDGET = "--wasm-tiering-budget=18000000";
 
