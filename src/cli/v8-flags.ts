@@ -33,8 +33,8 @@ import { setFlagsFromString } from "node:v8";
  * of the solver's functions were sent to TurboFan: 0.27 s of CPU on V8's
  * helper threads in the run's last 0.25 s, which the process then waited
  * for at exit (docs/benchmarks.md "Eighteenth session"). With 10x a long
- * solve still moves its hot functions to TurboFan within its first
- * milliseconds: random problems of 30 hosts and 60 VMs (3 seeds, 4 runs)
+ * solve still moves its hot functions to TurboFan, and is no slower:
+ * random problems of 30 hosts and 60 VMs (3 seeds, 4 runs)
  * took 4.93-5.24 s against 5.05-5.53 s by the default, with the same
  * solutions (with no TurboFan at all, 6.94-7.12 s).
  */
