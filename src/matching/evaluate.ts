@@ -105,7 +105,8 @@ export function prepareSources(ctx: PlanContext): {
 }
 
 export function hostWarnings(inv: HostInventory, sources: SourceDevice[]): Reason[] {
-  const w: Reason[] = [...inv.warnings];
+  // A list of the class a filled one has, also when empty (src/lists.ts): reportHost adds to it.
+  const w = flatList([inv.warnings]);
   const gated = sources.some((s) => s.gate && s.blockers.length === 0);
   if (gated && inv.versions.hypervisorType && !isQemu(inv.versions)) {
     w.push(
@@ -170,7 +171,8 @@ export function reportHost(
       unassigned.push({ device: s.dev.id, reasons: dc.reasons });
     }
   }
-  const warnings = flatList([hostWarnings(inv, sources), cands.warnings]);
+  const warnings = hostWarnings(inv, sources);
+  warnings.push(...cands.warnings);
   if (match.truncated) {
     warnings.push(
       reason("matching-truncated", `${inv.key}: GPU type-choice search bounded; result may not be maximal`),
