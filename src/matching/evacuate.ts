@@ -32,7 +32,8 @@ import {
 } from "../placement/problem.js";
 import type { Rankable } from "../ranking/rank.js";
 import type { MatchOutput } from "./match.js";
-import { type CandidatePart, Compactor, HostPool, flatString } from "../placement/compact.js";
+import { type CandidatePart, Compactor, HostPool } from "../placement/compact.js";
+import { flatString } from "../strings.js";
 import { mapList } from "../lists.js";
 
 /** A set that also sees a base set, so trial placements do not copy or touch it. */

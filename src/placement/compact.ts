@@ -21,15 +21,7 @@
  */
 import type { DeviceCandidates, HostCandidates, Resource } from "../candidates/types.js";
 import { flatList, mapList } from "../lists.js";
-
-/**
- * A copy of `s` that does not share storage with a larger string. V8 makes
- * slices of 13 characters and more as views into their parent; concatenating
- * and slicing again flattens into new storage of the string's own length.
- */
-export function flatString(s: string): string {
-  return s.length < 13 ? s : ` ${s}`.slice(1);
-}
+import { flatString } from "../strings.js";
 
 /**
  * Deep copies of plain data (objects, arrays, Maps, Sets, primitives) with

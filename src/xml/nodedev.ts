@@ -11,6 +11,7 @@
  */
 import { InputError } from "../errors.js";
 import type { IommuGroup, MdevCap, MdevType, NetCap, NodeDevice, PciCap, UsbCap } from "../model.js";
+import { flatString } from "../strings.js";
 import { formatPciAddress, normaliseId16, parseDecimalUInt, pciAddress } from "./address.js";
 import { parseXmlDoc, type XmlDoc } from "./parse.js";
 import type { ElementMemo } from "./scan.js";
@@ -218,7 +219,7 @@ class DeviceMemo implements ElementMemo {
       return undefined;
     }
     // A copy of the text, not a slice that would keep the whole file alive.
-    const k: Kept = { text: ownString(text), value: device, next: undefined, gen: 0 };
+    const k: Kept = { text: flatString(text), value: device, next: undefined, gen: 0 };
     SHARED.add(device);
     this.put(k);
     return k;
@@ -365,17 +366,12 @@ function ownFrozen<T>(v: T): T {
     const o = v as Record<string, unknown>;
     for (const k of Object.keys(o)) {
       const x = o[k];
-      if (typeof x === "string") o[k] = ownString(x);
+      if (typeof x === "string") o[k] = flatString(x);
       else ownFrozen(x);
     }
     Object.freeze(v);
   }
   return v;
-}
-
-/** A copy of s that holds no larger string (V8 slices a string of 13 characters or more). */
-function ownString(s: string): string {
-  return s.length < 13 ? s : `${s} `.slice(0, -1);
 }
 
 /** A copy of a device that can be changed: deep, of plain data (objects, arrays, strings, numbers, booleans, null). */
