@@ -36,6 +36,7 @@ import { decodeInventory, encodeInventory } from "./codec.js";
 import { TreeListing } from "./listing.js";
 import { hasRecord, lookupRecord, packDir, storeRecord } from "./packs.js";
 import { mapList } from "../lists.js";
+import { Slot } from "../slots.js";
 
 /** Bump when the entry layout or anything stored in HostInventory changes. */
 export const CACHE_FORMAT = 5; // 5: entries are records of packs (src/cache/packs.ts); 4: entries carry the code id (src/cache/code-id.ts); 3: the inventory is a JSON text (src/cache/codec.ts); 2: reserved holds {by, name}
@@ -516,13 +517,17 @@ export function fingerprintLines(hash: string): number {
  * inventory is known to be the one of that fingerprint: a cache hit, or a
  * miss read after a fingerprint that was not racy. Otherwise undefined.
  */
-const trusted = new WeakMap<RawHost, string>();
+const trusted = new Slot<RawHost, string>("trustedFingerprint"); // on the RawHost, not in a WeakMap (src/slots.ts)
 export function trustedFingerprint(raw: RawHost): string | undefined {
   return trusted.get(raw);
 }
 
-/** Inventories that came from the cache (or were built on a miss), by the RawHost that stands for them. */
-const prebuilt = new WeakMap<RawHost, HostInventory>();
+/**
+ * Inventories that came from the cache (or were built on a miss), on the
+ * RawHost that stands for them: a property of its own, which dies with it
+ * (src/slots.ts: a WeakMap kept every host's inventory to the next full GC).
+ */
+const prebuilt = new Slot<RawHost, HostInventory>("prebuiltInventory");
 
 /** buildInventory's short cut: the inventory this RawHost stands for, when the cache gave one. */
 export function prebuiltInventory(raw: RawHost): HostInventory | undefined {

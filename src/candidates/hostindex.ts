@@ -10,6 +10,7 @@ import { BoundedMemo } from "../descriptors/memo.js";
 import type { DescriptorSelector } from "../descriptors/sources.js";
 import type { HostInventory } from "../inventory/types.js";
 import type { DescriptorData, MdevType, NodeDevice } from "../model.js";
+import { Slot } from "../slots.js";
 import { isBridge } from "./filters.js";
 import { vendorDescriptorFor } from "./vendor.js";
 
@@ -71,7 +72,13 @@ export interface HostIndex {
 /** Outcomes kept per host index (one per distinct source; the oldest forgotten first beyond this). */
 const OUTCOMES_PER_HOST = 256;
 
-const CACHE = new WeakMap<DescriptorSelector, WeakMap<HostInventory, HostIndex>>();
+/**
+ * Each host's indexes, on its inventory, one for each selector it was
+ * indexed under (one, but for a host with descriptor files of its own):
+ * a property of the inventory dies with it (src/slots.ts: a WeakMap kept
+ * every host's index to the next full GC).
+ */
+const INDEXES = new Slot<HostInventory, [DescriptorSelector, HostIndex][]>("hostIndexes");
 
 function push<T>(m: Map<string, T[]>, k: string | undefined, v: T): void {
   if (k === undefined) return;
@@ -81,17 +88,16 @@ function push<T>(m: Map<string, T[]>, k: string | undefined, v: T): void {
 }
 
 export function hostIndex(sel: DescriptorSelector, host: HostInventory): HostIndex {
-  let byHost = CACHE.get(sel);
-  if (!byHost) {
-    byHost = new WeakMap();
-    CACHE.set(sel, byHost);
+  let kept = INDEXES.get(host);
+  if (kept === undefined) {
+    kept = [];
+    INDEXES.set(host, kept);
   }
-  const hit = byHost.get(host);
-  if (hit) return hit;
+  for (const [s, idx] of kept) if (s === sel) return idx;
   const mdev = indexMdevs(sel, host);
   const pci = sel.files.length === 0 ? lazyPci(sel, host) : eagerPci(sel, host);
   const idx: HostIndex = { ...pci, ...mdev, memo: new BoundedMemo<unknown>(OUTCOMES_PER_HOST) };
-  byHost.set(host, idx);
+  kept.push([sel, idx]);
   return idx;
 }
 
