@@ -31,13 +31,19 @@ export function preKey(spec: TargetSpec): string | null {
 }
 
 export async function readTarget(spec: TargetSpec, opts: ReadOptions): Promise<RawHost> {
-  const key = preKey(spec);
   if (spec.kind === "uri") {
+    const key = preKey(spec);
     const live = await import("./live.js");
     const host = await live.readLiveHost(spec.target, key ?? "", { timeoutMs: opts.timeoutMs });
     if (!key) host.key = validateKey(host.hostname ?? "", `${spec.target} (libvirt hostname)`);
     return host;
   }
+  return readFileTarget(spec, opts);
+}
+
+/** Read a dump directory or snapshot file target (spec.kind "path"): all at once, nothing awaited. */
+export function readFileTarget(spec: TargetSpec, opts: ReadOptions): RawHost {
+  const key = preKey(spec);
   const path = spec.target;
   let st: ReturnType<typeof statSync>;
   try {
@@ -139,6 +145,10 @@ export async function readConsumed<T>(
   spec: TargetSpec,
   opts: ReadOptions & { consume?: (h: RawHost) => T },
 ): Promise<T> {
+  // A file target is read and turned into its result in one step, with no
+  // await between: readTargets' other loops cannot read their hosts in
+  // between, so one host's XML and inventory are alive at a time, not 32.
+  if (spec.kind === "path") return consumeRaw(readFileTarget(spec, opts), spec, opts.consume);
   return consumeRaw(await readTarget(spec, opts), spec, opts.consume);
 }
 

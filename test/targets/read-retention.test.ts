@@ -3,8 +3,12 @@
  * ones are read. Its 32 concurrent loops (LIVE_DEFAULTS.hosts) once each kept
  * the RawHost they had just read in the registers of their suspended async
  * frame, so that 32 hosts' XML and inventories lived on, were promoted and
- * cost the garbage collector (docs/benchmarks.md "Twelfth session").
+ * cost the garbage collector (docs/benchmarks.md "Twelfth session"); and
+ * each loop read its file host before any was consumed, so that 32 hosts
+ * were alive between read and result ("Nineteenth session").
  */
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { setFlagsFromString } from "node:v8";
 import { runInNewContext } from "node:vm";
@@ -12,6 +16,8 @@ import { describe, expect, it } from "vitest";
 import type { RawHost } from "../../src/model.js";
 import { readTargets } from "../../src/targets/index.js";
 import { parseTargetSpec } from "../../src/targets/keys.js";
+import { useDeviceMemo } from "../../src/xml/nodedev.js";
+import { scanPassCount } from "../../src/xml/scan.js";
 import { ROOT } from "../helpers/cli.js";
 
 setFlagsFromString("--expose-gc");
@@ -43,5 +49,42 @@ describe("readTargets", () => {
     expect(aliveAt.length).toBe(n - 40);
     // At most the host read just before (its loop may not have moved on yet).
     expect(Math.max(...aliveAt)).toBeLessThanOrEqual(1);
+  });
+
+  it("turns each file host into its result before the next one is read (32 loops)", async () => {
+    const n = 40;
+    const specs = Array.from({ length: n }, (_, i) => parseTargetSpec(`h${i}=${SAMPLE}`));
+    // With the inventory cache a host's XML is read into its inventory as the
+    // host is read (a fresh cache: every host a miss). The XML scans of one
+    // host, and then how many scans had run when each host was consumed
+    // (the device memo off: with it, a file read before is not scanned).
+    const xdg = process.env.XDG_CACHE_HOME;
+    process.env.XDG_CACHE_HOME = mkdtempSync(join(tmpdir(), "hdplan-read-order-"));
+    useDeviceMemo(false);
+    const first = scanPassCount();
+    await readTargets([parseTargetSpec(`first=${SAMPLE}`)], {
+      timeoutMs: 10_000,
+      concurrency: 1,
+      cache: true,
+    });
+    const perHost = scanPassCount() - first;
+    expect(perHost).toBeGreaterThan(0);
+    const base = scanPassCount();
+    const seen: number[] = [];
+    await readTargets(specs, {
+      timeoutMs: 10_000,
+      concurrency: 32,
+      cache: true,
+      consume: (raw) => {
+        seen.push(scanPassCount() - base);
+        return raw.key;
+      },
+    });
+    useDeviceMemo(true);
+    rmSync(process.env.XDG_CACHE_HOME, { recursive: true, force: true });
+    if (xdg === undefined) delete process.env.XDG_CACHE_HOME;
+    else process.env.XDG_CACHE_HOME = xdg;
+    // Host i is consumed when hosts 0..i have been read, and no later one.
+    expect(seen).toEqual(specs.map((_, i) => (i + 1) * perHost));
   });
 });
