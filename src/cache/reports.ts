@@ -80,7 +80,9 @@ interface ReportFile {
 
 /**
  * The --source's fingerprint hash, taken before it is read, for the plan key;
- * only when it is not racy (else the source read could differ from it).
+ * only when it is not racy (else the source read could differ from it). One
+ * entry a run, so a WeakMap costs nothing here (unlike one entry a host:
+ * src/slots.ts).
  */
 const sourceFp = new WeakMap<RawHost, string>();
 
