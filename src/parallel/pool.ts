@@ -45,6 +45,10 @@ import type { FromWorker, ToWorker } from "./worker.js";
  * 1.05-1.12 against 0.99-1.06 s at 400 and 2.05-2.23 against 1.75-1.81 s at
  * 1,000 (one thread against two, 4-5 rounds): two threads gain 2-3% below
  * 400 for 20% more CPU and 30 MB more memory, 6% at 400: still 400.
+ * In the nineteenth session, with one thread and two both faster (no
+ * WeakMap of per-host values, src/slots.ts): 0.73 against 0.69-0.70 s at
+ * 200, 0.89 against 0.84-0.85 s at 300 (17-22% more CPU), 1.10-1.20
+ * against 0.99-1.01 s at 400 (3 rounds): still 400.
  */
 export const MIN_HOSTS_FOR_WORKERS = 400;
 
