@@ -9,7 +9,7 @@
  * V8's optimised string compare does not read views: every `<` between two
  * such names went to the runtime (String::Compare), 7x slower than between
  * flat strings in a micro-benchmark; on a cold plan of 1,000 `all` hosts on
- * one thread, sortByName took 44 ms, 13 ms with flat names
+ * one thread, sortByName took 37-50 ms, 11-13 ms with flat names
  * (docs/benchmarks.md "Nineteenth session").
  *
  * flatString concatenates two slices, the first shorter than 13 characters
