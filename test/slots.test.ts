@@ -4,9 +4,7 @@
  * did not: a value that dies with its object in the young generation
  * (docs/benchmarks.md "Nineteenth session").
  */
-import { spawnSync } from "node:child_process";
 import { join } from "node:path";
-import { pathToFileURL } from "node:url";
 import { describe, expect, it } from "vitest";
 import { hostIndex } from "../src/candidates/hostindex.js";
 import { DescriptorSelector } from "../src/descriptors/sources.js";
@@ -14,6 +12,7 @@ import { buildInventory } from "../src/inventory/build.js";
 import { Slot } from "../src/slots.js";
 import { readDumpDir } from "../src/targets/dump.js";
 import { ROOT } from "./helpers/cli.js";
+import { distModule, runModule } from "./helpers/node-child.js";
 
 describe("Slot", () => {
   it("keeps a value per object, replaced by a second set, apart from other slots", () => {
@@ -64,29 +63,28 @@ describe("Slot", () => {
    * many full mark-compacts V8 ran (v8.GCProfiler).
    */
   function fullGCs(store: "slot" | "weakmap"): number {
-    const mod = pathToFileURL(join(ROOT, "dist", "slots.js")).href;
-    const code = [
-      `import { Slot } from ${JSON.stringify(mod)};`,
-      `import { GCProfiler } from "node:v8";`,
-      "const wm = new WeakMap();",
-      `const slot = new Slot("t");`,
-      "gc(); gc();",
-      "const p = new GCProfiler();",
-      "p.start();",
-      "let n = 0;",
-      "for (let h = 0; h < 3000; h++) {",
-      "  const key = { h };",
-      "  const value = [];",
-      "  for (let j = 0; j < 2000; j++) value.push({ a: j, b: String(j) });",
-      `  if (${JSON.stringify(store)} === "weakmap") { wm.set(key, value); n += wm.get(key).length; }`,
-      "  else { slot.set(key, value); n += slot.get(key).length; }",
-      "}",
-      'const full = p.stop().statistics.filter((s) => s.gcType === "MarkSweepCompact").length;',
-      "console.log(JSON.stringify({ n, full }));",
-    ].join("\n");
-    const r = spawnSync(process.execPath, ["--expose-gc", "--input-type=module", "-e", code], {
-      encoding: "utf8",
-    });
+    const r = runModule(
+      ["--expose-gc"],
+      [
+        `import { Slot } from ${distModule("slots.js")};`,
+        `import { GCProfiler } from "node:v8";`,
+        "const wm = new WeakMap();",
+        `const slot = new Slot("t");`,
+        "gc(); gc();",
+        "const p = new GCProfiler();",
+        "p.start();",
+        "let n = 0;",
+        "for (let h = 0; h < 3000; h++) {",
+        "  const key = { h };",
+        "  const value = [];",
+        "  for (let j = 0; j < 2000; j++) value.push({ a: j, b: String(j) });",
+        `  if (${JSON.stringify(store)} === "weakmap") { wm.set(key, value); n += wm.get(key).length; }`,
+        "  else { slot.set(key, value); n += slot.get(key).length; }",
+        "}",
+        'const full = p.stop().statistics.filter((s) => s.gcType === "MarkSweepCompact").length;',
+        "console.log(JSON.stringify({ n, full }));",
+      ],
+    );
     expect(r.status, r.stderr).toBe(0);
     const out = JSON.parse(r.stdout) as { n: number; full: number };
     expect(out.n).toBe(3000 * 2000);

@@ -4,14 +4,11 @@
  * also once V8 has optimised flatString (docs/benchmarks.md "Nineteenth
  * session": V8's optimised compare does not read views).
  */
-import { spawnSync } from "node:child_process";
-import { join } from "node:path";
-import { pathToFileURL } from "node:url";
 import { setFlagsFromString } from "node:v8";
 import { runInNewContext } from "node:vm";
 import { describe, expect, it } from "vitest";
 import { flatString } from "../src/strings.js";
-import { ROOT } from "./helpers/cli.js";
+import { distModule, runModule } from "./helpers/node-child.js";
 
 setFlagsFromString("--expose-gc");
 const gc = runInNewContext("gc") as () => void;
@@ -59,20 +56,19 @@ describe("flatString", () => {
   });
 
   it("is stored flat, not as a view into another string (V8's own %DebugPrint)", () => {
-    const mod = pathToFileURL(join(ROOT, "dist", "strings.js")).href;
-    const code = [
-      `import { flatString } from ${JSON.stringify(mod)};`,
-      `const t = "x".repeat(4096);`,
-      "let n = 0;",
-      "for (let i = 0; i < 200000; i++) n += flatString(t.slice(i % 64, (i % 64) + 40)).length;",
-      "%DebugPrint(t.slice(10, 60));",
-      "%DebugPrint(flatString(t.slice(10, 60)));",
-      "%DebugPrint(flatString(t.slice(10, 22)));",
-    ].join("\n");
-    const r = spawnSync(process.execPath, ["--allow-natives-syntax", "--input-type=module", "-e", code], {
-      encoding: "utf8",
-    });
-    expect(r.status).toBe(0);
+    const r = runModule(
+      ["--allow-natives-syntax"],
+      [
+        `import { flatString } from ${distModule("strings.js")};`,
+        `const t = "x".repeat(4096);`,
+        "let n = 0;",
+        "for (let i = 0; i < 200000; i++) n += flatString(t.slice(i % 64, (i % 64) + 40)).length;",
+        "%DebugPrint(t.slice(10, 60));",
+        "%DebugPrint(flatString(t.slice(10, 60)));",
+        "%DebugPrint(flatString(t.slice(10, 22)));",
+      ],
+    );
+    expect(r.status, r.stderr).toBe(0);
     const types = [...r.stdout.matchAll(/^ - type: (\S+)$/gm)].map((m) => m[1]);
     // The premise: a slice of 50 characters is a view (SLICED); flatString's copy is not.
     expect(types).toHaveLength(3);
