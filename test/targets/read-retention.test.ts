@@ -7,8 +7,7 @@
  * each loop read its file host before any was consumed, so that 32 hosts
  * were alive between read and result ("Nineteenth session").
  */
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { rmSync } from "node:fs";
 import { join } from "node:path";
 import { setFlagsFromString } from "node:v8";
 import { runInNewContext } from "node:vm";
@@ -19,6 +18,7 @@ import { parseTargetSpec } from "../../src/targets/keys.js";
 import { useDeviceMemo } from "../../src/xml/nodedev.js";
 import { scanPassCount } from "../../src/xml/scan.js";
 import { ROOT } from "../helpers/cli.js";
+import { tempDir } from "../helpers/dump.js";
 
 setFlagsFromString("--expose-gc");
 const gc = runInNewContext("gc") as () => void;
@@ -59,31 +59,36 @@ describe("readTargets", () => {
     // host, and then how many scans had run when each host was consumed
     // (the device memo off: with it, a file read before is not scanned).
     const xdg = process.env.XDG_CACHE_HOME;
-    process.env.XDG_CACHE_HOME = mkdtempSync(join(tmpdir(), "hdplan-read-order-"));
+    const cache = tempDir("hdplan-read-order-");
+    process.env.XDG_CACHE_HOME = cache;
     useDeviceMemo(false);
-    const first = scanPassCount();
-    await readTargets([parseTargetSpec(`first=${SAMPLE}`)], {
-      timeoutMs: 10_000,
-      concurrency: 1,
-      cache: true,
-    });
-    const perHost = scanPassCount() - first;
-    expect(perHost).toBeGreaterThan(0);
-    const base = scanPassCount();
     const seen: number[] = [];
-    await readTargets(specs, {
-      timeoutMs: 10_000,
-      concurrency: 32,
-      cache: true,
-      consume: (raw) => {
-        seen.push(scanPassCount() - base);
-        return raw.key;
-      },
-    });
-    useDeviceMemo(true);
-    rmSync(process.env.XDG_CACHE_HOME, { recursive: true, force: true });
-    if (xdg === undefined) delete process.env.XDG_CACHE_HOME;
-    else process.env.XDG_CACHE_HOME = xdg;
+    let perHost: number;
+    try {
+      const first = scanPassCount();
+      await readTargets([parseTargetSpec(`first=${SAMPLE}`)], {
+        timeoutMs: 10_000,
+        concurrency: 1,
+        cache: true,
+      });
+      perHost = scanPassCount() - first;
+      const base = scanPassCount();
+      await readTargets(specs, {
+        timeoutMs: 10_000,
+        concurrency: 32,
+        cache: true,
+        consume: (raw) => {
+          seen.push(scanPassCount() - base);
+          return raw.key;
+        },
+      });
+    } finally {
+      useDeviceMemo(true);
+      rmSync(cache, { recursive: true, force: true });
+      if (xdg === undefined) delete process.env.XDG_CACHE_HOME;
+      else process.env.XDG_CACHE_HOME = xdg;
+    }
+    expect(perHost).toBeGreaterThan(0);
     // Host i is consumed when hosts 0..i have been read, and no later one.
     expect(seen).toEqual(specs.map((_, i) => (i + 1) * perHost));
   });
